@@ -1,0 +1,131 @@
+"""Pipeline settings.
+
+Field names of the reference's ``PipelineConfig`` are kept; everything new has a default.
+API keys are ``SecretStr`` so that no repr, log line or dump of the config shows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from agenther.models import OutputFormat
+
+PIPELINE_VERSION = "0.2.0"
+
+# USD per 1M tokens (input, output). Override with PipelineConfig.prices.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+}
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    temperature: float = Field(default=0.3, ge=0.0, le=2.0)
+
+    # Zero-cost mode: every stage uses its rule-based implementation, no LLM is called.
+    rule_based: bool = False
+    use_llm_detector: bool = False
+    use_llm_extractor: bool = True
+    use_llm_relabeler: bool = True
+    output_format: OutputFormat = OutputFormat.SFT
+
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # θ
+    relabel_max_attempts: int = Field(default=3, ge=1, le=10)  # K
+    fallback_factor: float = Field(default=0.8, ge=0.0, le=1.0)  # fallback at c >= 0.8θ
+    severity_threshold: float = Field(default=0.3, ge=0.0, le=1.0)  # δ, applied to weight w
+    retry_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+
+    # The second judge may be another model behind another endpoint (paper v4).
+    judge_model: str | None = None
+    judge_base_url: str | None = None
+    judge_api_key: SecretStr | None = None
+
+    max_concurrency: int = Field(default=16, ge=1, le=1024)
+    request_timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    observation_token_budget: int = Field(default=1500, ge=64)
+    cache_dir: str | None = None
+    prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    output_dir: str = "outputs"
+
+    @model_validator(mode="after")
+    def _rule_based_turns_off_llm(self) -> PipelineConfig:
+        if self.rule_based and (
+            self.use_llm_detector or self.use_llm_extractor or self.use_llm_relabeler
+        ):
+            # Assignment re-runs this validator; object.__setattr__ avoids recursion.
+            object.__setattr__(self, "use_llm_detector", False)
+            object.__setattr__(self, "use_llm_extractor", False)
+            object.__setattr__(self, "use_llm_relabeler", False)
+        return self
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.use_llm_detector or self.use_llm_extractor or self.use_llm_relabeler
+
+    def resolved_api_key(self) -> str | None:
+        """The key from the config, else from ``OPENAI_API_KEY`` or ``OPENAI_API_KEY_FILE``."""
+        return resolve_secret(self.api_key, "OPENAI_API_KEY")
+
+    def resolved_judge_api_key(self) -> str | None:
+        return resolve_secret(self.judge_api_key, "AGENTHER_JUDGE_API_KEY") or (
+            self.resolved_api_key()
+        )
+
+    def fingerprint(self) -> str:
+        """A short hash of every setting that changes what an example says.
+
+        Part of each example id, so a replay under the same settings yields the same ids and
+        consumers can deduplicate; secrets and throughput knobs are left out on purpose.
+        """
+        relevant: dict[str, Any] = {
+            "version": PIPELINE_VERSION,
+            "model": self.model if self.uses_llm else None,
+            "judge_model": (self.judge_model or self.model) if self.use_llm_relabeler else None,
+            "temperature": self.temperature,
+            "detector": self.use_llm_detector,
+            "extractor": self.use_llm_extractor,
+            "relabeler": self.use_llm_relabeler,
+            "theta": self.min_confidence,
+            "k": self.relabel_max_attempts,
+            "fallback": self.fallback_factor,
+            "delta": self.severity_threshold,
+            "budget": self.observation_token_budget,
+        }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> PipelineConfig:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        section = data.get("pipeline", data)
+        return cls(**{**section, **overrides})
+
+
+def resolve_secret(value: SecretStr | None, env_name: str) -> str | None:
+    """A secret from the value given, else env ``NAME``, else the file named by ``NAME_FILE``."""
+    if value is not None and value.get_secret_value():
+        return value.get_secret_value()
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    file_name = os.environ.get(f"{env_name}_FILE")
+    if file_name:
+        return Path(file_name).read_text().strip() or None
+    return None

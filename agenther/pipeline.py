@@ -1,0 +1,267 @@
+"""The only module that knows all four stages: it runs them in order for one run.
+
+``arelabel`` is the service's entry point: gate decisions come back as a result, failures of a
+stage are raised as ``StageError`` so the caller can retry, dead-letter or stop by the cause's
+class. ``process`` / ``process_batch`` / ``run_and_save`` keep the reference's behaviour
+(errors folded into the result) for library users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from agenther.config import PipelineConfig
+from agenther.data_augmenter import DataAugmenter
+from agenther.errors import StageError
+from agenther.failure_detector import FailureDetector
+from agenther.llm_client import LLMClient
+from agenther.models import (
+    AugmentedSample,
+    FailedTrajectory,
+    FailureAnalysis,
+    RelabelDecision,
+    RelabeledData,
+    ReplayOutcome,
+)
+from agenther.outcome_extractor import OutcomeExtractor
+from agenther.prompt_relabeler import PromptRelabeler
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DETECTION = "failure_detection"
+EXTRACTION = "outcome_extraction"
+RELABELING = "prompt_relabeling"
+AUGMENTATION = "data_augmentation"
+COMPLETE = "complete"
+
+
+@dataclass
+class PipelineResult:
+    """What happened to one run. ``success`` means a training example was produced."""
+
+    trajectory_id: str
+    stage_reached: str
+    success: bool
+    sample: AugmentedSample | None = None
+    outcome: ReplayOutcome | None = None
+    relabeled: RelabeledData | None = None
+    error: str | None = None
+    analysis: FailureAnalysis | None = None
+    decision: RelabelDecision | None = None
+    # Set when a stage raised (process/aprocess only); ``error`` then carries its message.
+    exception: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def rejected(self) -> bool:
+        """A gate turned the run down (as opposed to an error or an example)."""
+        return not self.success and self.exception is None
+
+
+class AgentHERPipeline:
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
+        cfg = self.config
+        self.llm: LLMClient | None = None
+        self.judge_llm: LLMClient | None = None
+        if cfg.uses_llm:
+            self.llm = LLMClient(
+                model=cfg.model,
+                base_url=cfg.base_url,
+                api_key=cfg.resolved_api_key(),
+                temperature=cfg.temperature,
+                timeout=cfg.request_timeout,
+                max_retries=cfg.max_retries,
+                max_concurrency=cfg.max_concurrency,
+                cache_dir=cfg.cache_dir,
+                prices=cfg.prices,
+            )
+            if cfg.use_llm_relabeler and (cfg.judge_model or cfg.judge_base_url):
+                self.judge_llm = LLMClient(
+                    model=cfg.judge_model or cfg.model,
+                    base_url=cfg.judge_base_url or cfg.base_url,
+                    api_key=cfg.resolved_judge_api_key(),
+                    temperature=0.0,
+                    timeout=cfg.request_timeout,
+                    max_retries=cfg.max_retries,
+                    max_concurrency=cfg.max_concurrency,
+                    cache_dir=cfg.cache_dir,
+                    prices=cfg.prices,
+                    usage=self.llm.usage,
+                )
+        budget = cfg.observation_token_budget
+        self.detector = FailureDetector(llm_client=self.llm, token_budget=budget)
+        self.extractor = OutcomeExtractor(llm_client=self.llm, token_budget=budget)
+        self.relabeler = PromptRelabeler(
+            llm_client=self.llm, judge_client=self.judge_llm, token_budget=budget
+        )
+        self.augmenter = DataAugmenter(
+            pipeline_fingerprint=cfg.fingerprint(),
+            mode="llm" if cfg.use_llm_relabeler else "rule",
+        )
+
+    async def arelabel(self, trajectory: FailedTrajectory) -> PipelineResult:
+        """Run the four stages; raise ``StageError`` if one of them fails."""
+        cfg = self.config
+        tid = trajectory.trajectory_id
+
+        analysis = await _stage(
+            DETECTION, lambda: self.detector.adetect(trajectory, use_llm=cfg.use_llm_detector)
+        )
+        if not analysis.is_failure:
+            return PipelineResult(tid, DETECTION, False, analysis=analysis, error="not a failure")
+        if not analysis.recoverable:
+            kind = analysis.failure_type.value if analysis.failure_type else "unknown"
+            return PipelineResult(
+                tid, DETECTION, False, analysis=analysis, error=f"unrecoverable failure: {kind}"
+            )
+        if analysis.weight < cfg.severity_threshold:
+            return PipelineResult(
+                tid,
+                DETECTION,
+                False,
+                analysis=analysis,
+                error=f"weight {analysis.weight:.2f} below δ={cfg.severity_threshold}",
+            )
+
+        outcome = await _stage(
+            EXTRACTION,
+            lambda: self.extractor.aextract(trajectory, use_llm=cfg.use_llm_extractor),
+        )
+
+        decision = await _stage(
+            RELABELING,
+            lambda: self.relabeler.adecide(
+                trajectory,
+                outcome,
+                analysis,
+                use_llm=cfg.use_llm_relabeler,
+                min_confidence=cfg.min_confidence,
+                max_attempts=cfg.relabel_max_attempts,
+                fallback_factor=cfg.fallback_factor,
+                temperature=cfg.temperature,
+                retry_temperature=cfg.retry_temperature,
+            ),
+        )
+        if not decision.accepted or decision.relabeled is None:
+            return PipelineResult(
+                tid,
+                RELABELING,
+                False,
+                outcome=outcome,
+                analysis=analysis,
+                decision=decision,
+                error=decision.reason or "relabeling rejected",
+            )
+
+        relabeled = decision.relabeled
+        sample = await _stage(
+            AUGMENTATION,
+            lambda: _ready(
+                self.augmenter.augment(
+                    trajectory,
+                    relabeled,
+                    output_format=cfg.output_format,
+                    severity_weight=analysis.weight,
+                    analysis=analysis,
+                )
+            ),
+        )
+        return PipelineResult(
+            tid,
+            COMPLETE,
+            True,
+            sample=sample,
+            outcome=outcome,
+            relabeled=relabeled,
+            analysis=analysis,
+            decision=decision,
+        )
+
+    async def aprocess(self, trajectory: FailedTrajectory) -> PipelineResult:
+        """Like ``arelabel`` but a failing stage is reported in the result, not raised."""
+        try:
+            return await self.arelabel(trajectory)
+        except StageError as exc:
+            logger.warning("run %s failed at %s: %s", trajectory.trajectory_id, exc.stage, exc)
+            return PipelineResult(
+                trajectory.trajectory_id,
+                exc.stage,
+                False,
+                error=str(exc),
+                exception=exc.cause,
+            )
+
+    async def aprocess_stream(
+        self, trajectories: Iterable[FailedTrajectory]
+    ) -> AsyncIterator[PipelineResult]:
+        """Results as they complete, with at most ``max_concurrency`` runs in flight, so a large
+        input file neither waits on its slowest run nor sits in memory as tasks."""
+        limit = self.config.max_concurrency
+        pending: set[asyncio.Task[PipelineResult]] = set()
+        for trajectory in trajectories:
+            pending.add(asyncio.create_task(self.aprocess(trajectory)))
+            if len(pending) >= limit:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    yield task.result()
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                yield task.result()
+
+    async def aprocess_batch(self, trajectories: Sequence[FailedTrajectory]) -> list[PipelineResult]:
+        """All results, in input order."""
+        by_id: dict[int, PipelineResult] = {}
+        semaphore = asyncio.Semaphore(self.config.max_concurrency)
+
+        async def one(index: int, trajectory: FailedTrajectory) -> None:
+            async with semaphore:
+                by_id[index] = await self.aprocess(trajectory)
+
+        await asyncio.gather(*(one(i, t) for i, t in enumerate(trajectories)))
+        return [by_id[i] for i in range(len(trajectories))]
+
+    def process(self, trajectory: FailedTrajectory) -> PipelineResult:
+        return asyncio.run(self.aprocess(trajectory))
+
+    def process_batch(self, trajectories: Sequence[FailedTrajectory]) -> list[PipelineResult]:
+        return asyncio.run(self.aprocess_batch(trajectories))
+
+    def run_and_save(
+        self, trajectories: Sequence[FailedTrajectory], output_path: str | None = None
+    ) -> tuple[list[PipelineResult], Path | None]:
+        results = self.process_batch(trajectories)
+        samples = [r.sample for r in results if r.success and r.sample is not None]
+        if not samples:
+            logger.warning("no run was relabeled; nothing saved")
+            return results, None
+        fmt = self.config.output_format.value
+        path = output_path or f"{self.config.output_dir}/augmented_{fmt}.jsonl"
+        saved = DataAugmenter.save_samples(samples, path)
+        logger.info("relabeled %d of %d runs into %s", len(samples), len(results), saved)
+        return results, saved
+
+    async def aclose(self) -> None:
+        for client in (self.llm, self.judge_llm):
+            if client is not None:
+                await client.aclose()
+
+
+async def _stage(name: str, call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except StageError:
+        raise
+    except Exception as exc:
+        raise StageError(name, exc) from exc
+
+
+async def _ready(value: T) -> T:
+    return value
