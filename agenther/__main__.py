@@ -1,0 +1,5 @@
+"""``python -m agenther`` is the ``agenther`` command."""
+
+from agenther.cli import main
+
+raise SystemExit(main())

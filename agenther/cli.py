@@ -1,0 +1,348 @@
+"""The ``agenther`` command: ``run`` and ``validate`` on trajectory files.
+
+The Kafka service's commands are mounted from ``streams.cli`` when that package is importable;
+this module itself never imports Kafka, so a library-only install has a working CLI.
+API keys come only from ``OPENAI_API_KEY`` / ``OPENAI_API_KEY_FILE`` (and the judge's
+``AGENTHER_JUDGE_API_KEY``): a key flag would end up in shell history and ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import sys
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from agenther.config import PIPELINE_VERSION, PipelineConfig
+from agenther.errors import LLMFatalError
+from agenther.formats.episode import dumps
+from agenther.formats.output import SampleWriter
+from agenther.models import FailedTrajectory, OutputFormat
+from agenther.trajectory_io import Reject, iter_records
+
+logger = logging.getLogger("agenther.cli")
+
+EXIT_OK = 0
+EXIT_INVALID_INPUT = 1  # validate: some records are not trajectories
+EXIT_USAGE = 2  # the invocation cannot run (argparse uses 2 as well)
+EXIT_FATAL_LLM = 3  # the endpoint refuses key, model or request; retrying cannot help
+
+# Flags that map one-to-one onto PipelineConfig fields; unset flags leave the config (or the
+# YAML file) in charge.
+_CONFIG_FLAGS = {
+    "model": "model",
+    "base_url": "base_url",
+    "judge_model": "judge_model",
+    "judge_base_url": "judge_base_url",
+    "min_confidence": "min_confidence",
+    "max_attempts": "relabel_max_attempts",
+    "concurrency": "max_concurrency",
+    "cache_dir": "cache_dir",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler = getattr(args, "func", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    result: int = handler(args)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agenther",
+        description="Turn failed LLM-agent runs into training data (hindsight relabeling).",
+    )
+    parser.add_argument("--version", action="version", version=f"agenther {PIPELINE_VERSION}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_run(commands)
+    _add_validate(commands)
+    _mount_service_commands(commands)
+    return parser
+
+
+def _add_run(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="relabel a trajectory file into training examples",
+        description="Relabel failed runs from FILE (JSON array or JSONL) into training "
+        "examples, written line by line as they complete. Bad lines go to the rejects file; "
+        "the exit code is 0 unless the invocation or the LLM endpoint is unusable.",
+    )
+    run.add_argument("file", type=Path, metavar="FILE")
+    run.add_argument(
+        "-o", "--output", type=Path, help="output JSONL (default outputs/augmented_FMT.jsonl)"
+    )
+    run.add_argument(
+        "-f",
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        help="trainer format (default sft)",
+    )
+    run.add_argument("--rule-based", action="store_true", help="zero-cost mode: no LLM calls")
+    run.add_argument("--model", help="LLM model name")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint")
+    run.add_argument("--judge-model", help="second judge's model (default: --model)")
+    run.add_argument("--judge-base-url", help="second judge's endpoint (default: --base-url)")
+    run.add_argument("--min-confidence", type=float, help="acceptance threshold θ (default 0.5)")
+    run.add_argument("--max-attempts", type=int, help="relabel attempts K (default 3)")
+    run.add_argument("--concurrency", type=int, help="runs in flight (default 16)")
+    run.add_argument("--cache-dir", help="cache LLM replies here (re-runs cost nothing)")
+    run.add_argument(
+        "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
+    )
+    run.add_argument("--rejects", type=Path, help="rejects JSONL (default OUTPUT.rejects.jsonl)")
+    run.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    run.set_defaults(func=_run_command)
+
+
+def _add_validate(commands: Any) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="check a trajectory file without processing it",
+        description="Parse FILE and report each record that is not a valid trajectory. "
+        "Exit 1 if any record is bad or the file holds none.",
+    )
+    validate.add_argument("file", type=Path, metavar="FILE")
+    validate.add_argument("-v", "--verbose", action="store_true")
+    validate.set_defaults(func=_validate_command)
+
+
+def _mount_service_commands(commands: Any) -> None:
+    try:
+        service = importlib.import_module("streams.cli")
+    except ImportError as exc:
+        # A library-only install has no service; its commands are simply not offered.
+        logger.debug("service commands unavailable: %s", exc)
+        return
+    register = getattr(service, "register", None)
+    if callable(register):
+        register(commands)
+
+
+# ---------------------------------------------------------------------------------- validate
+
+
+def _validate_command(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        print(f"agenther validate: {path}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    valid = 0
+    bad = 0
+    for record in iter_records(path):
+        if isinstance(record, Reject):
+            bad += 1
+            print(f"{path}: {record.describe()}")
+        else:
+            valid += 1
+    print(f"{path}: {valid} valid, {bad} invalid")
+    if valid == 0 and bad == 0:
+        print(f"{path}: no trajectories in file")
+    return EXIT_INVALID_INPUT if bad or not valid else EXIT_OK
+
+
+# --------------------------------------------------------------------------------------- run
+
+
+@dataclass
+class RunSummary:
+    read: int = 0
+    invalid: int = 0
+    examples: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.read} trajectories read, {self.invalid} invalid lines, "
+            f"{self.examples} examples, {sum(self.rejected.values())} rejected, "
+            f"{sum(self.errors.values())} errors"
+        ]
+        out += [f"  rejected at {stage}: {n}" for stage, n in sorted(self.rejected.items())]
+        out += [f"  errors at {stage}: {n}" for stage, n in sorted(self.errors.items())]
+        return out
+
+
+class RejectWriter:
+    """Rejects JSONL: one line per bad input record or turned-down run, with its line number,
+    stage, reason and the original text, flushed as written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._out: IO[str] = path.open("w", encoding="utf-8")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self._out.write(dumps(entry) + "\n")
+        self._out.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        self._out.close()
+
+    def __enter__(self) -> RejectWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    source: Path = args.file
+    if not source.is_file():
+        print(f"agenther run: {source}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = _config_from_args(args)
+    except (ValidationError, ValueError, OSError) as exc:
+        print(f"agenther run: invalid settings: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    # Imported here so that ``agenther validate`` and ``--help`` need none of the stages.
+    from agenther.pipeline import AgentHERPipeline
+
+    try:
+        pipeline = AgentHERPipeline(config)
+    except LLMFatalError as exc:
+        print(f"agenther run: {exc}", file=sys.stderr)
+        return EXIT_FATAL_LLM
+    except Exception as exc:  # a client that cannot be built (no key, bad URL) is a usage error
+        print(f"agenther run: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    fmt = config.output_format
+    output: Path = args.output or Path(config.output_dir) / f"augmented_{fmt.value}.jsonl"
+    rejects: Path = args.rejects or output.with_name(output.stem + ".rejects.jsonl")
+    return asyncio.run(_run_stream(pipeline, source, output, rejects))
+
+
+def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    overrides: dict[str, Any] = {
+        name: getattr(args, flag)
+        for flag, name in _CONFIG_FLAGS.items()
+        if getattr(args, flag) is not None
+    }
+    if args.format is not None:
+        overrides["output_format"] = OutputFormat(args.format)
+    if args.rule_based:
+        overrides["rule_based"] = True
+    if args.config is not None:
+        return PipelineConfig.from_yaml(args.config, **overrides)
+    return PipelineConfig(**overrides)
+
+
+async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: Path) -> int:
+    summary = RunSummary()
+    origin: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
+    fatal: LLMFatalError | None = None
+    fmt: OutputFormat = pipeline.config.output_format
+
+    with SampleWriter(output, fmt) as writer, RejectWriter(rejects_path) as rejects:
+
+        def trajectories() -> Iterator[FailedTrajectory]:
+            for record in iter_records(source):
+                if isinstance(record, Reject):
+                    summary.invalid += 1
+                    rejects.write({"outcome": "invalid", "stage": "input", **record.as_dict()})
+                    continue
+                summary.read += 1
+                origin[record.trajectory.trajectory_id].append((record.line, record.where))
+                yield record.trajectory
+
+        try:
+            async with contextlib.aclosing(pipeline.aprocess_stream(trajectories())) as results:
+                async for result in results:
+                    queue = origin.get(result.trajectory_id)
+                    line, where = queue.popleft() if queue else (0, "line")
+                    if result.success and result.sample is not None:
+                        writer.write(result.sample)
+                        summary.examples += 1
+                        continue
+                    if isinstance(result.exception, LLMFatalError):
+                        fatal = result.exception
+                        break
+                    outcome = "error" if result.exception is not None else "rejected"
+                    (summary.errors if outcome == "error" else summary.rejected)[
+                        result.stage_reached
+                    ] += 1
+                    rejects.write(
+                        {
+                            "outcome": outcome,
+                            "stage": result.stage_reached,
+                            "line": line,
+                            "where": where,
+                            "trajectory_id": result.trajectory_id,
+                            "reason": result.error or "",
+                        }
+                    )
+        finally:
+            await _cancel_other_tasks()
+            await pipeline.aclose()
+
+    for text in summary.lines():
+        print(text)
+    print(f"  output: {output} ({writer.count} lines)")
+    print(f"  rejects: {rejects_path} ({rejects.count} lines)")
+    for text in _usage_lines(pipeline):
+        print(text)
+    if fatal is not None:
+        print(f"agenther run: stopped, the LLM endpoint refuses: {fatal}", file=sys.stderr)
+        return EXIT_FATAL_LLM
+    return EXIT_OK
+
+
+async def _cancel_other_tasks() -> None:
+    """Runs still in flight when the stream stops early (fatal error) are abandoned cleanly."""
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+def _usage_lines(pipeline: Any) -> list[str]:
+    usage = getattr(getattr(pipeline, "llm", None), "usage", None)
+    if usage is None:
+        return ["  llm: no calls (rule-based)"]
+    lines = []
+    for model, counts in usage.snapshot().items():
+        lines.append(
+            f"  llm {model}: {counts['requests']} requests, {counts['prompt_tokens']} prompt + "
+            f"{counts['completion_tokens']} completion tokens, ${counts['cost_usd']:.4f}, "
+            f"{counts['cache_hits']} cache hits"
+        )
+    return lines or ["  llm: no calls"]
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+    return str(exc).replace("\n", " ")

@@ -1,0 +1,207 @@
+"""The ``agenther`` command end to end: real files in, trainer files and rejects out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agenther.cli import EXIT_FATAL_LLM, EXIT_USAGE, build_parser, main
+from agenther.data_augmenter import DataAugmenter
+from agenther.formats.output import SampleWriter
+from agenther.models import OutputFormat
+from tests.support.fake_openai import FakeOpenAI, Fault
+from tests.support.format_checks import CHECKS
+from tests.support.trajectories import REFERENCE_FILE, reference_trajectories, relabeled_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("fmt", [f.value for f in OutputFormat])
+def test_run_on_the_reference_file_in_every_format(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"{fmt}.jsonl"
+    assert main(["run", str(REFERENCE_FILE), "--rule-based", "-f", fmt, "-o", str(out)]) == 0
+    records = _jsonl(out)
+    assert len(records) == 2
+    for record in records:
+        CHECKS[fmt](record)
+    if fmt == "openai":
+        ids = [p["trajectory_id"] for p in _jsonl(tmp_path / "openai.provenance.jsonl")]
+    else:
+        ids = [r["agenther"]["trajectory_id"] for r in records]
+    assert sorted(ids) == ["traj_001", "traj_002"]
+    rejects = _jsonl(tmp_path / f"{fmt}.rejects.jsonl")
+    assert [(r["trajectory_id"], r["outcome"], r["line"]) for r in rejects] == [
+        ("traj_003", "rejected", 3)
+    ]
+    summary = capsys.readouterr().out
+    assert "3 trajectories read, 0 invalid lines, 2 examples, 1 rejected, 0 errors" in summary
+    assert "llm: no calls" in summary
+    if fmt == "sharegpt":
+        assert (
+            json.loads((tmp_path / "dataset_info.json").read_text())[fmt]["file_name"] == out.name
+        )
+
+
+def test_one_broken_line_of_ten_is_rejected_and_the_rest_processed(tmp_path: Path) -> None:
+    runs = reference_trajectories()[:2]
+    lines = [
+        runs[i % 2].model_copy(update={"trajectory_id": f"run_{i}"}).model_dump_json()
+        for i in range(10)
+    ]
+    lines[6] = lines[6][: len(lines[6]) // 2]  # cut mid-record, as a crashed writer leaves it
+    source = tmp_path / "runs.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    rejects = tmp_path / "bad.jsonl"
+    code = main(["run", str(source), "--rule-based", "-o", str(out), "--rejects", str(rejects)])
+    assert code == 0
+    examples = _jsonl(out)
+    assert len(examples) == 9
+    assert sorted(r["agenther"]["trajectory_id"] for r in examples) == sorted(
+        f"run_{i}" for i in range(10) if i != 6
+    )
+    (bad,) = _jsonl(rejects)
+    assert (bad["outcome"], bad["stage"], bad["line"]) == ("invalid", "input", 7)
+    assert str(bad["reason"]).startswith("invalid JSON")
+    assert bad["raw"] == lines[6]
+
+
+def test_each_line_is_on_disk_as_soon_as_it_is_written(tmp_path: Path) -> None:
+    run = reference_trajectories()[0]
+    sample = DataAugmenter().to_sft(run, relabeled_for(run))
+    with SampleWriter(tmp_path / "out.jsonl", OutputFormat.SFT) as writer:
+        writer.write(sample)
+        # Read through another handle while the writer is still open, as after a crash.
+        assert _jsonl(tmp_path / "out.jsonl") == [sample.record]
+
+
+def test_validate_reports_each_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "runs.jsonl"
+    good = reference_trajectories()[0].model_dump_json()
+    source.write_text("\n".join([good, '{"original_prompt": "x", "steps": []}', good, "nope"]))
+    assert main(["validate", str(source)]) == 1
+    out = capsys.readouterr().out
+    assert "line 2: steps: List should have at least 1 item" in out
+    assert "line 4: invalid JSON" in out
+    assert "2 valid, 2 invalid" in out
+    assert main(["validate", str(REFERENCE_FILE)]) == 0
+
+
+def test_unusable_invocations_exit_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(tmp_path / "missing.json"), "--rule-based"]) == EXIT_USAGE
+    assert main(["validate", str(tmp_path / "missing.json")]) == EXIT_USAGE
+    args = ["run", str(REFERENCE_FILE), "--rule-based", "--min-confidence", "7"]
+    assert main(args) == EXIT_USAGE
+    assert "min_confidence" in capsys.readouterr().err
+
+
+def test_there_is_no_api_key_flag() -> None:
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["run", "x.json", "--api-key", "sk-secret"])
+    assert stopped.value.code == 2
+
+
+def test_config_file_settings_and_flags_combine(tmp_path: Path) -> None:
+    config = tmp_path / "agenther.yaml"
+    config.write_text(
+        "pipeline:\n  rule_based: true\n  output_format: dpo\n  output_dir: " + str(tmp_path) + "\n"
+    )
+    assert main(["run", str(REFERENCE_FILE), "--config", str(config)]) == 0
+    assert len(_jsonl(tmp_path / "augmented_dpo.jsonl")) == 2
+    out = tmp_path / "flag.jsonl"
+    assert (
+        main(["run", str(REFERENCE_FILE), "--config", str(config), "-f", "sft", "-o", str(out)])
+        == 0
+    )
+    assert "messages" in _jsonl(out)[0]
+
+
+def test_a_refused_key_stops_the_run_with_a_distinct_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    with FakeOpenAI(fault_rate=1.0, faults=[Fault.status(401, message="bad key")]) as fake:
+        code = main(
+            [
+                "run",
+                str(REFERENCE_FILE),
+                "--base-url",
+                fake.base_url,
+                "--concurrency",
+                "1",
+                "-o",
+                str(tmp_path / "out.jsonl"),
+            ]
+        )
+    assert code == EXIT_FATAL_LLM
+    captured = capsys.readouterr()
+    assert "sk-test-not-a-real-key" not in captured.out + captured.err
+
+
+def test_llm_usage_is_in_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAI() as fake:
+        code = main(
+            [
+                "run",
+                str(REFERENCE_FILE),
+                "--base-url",
+                fake.base_url,
+                "-o",
+                str(tmp_path / "o.jsonl"),
+            ]
+        )
+        requests = len(fake.requests)
+    assert code == 0
+    assert requests > 0
+    assert f"llm gpt-4o-mini: {requests} requests" in capsys.readouterr().out
+
+
+def test_library_only_install_still_has_run_and_validate() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['streams'] = None  # as if only the library were installed\n"
+        "from agenther.cli import build_parser\n"
+        "help_text = build_parser().format_help()\n"
+        "assert 'run' in help_text and 'validate' in help_text, help_text\n"
+        "assert 'serve' not in help_text, help_text\n"
+        "assert not [m for m in sys.modules if m.startswith('aiokafka')]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_console_script_and_module_entry_point_run(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agenther",
+            "run",
+            str(REFERENCE_FILE),
+            "--rule-based",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(_jsonl(out)) == 2
