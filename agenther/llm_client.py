@@ -1,0 +1,657 @@
+"""One client for any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, ...).
+
+Async at the core, with sync wrappers under the reference's names. What it adds over the SDK:
+
+- structured output by a ladder: strict ``json_schema`` → ``json_object`` → plain text with JSON
+  extraction, remembering per client which rung the endpoint accepts; one repair retry when the
+  reply does not validate;
+- bounded concurrency and our own retries, for transient failures only (429, 5xx, timeouts,
+  connection errors), with capped exponential backoff, full jitter and ``retry-after``;
+- token usage and cost per model, and an on-disk reply cache.
+
+Errors are classified for the caller: ``LLMTransientError`` (retry later), ``LLMFatalError``
+(key, model or request refused; stop), ``LLMResponseError`` (the reply was unusable). No message
+carries the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import random
+import re
+import threading
+import time
+import weakref
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from agenther.config import DEFAULT_PRICES, resolve_secret
+from agenther.errors import LLMFatalError, LLMResponseError, LLMTransientError
+from agenther.llm_cache import ResponseCache
+from agenther.llm_usage import PriceTable, UsageTracker
+from agenther.run_text import approx_tokens, truncate_text
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+# Rungs of the structured-output ladder, best first.
+JSON_SCHEMA = "json_schema"
+JSON_OBJECT = "json_object"
+TEXT = "text"
+_LADDER = (JSON_SCHEMA, JSON_OBJECT, TEXT)
+
+# The line that names the schema in the system prompt on the json_object and text rungs
+# (the json_schema rung names it in response_format). Test fakes route replies by it.
+SCHEMA_NAME_MARKER = "JSON schema name: "
+SCHEMA_MARKER = "JSON schema: "
+
+LOCAL_API_KEY = "not-needed"  # vLLM and Ollama accept any key
+
+_FATAL_STATUSES = {400, 401, 403, 404, 405, 410, 413, 415, 422}
+# Keywords strict mode does not accept; pydantic still enforces them when the reply is parsed.
+_NON_STRICT_KEYWORDS = {
+    "default",
+    "title",
+    "examples",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "discriminator",
+}
+_FENCED = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+_SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+_MAX_ECHOED_REPLY_TOKENS = 1500
+
+
+class _FormatRejected(Exception):
+    """The endpoint refused the response_format of the current rung."""
+
+
+@dataclass
+class _LoopState:
+    client: AsyncOpenAI
+    semaphore: asyncio.Semaphore
+
+
+@dataclass
+class _Reply:
+    text: str
+    cache_key: str | None
+
+
+class LLMClient:
+    """Chat completions with retries, structured output, usage accounting and a cache.
+
+    The HTTP client and the concurrency bound are created per event loop, because the sync
+    wrappers run each call in a fresh loop (``asyncio.run``) and an httpx client cannot
+    outlive the loop it was made in.
+    """
+
+    def __init__(
+        self,
+        model: str = "gpt-4o-mini",
+        base_url: str | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.3,
+        max_tokens: int = 1024,
+        max_retries: int = 4,
+        *,
+        timeout: float = 60.0,
+        max_concurrency: int = 16,
+        cache_dir: str | None = None,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        usage: UsageTracker | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        max_retry_after: float = 120.0,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.max_concurrency = max_concurrency
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self.usage = usage if usage is not None else UsageTracker()
+        self.prices = PriceTable(DEFAULT_PRICES if prices is None else prices)
+        self.cache = ResponseCache(cache_dir) if cache_dir else None
+        self._api_key = _resolve_api_key(api_key, base_url)
+        self._rung = JSON_SCHEMA
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._states_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+
+    @property
+    def structured_rung(self) -> str:
+        """The structured-output rung this endpoint was last seen to accept."""
+        return self._rung
+
+    # ----------------------------------------------------------------------------- async API
+
+    async def acall(
+        self,
+        system_prompt: str,
+        user_prompt: str,
+        temperature: float | None = None,
+        *,
+        max_tokens: int | None = None,
+    ) -> str:
+        """The reply text of one chat completion."""
+        messages = _messages(system_prompt, user_prompt)
+        reply = await self._complete(messages, temperature, max_tokens, None, TEXT, None)
+        if not reply.text.strip():
+            raise LLMResponseError(f"{self.model}: empty reply")
+        self._remember(reply)
+        return reply.text
+
+    async def acall_structured(
+        self,
+        system_prompt: str,
+        user_prompt: str,
+        output_schema: type[T],
+        temperature: float | None = None,
+        *,
+        max_tokens: int | None = None,
+    ) -> T:
+        """A reply parsed into ``output_schema``, with one repair retry if it does not validate."""
+        name = _SCHEMA_NAME.sub("_", output_schema.__name__)[:64]
+        schema = output_schema.model_json_schema()
+        while True:
+            rung = self._rung
+            messages, response_format = _structured_request(
+                rung, name, schema, system_prompt, user_prompt
+            )
+            try:
+                reply = await self._complete(
+                    messages, temperature, max_tokens, response_format, rung, schema
+                )
+            except _FormatRejected:
+                self._step_down(rung)
+                continue
+            break
+
+        try:
+            result = _parse_reply(reply.text, output_schema)
+        except (ValueError, ValidationError) as error:
+            repair = [
+                *messages,
+                {
+                    "role": "assistant",
+                    "content": truncate_text(reply.text, _MAX_ECHOED_REPLY_TOKENS),
+                },
+                {"role": "user", "content": _repair_prompt(name, schema, error)},
+            ]
+            try:
+                fixed = await self._complete(
+                    repair, temperature, max_tokens, response_format, rung, schema
+                )
+            except _FormatRejected:
+                self._step_down(rung)
+                raise LLMResponseError(
+                    f"{self.model}: {name} reply did not validate and the repair was refused"
+                ) from None
+            try:
+                result = _parse_reply(fixed.text, output_schema)
+            except (ValueError, ValidationError) as second:
+                raise LLMResponseError(
+                    f"{self.model}: {name} reply did not validate after a repair retry: "
+                    f"{_describe(second)}"
+                ) from None
+            # Both replies are kept, so a replay walks the same path from the cache for free.
+            self._remember(reply)
+            self._remember(fixed)
+            return result
+        self._remember(reply)
+        return result
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of the running loop; forget those of loops already closed."""
+        loop = asyncio.get_running_loop()
+        with self._states_lock:
+            state = self._states.pop(loop, None)
+            for gone in [other for other in self._states if other.is_closed()]:
+                del self._states[gone]
+        if state is not None:
+            await state.client.close()
+
+    # ------------------------------------------------------------------------------ sync API
+
+    def call(
+        self,
+        system_prompt: str,
+        user_prompt: str,
+        temperature: float | None = None,
+        *,
+        max_tokens: int | None = None,
+    ) -> str:
+        return self._run_sync(
+            self.acall(system_prompt, user_prompt, temperature, max_tokens=max_tokens)
+        )
+
+    def call_structured(
+        self,
+        system_prompt: str,
+        user_prompt: str,
+        output_schema: type[T],
+        temperature: float | None = None,
+        *,
+        max_tokens: int | None = None,
+    ) -> T:
+        return self._run_sync(
+            self.acall_structured(
+                system_prompt, user_prompt, output_schema, temperature, max_tokens=max_tokens
+            )
+        )
+
+    def _run_sync(self, call: Coroutine[Any, Any, R]) -> R:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            call.close()
+            raise RuntimeError("called the sync LLM API inside an event loop; await acall*()")
+
+        async def run_then_close() -> R:
+            try:
+                return await call
+            finally:
+                await self.aclose()
+
+        return asyncio.run(run_then_close())
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        with self._states_lock:
+            state = self._states.get(loop)
+            if state is None:
+                if self._api_key is None:
+                    raise LLMFatalError(
+                        "no API key: pass api_key, or set OPENAI_API_KEY or OPENAI_API_KEY_FILE"
+                    )
+                client = AsyncOpenAI(
+                    api_key=self._api_key.get_secret_value(),
+                    base_url=self.base_url,
+                    timeout=self.timeout,
+                    max_retries=0,  # retries are ours: only transient errors, with jitter
+                )
+                state = _LoopState(client, asyncio.Semaphore(self.max_concurrency))
+                self._states[loop] = state
+            return state
+
+    def _step_down(self, rejected: str) -> None:
+        # Concurrent calls may all be refused on the same rung; step down once per rung.
+        if self._rung == rejected:
+            self._rung = _LADDER[min(_LADDER.index(rejected) + 1, len(_LADDER) - 1)]
+            logger.info("%s refused %s output; using %s", self.model, rejected, self._rung)
+
+    def _remember(self, reply: _Reply) -> None:
+        if self.cache is not None and reply.cache_key is not None:
+            self.cache.put(reply.cache_key, reply.text)
+
+    async def _complete(
+        self,
+        messages: list[dict[str, str]],
+        temperature: float | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None,
+        rung: str,
+        schema: dict[str, Any] | None,
+    ) -> _Reply:
+        temp = self.temperature if temperature is None else temperature
+        limit = self.max_tokens if max_tokens is None else max_tokens
+        key = None
+        if self.cache is not None:
+            key = ResponseCache.key(
+                model=self.model,
+                messages=messages,
+                temperature=temp,
+                max_tokens=limit,
+                rung=rung,
+                schema=schema,
+            )
+            started = time.monotonic()
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.usage.record_request(
+                    self.model, 0, 0, 0.0, cached=True, seconds=time.monotonic() - started
+                )
+                # Already stored: no need to write it back.
+                return _Reply(hit, None)
+        text = await self._send(messages, temp, limit, response_format)
+        return _Reply(text, key)
+
+    async def _send(
+        self,
+        messages: list[dict[str, str]],
+        temperature: float,
+        max_tokens: int,
+        response_format: dict[str, Any] | None,
+    ) -> str:
+        extra: dict[str, Any] = {}
+        if response_format is not None:
+            extra["response_format"] = response_format
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            state = self._state()
+            problem = ""
+            retry_after: float | None = None
+            refusal: Exception | None = None
+            try:
+                async with state.semaphore, asyncio.timeout(self.timeout):
+                    response = await state.client.chat.completions.create(
+                        model=self.model,
+                        messages=messages,  # type: ignore[arg-type]
+                        temperature=temperature,
+                        max_tokens=max_tokens,
+                        **extra,
+                    )
+                if not isinstance(response, ChatCompletion):
+                    problem = "a reply that is not a chat completion (non-JSON body)"
+                else:
+                    return self._account(response, messages, time.monotonic() - started)
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if response_format is not None and _rejects_response_format(exc):
+                    refusal = _FormatRejected()
+                elif status in _FATAL_STATUSES or (
+                    400 <= status < 500 and status not in (408, 429)
+                ):
+                    refusal = LLMFatalError(
+                        f"{self.model}: HTTP {status}: {self._redact(_error_text(exc))}"
+                    )
+                else:
+                    problem = f"HTTP {status}"
+                    retry_after = _retry_after(exc.response.headers)
+            except (TimeoutError, openai.APITimeoutError):
+                problem = f"no reply within {self.timeout:g}s"
+            except openai.APIConnectionError as exc:
+                problem = f"connection error ({self._redact(str(exc.__cause__ or exc))})"
+            except ValueError as exc:  # a JSON body cut off or mangled on the way
+                problem = f"malformed response body ({type(exc).__name__})"
+
+            if refusal is not None:
+                # Raised outside the except block, so the SDK error (whose text may echo the
+                # key) is not even kept as __context__.
+                raise refusal
+            if attempt >= self.max_retries:
+                raise LLMTransientError(
+                    f"{self.model}: {problem}; gave up after {attempt + 1} attempts"
+                )
+            if retry_after is not None and retry_after > self.max_retry_after:
+                raise LLMTransientError(
+                    f"{self.model}: {problem}; endpoint asks to wait {retry_after:g}s"
+                )
+            delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+            if retry_after is not None:
+                delay = max(delay, retry_after)  # never earlier than the endpoint asked
+            attempt += 1
+            self.usage.record_retry(self.model)
+            logger.debug("%s: %s; retry %d in %.2fs", self.model, problem, attempt, delay)
+            await asyncio.sleep(delay)
+
+    def _account(
+        self, response: ChatCompletion, messages: list[dict[str, str]], seconds: float
+    ) -> str:
+        if not response.choices:
+            raise LLMResponseError(f"{self.model}: reply without choices")
+        text = response.choices[0].message.content or ""
+        if response.usage is not None:
+            prompt_tokens = response.usage.prompt_tokens
+            completion_tokens = response.usage.completion_tokens
+        else:  # some local servers omit usage; estimate rather than count nothing
+            prompt_tokens = sum(approx_tokens(m["content"]) for m in messages)
+            completion_tokens = approx_tokens(text)
+        cost = self.prices.cost(self.model, prompt_tokens, completion_tokens)
+        self.usage.record_request(
+            self.model, prompt_tokens, completion_tokens, cost, cached=False, seconds=seconds
+        )
+        return text
+
+    def _redact(self, text: str) -> str:
+        if self._api_key is not None:
+            secret = self._api_key.get_secret_value()
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+class AsyncLLMClient(LLMClient):
+    """The reference's async client: ``call`` and ``call_structured`` are coroutines."""
+
+    # The reference's AsyncLLMClient exposes the async API under the sync names.
+    call = LLMClient.acall  # type: ignore[assignment]
+    call_structured = LLMClient.acall_structured  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _resolve_api_key(api_key: str | None, base_url: str | None) -> SecretStr | None:
+    key = resolve_secret(SecretStr(api_key) if api_key else None, "OPENAI_API_KEY")
+    if key:
+        return SecretStr(key)
+    if base_url and _is_local(base_url):
+        return SecretStr(LOCAL_API_KEY)
+    return None
+
+
+def _is_local(base_url: str) -> bool:
+    """Loopback, private networks and cluster-internal names: where vLLM/Ollama usually run."""
+    host = (urlparse(base_url).hostname or "").lower()
+    if not host:
+        return False
+    if host == "localhost" or "." not in host or host.endswith((".local", ".internal", ".svc")):
+        return True
+    if host.endswith(".svc.cluster.local"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_unspecified
+
+
+def _messages(system_prompt: str, user_prompt: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": user_prompt},
+    ]
+
+
+def _structured_request(
+    rung: str, name: str, schema: dict[str, Any], system_prompt: str, user_prompt: str
+) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
+    if rung == JSON_SCHEMA:
+        strict, is_strict = strict_json_schema(schema)
+        response_format: dict[str, Any] | None = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": name,
+                "schema": strict if is_strict else schema,
+                "strict": is_strict,
+            },
+        }
+        return _messages(system_prompt, user_prompt), response_format
+    # Without a schema-enforcing endpoint the model has to read the schema itself.
+    system = (
+        f"{system_prompt}\n\nReply with one JSON object and nothing else.\n"
+        f"{SCHEMA_NAME_MARKER}{name}\n"
+        f"{SCHEMA_MARKER}{json.dumps(schema, separators=(',', ':'))}"
+    )
+    response_format = {"type": "json_object"} if rung == JSON_OBJECT else None
+    return _messages(system, user_prompt), response_format
+
+
+def strict_json_schema(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The schema in the subset OpenAI's strict mode accepts, and whether that was possible.
+
+    Every object gets ``additionalProperties: false`` and all its properties required;
+    unsupported keywords are dropped (validation still applies them). A free-form mapping
+    (``dict[str, Any]``) cannot be strict, so the caller sends the schema non-strict.
+    """
+    possible = True
+
+    def convert(node: Any) -> Any:
+        nonlocal possible
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return {"$ref": node["$ref"]}  # strict mode allows no siblings next to $ref
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _NON_STRICT_KEYWORDS:
+                continue
+            if key in ("properties", "$defs"):
+                out[key] = {name: convert(sub) for name, sub in value.items()}
+            elif key == "oneOf":
+                out["anyOf"] = convert(value)
+            else:
+                out[key] = convert(value)
+        if out.get("type") == "object" or "properties" in out:
+            extra = out.get("additionalProperties", False)
+            if extra not in (False, None) or not out.get("properties"):
+                possible = False
+            out["additionalProperties"] = False
+            out["required"] = list(out.get("properties", {}))
+        return out
+
+    converted = convert(schema)
+    return converted, possible
+
+
+def _parse_reply(text: str, schema: type[T]) -> T:
+    """The first JSON object in ``text`` that validates: whole text, fenced blocks, then any
+    ``{...}`` found by scanning."""
+    candidates = _json_objects(text)
+    if not candidates:
+        raise ValueError("the reply contains no JSON object")
+    first_error: ValidationError | None = None
+    for candidate in candidates:
+        try:
+            return schema.model_validate(candidate)
+        except ValidationError as error:
+            first_error = first_error or error
+    assert first_error is not None
+    raise first_error
+
+
+def _json_objects(text: str, limit: int = 16) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    stripped = text.strip()
+    pieces = [stripped, *(block.strip() for block in _FENCED.findall(stripped))]
+    for piece in pieces:
+        try:
+            value = json.loads(piece)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    if found:
+        return found
+    decoder = json.JSONDecoder()
+    start = stripped.find("{")
+    while start != -1 and len(found) < limit:
+        try:
+            value, end = decoder.raw_decode(stripped, start)
+        except ValueError:
+            start = stripped.find("{", start + 1)
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+        start = stripped.find("{", end)
+    return found
+
+
+def _repair_prompt(name: str, schema: dict[str, Any], error: Exception) -> str:
+    return (
+        f"Your reply is not a valid {name} JSON object: {_describe(error)}\n"
+        "Reply again with only the corrected JSON object, no other text.\n"
+        f"{SCHEMA_NAME_MARKER}{name}\n"
+        f"{SCHEMA_MARKER}{json.dumps(schema, separators=(',', ':'))}"
+    )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        problems = [
+            f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
+            for item in error.errors()[:10]
+        ]
+        return "; ".join(problems)
+    return str(error)
+
+
+def _rejects_response_format(exc: openai.APIStatusError) -> bool:
+    if exc.status_code not in (400, 422):
+        return False
+    text = _error_text(exc).lower()
+    words = ("response_format", "json_schema", "json_object", "structured output", "guided")
+    return any(word in text for word in words)
+
+
+def _error_text(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message:
+            return str(message)[:500]
+    return str(exc.message)[:500]
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the endpoint asked us to wait (``retry-after-ms`` wins, then ``retry-after``)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(raw)
+            except (TypeError, ValueError):
+                return None
+            return max(0.0, when.timestamp() - time.time())
+    return None
