@@ -1,0 +1,257 @@
+"""Is a hindsight prompt backed by the run? Deterministic checks, run before any judge call.
+
+A prompt passes when every number and named entity it mentions occurs in the run's observations
+or final answer, it does not restate the constraint the run failed, it carries no injected
+instructions or chat markup (observations are untrusted and may have leaked into it), and it
+does not talk about "the original request" (a hindsight prompt must stand on its own).
+
+The constraint helpers live here too because the rule relabeler drops exactly the constraints
+this verifier forbids restating.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agenther.evidence import (
+    Evidence,
+    Quantity,
+    collect_evidence,
+    extract_entities,
+    extract_quantities,
+)
+from agenther.models import FailedTrajectory, FailureAnalysis, FailureType, ReplayOutcome
+
+# --- constraints -------------------------------------------------------------------------------
+
+_COMPARATOR = (
+    r"(?:(?:less|fewer|lower|cheaper|shorter|smaller|more|greater|higher|larger|longer|bigger"
+    r"|earlier|later)\s+than"
+    r"|no\s+(?:more|less|fewer|later|earlier)\s+than|not\s+(?:more|less)\s+than"
+    r"|at\s+(?:most|least)|up\s+to|a\s+(?:maximum|minimum)\s+of|(?:maximum|minimum|max|min)"
+    r"|under|below|over|above|exceeding|within|before|after|between)"
+)
+# A unit word after the number, but never a connective that starts the next clause.
+_UNIT = (
+    r"(?:\s?(?!(?:and|or|with|that|which|in|on|at|for|to|from|of|the|a|an|but|per|if|so"
+    r"|before|after|under|over|below|above|within|between|than)\b)"
+    r"[A-Za-z]+)?"
+)
+_VALUE = (
+    r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
+    + _UNIT
+    + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+)?)"
+)
+_POSTFIX = (
+    r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"
+    r"|greater|up)\b"
+)
+_CONSTRAINT_RE = re.compile(
+    rf"\b{_COMPARATOR}\s+{_VALUE}(?:\s+and\s+{_VALUE})?|(?<![\w.$€£¥]){_VALUE}{_POSTFIX}",
+    re.IGNORECASE,
+)
+
+
+_DIGIT_RE = re.compile(r"\d")
+_SUBSTITUTION_RE = re.compile(
+    r"\b(?:instead\s+of|rather\s+than|in\s+place\s+of)\b|\bexpected\b.{1,80}?\b(?:got|received)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A comparator and a value in a prompt ("under $5 per kilogram", "4 stars or more")."""
+
+    text: str
+    start: int
+    end: int
+    values: frozenset[str]
+    currency: str
+
+
+def find_constraints(text: str) -> list[Constraint]:
+    """Comparator constraints in ``text``, in order."""
+    found: list[Constraint] = []
+    if _DIGIT_RE.search(text) is None:
+        return found
+    for match in _CONSTRAINT_RE.finditer(text):
+        quantities = extract_quantities(match.group(0))
+        if not quantities:
+            continue
+        found.append(
+            Constraint(
+                text=match.group(0),
+                start=match.start(),
+                end=match.end(),
+                values=frozenset(q.value for q in quantities),
+                currency=next((q.currency for q in quantities if q.currency), ""),
+            )
+        )
+    return found
+
+
+def unmet_constraints(
+    trajectory: FailedTrajectory, analysis: FailureAnalysis | None = None
+) -> list[Constraint]:
+    """The original prompt's constraints that the failure reason (or Stage 1) names.
+
+    A constraint is named when one of its values occurs in the failure reason or the Stage 1
+    explanation. A constraint violation that names none of them leaves every constraint
+    suspect, because we cannot tell which one failed, unless the reason says what was
+    delivered instead of what (a format or a choice, not a number).
+    """
+    constraints = find_constraints(trajectory.original_prompt)
+    if not constraints:
+        return []
+    reason = trajectory.failure_reason
+    if analysis is not None and analysis.explanation:
+        reason = f"{reason}\n{analysis.explanation}"
+    named_values = {q.value for q in extract_quantities(reason)}
+    named = [c for c in constraints if c.values & named_values]
+    if named:
+        return named
+    is_violation = (
+        analysis is not None and analysis.failure_type is FailureType.CONSTRAINT_VIOLATION
+    )
+    # "saved as .xlsx instead of .csv" names the broken requirement, and it is not numeric.
+    if not is_violation or _SUBSTITUTION_RE.search(reason):
+        return []
+    return constraints
+
+
+# --- injection and self-reference --------------------------------------------------------------
+
+_INJECTION_RE = re.compile(
+    r"""
+    \b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}?
+        \b(?:instructions?|prompts?|rules|directions|guidelines|system\s+message)\b
+    | <\|[^|>\n]{0,30}\|>
+    | </?\s*(?:system|assistant|user|tool|developer|im_start|im_end|run-data|s)\b[^>\n]{0,60}>
+    | \[/?\s*inst\s*\] | <<\s*/?\s*sys\s*>>
+    | (?:^|[\n.!?]\s*)\s*(?:system|assistant|developer|user|human)\s*:
+    | \byou\s+are\s+now\b | \bnew\s+instructions?\b | \bact\s+as\s+(?:an?\s+)?(?:system|admin)\b
+    | [{\[]\s*"[\w\s-]{1,40}"\s*:
+    | "(?:hindsight_prompt|is_valid_replay|is_valid|confidence|rationale|rejection_reason)"
+    """,
+    re.VERBOSE,  # matched against lower-cased text: IGNORECASE makes these alternations slow
+)
+
+_SELF_REFERENCE_RE = re.compile(
+    r"""
+    \b(?:original|initial|previous|prior|earlier|failed|old|first)\s+
+        (?:user\s+)?(?:request|prompt|task|goal|query|question|instructions?|ask)\b
+    | \bas\s+(?:originally\s+|previously\s+)?(?:requested|asked|instructed)\b
+    | \binstead\s+of\s+what\s+(?:was|i|you|the\s+user)\b
+    | \bthe\s+user\s+(?:originally\s+)?(?:asked|wanted|requested)\b
+    | \bhindsight\b | \brelabel
+    """,
+    re.VERBOSE,  # lower-cased text, as above
+)
+
+# A file of this type is evidence for the format's everyday name ("an Excel file" for .xlsx).
+_FORMAT_NAMES: dict[str, tuple[str, ...]] = {
+    "excel": (".xlsx", ".xls"),
+    "word": (".docx", ".doc"),
+    "powerpoint": (".pptx", ".ppt"),
+    "markdown": (".md",),
+    "yaml": (".yaml", ".yml"),
+    "jpeg": (".jpg", ".jpeg"),
+    "python": (".py", ".ipynb"),
+    "javascript": (".js",),
+    "typescript": (".ts", ".tsx"),
+    "text": (".txt",),
+}
+
+
+# E-mail addresses and URLs, which the entity extractor leaves out.
+_ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b(?:https?://|www\.)[^\s<>\"')\]]+")
+
+
+@dataclass(slots=True)
+class GroundingResult:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def has_injection(text: str) -> bool:
+    return _INJECTION_RE.search(text.lower()) is not None
+
+
+def verify_grounding(
+    prompt: str,
+    trajectory: FailedTrajectory,
+    analysis: FailureAnalysis | None = None,
+    outcome: ReplayOutcome | None = None,
+    *,
+    evidence: Evidence | None = None,
+    unmet: list[Constraint] | None = None,
+) -> GroundingResult:
+    """Check ``prompt`` against the run; ``problems`` says what failed, for the retry prompt.
+
+    ``evidence`` and ``unmet`` may be passed in when the caller already computed them (the rule
+    relabeler checks several candidates against one run). ``outcome`` adds nothing to the
+    evidence on purpose: Stage 2 may be an LLM, and its summary is not the environment's word.
+    """
+    del outcome  # accepted for a uniform stage signature; see the docstring
+    problems: list[str] = []
+    if not prompt.strip():
+        return GroundingResult(False, ["the prompt is empty"])
+    lowered = prompt.lower()
+    if _INJECTION_RE.search(lowered):
+        problems.append("the prompt carries instruction or chat-markup text from the run")
+    if _SELF_REFERENCE_RE.search(lowered):
+        problems.append("the prompt refers to an earlier request; it must stand on its own")
+
+    ev = evidence if evidence is not None else collect_evidence(trajectory)
+    problems.extend(f"{term} does not occur in the observations" for term in ungrounded(prompt, ev))
+
+    if unmet is None:
+        unmet = unmet_constraints(trajectory, analysis)
+    problems.extend(
+        f"the prompt restates the unmet constraint '{c.text}'" for c in _restated(prompt, unmet)
+    )
+    return GroundingResult(not problems, problems)
+
+
+def ungrounded(text: str, ev: Evidence) -> list[str]:
+    """Numbers, addresses and named entities of ``text`` that the evidence does not show."""
+    missing = [
+        f"the number {q.raw}" for q in extract_quantities(text) if not number_supported(q, ev)
+    ]
+    missing.extend(
+        f"'{address}'"
+        for address in _ADDRESS_RE.findall(text)
+        if address.lower().rstrip(".,;:!?") not in ev.text
+    )
+    missing.extend(f"'{e}'" for e in extract_entities(text) if not entity_supported(e, ev))
+    return missing
+
+
+def number_supported(quantity: Quantity, ev: Evidence) -> bool:
+    """A sum of money needs a sum of money: "$5" is not backed by "5 results"."""
+    return quantity.value in (ev.money if quantity.currency else ev.numbers)
+
+
+def entity_supported(entity: str, ev: Evidence) -> bool:
+    if ev.has_entity(entity):
+        return True
+    extensions = _FORMAT_NAMES.get(entity.lower())
+    return extensions is not None and any(ext in ev.text for ext in extensions)
+
+
+def _restated(prompt: str, unmet: list[Constraint]) -> list[Constraint]:
+    if not unmet:
+        return []
+    lowered = prompt.lower()
+    in_prompt = find_constraints(prompt)
+    # "$5" alone still promises the price limit; "5 results" does not.
+    money = {q.value for q in extract_quantities(prompt) if q.currency}
+    return [
+        c
+        for c in unmet
+        if c.text.lower() in lowered
+        or any(found.values & c.values for found in in_prompt)
+        or (c.currency and money & c.values)
+    ]

@@ -1,0 +1,790 @@
+"""Stage 3 without an LLM: a hindsight prompt written from what the run achieved.
+
+Three strategies, tried in this order and only where they fit the failure:
+
+- ``actual_result`` (wrong results, and constraint violations whose reason says "X instead of
+  Y"): the original request with the wrong part restated as what was produced ("...a new CSV
+  file named 'out.csv'" → "...a new Excel file named 'out.xlsx'").
+- ``drop_constraint`` (constraint violations): the original request minus the constraints the
+  failure reason names, asking instead for the attributes those constraints were about
+  ("...with prices under $5" → "...and list the prices").
+- ``tool_work`` (any type, and the fallback): a request for exactly the tool work that succeeded
+  ("Search the web for X and list the results."). Tool names of any shape become plain verbs.
+
+The first two keep the original wording, so a side-effect verb they keep (book, send, export,
+deploy, ...) must be evidenced by the run, or the candidate is dropped: a goal clause the run did
+not reach never survives.
+
+Scores, all deterministic:
+
+- confidence c = 0.35·prior(strategy) + 0.25·(share of tool steps that did not error)
+  + 0.2·(word-count ratio to the original) + 0.2·(no hedging in the prompt or the observations);
+- the "second judge" c2 is the grounding verifier (a failure makes c2 = 0) plus an independent
+  vocabulary check: the share of the prompt's content words found in the run record
+  (observations, final answer, successful actions) or in the original request with its
+  constraints cut out.
+
+Acceptance mirrors Algorithm 1: the first candidate with c ≥ θ and c2 ≥ θ, confidence
+(c + c2) / 2; otherwise the best candidate with c ≥ 0.8θ whose c2 ≥ θ — the check is never
+bypassed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from agenther.evidence import (
+    Evidence,
+    ObservationKind,
+    collect_evidence,
+    extract_quantities,
+    observation_kind,
+)
+from agenther.grounding import (
+    Constraint,
+    has_injection,
+    ungrounded,
+    unmet_constraints,
+    verify_grounding,
+)
+from agenther.models import (
+    AgentStep,
+    FailedTrajectory,
+    FailureAnalysis,
+    FailureType,
+    RelabelDecision,
+    RelabeledData,
+    ReplayOutcome,
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _keys(text: str) -> tuple[str, ...]:
+    """Argument names in order of preference."""
+    return tuple(text.split())
+
+
+DROP_CONSTRAINT = "drop_constraint"
+ACTUAL_RESULT = "actual_result"
+TOOL_WORK = "tool_work"
+
+_PRIORS = {DROP_CONSTRAINT: 1.0, ACTUAL_RESULT: 1.0, TOOL_WORK: 0.75}
+
+# --- steps -------------------------------------------------------------------------------------
+
+# Tool names made only of these words are the agent talking to itself, not the environment.
+_INTERNAL_WORDS = _words(
+    "generate respond response answer final think reflect plan summarize summarise summary "
+    "finish reply llm text self"
+)
+_NAME_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_HEDGE_RE = re.compile(
+    r"\b(?:maybe|perhaps|possibly|probably|might|may\s+not|not\s+sure|unsure|unclear|unverified"
+    r"|i\s+think|i\s+believe|training\s+data|cannot\s+verify|could\s+not\s+verify|if\s+possible"
+    r"|try\s+to|attempt\s+to|outdated)\b"
+)
+
+
+@lru_cache(maxsize=4096)
+def _name_words(action_name: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in _NAME_WORD_RE.findall(action_name))
+
+
+def name_words(action_name: str) -> list[str]:
+    """``flight_search`` / ``getWeather`` / ``browser.click`` as lower-case words."""
+    return list(_name_words(action_name))
+
+
+# Tool names repeat across runs; the cache keeps the rule pipeline fast.
+@lru_cache(maxsize=4096)
+def is_internal_action(action_name: str) -> bool:
+    words = _name_words(action_name)
+    return bool(words) and all(w in _INTERNAL_WORDS for w in words)
+
+
+_USABLE = frozenset({ObservationKind.CONTENT, ObservationKind.TRIVIAL})
+
+
+def successful_tool_steps(t: FailedTrajectory) -> list[AgentStep]:
+    """Steps where a real tool ran and answered: no error, no empty result, not the model's own
+    text relayed by a tool. A bare acknowledgement ("Email sent.") still shows the action."""
+    return [
+        s
+        for s in t.steps
+        if not is_internal_action(s.action_name) and observation_kind(s.observation) in _USABLE
+    ]
+
+
+# --- tool work as a request --------------------------------------------------------------------
+
+_SEARCH, _FETCH, _READ, _RUN, _WRITE, _ACT = "search", "fetch", "read", "run", "write", "act"
+
+_VERBS: dict[str, tuple[str, str]] = {
+    "search": ("search", _SEARCH),
+    "find": ("find", _SEARCH),
+    "lookup": ("look up", _SEARCH),
+    "browse": ("browse", _SEARCH),
+    "get": ("get", _FETCH),
+    "fetch": ("fetch", _FETCH),
+    "retrieve": ("retrieve", _FETCH),
+    "check": ("check", _FETCH),
+    "list": ("list", _FETCH),
+    "describe": ("describe", _FETCH),
+    "show": ("show", _FETCH),
+    "calculate": ("calculate", _FETCH),
+    "compute": ("compute", _FETCH),
+    "convert": ("convert", _FETCH),
+    "translate": ("translate", _FETCH),
+    "read": ("read", _READ),
+    "open": ("open", _READ),
+    "load": ("load", _READ),
+    "download": ("download", _READ),
+    "navigate": ("open", _READ),
+    "visit": ("open", _READ),
+    "run": ("run", _RUN),
+    "execute": ("run", _RUN),
+    "exec": ("run", _RUN),
+    "call": ("call", _RUN),
+    "invoke": ("call", _RUN),
+    "query": ("query", _RUN),
+    "write": ("write", _WRITE),
+    "create": ("create", _WRITE),
+    "save": ("save", _WRITE),
+    "update": ("update", _ACT),
+    "edit": ("edit", _ACT),
+    "delete": ("delete", _ACT),
+    "remove": ("remove", _ACT),
+    "send": ("send", _ACT),
+    "book": ("book", _ACT),
+    "post": ("post", _ACT),
+    "upload": ("upload", _ACT),
+    "deploy": ("deploy", _ACT),
+    "install": ("install", _ACT),
+    "scale": ("scale", _ACT),
+    "restart": ("restart", _ACT),
+    "click": ("click", _ACT),
+}
+# Tools whose name is itself the thing to run ("kubectl", "helm").
+_CLI_TOOLS = _words(
+    "kubectl helm git docker podman terraform aws gcloud az npm pip curl wget psql mysql redis "
+    "ansible make cargo go java node ssh rsync jq"
+)
+_SHELLS = _words("bash shell sh zsh terminal console cli")
+_NOUN_ACTIONS: dict[str, tuple[str, str, str]] = {
+    # noun: (verb phrase, kind, preposition for the argument)
+    "calculator": ("calculate", _FETCH, ""),
+    "weather": ("check the weather", _FETCH, "in"),
+    "wikipedia": ("look up on Wikipedia", _SEARCH, ""),
+    "translator": ("translate", _FETCH, ""),
+    "browser": ("open", _READ, ""),
+    "python": ("run Python code", _RUN, ""),
+}
+_GENERIC_WORDS = _words("tool api function action cmd command by the a an do tool call")
+_SOURCES = {
+    "web": "the web",
+    "internet": "the web",
+    "online": "the web",
+    "google": "the web",
+    "bing": "the web",
+    "browser": "the web",
+    "wikipedia": "Wikipedia",
+    "arxiv": "arXiv",
+    "pubmed": "PubMed",
+    "github": "GitHub",
+    "news": "the news",
+    "scholar": "Google Scholar",
+    "docs": "the docs",
+    "kb": "the knowledge base",
+    "catalog": "the catalog",
+}
+_ACRONYMS = _words("sql api url csv json pdf html sms dns ip http ssh vm gpu cpu k8s")
+_DATABASE_WORDS = frozenset({"sql", "db", "database"})
+_DOCUMENT_WORDS = _words("file page url document doc web webpage link site")
+
+_QUERY_KEYS = _keys(
+    "query q search search_query search_term term keywords keyword topic question prompt text input"
+)
+_COMMAND_KEYS = _keys("command cmd args arguments argv")
+_TARGET_KEYS = _keys(
+    "url path file filename file_path filepath name title ticker symbol id expression expr "
+    "recipient"
+)
+_ORIGIN_KEYS = _keys("origin from source departure from_city departure_city start")
+_DEST_KEYS = _keys("destination to dest arrival to_city destination_city end")
+_DATE_KEYS = _keys("date departure_date day when start_date checkin check_in")
+_PLACE_KEYS = _keys("city location place region country area near")
+_LANGUAGE_KEYS = ("language", "lang")
+_UNSAFE_VALUE_RE = re.compile(r"[\n\r<>{}|`\\]")
+
+_CLOSINGS = {
+    _SEARCH: "list the results",
+    _FETCH: "report what you find",
+    _READ: "report what you find",
+    _RUN: "show me the output",
+    _WRITE: "confirm when it is done",
+    _ACT: "confirm when it is done",
+}
+_MAX_PHRASES = 3
+
+
+def _value(args: Mapping[str, Any], keys: Iterable[str], ev: Evidence) -> str:
+    """The first argument under one of ``keys`` that is short, plain, safe and grounded."""
+    for key in keys:
+        raw = args.get(key)
+        if raw is None:
+            continue
+        if isinstance(raw, list) and all(isinstance(x, str | int | float) for x in raw):
+            raw = " ".join(str(x) for x in raw)
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            continue
+        text = " ".join(str(raw).split())
+        if (
+            text
+            and len(text) <= 80
+            and len(text.split()) <= 12
+            and not _UNSAFE_VALUE_RE.search(str(raw))
+            and not has_injection(text)
+            and not ungrounded(text, ev)
+        ):
+            return text
+    return ""
+
+
+def _noun_phrase(words: list[str]) -> str:
+    return " ".join(w.upper() if w in _ACRONYMS else w for w in words)
+
+
+def _plural(phrase: str) -> str:
+    if not phrase or phrase.endswith("s"):
+        return phrase
+    if phrase.endswith("y") and phrase[-2:-1] not in "aeiou":
+        return phrase[:-1] + "ies"
+    return phrase + "s"
+
+
+def _route(args: Mapping[str, Any], ev: Evidence) -> str:
+    parts = []
+    for prefix, keys in (
+        ("from", _ORIGIN_KEYS),
+        ("to", _DEST_KEYS),
+        ("in", _PLACE_KEYS),
+        ("on", _DATE_KEYS),
+    ):
+        value = _value(args, keys, ev)
+        if value:
+            parts.append(f"{prefix} {value}")
+    namespace = _value(args, ("namespace", "ns"), ev)
+    if namespace:
+        parts.append(f"in the {namespace} namespace")
+    return " ".join(parts)
+
+
+def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
+    """A plain-verb request for one tool call, and its kind; None if nothing can be said."""
+    words = name_words(step.action_name)
+    if not words:
+        return None
+    args = step.action_input
+    verb_at = next((i for i, w in enumerate(words) if w in _VERBS), -1)
+    nouns = [w for i, w in enumerate(words) if i != verb_at and w not in _GENERIC_WORDS]
+    route = _route(args, ev)
+    query = _value(args, _QUERY_KEYS, ev)
+    target = _value(args, _TARGET_KEYS, ev)
+
+    if verb_at < 0:
+        command = _value(args, _COMMAND_KEYS, ev)
+        if len(words) == 1 and words[0] in _SHELLS:
+            return (f"run {command}" if command else "run the command", _RUN)
+        if len(words) == 1 and (words[0] in _CLI_TOOLS or command):
+            return (f"run {words[0]} {command}".rstrip(), _RUN)
+        if len(words) == 1 and words[0] in _NOUN_ACTIONS:
+            verb, kind, prep = _NOUN_ACTIONS[words[0]]
+            obj = route or query or target
+            if obj and prep and not route:
+                obj = f"{prep} {obj}"
+            return (f"{verb} {obj}".rstrip(), kind)
+        phrase = f"get the {_noun_phrase(nouns)}"
+        obj = query or target
+        return (_join(phrase, route or (f"for {obj}" if obj else "")), _FETCH)
+
+    verb, kind = _VERBS[words[verb_at]]
+    noun = _noun_phrase(nouns)
+    if kind == _SEARCH:
+        obj = query or target
+        if route and noun:
+            return (f"{verb} for {_plural(noun)} {route}", kind)
+        if obj:
+            source = _SOURCES.get(" ".join(nouns))
+            if source:
+                return (f"{verb} {source} for {obj}", kind)
+            if not noun:
+                return (f"{verb} for {obj}", kind)
+            return (f"{verb} for {_plural(noun)} matching {obj}", kind)
+        # "Search the web" with no subject says nothing worth training on.
+        if not noun or " ".join(nouns) in _SOURCES:
+            return None
+        return (f"{verb} for {_plural(noun)}", kind)
+    if kind == _RUN:
+        if set(nouns) & _DATABASE_WORDS or (verb == "query" and not noun):
+            return ("query the database", kind)
+        command = _value(args, _COMMAND_KEYS, ev)
+        if command:
+            return (f"{verb} {command}", kind)
+        return (f"{verb} the {noun or 'program'}", kind)
+    if kind == _WRITE:
+        language = _value(args, _LANGUAGE_KEYS, ev)
+        if language and set(nouns) & {"code", "script", "program"}:
+            return (f"{verb} a {language.capitalize()} script", kind)
+        if target:
+            return (f"{verb} {target}", kind)
+        return (f"{verb} the {noun}", kind) if noun else None
+    if kind == _READ and target and set(nouns) <= _DOCUMENT_WORDS:
+        return (f"{verb} {target}", kind)
+    phrase = f"{verb} the {noun}" if noun else verb
+    obj = query or target
+    return (_join(phrase, route or (f"for {obj}" if obj else "")), kind)
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
+def _tool_work(ok_steps: list[AgentStep], ev: Evidence) -> str | None:
+    phrases: list[str] = []
+    kinds: list[str] = []
+    seen_tools: set[str] = set()
+    for step in ok_steps:
+        if step.action_name in seen_tools:
+            continue
+        seen_tools.add(step.action_name)
+        described = describe_step(step, ev)
+        if described is None or described[0] in phrases:
+            continue
+        phrases.append(described[0])
+        kinds.append(described[1])
+        if len(phrases) == _MAX_PHRASES:
+            break
+    if not phrases:
+        return None
+    body = phrases[0] if len(phrases) == 1 else ", then ".join(phrases)
+    joiner = ", and " if len(phrases) > 1 else " and "
+    text = f"{body}{joiner}{_CLOSINGS[kinds[-1]]}."
+    return text[0].upper() + text[1:]
+
+
+# --- editing the original request --------------------------------------------------------------
+
+# What may stand between a constraint and the thing it constrains ("with prices under $5").
+_ATTRIBUTE_BEFORE_RE = re.compile(
+    r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
+    r"(?P<attr>(?:[\w'-]+\s+){0,3}?)(?:(?:is|are|was|were|be|of|at)\s+)?$",
+    re.IGNORECASE,
+)
+_ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
+_SPACES_RE = re.compile(r"\s{2,}")
+_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
+_DANGLING_RE = re.compile(
+    r"(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to))\s*(?=[.!?]|$)"
+)
+
+
+def _tidy(text: str) -> str:
+    text = _SPACES_RE.sub(" ", text)
+    text = _SPACE_PUNCT_RE.sub(r"\1", text)
+    for _ in range(2):
+        text = _DANGLING_RE.sub("", text).rstrip()
+    text = re.sub(r",\s*,", ",", text)
+    return text.strip()
+
+
+def _drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
+    text = original
+    attributes: list[str] = []
+    insert_at = len(original)
+    for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
+        start, end = constraint.start, constraint.end
+        match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
+        attribute = ""
+        if match:
+            attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
+            start = match.start()
+        if not attribute and constraint.currency:
+            attribute = "prices"
+        if attribute:
+            attributes.insert(0, attribute)
+        text = text[:start].rstrip() + " " + text[end:].lstrip()
+        insert_at = min(insert_at, start)
+    text = _tidy(text)
+    if len(text.split()) < 2:
+        return None
+    if attributes:
+        unique = list(dict.fromkeys(attributes))
+        listed = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
+        end = _sentence_end(text, min(insert_at, len(text)))
+        text = f"{text[:end].rstrip()} and list the {listed}{text[end:]}"
+    if text[-1:] not in ".!?":
+        text += "."
+    return text
+
+
+def _sentence_end(text: str, position: int) -> int:
+    match = re.compile(r"[.!?](?:\s|$)").search(text, max(0, position - 1))
+    return match.start() if match else len(text)
+
+
+# "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
+# read off around it (one bounded pass, no backtracking over the whole reason).
+_SWAP_KEYWORD_RE = re.compile(r"\s(?:instead\s+of|rather\s+than|in\s+place\s+of)\s", re.IGNORECASE)
+_EXPECTED_GOT_RE = re.compile(
+    r"\bexpected\s+(?P<expected>[^;!?,]{1,80}?)\s*(?:,|;|\bbut\b)\s*(?:it\s+)?(?:got|received"
+    r"|returned|produced|gave|found|was)\s+(?P<actual>[^;!?]{1,80}?)(?=[;!?,]|\.(?:\s|$)|$)",
+    re.IGNORECASE,
+)
+_SENTENCE_START_RE = re.compile(r".*(?:[;!?]|\.\s)", re.DOTALL)
+_SIDE_END_RE = re.compile(r"[;!?,]|\.(?:\s|$)")
+_EXTENSION_RE = re.compile(r"(?<![\w])\.([A-Za-z][A-Za-z0-9]{0,4})\b")
+_WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+_CLAUSE_BREAK_RE = re.compile(r",\s+|;\s+|\s+(?:and|then)\s+")
+_FORMAT_DISPLAY = {
+    "xlsx": "Excel",
+    "xls": "Excel",
+    "docx": "Word",
+    "doc": "Word",
+    "pptx": "PowerPoint",
+    "md": "Markdown",
+    "txt": "text",
+    "yml": "YAML",
+    "jpg": "JPEG",
+    "py": "Python",
+}
+_REASON_FILLER = _words(
+    "the a an as requested asked required expected specified format file output it was is "
+    "saved written exported returned produced used result results value values wrong"
+)
+
+
+def _key_token(text: str) -> tuple[str, str] | None:
+    """What a phrase of the failure reason is about: a file type, a number or a word."""
+    ext = _EXTENSION_RE.search(text)
+    if ext:
+        return ("ext", ext.group(1).lower())
+    quantities = extract_quantities(text)
+    if quantities:
+        return ("num", quantities[0].raw)
+    words = [w for w in _WORD_RE.findall(text) if w.lower() not in _REASON_FILLER]
+    return ("word", words[-1]) if words else None
+
+
+def _swap_sides(reason: str) -> tuple[str, str] | None:
+    """(expected, actual) phrases of the failure reason, if it says what replaced what."""
+    keyword = _SWAP_KEYWORD_RE.search(reason)
+    if keyword:
+        before = reason[: keyword.start()]
+        head = _SENTENCE_START_RE.match(before)
+        actual = before[head.end() :] if head else before
+        after = reason[keyword.end() :]
+        end = _SIDE_END_RE.search(after)
+        return (after[: end.start()] if end else after), actual
+    match = _EXPECTED_GOT_RE.search(reason)
+    return (match.group("expected"), match.group("actual")) if match else None
+
+
+def _expected_actual(reason: str) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    sides = _swap_sides(reason)
+    if sides is None:
+        return None
+    expected, actual = _key_token(sides[0]), _key_token(sides[1])
+    if expected and actual and expected[0] == actual[0] and expected[1] != actual[1]:
+        return expected, actual
+    return None
+
+
+def _article_for(word: str) -> str:
+    if word.isupper() and len(word) > 1:
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _restate_actual(original: str, reason: str, ev: Evidence) -> str | None:
+    pair = _expected_actual(reason)
+    if pair is None:
+        return None
+    (kind, expected), (_, actual) = pair
+    if kind == "ext":
+        pattern = re.compile(
+            rf"(?<![\w])([\w-]+(?:[./][\w-]+)*)\.{re.escape(expected)}\b|"
+            rf"(?<![\w.]){re.escape(expected)}\b",
+            re.IGNORECASE,
+        )
+        actual_files = re.findall(rf"[\w-]+(?:[./][\w-]+)*\.{re.escape(actual)}\b", ev.text)
+        if not actual_files:
+            return None
+    else:
+        if actual.lower() not in ev.text:
+            return None
+        pattern = re.compile(rf"(?<![\w.]){re.escape(expected)}(?![\w])", re.IGNORECASE)
+        actual_files = []
+    matches = list(pattern.finditer(original))
+    if not matches:
+        return None
+    # Only the last clause that mentions the expected thing is about the output.
+    last = matches[-1]
+    breaks = [m.end() for m in _CLAUSE_BREAK_RE.finditer(original, 0, last.start())]
+    clause_start = breaks[-1] if breaks else 0
+    pieces: list[str] = []
+    cursor = 0
+    for match in matches:
+        if match.start() < clause_start:
+            continue
+        if kind == "ext" and match.group(1):
+            stem = match.group(1).lower()
+            same_stem = [f for f in actual_files if f.rsplit(".", 1)[0] == stem]
+            replacement = _original_case(original, (same_stem or actual_files)[0])
+        elif kind == "ext":
+            replacement = _FORMAT_DISPLAY.get(actual, actual.upper())
+        else:
+            replacement = actual
+        prefix = original[cursor : match.start()]
+        article = re.search(r"\b(a|an|A|An)(\s+(?:new\s+)?)$", prefix)
+        if article:
+            next_word = "new" if article.group(2).strip() else replacement
+            chosen = _article_for(next_word)
+            if article.group(1)[0].isupper():
+                chosen = chosen.capitalize()
+            prefix = prefix[: article.start()] + chosen + article.group(2)
+        pieces.append(prefix + replacement)
+        cursor = match.end()
+    pieces.append(original[cursor:])
+    return "".join(pieces)
+
+
+def _original_case(original: str, lowered: str) -> str:
+    """File names in ``Evidence.text`` are lower-cased; keep the stem's case from the prompt."""
+    index = original.lower().find(lowered.rsplit(".", 1)[0])
+    if index < 0:
+        return lowered
+    stem = original[index : index + len(lowered.rsplit(".", 1)[0])]
+    return stem + "." + lowered.rsplit(".", 1)[1]
+
+
+# --- side effects the kept wording promises ----------------------------------------------------
+
+_SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
+    "book": ("book", "reserv"),
+    "reserve": ("reserv", "book"),
+    "buy": ("buy", "bought", "purchas", "order"),
+    "purchase": ("purchas", "bought", "order"),
+    "pay": ("pay", "paid"),
+    "send": ("send", "sent", "email", "mail"),
+    "email": ("email", "sent", "mail"),
+    "delete": ("delet", "remov"),
+    "remove": ("remov", "delet"),
+    "deploy": ("deploy", "rollout", "releas"),
+    "install": ("install",),
+    "schedule": ("schedul", "calendar", "invit"),
+    "cancel": ("cancel",),
+    "upload": ("upload",),
+    "publish": ("publish", "post"),
+    "transfer": ("transfer",),
+    "submit": ("submit",),
+    "export": ("export", "sav", "writ", "to_"),
+    "save": ("sav", "export", "writ"),
+}
+_VERB_FORM_RE = re.compile(
+    r"\b(" + "|".join(sorted(_SIDE_EFFECTS, key=len, reverse=True)) + r")(?:s|es|ed|ing|d)?\b",
+    re.IGNORECASE,
+)
+
+
+def _unevidenced_side_effect(prompt: str, record: str) -> str | None:
+    for match in _VERB_FORM_RE.finditer(prompt):
+        roots = _SIDE_EFFECTS[match.group(1).lower()]
+        if not any(root in record for root in roots):
+            return match.group(0)
+    return None
+
+
+# --- scoring -----------------------------------------------------------------------------------
+
+_CONTENT_WORD_RE = re.compile(r"[a-z][a-z0-9'-]{2,}")
+_REQUEST_WORDS = _words(
+    """
+    find list show report search tell give get run write their them what you the and then
+    output confirm when done matching results result for from with that this into about all
+    please can could would find me your its are was were has have had will also each any
+    which where who how out over per
+    """
+)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "ed", "ing", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def support_ratio(prompt: str, record: str) -> float:
+    """Share of the prompt's content words that occur (stemmed) in ``record``."""
+    words = [w for w in _CONTENT_WORD_RE.findall(prompt.lower()) if w not in _REQUEST_WORDS]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if _stem(w) in record) / len(words)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    prompt: str
+    strategy: str
+    confidence: float
+    check: float
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _RunFacts:
+    """Everything about the run the candidates are scored against, computed once."""
+
+    trajectory: FailedTrajectory
+    analysis: FailureAnalysis | None
+    evidence: Evidence
+    unmet: list[Constraint]
+    ok_steps: list[AgentStep]
+    facts: float  # share of tool steps that answered; halved if none showed content
+    hedged: bool  # observations or final answer hedge ("may not reflect", "outdated")
+    done: str  # lower-cased observations, final answer and successful actions
+    record: str  # ``done`` plus the original request without its unmet constraints
+
+    @classmethod
+    def of(
+        cls, t: FailedTrajectory, analysis: FailureAnalysis | None, ok_steps: list[AgentStep]
+    ) -> _RunFacts:
+        evidence = collect_evidence(t)
+        unmet = unmet_constraints(t, analysis)
+        tool_steps = sum(1 for s in t.steps if not is_internal_action(s.action_name))
+        facts = len(ok_steps) / tool_steps if tool_steps else 0.0
+        if not any(observation_kind(s.observation) is ObservationKind.CONTENT for s in ok_steps):
+            facts *= 0.5
+        original = t.original_prompt
+        for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
+            original = original[: constraint.start] + original[constraint.end :]
+        actions = " ".join(
+            f"{s.action_name} {' '.join(str(v) for v in s.action_input.values())}" for s in ok_steps
+        )
+        return cls(
+            trajectory=t,
+            analysis=analysis,
+            evidence=evidence,
+            unmet=unmet,
+            ok_steps=ok_steps,
+            facts=facts,
+            # Errors hedge nothing, so the whole (lower-cased) evidence text can be searched.
+            hedged=_HEDGE_RE.search(evidence.text) is not None,
+            done=f"{evidence.text}\n{actions.lower()}",
+            record=f"{evidence.text}\n{actions.lower()}\n{original.lower()}",
+        )
+
+
+def _score(prompt: str, strategy: str, run: _RunFacts) -> _Scored:
+    t = run.trajectory
+    grounding = verify_grounding(prompt, t, run.analysis, evidence=run.evidence, unmet=run.unmet)
+    problems = list(grounding.problems)
+    side_effect = _unevidenced_side_effect(prompt, run.done)
+    if side_effect:
+        problems.append(f"the run shows nothing for '{side_effect}'")
+    words, original_words = len(prompt.split()), len(t.original_prompt.split())
+    length = min(words, original_words) / max(words, original_words, 1)
+    hedged = run.hedged or _HEDGE_RE.search(prompt.lower()) is not None
+    confidence = 0.35 * _PRIORS[strategy] + 0.25 * run.facts + 0.2 * length + 0.2 * (not hedged)
+    check = 0.0 if problems else support_ratio(prompt, run.record)
+    return _Scored(prompt, strategy, round(confidence, 4), round(check, 4), tuple(problems))
+
+
+def _candidates(run: _RunFacts) -> Iterator[tuple[str, str]]:
+    """(prompt, strategy) pairs in the order they are tried, built only when reached."""
+    t, analysis = run.trajectory, run.analysis
+    kind = analysis.failure_type if analysis is not None else None
+    reason = t.failure_reason
+    if analysis is not None and analysis.explanation:
+        reason = f"{reason}. {analysis.explanation}"
+    # A broken format requirement is often typed as a constraint violation, so both types
+    # get the restatement; it keeps more of the request than dropping does.
+    if kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None):
+        restated = _restate_actual(t.original_prompt, reason, run.evidence)
+        if restated:
+            yield restated, ACTUAL_RESULT
+    if run.unmet and kind in (FailureType.CONSTRAINT_VIOLATION, None):
+        dropped = _drop_constraints(t.original_prompt, run.unmet)
+        if dropped:
+            yield dropped, DROP_CONSTRAINT
+    work = _tool_work(run.ok_steps, run.evidence)
+    if work:
+        yield work, TOOL_WORK
+
+
+def decide_by_rules(
+    trajectory: FailedTrajectory,
+    outcome: ReplayOutcome | None = None,
+    analysis: FailureAnalysis | None = None,
+    *,
+    min_confidence: float = 0.5,
+    fallback_factor: float = 0.8,
+) -> RelabelDecision:
+    """Stage 3 in rule mode. ``attempts`` counts the candidate prompts checked (no LLM calls)."""
+    del outcome  # the rules read the run itself; Stage 2's summary may come from an LLM
+    ok_steps = successful_tool_steps(trajectory)
+    if not ok_steps:
+        return RelabelDecision(
+            accepted=False, reason="no tool step succeeded: nothing to relabel", attempts=0
+        )
+    run = _RunFacts.of(trajectory, analysis, ok_steps)
+    scored: list[_Scored] = []
+    for prompt, strategy in _candidates(run):
+        result = _score(prompt, strategy, run)
+        scored.append(result)
+        if result.confidence >= min_confidence and result.check >= min_confidence:
+            return _accept(trajectory, result, len(scored), fallback=False)
+    eligible = [
+        s
+        for s in scored
+        if s.check >= min_confidence and s.confidence >= fallback_factor * min_confidence
+    ]
+    if eligible:
+        best = max(eligible, key=lambda s: s.confidence)
+        return _accept(trajectory, best, len(scored), fallback=True)
+    return RelabelDecision(accepted=False, reason=_rejection(scored), attempts=len(scored))
+
+
+def _accept(t: FailedTrajectory, s: _Scored, attempts: int, *, fallback: bool) -> RelabelDecision:
+    how = "fallback at c ≥ 0.8θ" if fallback else "accepted"
+    relabeled = RelabeledData(
+        trajectory_id=t.trajectory_id,
+        hindsight_prompt=s.prompt,
+        is_valid_replay=True,
+        rationale=(
+            f"rule {s.strategy}: {how}; confidence {s.confidence:.2f}, grounding passed, "
+            f"{s.check:.0%} of content words found in the run"
+        ),
+        confidence=round((s.confidence + s.check) / 2, 4),
+        judge_confidence=s.check,
+        attempts=attempts,
+        mode="rule",
+    )
+    return RelabelDecision(accepted=True, relabeled=relabeled, reason=how, attempts=attempts)
+
+
+def _rejection(scored: list[_Scored]) -> str:
+    if not scored:
+        return "no hindsight prompt could be built from the run's tool work"
+    parts = []
+    for s in scored:
+        why = "; ".join(s.problems) or f"confidence {s.confidence:.2f}, check {s.check:.2f}"
+        parts.append(f"{s.strategy}: {why}")
+    return "rule relabeling rejected: " + " | ".join(parts)
