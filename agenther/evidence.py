@@ -1,0 +1,455 @@
+"""Numbers and named things a run's text mentions, found cheaply and deterministically.
+
+Stage 2 reports them as the run's outcome; the grounding verifier checks that every number and
+entity of a hindsight prompt occurs in ``collect_evidence(run)``. Both sides use the same
+extraction, so "1,000", "1000" and "$1000.00" compare equal and list numbering ("1)", "2.",
+"(3)", "#4"), identifiers (AlphaFold3, gpt-4o, hashes) and URLs never count as quantities.
+
+Everything is one precompiled regex pass per text; no NLP model is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import NamedTuple, TypeVar
+
+from agenther.models import FailedTrajectory
+
+R = TypeVar("R")
+
+# Stages and the grounding verifier look at the same observation strings; the cache lets
+# them share one scan (a str caches its hash, so a hit costs a dict lookup). Long texts are
+# scanned afresh so the cache stays small (at most 4096 entries of 8 KB each per function).
+_CACHE_ENTRIES = 4096
+_CACHE_MAX_CHARS = 8192
+
+
+def _shared_scan(scan: Callable[[str], R]) -> Callable[[str], R]:
+    cached = lru_cache(maxsize=_CACHE_ENTRIES)(scan)
+
+    def lookup(text: str) -> R:
+        return cached(text) if len(text) <= _CACHE_MAX_CHARS else scan(text)
+
+    lookup.__doc__ = scan.__doc__
+    lookup.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return lookup
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+_SCALES = {
+    "k": 10**3,
+    "K": 10**3,
+    "thousand": 10**3,
+    "M": 10**6,
+    "mn": 10**6,
+    "million": 10**6,
+    "B": 10**9,
+    "bn": 10**9,
+    "billion": 10**9,
+    "trillion": 10**12,
+}
+
+# URLs and ISO dates are matched as whole tokens so the digits inside them are not read as
+# separate quantities; a number must not touch a word character, "." or "#" on its left
+# (identifiers, versions, "#4") nor a word character on its right unless that is its unit.
+_NUMBER_RE = re.compile(
+    r"""
+    (?=[\d$€£¥.\-−hw])(?:
+      (?P<url>\b(?:https?://|www\.)[^\s<>"')\]]+)
+    | (?<![\w.])(?P<date>\d{4}-\d{2}-\d{2})(?![\w-])
+    | (?<![\w.#])(?<![A-Za-z_][-−])
+      (?P<sign>[-−])?
+      (?P<cur>[$€£¥])?
+      (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
+      (?P<exp>[eE][-+]?\d+)?
+      (?P<ver>(?:\.\d+)+)?
+      (?:\s(?P<word>thousand|million|billion|trillion)\b)?
+      (?P<unit>%|[A-Za-z]{1,5})?
+      (?![\w])
+    )
+    """,
+    re.VERBOSE,
+)
+
+# Characters after which a bare small integer starts a list item ("Results: 1) ...").
+_ITEM_BOUNDARY = frozenset("\n:;.!?")
+
+
+class Quantity(NamedTuple):
+    """One quantity as written (``raw``) and as compared (``value``).
+
+    A NamedTuple because thousands are built per second and a frozen dataclass is far
+    slower to construct."""
+
+    raw: str
+    value: str
+    currency: str = ""
+    unit: str = ""
+
+
+def _canonical(
+    sign: str | None, num: str, exp: str | None, word: str | None, unit: str | None
+) -> str:
+    scale = _SCALES.get(word or "") or _SCALES.get(unit or "")
+    if not exp and not scale:
+        whole, _, fraction = num.replace(",", "").partition(".")
+        fraction = fraction.rstrip("0")
+        value = str(int(whole or "0")) + ("." + fraction if fraction else "")
+    else:
+        dec = Decimal(num.replace(",", "") + (exp or ""))
+        if scale:
+            dec *= scale
+        value = format(dec.normalize(), "f")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+    if sign and value.strip("0."):
+        value = "-" + value
+    return value
+
+
+def _list_number(text: str, start: int, end: int, num: str, previous: int) -> int | None:
+    """The item number if ``num`` (a bare integer at ``start:end``) numbers a list item
+    ("1)", "(2)", "3."), else None.
+
+    A marker stands at the start of an item (text start, a new line or after ":;.!?"), or
+    continues the list the previous marker started ("1) apples 2) pears").
+    """
+    if len(num) > 3 or not num.isdigit():
+        return None
+    after = text[end : end + 1]
+    if after == ")" and start and text[start - 1] == "(":
+        return int(num)
+    if after == ")" or (after == "." and text[end + 1 : end + 2] in ("", " ", "\n", "\t")):
+        value = int(num)
+        if previous and value == previous + 1:
+            return value
+        i = start - 1
+        while i >= 0 and text[i] in " \t":
+            i -= 1
+        if i < 0 or text[i] in _ITEM_BOUNDARY:
+            return value
+    return None
+
+
+def _inside_identifier(text: str, start: int) -> bool:
+    """ "72B" in "Qwen2.5-72B": a hyphen joins it to a token that starts with a letter.
+
+    (A letter right before the hyphen is excluded by the regex; this catches the digit case,
+    which is otherwise a range such as "5-10".)
+    """
+    if start < 2 or text[start - 1] not in "-−" or not text[start - 2].isdigit():
+        return False
+    i = start - 2
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "._"):
+        i -= 1
+    return text[i].isalpha()
+
+
+_GROUPS = ("url", "date", "sign", "cur", "num", "exp", "ver", "word", "unit")
+
+
+@_shared_scan
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    seen: set[tuple[str, str]] = set()
+    found: list[Quantity] = []
+    last_item = 0
+    for match in _NUMBER_RE.finditer(text):
+        url, date, sign, cur, num, exp, ver, word, unit = match.group(*_GROUPS)
+        if url:
+            continue
+        if date:
+            quantity = Quantity(raw=date, value=date)
+        else:
+            start = match.start()
+            if not (cur or sign or unit or word or exp or ver):
+                item = _list_number(text, start, match.end(), num, last_item)
+                if item is not None:
+                    last_item = item
+                    continue
+            if _inside_identifier(text, start):
+                continue
+            if ver:
+                quantity = Quantity(raw=match.group(0), value=num + ver)
+            else:
+                quantity = Quantity(
+                    raw=match.group(0),
+                    value=_canonical(sign, num, exp, word, unit),
+                    currency=cur or "",
+                    unit=unit or word or "",
+                )
+        key = (quantity.value, quantity.currency)
+        if key not in seen:
+            seen.add(key)
+            found.append(quantity)
+    return tuple(found)
+
+
+def extract_quantities(text: str) -> list[Quantity]:
+    """Quantities in ``text`` in order of appearance, each value (per currency) once."""
+    return list(_quantities(text))
+
+
+def extract_numbers(text: str) -> list[str]:
+    """Canonical values (see ``normalize_number``) of the quantities in ``text``, each once."""
+    return list(dict.fromkeys(q.value for q in _quantities(text)))
+
+
+def normalize_number(s: str) -> str:
+    """The comparable form of a written quantity: "1,000", "1000", "$1000.0" → "1000";
+    "3.5e6" → "3500000"; "2.5 million" → "2500000". Text with no quantity is only lowered."""
+    for quantity in extract_quantities(s.strip()):
+        return quantity.value
+    return s.strip().lower()
+
+
+# --- entities ----------------------------------------------------------------------------------
+
+_FILE_EXTENSIONS = _word_set(
+    """
+    csv tsv xlsx xls json jsonl yaml yml toml ini cfg xml html htm md txt log pdf doc docx ppt
+    pptx py ipynb js ts tsx jsx go rs java kt rb php cpp hpp cc c h cs swift sh sql parquet avro
+    png jpg jpeg gif svg zip tar gz tgz
+    """
+)
+
+# A capitalised token: CamelCase, a word with digits (AlphaFold3, GPT-4o), an acronym or a
+# Title-case word. Sequences of them separated by single spaces form one multiword name.
+_DIGIT_TAIL = r"-?\d(?:[\w-]|\.(?=\w))*+"
+_CAP_TOKEN = rf"[A-Z][A-Za-z]*+(?:{_DIGIT_TAIL})?(?:'s)?"
+_LOWER_ID = rf"[a-z]++{_DIGIT_TAIL}"
+# Every branch starts at a word start, so the shared (?<!\w) rejects positions inside words
+# at once; possessive quantifiers keep a failing branch from backtracking through a word.
+# A dotted token ("report.csv", "a/b.json") is a file name if its extension is a known one;
+# that is checked in Python, which is cheaper than a regex alternation of extensions.
+_ENTITY_RE = re.compile(
+    rf"""
+    (?<!\w)(?:
+      (?P<url>(?:https?://|www\.)[^\s<>"')\]]+)
+    | (?<!['"`])(?P<q>['"`])(?P<quoted>[^'"`\n]{{1,60}}?)(?P=q)(?![\w'"`])
+    | (?<![/.-])(?P<file>[\w-]++(?:[./][\w-]++)++)
+    | (?<![$€£¥#.-])(?:(?P<cap>{_CAP_TOKEN}(?:[ ]{_CAP_TOKEN})*)|(?P<ident>{_LOWER_ID}))(?![\w-])
+    )
+    """,
+    re.VERBOSE,
+)
+
+# Words that are capitalised for grammar, not because they name something.
+_STOP_WORDS = _word_set(
+    """
+    a an the this that these those it its i i'm i've i'll i'd we you he she they my our your
+    their his her me us them and or but nor if then so yet no not none yes ok okay all any
+    some each every both either neither here there what which who whom whose when where why
+    how let please note also however therefore thus hence because since while although though
+    after before during until unless with without within from into onto for of on in at by to
+    as is are was were be been being do does did done has have had can could will would shall
+    should may might must error warning info debug success failed failure true false null none
+    step result results summary found based unable
+    """
+)
+
+_SENTENCE_END = frozenset("\n.!?:;")
+_MAX_QUOTED_WORDS = 6
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'([*-":
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_END
+
+
+def _is_plain_word(token: str) -> bool:
+    """A Title-case dictionary-looking word ("Found"), unlike "MetalWorks", "API", "GPT4"."""
+    return token[:1].isupper() and token[1:].islower() and token.isalpha()
+
+
+def _clean_name(words: list[str]) -> str:
+    while words and words[0].lower() in _STOP_WORDS:
+        words = words[1:]
+    while words and words[-1].lower() in _STOP_WORDS:
+        words = words[:-1]
+    name = " ".join(words)
+    return name[:-2] if name.endswith("'s") else name
+
+
+def extract_entities(text: str) -> list[str]:
+    """Named things in ``text`` as written, in order of appearance, each once (case-insensitive).
+
+    Quoted names, file names, CamelCase and digit-bearing product names, acronyms and
+    capitalised multiword names count. A plain capitalised word that opens a sentence is taken
+    for an ordinary word and skipped, unless more plain capitalised words follow it; stop
+    words are trimmed from names.
+    """
+    return list(_entities(text))
+
+
+@_shared_scan
+def _entities(text: str) -> tuple[str, ...]:
+    seen: set[str] = set()
+    found: list[str] = []
+
+    def add(name: str) -> None:
+        key = name.lower()
+        if key and key not in seen and key not in _STOP_WORDS:
+            seen.add(key)
+            found.append(name)
+
+    for match in _ENTITY_RE.finditer(text):
+        url, quoted, file_name, cap, ident = match.group("url", "quoted", "file", "cap", "ident")
+        if url:
+            continue
+        if quoted is not None:
+            quoted = quoted.strip()
+            if (
+                quoted
+                and len(quoted.split()) <= _MAX_QUOTED_WORDS
+                and any(c.isalnum() for c in quoted)
+            ):
+                add(quoted)
+        elif file_name:
+            if file_name.rpartition(".")[2].lower() in _FILE_EXTENSIONS:
+                add(file_name)
+        elif ident:
+            add(ident)
+        else:
+            words = cap.split(" ")
+            # A sentence opener is an ordinary word unless the name goes on in the same
+            # shape ("Acme Widgets"): "Search API" and "Contact MetalWorks" lose their first.
+            if (
+                _is_plain_word(words[0])
+                and _sentence_initial(text, match.start())
+                and not (len(words) > 1 and all(_is_plain_word(w) for w in words[1:]))
+            ):
+                words = words[1:]
+            name = _clean_name(words)
+            if name:
+                add(name)
+    return tuple(found)
+
+
+# --- observations ------------------------------------------------------------------------------
+
+
+class ObservationKind(StrEnum):
+    CONTENT = "content"  # the environment showed something a prompt can rest on
+    TRIVIAL = "trivial"  # an acknowledgement ("Summary generated.", "OK")
+    ERROR = "error"  # an error, timeout, refusal or status page
+    EMPTY = "empty"  # nothing, or "no results"
+    GENERATED = "generated"  # the model's own text relayed by a tool ("based on training data")
+
+
+_ERROR_OBSERVATION_RE = re.compile(
+    r"""^\W*(?:
+        error|exception|traceback|fatal|failed|failure|timeout|timed\s+out|
+        (?:http\s*)?[45]\d\d\b|status(?:\s+code)?:?\s*[45]\d\d|errno|
+        connection\s+(?:refused|reset|error|failed)|permission\s+denied|access\s+denied|
+        forbidden|unauthori[sz]ed|not\s+found|rate\s+limit|unable\s+to|could\s+not|
+        cannot|can't|invalid\s+(?:request|argument|input|api)|service\s+unavailable
+    )
+    | traceback\s+\(most\s+recent\s+call\s+last\)
+    | \b(?:[a-z]+error|[a-z]+exception):
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_EMPTY_OBSERVATION_RE = re.compile(
+    r"^\W*(?:no\s+(?:results?|matches|data|output|records?|items?)(?:\s+found)?|none|null|"
+    r"nothing\s+found|empty|\[\]|\{\})\W*$",
+    re.IGNORECASE,
+)
+_GENERATED_OBSERVATION_RE = re.compile(
+    r"\b(?:based\s+on\s+(?:my\s+)?(?:training\s+data|(?:prior|general|internal)\s+knowledge)|"
+    r"from\s+(?:my\s+)?(?:memory|training\s+data)|may\s+not\s+reflect)\b",
+    re.IGNORECASE,
+)
+_ACK_WORDS = _word_set(
+    """ok okay done success successful successfully complete completed generated written saved
+    created updated executed ran acknowledged received summary code file response task step
+    action the a was is has been"""
+)
+_TRIVIAL_MAX_WORDS = 4
+
+
+@_shared_scan
+def observation_kind(observation: str) -> ObservationKind:
+    """What a tool result is worth as evidence of what the run achieved."""
+    text = observation.strip()
+    if not text or _EMPTY_OBSERVATION_RE.match(text):
+        return ObservationKind.EMPTY
+    head = text[:300]
+    if _ERROR_OBSERVATION_RE.search(head):
+        return ObservationKind.ERROR
+    if _GENERATED_OBSERVATION_RE.search(text):
+        return ObservationKind.GENERATED
+    words = text.lower().replace(".", " ").replace("!", " ").split()
+    if len(words) <= _TRIVIAL_MAX_WORDS and all(w in _ACK_WORDS for w in words):
+        return ObservationKind.TRIVIAL
+    return ObservationKind.CONTENT
+
+
+# --- evidence of one run -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a run's observations and final answer mention, lower-cased.
+
+    The user's prompt and the agent's thoughts are left out on purpose: a hindsight prompt
+    may only assert what the environment (or the delivered answer) actually shows.
+    ``money`` holds the values written with a currency sign, so "$5" is not taken as backed
+    by "5 results".
+    """
+
+    numbers: frozenset[str]
+    entities: frozenset[str]
+    text: str
+    money: frozenset[str] = frozenset()
+
+    def has_number(self, written: str) -> bool:
+        quantities = extract_quantities(written.strip())
+        if not quantities:
+            return written.strip().lower() in self.numbers
+        quantity = quantities[0]
+        return quantity.value in (self.money if quantity.currency else self.numbers)
+
+    def has_entity(self, name: str) -> bool:
+        """Known as an entity, or at least mentioned verbatim (case-insensitive)."""
+        key = name.strip().lower()
+        return key in self.entities or (bool(key) and key in self.text)
+
+
+def evidence_texts(t: FailedTrajectory) -> list[str]:
+    """Observations and final answer: the texts evidence is drawn from."""
+    parts = [step.observation for step in t.steps]
+    if t.final_answer:
+        parts.append(t.final_answer)
+    return parts
+
+
+def collect_evidence(t: FailedTrajectory) -> Evidence:
+    # Scanned text by text (not joined) so the scans Stage 1 and 2 made are reused.
+    parts = evidence_texts(t)
+    numbers: set[str] = set()
+    money: set[str] = set()
+    entities: set[str] = set()
+    for part in parts:
+        for quantity in _quantities(part):
+            numbers.add(quantity.value)
+            if quantity.currency:
+                money.add(quantity.value)
+        entities.update(name.lower() for name in _entities(part))
+    return Evidence(
+        numbers=frozenset(numbers),
+        entities=frozenset(entities),
+        text="\n".join(parts).lower(),
+        money=frozenset(money),
+    )

@@ -1,0 +1,173 @@
+"""Stage 2: what a run really achieved, whatever it was asked to do.
+
+Rule mode follows the paper: each observation with usable content (not an error, an empty
+result, a bare acknowledgement or the model's own text relayed by a tool) is one achievement,
+cut to about 200 characters on a word boundary; numbers and entities come from
+``agenther.evidence`` over those observations only. The goal is ignored; limitations come
+from the failure reason, else from the final answer's own admissions.
+
+LLM mode asks for strictly factual statements about the observations (the goal is not shown,
+so it cannot colour them) and keeps only the numbers and entities the run's evidence contains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from agenther.evidence import (
+    ObservationKind,
+    collect_evidence,
+    extract_entities,
+    extract_quantities,
+    observation_kind,
+)
+from agenther.models import FailedTrajectory, ReplayOutcome
+from agenther.run_text import INJECTION_NOTICE, render_trajectory
+
+if TYPE_CHECKING:
+    from agenther.llm_client import LLMClient
+
+ACHIEVEMENT_CHARS = 200
+_DEFAULT_LIMITATION = "The original request was not fully met."
+_ADMISSION_RE = re.compile(
+    r"[^.!?\n]*\b(?:unable|cannot|can't|could\s+not|couldn't|did\s+not|didn't|failed|"
+    r"not\s+(?:able|possible|found|available)|no\s+\w+\s+(?:found|met|meets|meeting))\b[^.!?\n]*",
+    re.IGNORECASE,
+)
+
+
+def cut_on_word(text: str, limit: int = ACHIEVEMENT_CHARS) -> str:
+    """``text`` on one line, at most ``limit`` characters, cut at a word boundary with "…"."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    room = flat[: limit - 1]
+    cut = room.rfind(" ")
+    if cut >= limit // 2:
+        room = room[:cut]
+    return room.rstrip(" ,;:-") + "…"
+
+
+def _limitations(t: FailedTrajectory) -> str:
+    if t.failure_reason.strip():
+        return t.failure_reason.strip()
+    admissions = [m.group(0).strip() for m in _ADMISSION_RE.finditer(t.final_answer)]
+    if admissions:
+        return cut_on_word(". ".join(admissions), 2 * ACHIEVEMENT_CHARS)
+    return _DEFAULT_LIMITATION
+
+
+def extract_rules(t: FailedTrajectory) -> ReplayOutcome:
+    achievements: list[str] = []
+    key_observations: list[str] = []
+    entities: list[str] = []
+    numbers: list[str] = []
+    for step in t.steps:
+        if observation_kind(step.observation) is not ObservationKind.CONTENT:
+            continue
+        summary = cut_on_word(step.observation)
+        if summary in achievements:
+            continue
+        achievements.append(summary)
+        key_observations.append(f"{step.action_name}: {summary}")
+        entities.extend(extract_entities(step.observation))
+        numbers.extend(q.raw for q in extract_quantities(step.observation))
+    return ReplayOutcome(
+        actual_achievements=achievements,
+        key_observations=key_observations,
+        limitations=_limitations(t),
+        entities=_unique(entities),
+        numbers=_unique(numbers),
+    )
+
+
+class OutcomeReport(BaseModel):
+    """The LLM's reply: facts only, no ids it was never given."""
+
+    actual_achievements: list[str] = Field(
+        description="Facts the observations establish, one short sentence each"
+    )
+    key_observations: list[str] = Field(
+        default_factory=list, description="The most informative tool results, quoted briefly"
+    )
+    limitations: str = Field(description="What the run did not establish or finish")
+    entities: list[str] = Field(default_factory=list, description="Named things observed")
+    numbers: list[str] = Field(default_factory=list, description="Quantities observed")
+
+
+_SYSTEM_PROMPT = f"""You report what an AI agent's run actually established, as facts.
+
+Use only what the tool observations show. Do not guess the user's intent, do not judge
+success, do not add knowledge of your own, and leave out anything an observation does not
+state. Errors and timeouts established nothing. A final answer is the agent's claim, not a
+fact, unless an observation backs it.
+- actual_achievements: one short factual sentence per thing established
+- key_observations: the most informative tool results, briefly
+- limitations: what the run did not establish or finish
+- entities / numbers: names and quantities exactly as the observations write them
+Reply with JSON matching the schema.
+
+{INJECTION_NOTICE}"""
+
+
+class OutcomeExtractor:
+    """Stage 2. ``aextract`` is the async entry point; ``extract`` the reference's sync API."""
+
+    def __init__(self, llm_client: LLMClient | None = None, *, token_budget: int = 1500) -> None:
+        self._llm = llm_client
+        self._token_budget = token_budget
+
+    async def aextract(self, trajectory: FailedTrajectory, use_llm: bool = False) -> ReplayOutcome:
+        if use_llm:
+            return await self._extract_llm(trajectory)
+        return extract_rules(trajectory)
+
+    def extract(self, trajectory: FailedTrajectory, use_llm: bool = False) -> ReplayOutcome:
+        if use_llm:
+            self._client()
+            return asyncio.run(self._extract_llm(trajectory))
+        return extract_rules(trajectory)
+
+    def extract_rule_based(self, trajectory: FailedTrajectory) -> ReplayOutcome:
+        return extract_rules(trajectory)
+
+    def _client(self) -> LLMClient:
+        if self._llm is None:
+            raise ValueError("use_llm=True needs an llm_client; pass one to OutcomeExtractor")
+        return self._llm
+
+    async def _extract_llm(self, trajectory: FailedTrajectory) -> ReplayOutcome:
+        llm = self._client()
+        user_prompt = "Report what this agent run established.\n\n" + render_trajectory(
+            trajectory, self._token_budget, include_goal=False
+        )
+        reply = await llm.acall_structured(
+            _SYSTEM_PROMPT, user_prompt, OutcomeReport, temperature=0.0
+        )
+        evidence = collect_evidence(trajectory)
+        return ReplayOutcome(
+            actual_achievements=[a.strip() for a in reply.actual_achievements if a.strip()],
+            key_observations=[k.strip() for k in reply.key_observations if k.strip()],
+            limitations=reply.limitations.strip() or _limitations(trajectory),
+            entities=_unique(e for e in reply.entities if evidence.has_entity(e)),
+            numbers=_unique(n for n in reply.numbers if evidence.has_number(n)),
+        )
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for item in items:
+        key = item.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(item.strip())
+    return out
+
+
+__all__ = ["OutcomeExtractor", "OutcomeReport", "cut_on_word", "extract_rules"]

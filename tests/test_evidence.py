@@ -1,0 +1,187 @@
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agenther.evidence import (
+    ObservationKind,
+    collect_evidence,
+    extract_entities,
+    extract_numbers,
+    extract_quantities,
+    normalize_number,
+    observation_kind,
+)
+from agenther.models import AgentStep, FailedTrajectory
+
+REFERENCE = Path(__file__).parent.parent / "data" / "reference_example_trajectories.json"
+
+
+def _reference() -> dict[str, FailedTrajectory]:
+    runs = [FailedTrajectory(**d) for d in json.loads(REFERENCE.read_text())]
+    return {t.trajectory_id: t for t in runs}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("costs $5.30 per kg", ["5.3"]),
+        ("priced at 4.90.", ["4.9"]),
+        ("Filtered 42 rows.", ["42"]),
+        ("MOQ 500kg, 30% off", ["500", "30"]),
+        ("published in 2024, about 1,000 copies", ["2024", "1000"]),
+        ("a 3.5e6 cell count", ["3500000"]),
+        ("raised 2.5 million, then 5k more", ["2500000", "5000"]),
+        ("between 5-10 kg at -3 C", ["5", "10", "-3"]),
+        ("due 2024-03-01", ["2024-03-01"]),
+        ("1, 2, 3.", ["1", "2", "3"]),
+    ],
+)
+def test_numbers_that_matter_are_found_and_normalised(text: str, expected: list[str]) -> None:
+    assert extract_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1) MetalWorks 2) WireWorld 3) CopperDirect",
+        "Steps:\n1. Open the file\n2. Save it",
+        "Results: (1) first (2) second",
+        "see issue #4 and #12",
+        "AlphaFold3 beat gpt-4o and Qwen2.5-72B",
+        "commit 3f2a9c1e and v1.2.3",
+        "docs at https://example.com/page/2024/42?id=7",
+        "Done. , . ,",
+    ],
+)
+def test_list_numbering_identifiers_and_urls_are_not_quantities(text: str) -> None:
+    assert extract_numbers(text) == []
+
+
+def test_list_items_keep_their_own_quantities() -> None:
+    text = "Found 5 results: 1) MetalWorks Inc - $6.20/kg, MOQ 50kg. 2) WireWorld - $5.80/kg."
+    assert extract_numbers(text) == ["5", "6.2", "50", "5.8"]
+
+
+def test_quantity_keeps_currency_and_unit_apart_from_the_value() -> None:
+    [price, weight] = extract_quantities("$4.90/kg, MOQ 500kg")
+    assert (price.raw, price.value, price.currency) == ("$4.90", "4.9", "$")
+    assert (weight.value, weight.unit) == ("500", "kg")
+
+
+@pytest.mark.parametrize("written", ["1,000", "1000", "1000.0", "$1,000.00", "1e3", "1k"])
+def test_normalize_number_makes_spellings_of_one_value_equal(written: str) -> None:
+    assert normalize_number(written) == "1000"
+
+
+def test_normalize_number_of_text_without_a_quantity_is_lowered() -> None:
+    assert normalize_number(" Many ") == "many"
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_thousands_separators_never_change_the_value(n: int) -> None:
+    assert normalize_number(f"{n:,}") == normalize_number(str(n)) == str(n)
+
+
+@given(st.lists(st.sampled_from(["apples", "pears", "plums"]), min_size=1, max_size=9))
+def test_numbered_lists_yield_no_numbers(items: list[str]) -> None:
+    for style in ("{i}) {item}", "{i}. {item}", "({i}) {item}"):
+        inline = "Found: " + " ".join(style.format(i=i, item=x) for i, x in enumerate(items, 1))
+        lines = "\n".join(style.format(i=i, item=x) for i, x in enumerate(items, 1))
+        assert extract_numbers(inline) == []
+        assert extract_numbers(lines) == []
+
+
+def test_entities_are_names_not_sentence_openers_or_stop_words() -> None:
+    text = (
+        "Found 5 results: 1) MetalWorks Inc - copper wire. The Guardian reported it. "
+        "Search API is down. I saved 'filtered_output.xlsx' and report.csv with AlphaFold3 "
+        "and gpt-4o in New York. CopperDirect's site is slow."
+    )
+    entities = extract_entities(text)
+    assert entities == [
+        "MetalWorks Inc",
+        "Guardian",
+        "API",
+        "filtered_output.xlsx",
+        "report.csv",
+        "AlphaFold3",
+        "gpt-4o",
+        "New York",
+        "CopperDirect",
+    ]
+    lowered = {e.lower() for e in entities}
+    assert not lowered & {"found", "the", "search", "i", "copper"}
+
+
+def test_entities_skip_apostrophes_and_long_quotes() -> None:
+    text = "It doesn't matter what 'this is a long quoted sentence here ok' says, it's fine."
+    assert extract_entities(text) == []
+
+
+def test_evidence_uses_observations_and_final_answer_not_prompt_or_thoughts() -> None:
+    t = FailedTrajectory(
+        original_prompt="Ask Zeta Corp about the 777 order",
+        steps=[
+            AgentStep(
+                thought="Maybe Omega Ltd has 888 units",
+                action_name="lookup",
+                action_input={"q": "Zeta Corp 777"},
+                observation="Acme Widgets has 120 units at $3.50 each.",
+            )
+        ],
+        final_answer="Acme Widgets stocks 120 units; BetaSoft confirmed.",
+    )
+    ev = collect_evidence(t)
+    assert {"120", "3.5"} <= ev.numbers
+    assert not {"777", "888"} & ev.numbers
+    assert {"acme widgets", "betasoft"} <= ev.entities
+    assert not {"zeta corp", "omega ltd"} & ev.entities
+    assert ev.has_number("$3.50") and ev.has_number("120")
+    assert not ev.has_number("$120"), "a price must be backed by a price"
+    assert ev.has_entity("ACME widgets") and not ev.has_entity("Zeta Corp")
+
+
+def test_reference_evidence() -> None:
+    runs = _reference()
+    ev1 = collect_evidence(runs["traj_001"])
+    assert {"5.3", "10", "4.9", "500", "1000"} <= ev1.numbers
+    assert {"metalworks inc", "micrometals", "copperdirect", "localwire co"} <= ev1.entities
+    ev2 = collect_evidence(runs["traj_002"])
+    assert ev2.numbers == {"42", "30"}
+    assert "filtered_output.xlsx" in ev2.entities
+    assert "filtered_output.csv" not in ev2.entities
+    ev3 = collect_evidence(runs["traj_003"])
+    assert "alphafold3" in ev3.entities  # claimed by the final answer
+
+
+@pytest.mark.parametrize(
+    ("observation", "kind"),
+    [
+        ("Error: Connection timeout after 30 seconds.", ObservationKind.ERROR),
+        ("Error: 503 Service Unavailable", ObservationKind.ERROR),
+        ("HTTP 404 Not Found", ObservationKind.ERROR),
+        ("Traceback (most recent call last):\n  File 'x.py'", ObservationKind.ERROR),
+        ("KeyError: 'age'", ObservationKind.ERROR),
+        ("", ObservationKind.EMPTY),
+        ("No results found.", ObservationKind.EMPTY),
+        ("Summary generated.", ObservationKind.TRIVIAL),
+        ("Code written successfully.", ObservationKind.TRIVIAL),
+        ("Generated response based on training data.", ObservationKind.GENERATED),
+        ("Filtered 42 rows. Output saved to filtered_output.xlsx", ObservationKind.CONTENT),
+        ("Report: the error rate fell to 2%.", ObservationKind.CONTENT),
+    ],
+)
+def test_observation_kind(observation: str, kind: ObservationKind) -> None:
+    assert observation_kind(observation) is kind
+
+
+def test_long_texts_are_scanned_like_short_ones() -> None:
+    # Texts over the cache's size limit take the uncached path; results must not differ.
+    filler = "lorem ipsum " * 1000
+    text = filler + "MegaCorp shipped 1,250 units at $3.10."
+    assert extract_numbers(text) == ["1250", "3.1"]
+    assert extract_entities(text) == ["MegaCorp"]
+    assert observation_kind(text) is ObservationKind.CONTENT

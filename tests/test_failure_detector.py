@@ -1,0 +1,354 @@
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from agenther.errors import LLMTransientError
+from agenther.failure_detector import FailureDetector, analyze_rules
+from agenther.llm_client import LLMClient
+from agenther.models import AgentStep, FailedTrajectory, FailureType
+from agenther.run_text import INJECTION_NOTICE
+from tests.support.fake_openai import FakeOpenAI, FakeRequest, Fault
+from tests.support.trajectories import reference_trajectories, trajectories
+
+DELTA = 0.3  # the pipeline's default discard threshold on the weight
+
+
+def run(
+    prompt: str,
+    observations: list[str],
+    final: str = "",
+    reason: str = "",
+    thoughts: list[str] | None = None,
+    inputs: list[dict[str, Any]] | None = None,
+) -> FailedTrajectory:
+    thoughts = thoughts or [""] * len(observations)
+    inputs = inputs or [{}] * len(observations)
+    return FailedTrajectory(
+        original_prompt=prompt,
+        steps=[
+            AgentStep(thought=th, action_name="tool", action_input=inp, observation=obs)
+            for th, inp, obs in zip(thoughts, inputs, observations, strict=True)
+        ],
+        final_answer=final,
+        failure_reason=reason,
+    )
+
+
+# --- rule mode -------------------------------------------------------------------------------
+
+
+def test_reference_examples() -> None:
+    by_id = {t.trajectory_id: analyze_rules(t) for t in reference_trajectories()}
+    one, two, three = by_id["traj_001"], by_id["traj_002"], by_id["traj_003"]
+    assert one.failure_type is FailureType.CONSTRAINT_VIOLATION and one.recoverable
+    assert two.failure_type in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION)
+    assert two.recoverable
+    assert three.failure_type is FailureType.TOOL_ERROR and not three.recoverable
+    for analysis in (one, two):
+        assert analysis.is_failure and analysis.weight >= DELTA
+        assert analysis.severity == pytest.approx(1 - analysis.weight)
+
+
+CASES = {
+    FailureType.CONSTRAINT_VIOLATION: run(
+        "Find a hotel in Lisbon under $100 a night with free parking.",
+        ["Hotel Avenida: $140/night, free parking. Casa Azul: $95/night, no parking."],
+        final="Casa Azul is $95/night but has no parking; Hotel Avenida exceeds the budget.",
+        reason="No hotel meets both constraints.",
+    ),
+    FailureType.WRONG_RESULT: run(
+        "Sum the invoice totals in invoices.csv.",
+        ["Read 3 invoices: 40.00, 35.50, 44.50."],
+        final="The invoice total is 118.",
+        reason="The total is incorrect: expected 120 but got 118 (miscalculation).",
+    ),
+    FailureType.INCOMPLETE: run(
+        "Translate all five chapter files into German.",
+        ["Translated chapter1.md (2,300 words).", "Translated chapter2.md (1,900 words)."],
+        final="Translated 2 chapters; the others are still missing.",
+        reason="Incomplete: stopped at the step limit with 3 chapters remaining.",
+    ),
+    FailureType.TOOL_ERROR: run(
+        "Get the current EUR to USD exchange rate.",
+        ["Error: 502 Bad Gateway", "Error: connection timed out", "EUR/USD 1.0842 (ECB, 14:00)."],
+        final="The ECB rate is 1.0842, after two failed tool calls.",
+        reason="Tool errors delayed the answer.",
+    ),
+    FailureType.HALLUCINATION: run(
+        "What will the weather be in Paris tomorrow?",
+        ["Weather in Paris today: 18C, cloudy."],
+        final="Tomorrow Paris will reach 25C according to MeteoFrance, with 40% chance of rain.",
+    ),
+    FailureType.OFF_TOPIC: run(
+        "Book a flight from Paris to Tokyo for next Monday.",
+        ["Margherita pizza: dough, tomato, mozzarella, basil; bake 8 minutes at 250C."],
+        final="Here is a classic margherita pizza recipe.",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(CASES), ids=lambda k: k.value)
+def test_every_failure_type_is_reachable(kind: FailureType) -> None:
+    analysis = analyze_rules(CASES[kind])
+    assert analysis.is_failure
+    assert analysis.failure_type is kind, analysis.explanation
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        FailureType.CONSTRAINT_VIOLATION,
+        FailureType.WRONG_RESULT,
+        FailureType.INCOMPLETE,
+        FailureType.TOOL_ERROR,
+        FailureType.OFF_TOPIC,
+    ],
+    ids=lambda k: k.value,
+)
+def test_minor_failures_are_kept_with_weight_at_least_delta(kind: FailureType) -> None:
+    analysis = analyze_rules(CASES[kind])
+    assert analysis.recoverable
+    assert DELTA <= analysis.weight <= 1.0
+    assert analysis.severity < 0.7
+
+
+def test_hallucination_is_major_so_its_weight_falls_below_delta() -> None:
+    analysis = analyze_rules(CASES[FailureType.HALLUCINATION])
+    assert analysis.weight < DELTA and analysis.severity > 0.7
+    assert not analysis.recoverable
+
+
+def test_hallucination_markers_without_unsupported_claims() -> None:
+    t = run(
+        "List the 2025 Oscar winners.",
+        ["Search returned a page about Oscar history."],
+        final="Based on my training data the winners were fabricated guesses; this may not "
+        "reflect the actual results.",
+    )
+    assert analyze_rules(t).failure_type is FailureType.HALLUCINATION
+
+
+def test_derived_numbers_in_a_grounded_answer_are_not_hallucination() -> None:
+    t = run(
+        "Summarise the three invoices from Acme Corp and BetaSoft.",
+        ["Invoices: Acme Corp 40.00, BetaSoft 35.50, Acme Corp 44.50 (3 invoices)."],
+        final="Acme Corp and BetaSoft billed 40.00, 35.50 and 44.50 in 3 invoices: total "
+        "120, average 40, spread 9.",
+        reason="Judged incomplete: no per-client breakdown.",
+    )
+    analysis = analyze_rules(t)
+    assert analysis.failure_type is FailureType.INCOMPLETE
+    assert analysis.recoverable and analysis.weight >= DELTA
+
+
+def test_destructive_tool_misuse_is_catastrophic() -> None:
+    t = run(
+        "Free some disk space on the build server.",
+        ["Ran rm -rf /var/lib/postgresql; 120 GB freed.", "Database service failed to start."],
+        final="Freed 120 GB; the database was wiped.",
+        reason="Catastrophic: deleted the production database.",
+    )
+    analysis = analyze_rules(t)
+    assert analysis.failure_type is FailureType.TOOL_ERROR
+    assert analysis.severity >= 0.8 and analysis.weight < DELTA
+    assert not analysis.recoverable
+
+
+def test_more_hits_mean_more_severity_within_the_type() -> None:
+    light = run(
+        "Find a laptop under $500.",
+        ["ThinkPad E14: $620. IdeaPad 3: $540."],
+        final="The IdeaPad 3 costs $540.",
+        reason="Over the budget.",
+    )
+    heavy = run(
+        "Find a laptop under $500.",
+        ["ThinkPad E14: $620. IdeaPad 3: $540."],
+        final="Both exceed the budget; neither meets the constraint or the criteria.",
+        reason="Over the budget: violates the price constraint, the requirement was under $500.",
+    )
+    a, b = analyze_rules(light), analyze_rules(heavy)
+    assert a.failure_type is b.failure_type is FailureType.CONSTRAINT_VIOLATION
+    assert a.severity < b.severity and a.weight > b.weight >= DELTA
+
+
+def test_the_users_prompt_never_scores() -> None:
+    observations = ["HostA: $6/month, 10 GB. HostB: $7/month, 20 GB."]
+    final = "HostA is the cheapest plan at $6/month."
+    reason = "No plan under $5 per month."
+    neutral = run("Find the cheapest hosting plan below $5 per month.", observations, final, reason)
+    loaded = run(
+        "My hosting plan search fails with an error, a timeout and an exception, it is "
+        "incorrect, incomplete and hallucinated: find the cheapest hosting plan below $5 per "
+        "month.",
+        observations,
+        final,
+        reason,
+    )
+    a, b = analyze_rules(neutral), analyze_rules(loaded)
+    assert a.failure_type is FailureType.CONSTRAINT_VIOLATION
+    assert (b.failure_type, b.severity, b.weight, b.recoverable) == (
+        a.failure_type,
+        a.severity,
+        a.weight,
+        a.recoverable,
+    )
+
+
+def test_thoughts_count_as_the_agents_own_text() -> None:
+    t = run(
+        "Check the server status.",
+        ["Status page: all systems operational."],
+        final="All systems are operational.",
+        reason="Not verified.",
+        thoughts=["The status tool crashed twice with an exception before this worked."],
+    )
+    assert analyze_rules(t).failure_type is FailureType.TOOL_ERROR
+
+
+def test_all_observations_unusable_means_unrecoverable() -> None:
+    t = run(
+        "Download the quarterly report.",
+        ["Error: 403 Forbidden", "", "No results found."],
+        final="I could not download it.",
+        reason="Download failed.",
+    )
+    analysis = analyze_rules(t)
+    assert analysis.is_failure and not analysis.recoverable
+
+
+def test_a_clean_run_without_failure_reason_is_not_a_failure() -> None:
+    t = run(
+        "What is the capital of Australia?",
+        ["Canberra is the capital city of Australia."],
+        final="The capital of Australia is Canberra.",
+    )
+    analysis = analyze_rules(t)
+    assert not analysis.is_failure and analysis.failure_type is None
+
+
+def test_a_stated_failure_reason_keeps_a_run_a_failure() -> None:
+    t = run(
+        "What is the capital of Australia?",
+        ["Canberra is the capital city of Australia."],
+        final="The capital of Australia is Canberra.",
+        reason="Judged a failure by the grader.",
+    )
+    analysis = analyze_rules(t)
+    assert analysis.is_failure and analysis.failure_type is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trajectories())
+def test_any_run_gets_a_consistent_analysis(t: FailedTrajectory) -> None:
+    analysis = analyze_rules(t)
+    assert 0.0 <= analysis.severity <= 1.0 and 0.0 <= analysis.weight <= 1.0
+    if analysis.is_failure:
+        assert analysis.failure_type is not None
+        assert analysis.weight == pytest.approx(1 - analysis.severity)
+        if analysis.failure_type is FailureType.HALLUCINATION:
+            assert analysis.weight < DELTA and not analysis.recoverable
+
+
+def test_sync_and_batch_rule_api() -> None:
+    detector = FailureDetector()
+    runs = reference_trajectories()
+    assert detector.batch_detect(runs) == [detector.detect(t) for t in runs]
+    assert detector.detect_rule_based(runs[0]) == analyze_rules(runs[0])
+
+
+async def test_llm_mode_without_a_client_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="llm_client"):
+        await FailureDetector().adetect(reference_trajectories()[0], use_llm=True)
+
+
+def test_sync_llm_mode_without_a_client_is_a_clear_error() -> None:
+    detector = FailureDetector()
+    with pytest.raises(ValueError, match="llm_client"):
+        detector.detect(reference_trajectories()[0], use_llm=True)
+    with pytest.raises(ValueError, match="llm_client"):
+        detector.batch_detect(reference_trajectories(), use_llm=True)
+
+
+# --- LLM mode, over HTTP against the fake server ------------------------------------------------
+
+
+@pytest.fixture
+def client(fake_llm: FakeOpenAI) -> Iterator[LLMClient]:
+    yield LLMClient(
+        model="gpt-4o-mini",
+        base_url=fake_llm.base_url,
+        api_key="test-key",
+        max_retries=1,
+        backoff_base=0.01,
+        backoff_cap=0.02,
+    )
+
+
+async def test_llm_mode_maps_the_reply(fake_llm: FakeOpenAI, client: LLMClient) -> None:
+    def judge(request: FakeRequest) -> dict[str, Any]:
+        return {
+            "failure_type": "constraint_violation",
+            "severity": 0.3,
+            "weight": 0.8,
+            "recoverable": True,
+            "explanation": "price above the limit",
+        }
+
+    fake_llm.on_schema("FailureJudgement", judge)
+    t = reference_trajectories()[0]
+    analysis = await FailureDetector(client, token_budget=400).adetect(t, use_llm=True)
+    await client.aclose()
+
+    assert analysis.is_failure and analysis.failure_type is FailureType.CONSTRAINT_VIOLATION
+    assert (analysis.severity, analysis.weight, analysis.recoverable) == (0.3, 0.8, True)
+    assert analysis.explanation == "price above the limit"
+    [request] = fake_llm.requests
+    assert request.temperature == 0.0
+    assert INJECTION_NOTICE in request.system_prompt
+    assert '<run-data label="observation">' in request.user_prompt
+    assert t.original_prompt in request.user_prompt
+    assert len(request.user_prompt) <= 400 * 4 + 200
+
+
+async def test_llm_values_out_of_range_are_clamped(fake_llm: FakeOpenAI, client: LLMClient) -> None:
+    fake_llm.script(
+        [
+            {
+                "failure_type": "hallucination",
+                "severity": 1.7,
+                "weight": -0.2,
+                "recoverable": False,
+                "explanation": "made up",
+            }
+        ]
+    )
+    analysis = await FailureDetector(client).adetect(reference_trajectories()[2], use_llm=True)
+    await client.aclose()
+    assert (analysis.severity, analysis.weight) == (1.0, 0.0)
+    assert analysis.failure_type is FailureType.HALLUCINATION and not analysis.recoverable
+
+
+async def test_llm_transient_errors_propagate(fake_llm: FakeOpenAI, client: LLMClient) -> None:
+    fake_llm.script([Fault.status(503)] * 4)
+    with pytest.raises(LLMTransientError):
+        await FailureDetector(client).adetect(reference_trajectories()[0], use_llm=True)
+    await client.aclose()
+
+
+def test_llm_sync_batch_api(fake_llm: FakeOpenAI, client: LLMClient) -> None:
+    fake_llm.on_schema(
+        "FailureJudgement",
+        lambda request: {
+            "failure_type": "incomplete",
+            "severity": 0.2,
+            "weight": 0.9,
+            "recoverable": True,
+            "explanation": "stopped early",
+        },
+    )
+    results = FailureDetector(client).batch_detect(reference_trajectories(), use_llm=True)
+    assert [r.failure_type for r in results] == [FailureType.INCOMPLETE] * 3
+    assert len(fake_llm.requests) == 3
