@@ -216,7 +216,9 @@ class AgentHERPipeline:
             for task in done:
                 yield task.result()
 
-    async def aprocess_batch(self, trajectories: Sequence[FailedTrajectory]) -> list[PipelineResult]:
+    async def aprocess_batch(
+        self, trajectories: Sequence[FailedTrajectory]
+    ) -> list[PipelineResult]:
         """All results, in input order."""
         by_id: dict[int, PipelineResult] = {}
         semaphore = asyncio.Semaphore(self.config.max_concurrency)

@@ -23,7 +23,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     assert ci_lines[-1] == test_command
-    assert "pip install --quiet -e \".[dev]\"" in "\n".join(ci_lines)
+    assert 'pip install --quiet -e ".[dev]"' in "\n".join(ci_lines)
 
 
 def test_first_screen_runs_the_demo_without_a_key() -> None:
