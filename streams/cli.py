@@ -1,0 +1,554 @@
+"""Service commands for the ``agenther`` CLI: serve, broker, demo, produce, tail, replay, dlq.
+
+``register`` only builds argparse parsers; every handler imports aiokafka and the service
+lazily, so ``agenther --help`` and the library's commands stay fast and work without a broker
+client installed. ``python -m streams.cli`` runs these commands alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.settings import ServiceSettings
+
+logger = logging.getLogger("agenther.service")
+
+S = argparse.SUPPRESS
+EXIT_USAGE = 2
+
+# Flag dest -> PipelineConfig field, for the pipeline flags of `serve`.
+_PIPELINE_FLAGS = {
+    "rule_based": "rule_based",
+    "model": "model",
+    "base_url": "base_url",
+    "judge_model": "judge_model",
+    "judge_base_url": "judge_base_url",
+    "min_confidence": "min_confidence",
+    "max_attempts": "relabel_max_attempts",
+    "concurrency": "max_concurrency",
+    "cache_dir": "cache_dir",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the service commands to the ``agenther`` parser's subparsers."""
+    connection = argparse.ArgumentParser(add_help=False)
+    group = connection.add_argument_group("connection (default: settings file and env)")
+    group.add_argument("--config", default=None, help="YAML settings file")
+    group.add_argument("--bootstrap-servers", default=S, help="host:port[,host:port]")
+    group.add_argument(
+        "--security-protocol",
+        default=S,
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+    )
+    group.add_argument(
+        "--sasl-mechanism", default=S, choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    )
+    group.add_argument(
+        "--sasl-username", default=S, help="password from AGENTHER_SASL_PASSWORD[_FILE]"
+    )
+    group.add_argument("--log-level", default=S, help="DEBUG, INFO, WARNING, ERROR")
+
+    _add_serve(subparsers, connection)
+
+    broker = subparsers.add_parser(
+        "broker", help="run the embedded Kafka-compatible broker (Tansu) until Ctrl-C"
+    )
+    broker.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    broker.set_defaults(func=_broker_command)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="relabel sample runs live on an embedded broker (rule-based, no API key)",
+    )
+    demo.add_argument(
+        "-f",
+        "--format",
+        dest="output_format",
+        default="sft",
+        choices=["sft", "dpo", "sharegpt", "openai"],
+    )
+    demo.add_argument("--timeout", type=float, default=25.0, help="seconds before giving up")
+    demo.set_defaults(func=_demo_command)
+
+    produce = subparsers.add_parser(
+        "produce", parents=[connection], help="publish runs from a JSON array or JSONL file"
+    )
+    produce.add_argument("file", help="JSON array or JSONL of run events or reference trajectories")
+    produce.add_argument("--topic", default=S, dest="input_topic", help="default: agent-runs")
+    produce.add_argument("--schema-registry-url", default=S, help="publish Confluent Avro")
+    produce.set_defaults(func=_produce_command)
+
+    tail = subparsers.add_parser("tail", parents=[connection], help="print records of a topic")
+    tail.add_argument("--topic", required=True)
+    tail.add_argument("-n", type=int, default=None, help="stop after N records")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument(
+        "--idle-timeout", type=float, default=None, help="stop after S seconds without records"
+    )
+    tail.set_defaults(func=_tail_command)
+
+    replay = subparsers.add_parser(
+        "replay",
+        parents=[connection],
+        help="reset a consumer group's offsets so the service reprocesses events",
+    )
+    replay.add_argument("--group-id", required=True)
+    replay.add_argument("--topic", required=True)
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-earliest", action="store_true")
+    target.add_argument("--to-offset", type=int)
+    target.add_argument("--to-datetime", type=datetime.fromisoformat, help="ISO 8601")
+    target.add_argument("--by-duration", type=_duration, help="e.g. 90s, 15m, 1h, 2d")
+    replay.add_argument("--partition", type=int, default=None, help="with --to-offset")
+    replay.set_defaults(func=_replay_command)
+
+    dlq = subparsers.add_parser("dlq", help="dead-letter topic tools")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    redrive = dlq_commands.add_parser(
+        "redrive", parents=[connection], help="send dead letters back to their source topic"
+    )
+    redrive.add_argument("--dlq-topic", required=True)
+    redrive.add_argument("--reason", default=None, help="only letters whose error contains this")
+    redrive.add_argument("--to-topic", default=None, help="default: each letter's source topic")
+    redrive.set_defaults(func=_redrive_command)
+
+
+def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        parents=[connection],
+        help="run the live relabeling service (no --bootstrap-servers: embedded broker)",
+        description="Settings: defaults < --config YAML < AGENTHER_* env < these flags.",
+    )
+    a = serve.add_argument
+    a("--input-topic", default=S)
+    a("--output-topic", default=S)
+    a("--rejects-topic", default=S)
+    a("--dlq-topic", default=S)
+    a("--group-id", default=S)
+    a(
+        "-f",
+        "--format",
+        dest="output_format",
+        default=S,
+        choices=["sft", "dpo", "sharegpt", "openai"],
+    )
+    a(
+        "--emit-successes",
+        action="store_true",
+        default=S,
+        help="pass successful runs through as SFT positives (weight 1)",
+    )
+    a("--max-in-flight", type=int, default=S)
+    a("--metrics-host", default=S)
+    a("--metrics-port", type=int, default=S, help="0 turns the HTTP endpoint off")
+    a("--schema-registry-url", default=S, help="Avro output in Confluent wire format")
+    a("--topic-partitions", type=int, default=S)
+    a("--replication-factor", type=int, default=S)
+    a("--create-topics", action=argparse.BooleanOptionalAction, default=S)
+    a("--transient-retries", type=int, default=S)
+    a("--retry-backoff-ms", type=int, default=S)
+    a("--retry-backoff-max-ms", type=int, default=S)
+    a("--fetch-max-wait-ms", type=int, default=S)
+    a("--session-timeout-ms", type=int, default=S)
+    a("--max-event-bytes", type=int, default=S)
+    a("--shutdown-grace", dest="shutdown_grace_s", type=float, default=S)
+    p = serve.add_argument_group("pipeline")
+    p.add_argument("--rule-based", action="store_true", default=S, help="no LLM, zero cost")
+    p.add_argument("--model", default=S)
+    p.add_argument("--base-url", default=S)
+    p.add_argument("--judge-model", default=S)
+    p.add_argument("--judge-base-url", default=S)
+    p.add_argument("--min-confidence", type=float, default=S)
+    p.add_argument("--max-attempts", type=int, default=S)
+    p.add_argument("--concurrency", type=int, default=S)
+    p.add_argument("--cache-dir", default=S)
+    serve.set_defaults(func=_serve_command)
+
+
+def _duration(text: str) -> timedelta:
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in units:
+        raise argparse.ArgumentTypeError(f"duration like 90s, 15m, 1h or 2d, not {text!r}")
+    try:
+        amount = float(text[:-1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from None
+    return timedelta(**{units[text[-1]]: amount})
+
+
+# -- settings and logging -------------------------------------------------------------------
+
+
+def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
+    from streams.settings import ServiceSettings
+
+    given = vars(args)
+    fields = set(ServiceSettings.model_fields) - {"pipeline"}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if k in fields}
+    pipeline = {field: given[flag] for flag, field in _PIPELINE_FLAGS.items() if flag in given}
+    if pipeline:
+        overrides["pipeline"] = pipeline
+    return ServiceSettings.load(given.get("config"), **overrides)
+
+
+def _load_settings(args: argparse.Namespace) -> ServiceSettings | None:
+    from pydantic import ValidationError
+
+    try:
+        settings = settings_from_args(args)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        print(f"agenther: invalid settings: {exc}", file=sys.stderr)
+        return None
+    configure_logging(settings)
+    return settings
+
+
+def configure_logging(settings: ServiceSettings) -> None:
+    from streams.dead_letters import ScrubbingFilter, SecretScrubber
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ScrubbingFilter(SecretScrubber(settings.secret_values())))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    # aiokafka logs every reconnect attempt at ERROR; our own line says it once, clearly.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("aiokafka.conn").setLevel(logging.CRITICAL)
+
+
+def _bootstrap(settings: ServiceSettings) -> str | None:
+    if settings.bootstrap_servers:
+        return settings.bootstrap_servers
+    print(
+        "agenther: no Kafka address: pass --bootstrap-servers or set AGENTHER_BOOTSTRAP_SERVERS",
+        file=sys.stderr,
+    )
+    return None
+
+
+def _run(coro: Any) -> int:
+    try:
+        result: int = asyncio.run(coro)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if settings is None:
+        return EXIT_USAGE
+    return _run(serve(settings))
+
+
+async def serve(settings: ServiceSettings) -> int:
+    """Run the service until SIGTERM/SIGINT (or a fatal error); returns the exit code."""
+    from streams.broker import BrokerError, EmbeddedBroker
+    from streams.processor import RelabelService
+
+    broker: EmbeddedBroker | None = None
+    if not settings.bootstrap_servers:
+        broker = EmbeddedBroker()
+        try:
+            address = broker.start()  # main thread: see broker._detach_and_die_with_parent
+        except BrokerError as exc:
+            logger.error("%s", exc)
+            return 1
+        logger.info("no bootstrap servers given: embedded broker (memory only) at %s", address)
+        settings = settings.model_copy(update={"bootstrap_servers": address})
+    try:
+        service = RelabelService(settings)
+        with _stop_on_signals(service.stop):
+            return await service.run()
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+class _stop_on_signals:
+    def __init__(self, stop: Any) -> None:
+        self._stop = stop
+        self._signals = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.add_signal_handler(sig, self._stop)
+
+    def __exit__(self, *_: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+
+
+# -- broker ---------------------------------------------------------------------------------
+
+
+def _broker_command(args: argparse.Namespace) -> int:
+    from streams.broker import BrokerError, EmbeddedBroker
+
+    stopped = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stopped
+        stopped = True
+
+    # Installed first, so a signal during start-up still stops the broker we spawned.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    broker = EmbeddedBroker(port=args.port)
+    try:
+        address = broker.start()
+    except BrokerError as exc:
+        print(f"agenther: {exc}", file=sys.stderr)
+        return 1
+    print(f"embedded broker (memory only) at {address}; Ctrl-C stops it", flush=True)
+    try:
+        while not stopped and broker.running:
+            time.sleep(0.2)
+    finally:
+        broker.stop()
+    return 0
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    # The demo prints its own account of every event; only real trouble goes to stderr.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    return _run(run_demo(output_format=args.output_format, timeout_s=args.timeout))
+
+
+# -- produce / tail -------------------------------------------------------------------------
+
+
+def _produce_command(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if settings is None:
+        return EXIT_USAGE
+    bootstrap = _bootstrap(settings)
+    if bootstrap is None:
+        return EXIT_USAGE
+    return _run(_produce(settings, bootstrap, args.file))
+
+
+async def _produce(settings: ServiceSettings, bootstrap: str, path: str) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from streams.events import EventCodec, EventDecodeError
+
+    codec = EventCodec(settings.schema_registry_url, settings.max_event_bytes)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", **settings.kafka_client_kwargs()
+    )
+    await producer.start()
+    sent = bad = 0
+    try:
+        for where, raw in _raw_records(path):
+            try:
+                # Decoding validates and turns the reference's trajectory shape into an event.
+                event = await codec.decode_run_event(raw)
+            except EventDecodeError as exc:
+                bad += 1
+                print(f"skipped {where}: {exc.reason}", file=sys.stderr)
+                continue
+            value = await codec.encode_run_event(event, topic=settings.input_topic)
+            await producer.send_and_wait(
+                settings.input_topic, value=value, key=event.run_id.encode()
+            )
+            sent += 1
+    finally:
+        await producer.stop()
+        await codec.aclose()
+    print(f"published {sent} runs to {settings.input_topic}" + (f", skipped {bad}" if bad else ""))
+    return 0 if sent or not bad else 1
+
+
+def _raw_records(path: str) -> list[tuple[str, bytes]]:
+    """Each record of a JSON array or JSONL file as bytes, with where it came from."""
+    content = Path(path).read_bytes()
+    if content.lstrip()[:1] == b"[":
+        try:
+            items = json.loads(content)
+        except ValueError as exc:
+            raise SystemExit(f"agenther: {path}: not a JSON array: {exc}") from None
+        return [(f"item {i}", json.dumps(item).encode()) for i, item in enumerate(items, 1)]
+    return [(f"line {i}", line) for i, line in enumerate(content.splitlines(), 1) if line.strip()]
+
+
+def _tail_command(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if settings is None:
+        return EXIT_USAGE
+    bootstrap = _bootstrap(settings)
+    if bootstrap is None:
+        return EXIT_USAGE
+    return _run(
+        _tail(settings, bootstrap, args.topic, args.n, args.from_beginning, args.idle_timeout)
+    )
+
+
+async def _tail(
+    settings: ServiceSettings,
+    bootstrap: str,
+    topic: str,
+    limit: int | None,
+    from_beginning: bool,
+    idle_timeout: float | None,
+) -> int:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        **settings.kafka_client_kwargs(),
+    )
+    await consumer.start()
+    printed = 0
+    last = time.monotonic()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not stop.is_set() and (limit is None or printed < limit):
+            batch = await consumer.getmany(timeout_ms=200)
+            records = sorted(
+                (r for rs in batch.values() for r in rs), key=lambda r: (r.timestamp, r.offset)
+            )
+            for record in records[: None if limit is None else limit - printed]:
+                print(json.dumps(record_as_json(record), ensure_ascii=False), flush=True)
+                printed += 1
+            if records:
+                last = time.monotonic()
+            elif idle_timeout is not None and time.monotonic() - last > idle_timeout:
+                break
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await consumer.stop()
+    return 0
+
+
+def record_as_json(record: Any) -> dict[str, Any]:
+    """A consumed record as JSON: text where it is UTF-8, base64 otherwise."""
+
+    def text(data: bytes | None) -> Any:
+        if data is None:
+            return None
+        try:
+            decoded = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(data).decode()}
+        try:
+            return json.loads(decoded)
+        except ValueError:
+            return decoded
+
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "key": text(record.key),
+        "headers": {name: text(value) for name, value in (record.headers or ())},
+        "value": text(record.value),
+    }
+
+
+# -- replay / redrive -----------------------------------------------------------------------
+
+
+def _replay_command(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if settings is None:
+        return EXIT_USAGE
+    bootstrap = _bootstrap(settings)
+    if bootstrap is None:
+        return EXIT_USAGE
+    if args.partition is not None and args.to_offset is None:
+        print("agenther: --partition goes with --to-offset", file=sys.stderr)
+        return EXIT_USAGE
+    from streams.replay import reset_offsets
+
+    positions = _run_value(
+        reset_offsets(
+            bootstrap,
+            args.group_id,
+            args.topic,
+            to_earliest=args.to_earliest,
+            to_offset=args.to_offset,
+            partition=args.partition,
+            to_datetime=args.to_datetime,
+            by_duration=args.by_duration,
+            client_kwargs=settings.kafka_client_kwargs(),
+        )
+    )
+    for partition, offset in sorted(positions.items()):
+        print(f"{args.topic}-{partition}: {offset}")
+    print(f"group {args.group_id} reset on {len(positions)} partitions; restart the service")
+    return 0
+
+
+def _redrive_command(args: argparse.Namespace) -> int:
+    settings = _load_settings(args)
+    if settings is None:
+        return EXIT_USAGE
+    bootstrap = _bootstrap(settings)
+    if bootstrap is None:
+        return EXIT_USAGE
+    from streams.redrive import redrive_dead_letters
+
+    report = _run_value(
+        redrive_dead_letters(
+            bootstrap,
+            args.dlq_topic,
+            args.to_topic,
+            reason_substring=args.reason,
+            client_kwargs=settings.kafka_client_kwargs(),
+        )
+    )
+    print(report)
+    return 0
+
+
+def _run_value(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agenther", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    register(commands)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,717 @@
+"""The service loop: consume agent runs → relabel → produce examples, rejections, dead letters.
+
+Guarantees (at-least-once):
+- an input offset is committed only after every record it produced is acknowledged;
+- per partition the commit is the lowest contiguous completed offset, since runs finish out
+  of order while their LLM calls overlap;
+- every event ends as exactly one of: example, rejection, dead letter, skipped success;
+- a poison event becomes a dead letter, so its partition moves on;
+- a fatal LLM error (bad key, unknown model) stops the service without committing that event:
+  dead-lettering every event for a configuration mistake would lose nothing but help no one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from agenther.config import PIPELINE_VERSION
+from agenther.data_augmenter import DataAugmenter
+from agenther.errors import LLMFatalError, LLMTransientError, StageError
+from agenther.models import FailedTrajectory, OutputFormat, RelabeledData
+from agenther.pipeline import AgentHERPipeline, PipelineResult
+from streams.dead_letters import DeadLetter, Headers, SecretScrubber, build_dead_letter
+from streams.events import (
+    AgentRunEvent,
+    EventCodec,
+    EventDecodeError,
+    Rejection,
+    event_to_trajectory,
+    training_example_from_sample,
+)
+from streams.health import HealthServer
+from streams.metrics import ServiceMetrics
+from streams.offsets import OffsetTracker
+from streams.retry import Backoff
+from streams.settings import ServiceSettings
+from streams.topics import ensure_topics
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FATAL = 3  # stopped on a fatal LLM error; the offending event is not committed
+
+DECODE_STAGE = "decode"
+SERVICE_STAGE = "service"
+PRODUCE_STAGE = "produce"
+
+_COMMIT_COALESCE_S = 0.05
+_LAG_INTERVAL_S = 1.0
+_POLL_TIMEOUT_MS = 200
+_CONNECT_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
+
+
+class Outcome(StrEnum):
+    EXAMPLE = "example"
+    REJECTION = "rejection"
+    DEAD_LETTER = "dead_letter"
+    SKIPPED = "skipped_success"
+
+
+@dataclass
+class _Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass
+class _Decision:
+    """What one input event turned into, before it is written."""
+
+    outcome: Outcome
+    records: list[_Outgoing]
+    label: str = ""  # format, rejection stage, or dead-letter stage
+    reason: str = ""  # dead-letter error class
+    origin_s: float | None = None  # event time, for the latency histogram
+
+
+class _FatalLLM(Exception):
+    """Internal: the pipeline hit an LLMFatalError."""
+
+
+class _Abandoned(Exception):
+    """Internal: the service is stopping; leave the event uncommitted for redelivery."""
+
+
+class RelabelService:
+    """One service instance: a consumer-group member and its producer.
+
+    ``run()`` returns an exit code; ``stop()`` asks for a graceful stop from anywhere (signal
+    handler, test). ``counts`` tallies outcomes of acknowledged events.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        pipeline: AgentHERPipeline | None = None,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        if not settings.bootstrap_servers:
+            raise ValueError("RelabelService needs bootstrap_servers (start a broker first)")
+        self.settings = settings
+        self.bootstrap_servers: str = settings.bootstrap_servers
+        self.metrics = metrics or ServiceMetrics()
+        self.scrubber = SecretScrubber(settings.secret_values())
+        self._owns_pipeline = pipeline is None
+        self.pipeline = pipeline or AgentHERPipeline(
+            settings.pipeline.model_copy(update={"output_format": settings.output_format})
+        )
+        if self.pipeline.llm is not None:
+            self.pipeline.llm.usage.add_listener(self.metrics.on_llm_request)
+        # Its own salt keeps a success's example id apart from any relabeled example's.
+        self._success_augmenter = DataAugmenter(
+            pipeline_fingerprint=self.pipeline.augmenter.pipeline_fingerprint + "|success",
+            mode="success",
+        )
+        self.codec = EventCodec(settings.schema_registry_url, settings.max_event_bytes)
+        self.counts: Counter[Outcome] = Counter()
+        self.metrics_port: int | None = None
+        self.exit_code = EXIT_OK
+
+        self._backoff = Backoff.from_ms(settings.retry_backoff_ms, settings.retry_backoff_max_ms)
+        self._stop = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._commit_wanted = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
+        self._ready = False
+        self._fatal = False
+        self._joined = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
+        self._revoking: set[TopicPartition] = set()
+        self._in_flight = 0
+        self._offsets: OffsetTracker[TopicPartition] = OffsetTracker()
+
+    # -- state for health checks and tests -------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._ready and not self._stop.is_set()
+
+    @property
+    def live(self) -> bool:
+        return not self._fatal
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    async def wait_joined(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self._joined.wait(), timeout_s)
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            logger.info("stopping: no new events are fetched, in-flight work is drained")
+        self._stop.set()
+        self._slot_freed.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        health: HealthServer | None = None
+        if self.settings.metrics_port:
+            health = HealthServer(
+                self.metrics.registry,
+                is_live=lambda: self.live,
+                is_ready=lambda: self.ready,
+                host=self.settings.metrics_host,
+                port=self.settings.metrics_port,
+            )
+            self.metrics_port = await health.start()
+        background: list[asyncio.Task[None]] = []
+        try:
+            if await self._connect():
+                background = [
+                    asyncio.create_task(self._commit_loop(), name="agenther-commit"),
+                    asyncio.create_task(self._lag_loop(), name="agenther-lag"),
+                ]
+                await self._consume()
+                await self._drain()
+        finally:
+            # Reached without draining only when cancelled: in-flight work stays uncommitted.
+            orphans = [t for group in self._tasks.values() for t in group]
+            for task in [*background, *orphans]:
+                task.cancel()
+            await asyncio.gather(*orphans, return_exceptions=True)
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._close()
+            if health is not None:
+                await health.stop()
+        return self.exit_code
+
+    async def _connect(self) -> bool:
+        """Start clients, waiting for the broker with capped backoff; False if stopped first."""
+        attempt = 0
+        s = self.settings
+        kwargs = s.kafka_client_kwargs()
+        while not self._stop.is_set():
+            attempt += 1
+            consumer: AIOKafkaConsumer | None = None
+            producer: AIOKafkaProducer | None = None
+            try:
+                if s.create_topics:
+                    await ensure_topics(
+                        self.bootstrap_servers,
+                        [s.input_topic, s.output_topic, s.rejects_topic, s.dlq_topic],
+                        partitions=s.topic_partitions,
+                        replication_factor=s.replication_factor,
+                        client_kwargs=kwargs,
+                    )
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    acks="all",
+                    linger_ms=5,
+                    # Dead letters carry the original value, which may be up to the broker's
+                    # limit even when it exceeds our max_event_bytes.
+                    max_request_size=max(8 * 1024 * 1024, 2 * s.max_event_bytes),
+                    **kwargs,
+                )
+                await producer.start()
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    group_id=s.group_id,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    session_timeout_ms=s.session_timeout_ms,
+                    heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
+                    fetch_max_wait_ms=s.fetch_max_wait_ms,
+                    **kwargs,
+                )
+                consumer.subscribe([s.input_topic], listener=_Rebalance(self))
+                await consumer.start()
+            except (KafkaConnectionError, KafkaError, OSError) as exc:
+                for client in (consumer, producer):
+                    if client is not None:
+                        with contextlib.suppress(Exception):
+                            await client.stop()
+                delay = _CONNECT_BACKOFF.ceiling(attempt)
+                logger.warning(
+                    "Kafka at %s not reachable (attempt %d: %s); retrying in %.1fs",
+                    self.bootstrap_servers,
+                    attempt,
+                    self.scrubber.describe(exc),
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                continue
+            self._consumer, self._producer = consumer, producer
+            logger.info(
+                "consuming %s as group %s from %s",
+                s.input_topic,
+                s.group_id,
+                self.bootstrap_servers,
+            )
+            return True
+        return False
+
+    async def _consume(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        limit = self.settings.max_in_flight
+        while not self._stop.is_set():
+            free = limit - self._in_flight
+            if free <= 0:
+                # Full: stop fetching so buffered records do not pile up, until a slot frees.
+                paused = set(consumer.assignment())
+                consumer.pause(*paused)
+                self._slot_freed.clear()
+                while self._in_flight >= limit and not self._stop.is_set():
+                    await self._slot_freed.wait()
+                    self._slot_freed.clear()
+                consumer.resume(*(paused & consumer.assignment() - self._revoking))
+                continue
+            try:
+                batch = await consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS, max_records=free)
+            except KafkaError as exc:
+                # aiokafka recovers connections itself; a fetch error must not end the service.
+                logger.warning("fetch failed: %s", self.scrubber.describe(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                continue
+            for tp, records in batch.items():
+                if tp in self._revoking:
+                    continue  # the next owner reads them from the committed position
+                for record in records:
+                    self._start(tp, record)
+
+    def _start(self, tp: TopicPartition, record: Any) -> None:
+        self._offsets.track(tp, record.offset)
+        self.metrics.events_consumed.inc()
+        self._in_flight += 1
+        self.metrics.in_flight.set(self._in_flight)
+        task = asyncio.create_task(self._process(tp, record))
+        self._tasks.setdefault(tp, set()).add(task)
+
+        def finished(t: asyncio.Task[None]) -> None:
+            self._tasks.get(tp, set()).discard(t)
+            self._in_flight -= 1
+            self.metrics.in_flight.set(self._in_flight)
+            self._slot_freed.set()
+
+        task.add_done_callback(finished)
+
+    async def _drain(self) -> None:
+        """Wait for in-flight work up to ``shutdown_grace_s``, then commit what is done."""
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.pause(*consumer.assignment())
+        tasks = [t for group in self._tasks.values() for t in group]
+        if tasks:
+            logger.info("draining %d in-flight events", len(tasks))
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+            if pending:
+                logger.warning(
+                    "%d events still in flight after %.0fs; they stay uncommitted",
+                    len(pending),
+                    self.settings.shutdown_grace_s,
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        await self._commit()
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
+        self._consumer = self._producer = None
+        self._ready = False
+        self.metrics.ready.set(0)
+        await self.codec.aclose()
+        if self._owns_pipeline:
+            await self.pipeline.aclose()
+        logger.info("stopped (%s)", ", ".join(f"{k.value}={v}" for k, v in self.counts.items()))
+
+    # -- rebalancing -----------------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        revoked = set(revoked)
+        if not revoked:
+            return
+        self._revoking |= revoked
+        tasks = [t for tp in revoked for t in self._tasks.get(tp, set())]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+            for task in pending:
+                task.cancel()
+        await self._commit(revoked)
+        self._offsets.drop(revoked)
+        for tp in revoked:
+            self._tasks.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        logger.info("partitions revoked: %s", _names(revoked))
+
+    def _on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        assigned = set(assigned)
+        self._revoking -= assigned
+        self._ready = True
+        self.metrics.ready.set(1)
+        self._joined.set()
+        logger.info("partitions assigned: %s", _names(assigned) or "(none)")
+
+    # -- committing ------------------------------------------------------------------------
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._commit_wanted.wait()
+            self._commit_wanted.clear()
+            await asyncio.sleep(_COMMIT_COALESCE_S)
+            await self._commit()
+
+    async def _commit(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        async with self._commit_lock:
+            assigned = consumer.assignment()
+            chosen = assigned if partitions is None else set(partitions) & assigned
+            positions = self._offsets.to_commit(chosen)
+            if not positions:
+                return
+            try:
+                await consumer.commit(positions)
+            except KafkaError as exc:
+                # Nothing is lost: the offsets stay uncommitted and are retried next time.
+                logger.warning("commit failed: %s", self.scrubber.describe(exc))
+                return
+            self._offsets.committed(positions)
+            logger.debug(
+                "committed %s", {f"{t.topic}-{t.partition}": o for t, o in positions.items()}
+            )
+
+    async def _lag_loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while True:
+            await asyncio.sleep(_LAG_INTERVAL_S)
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                try:
+                    position = await asyncio.wait_for(consumer.position(tp), 0.5)
+                except (TimeoutError, KafkaError, AssertionError):
+                    continue
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position)
+                )
+
+    # -- one event -------------------------------------------------------------------------
+
+    async def _process(self, tp: TopicPartition, record: Any) -> None:
+        try:
+            try:
+                decision = await self._decide(record)
+            except (_FatalLLM, _Abandoned):
+                raise
+            except Exception as exc:  # a bug of ours must not stall the partition either
+                logger.exception("unexpected error on %s@%d", _name(tp), record.offset)
+                decision = self._dead_letter(record, SERVICE_STAGE, exc, attempts=1)
+            await self._deliver(record, decision)
+        except _FatalLLM as exc:
+            self._fatal = True
+            self.exit_code = EXIT_FATAL
+            logger.error(
+                "fatal LLM error on %s@%d, stopping without committing it: %s",
+                _name(tp),
+                record.offset,
+                self.scrubber.describe(exc.__cause__ or exc),
+            )
+            self.stop()
+            return
+        except _Abandoned:
+            return
+        if self._offsets.complete(tp, record.offset):
+            self._commit_wanted.set()
+        self._account(decision)
+
+    def _account(self, decision: _Decision) -> None:
+        self.counts[decision.outcome] += 1
+        m = self.metrics
+        if decision.outcome is Outcome.EXAMPLE:
+            m.examples_produced.labels(decision.label).inc()
+        elif decision.outcome is Outcome.REJECTION:
+            m.rejections.labels(decision.label).inc()
+        elif decision.outcome is Outcome.DEAD_LETTER:
+            m.dead_letters.labels(decision.label, decision.reason).inc()
+        else:
+            m.successes_skipped.inc()
+        if decision.origin_s is not None:
+            m.event_latency.observe(max(0.0, time.time() - decision.origin_s))
+
+    async def _decide(self, record: Any) -> _Decision:
+        s = self.settings
+        value: bytes | None = record.value
+        if value is not None and len(value) > s.max_event_bytes:
+            return self._dead_letter(
+                record,
+                DECODE_STAGE,
+                None,
+                attempts=1,
+                error_type="EventTooLarge",
+                error=f"value of {len(value)} bytes exceeds max_event_bytes={s.max_event_bytes}",
+            )
+        try:
+            event = await self.codec.decode_run_event(value)
+            if event.status == "success" and not s.emit_successes:
+                return _Decision(Outcome.SKIPPED, [], origin_s=_origin(record, event))
+            trajectory = event_to_trajectory(event)
+        except EventDecodeError as exc:
+            return self._dead_letter(
+                record, DECODE_STAGE, exc, attempts=1, error=exc.reason or str(exc)
+            )
+        origin = _origin(record, event)
+        if event.status == "success":
+            return await self._success_example(event, trajectory, origin)
+
+        result, attempts = await self._relabel_with_retries(record, trajectory)
+        if isinstance(result, StageError):
+            return self._dead_letter(
+                record, result.stage, result.cause, attempts=attempts, origin_s=origin
+            )
+        if result.success and result.sample is not None:
+            example = training_example_from_sample(result.sample, event.run_id)
+            return await self._example_decision(example, origin)
+        analysis = result.analysis
+        rejection = Rejection(
+            run_id=event.run_id,
+            stage=result.stage_reached,
+            reason=self.scrubber.scrub(result.error or "rejected"),
+            failure_type=analysis.failure_type.value
+            if analysis is not None and analysis.failure_type is not None
+            else None,
+        )
+        value_bytes = await self.codec.encode_rejection(rejection, topic=s.rejects_topic)
+        return _Decision(
+            Outcome.REJECTION,
+            [_Outgoing(s.rejects_topic, event.run_id.encode(), value_bytes)],
+            label=result.stage_reached,
+            origin_s=origin,
+        )
+
+    async def _relabel_with_retries(
+        self, record: Any, trajectory: FailedTrajectory
+    ) -> tuple[PipelineResult | StageError, int]:
+        retries = self.settings.transient_retries
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                result = await self.pipeline.arelabel(trajectory)
+            except StageError as exc:
+                self.metrics.pipeline_duration.labels(exc.stage).observe(
+                    time.perf_counter() - started
+                )
+                if isinstance(exc.cause, LLMFatalError):
+                    raise _FatalLLM() from exc.cause
+                if not isinstance(exc.cause, LLMTransientError) or attempt > retries:
+                    return exc, attempt
+                delay = self._backoff.delay(attempt)
+                self.metrics.transient_retries.inc()
+                logger.info(
+                    "transient LLM error on %s-%d@%d (attempt %d of %d), retrying in %.2fs",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    attempt,
+                    retries + 1,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    raise _Abandoned() from exc
+                continue
+            self.metrics.pipeline_duration.labels(result.stage_reached).observe(
+                time.perf_counter() - started
+            )
+            return result, attempt
+
+    async def _success_example(
+        self, event: AgentRunEvent, trajectory: FailedTrajectory, origin: float | None
+    ) -> _Decision:
+        """A successful run is already a positive example of its own prompt (weight 1)."""
+        relabeled = RelabeledData(
+            trajectory_id=trajectory.trajectory_id,
+            hindsight_prompt=trajectory.original_prompt,
+            is_valid_replay=True,
+            rationale="the run succeeded at its own prompt",
+            confidence=1.0,
+            mode="rule",
+        )
+        # DPO needs a rejected goal, which a success does not have: its positive is SFT.
+        fmt = self.settings.output_format
+        sample = self._success_augmenter.augment(
+            trajectory,
+            relabeled,
+            output_format=OutputFormat.SFT if fmt is OutputFormat.DPO else fmt,
+            severity_weight=1.0,
+        )
+        example = training_example_from_sample(sample, event.run_id)
+        return await self._example_decision(example, origin)
+
+    async def _example_decision(self, example: Any, origin: float | None) -> _Decision:
+        value = await self.codec.encode_training_example(example, topic=self.settings.output_topic)
+        headers: Headers = [
+            ("agenther-example-id", example.example_id.encode()),
+            ("agenther-format", str(example.format).encode()),
+            ("agenther-pipeline-version", PIPELINE_VERSION.encode()),
+        ]
+        return _Decision(
+            Outcome.EXAMPLE,
+            [_Outgoing(self.settings.output_topic, example.run_id.encode(), value, headers)],
+            label=str(example.format),
+            origin_s=origin,
+        )
+
+    def _dead_letter(
+        self,
+        record: Any,
+        stage: str,
+        exc: BaseException | None,
+        *,
+        attempts: int,
+        error_type: str | None = None,
+        error: str | None = None,
+        origin_s: float | None = None,
+    ) -> _Decision:
+        kind = error_type or (type(exc).__name__ if exc is not None else "Error")
+        text = error if error is not None else (self.scrubber.describe(exc) if exc else kind)
+        letter = build_dead_letter(
+            key=record.key,
+            value=record.value,
+            original_headers=list(record.headers or ()),
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            stage=stage,
+            error_type=kind,
+            error=text,
+            attempts=attempts,
+            scrubber=self.scrubber,
+        )
+        logger.warning(
+            "dead letter for %s-%d@%d at %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            stage,
+            self.scrubber.scrub(f"{kind}: {text}", 300),
+        )
+        return _Decision(
+            Outcome.DEAD_LETTER,
+            [_letter(self.settings.dlq_topic, letter)],
+            label=stage,
+            reason=kind,
+            origin_s=origin_s if origin_s is not None else _record_time(record),
+        )
+
+    async def _deliver(self, record: Any, decision: _Decision) -> None:
+        """Write and await every output; a record the broker refuses becomes a dead letter."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._send_all(decision.records)
+                return
+            except KafkaError as exc:
+                if not exc.retriable and decision.outcome is not Outcome.DEAD_LETTER:
+                    # e.g. an example larger than the broker accepts: keep the input instead.
+                    replacement = self._dead_letter(record, PRODUCE_STAGE, exc, attempts=1)
+                    decision.outcome, decision.records = replacement.outcome, replacement.records
+                    decision.label, decision.reason = replacement.label, replacement.reason
+                    continue
+                if not exc.retriable:
+                    # The dead letter itself is refused (too large): keep the headers, drop the
+                    # value, so the event is still accounted for and findable by offset.
+                    for out in decision.records:
+                        out.value = None
+                        out.headers.append(("agenther-value-dropped", b"broker refused the size"))
+                    continue
+                if self._stop.is_set():
+                    raise _Abandoned() from exc
+                delay = _CONNECT_BACKOFF.ceiling(attempt)
+                logger.warning(
+                    "producing failed (%s); retrying in %.1fs", self.scrubber.describe(exc), delay
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _send_all(self, records: Sequence[_Outgoing]) -> None:
+        producer = self._producer
+        assert producer is not None
+        futures = [
+            await producer.send(out.topic, value=out.value, key=out.key, headers=out.headers)
+            for out in records
+        ]
+        await asyncio.gather(*futures)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: RelabelService) -> None:
+        self._service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._service._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._service._on_assigned(assigned)
+
+
+def _letter(topic: str, letter: DeadLetter) -> _Outgoing:
+    return _Outgoing(topic, letter.key, letter.value, list(letter.headers))
+
+
+def _record_time(record: Any) -> float | None:
+    timestamp = getattr(record, "timestamp", None)
+    return timestamp / 1000.0 if isinstance(timestamp, int) and timestamp > 0 else None
+
+
+def _origin(record: Any, event: AgentRunEvent) -> float | None:
+    event_time = getattr(event, "event_time", None)
+    if isinstance(event_time, datetime) and event_time.tzinfo is not None:
+        return event_time.timestamp()
+    return _record_time(record)
+
+
+def _name(tp: TopicPartition) -> str:
+    return f"{tp.topic}-{tp.partition}"
+
+
+def _names(tps: Iterable[TopicPartition]) -> str:
+    return ", ".join(sorted(_name(tp) for tp in tps))
