@@ -24,6 +24,7 @@ from agenther.models import (
     AugmentedSample,
     FailedTrajectory,
     FailureAnalysis,
+    OutputFormat,
     RelabelDecision,
     RelabeledData,
     ReplayOutcome,
@@ -104,6 +105,10 @@ class AgentHERPipeline:
         self.augmenter = DataAugmenter(
             pipeline_fingerprint=cfg.fingerprint(),
             mode="llm" if cfg.use_llm_relabeler else "rule",
+        )
+        # Its own salt keeps a success's example id apart from any relabeled example's.
+        self._success_augmenter = DataAugmenter(
+            pipeline_fingerprint=cfg.fingerprint() + "|success", mode="success"
         )
 
     async def arelabel(self, trajectory: FailedTrajectory) -> PipelineResult:
@@ -249,6 +254,27 @@ class AgentHERPipeline:
         saved = DataAugmenter.save_samples(samples, path)
         logger.info("relabeled %d of %d runs into %s", len(samples), len(results), saved)
         return results, saved
+
+    def positive_example(self, trajectory: FailedTrajectory) -> AugmentedSample:
+        """A run that succeeded is already a demonstration of its own prompt (weight 1).
+
+        DPO needs a rejected goal, which a success does not have, so its positive is SFT.
+        """
+        relabeled = RelabeledData(
+            trajectory_id=trajectory.trajectory_id,
+            hindsight_prompt=trajectory.original_prompt,
+            is_valid_replay=True,
+            rationale="the run succeeded at its own prompt",
+            confidence=1.0,
+            mode="rule",
+        )
+        fmt = self.config.output_format
+        return self._success_augmenter.augment(
+            trajectory,
+            relabeled,
+            output_format=OutputFormat.SFT if fmt is OutputFormat.DPO else fmt,
+            severity_weight=1.0,
+        )
 
     async def aclose(self) -> None:
         for client in (self.llm, self.judge_llm):

@@ -27,9 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from agenther.config import PIPELINE_VERSION
-from agenther.data_augmenter import DataAugmenter
 from agenther.errors import LLMFatalError, LLMTransientError, StageError
-from agenther.models import FailedTrajectory, OutputFormat, RelabeledData
+from agenther.models import FailedTrajectory
 from agenther.pipeline import AgentHERPipeline, PipelineResult
 from streams.dead_letters import DeadLetter, Headers, SecretScrubber, build_dead_letter
 from streams.events import (
@@ -44,6 +43,7 @@ from streams.health import HealthServer
 from streams.metrics import ServiceMetrics
 from streams.offsets import OffsetTracker
 from streams.retry import Backoff
+from streams.schema_registry import SchemaRegistryUnavailableError
 from streams.settings import ServiceSettings
 from streams.topics import ensure_topics
 
@@ -122,11 +122,6 @@ class RelabelService:
         )
         if self.pipeline.llm is not None:
             self.pipeline.llm.usage.add_listener(self.metrics.on_llm_request)
-        # Its own salt keeps a success's example id apart from any relabeled example's.
-        self._success_augmenter = DataAugmenter(
-            pipeline_fingerprint=self.pipeline.augmenter.pipeline_fingerprint + "|success",
-            mode="success",
-        )
         self.codec = EventCodec(settings.schema_registry_url, settings.max_event_bytes)
         self.counts: Counter[Outcome] = Counter()
         self.metrics_port: int | None = None
@@ -486,7 +481,7 @@ class RelabelService:
                 error=f"value of {len(value)} bytes exceeds max_event_bytes={s.max_event_bytes}",
             )
         try:
-            event = await self.codec.decode_run_event(value)
+            event = await self._decode_with_retries(record, value)
             if event.status == "success" and not s.emit_successes:
                 return _Decision(Outcome.SKIPPED, [], origin_s=_origin(record, event))
             trajectory = event_to_trajectory(event)
@@ -522,6 +517,31 @@ class RelabelService:
             label=result.stage_reached,
             origin_s=origin,
         )
+
+    async def _decode_with_retries(self, record: Any, value: bytes | None) -> AgentRunEvent:
+        """Decode, waiting out a schema registry outage: an Avro event is not poison just
+        because its writer schema could not be fetched right now."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self.codec.decode_run_event(value)
+            except SchemaRegistryUnavailableError as exc:
+                if attempt > self.settings.transient_retries:
+                    raise
+                delay = self._backoff.delay(attempt)
+                self.metrics.transient_retries.inc()
+                logger.info(
+                    "schema registry unavailable for %s-%d@%d, retrying in %.2fs",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    raise _Abandoned() from exc
 
     async def _relabel_with_retries(
         self, record: Any, trajectory: FailedTrajectory
@@ -565,23 +585,7 @@ class RelabelService:
     async def _success_example(
         self, event: AgentRunEvent, trajectory: FailedTrajectory, origin: float | None
     ) -> _Decision:
-        """A successful run is already a positive example of its own prompt (weight 1)."""
-        relabeled = RelabeledData(
-            trajectory_id=trajectory.trajectory_id,
-            hindsight_prompt=trajectory.original_prompt,
-            is_valid_replay=True,
-            rationale="the run succeeded at its own prompt",
-            confidence=1.0,
-            mode="rule",
-        )
-        # DPO needs a rejected goal, which a success does not have: its positive is SFT.
-        fmt = self.settings.output_format
-        sample = self._success_augmenter.augment(
-            trajectory,
-            relabeled,
-            output_format=OutputFormat.SFT if fmt is OutputFormat.DPO else fmt,
-            severity_weight=1.0,
-        )
+        sample = self.pipeline.positive_example(trajectory)
         example = training_example_from_sample(sample, event.run_id)
         return await self._example_decision(example, origin)
 
