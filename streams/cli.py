@@ -123,6 +123,7 @@ def register(subparsers: Any) -> None:
     redrive.add_argument("--dlq-topic", required=True)
     redrive.add_argument("--reason", default=None, help="only letters whose error contains this")
     redrive.add_argument("--to-topic", default=None, help="default: each letter's source topic")
+    redrive.add_argument("--dry-run", action="store_true", help="count the letters, send nothing")
     redrive.set_defaults(func=_redrive_command)
 
 
@@ -485,30 +486,35 @@ def record_as_json(record: Any) -> dict[str, Any]:
 
 
 def _replay_command(args: argparse.Namespace) -> int:
+    if args.partition is not None and args.to_offset is None:
+        print("agenther: --partition goes with --to-offset", file=sys.stderr)
+        return EXIT_USAGE
     settings = _load_settings(args)
     if settings is None:
         return EXIT_USAGE
     bootstrap = _bootstrap(settings)
     if bootstrap is None:
         return EXIT_USAGE
-    if args.partition is not None and args.to_offset is None:
-        print("agenther: --partition goes with --to-offset", file=sys.stderr)
-        return EXIT_USAGE
     from streams.replay import reset_offsets
 
-    positions = _run_value(
-        reset_offsets(
+    try:
+        positions = _run_operation(
+            reset_offsets(
+                bootstrap,
+                args.group_id,
+                args.topic,
+                to_earliest=args.to_earliest,
+                to_offset=args.to_offset,
+                partition=args.partition,
+                to_datetime=args.to_datetime,
+                by_duration=args.by_duration,
+                client_kwargs=settings.kafka_client_kwargs(),
+            ),
+            settings,
             bootstrap,
-            args.group_id,
-            args.topic,
-            to_earliest=args.to_earliest,
-            to_offset=args.to_offset,
-            partition=args.partition,
-            to_datetime=args.to_datetime,
-            by_duration=args.by_duration,
-            client_kwargs=settings.kafka_client_kwargs(),
         )
-    )
+    except _OperationFailed as failed:
+        return failed.report()
     for partition, offset in sorted(positions.items()):
         print(f"{args.topic}-{partition}: {offset}")
     print(f"group {args.group_id} reset on {len(positions)} partitions; restart the service")
@@ -524,21 +530,57 @@ def _redrive_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from streams.redrive import redrive_dead_letters
 
-    report = _run_value(
-        redrive_dead_letters(
+    try:
+        report = _run_operation(
+            redrive_dead_letters(
+                bootstrap,
+                args.dlq_topic,
+                args.to_topic,
+                reason_substring=args.reason,
+                dry_run=args.dry_run,
+                client_kwargs=settings.kafka_client_kwargs(),
+            ),
+            settings,
             bootstrap,
-            args.dlq_topic,
-            args.to_topic,
-            reason_substring=args.reason,
-            client_kwargs=settings.kafka_client_kwargs(),
         )
-    )
+    except _OperationFailed as failed:
+        return failed.report()
     print(report)
     return 0
 
 
-def _run_value(coro: Any) -> Any:
-    return asyncio.run(coro)
+class _OperationFailed(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def report(self) -> int:
+        print(f"agenther: {self}", file=sys.stderr)
+        return self.exit_code
+
+
+def _run_operation(coro: Any, settings: ServiceSettings, bootstrap: str) -> Any:
+    """Run a one-shot Kafka operation; its expected failures become ``_OperationFailed``."""
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from streams.dead_letters import SecretScrubber
+    from streams.redrive import RedriveError
+    from streams.replay import ReplayError
+
+    scrub = SecretScrubber(settings.secret_values()).scrub
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise _OperationFailed("interrupted", 130) from None
+    # A refused request (active group, missing topic, bad target) is the operator's to fix.
+    except (ReplayError, RedriveError, ValueError) as exc:
+        raise _OperationFailed(scrub(str(exc)), EXIT_USAGE) from None
+    except KafkaConnectionError:
+        raise _OperationFailed(
+            f"cannot connect to Kafka at {bootstrap}: is the broker up and the address right?", 1
+        ) from None
+    except KafkaError as exc:
+        raise _OperationFailed(f"Kafka error: {scrub(str(exc) or type(exc).__name__)}", 1) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
