@@ -21,7 +21,15 @@ class LLMError(AgentHERError):
 
 
 class LLMTransientError(LLMError):
-    """429, 5xx, timeout or connection failure that outlived the client's own retries."""
+    """429, 5xx, timeout or connection failure that outlived the client's own retries.
+
+    ``retry_after`` is the wait in seconds the endpoint last asked for (``retry-after``), so a
+    caller that retries later does not come back sooner than the endpoint allows.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMFatalError(LLMError):

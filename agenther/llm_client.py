@@ -410,11 +410,13 @@ class LLMClient:
                 raise refusal
             if attempt >= self.max_retries:
                 raise LLMTransientError(
-                    f"{self.model}: {problem}; gave up after {attempt + 1} attempts"
+                    f"{self.model}: {problem}; gave up after {attempt + 1} attempts",
+                    retry_after=retry_after,
                 )
             if retry_after is not None and retry_after > self.max_retry_after:
                 raise LLMTransientError(
-                    f"{self.model}: {problem}; endpoint asks to wait {retry_after:g}s"
+                    f"{self.model}: {problem}; endpoint asks to wait {retry_after:g}s",
+                    retry_after=retry_after,
                 )
             delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
             if retry_after is not None:

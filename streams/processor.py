@@ -561,7 +561,8 @@ class RelabelService:
                     raise _FatalLLM() from exc.cause
                 if not isinstance(exc.cause, LLMTransientError) or attempt > retries:
                     return exc, attempt
-                delay = self._backoff.delay(attempt)
+                # Never sooner than the endpoint asked (a 429's retry-after).
+                delay = max(self._backoff.delay(attempt), exc.cause.retry_after or 0.0)
                 self.metrics.transient_retries.inc()
                 logger.info(
                     "transient LLM error on %s-%d@%d (attempt %d of %d), retrying in %.2fs",
