@@ -81,6 +81,10 @@ _NUMBER_RE = re.compile(
     re.VERBOSE,
 )
 
+# Beyond a float's range no quantity is meant: "5577e7998565" is a hex id, and its decimal
+# form would overflow (or run to millions of digits).
+_MAX_EXPONENT = 308
+
 # Characters after which a bare small integer starts a list item ("Results: 1) ...").
 _ITEM_BOUNDARY = frozenset("\n:;.!?")
 
@@ -176,7 +180,7 @@ def _quantities(text: str) -> tuple[Quantity, ...]:
                 if item is not None:
                     last_item = item
                     continue
-            if _inside_identifier(text, start):
+            if _inside_identifier(text, start) or (exp and abs(int(exp[1:])) > _MAX_EXPONENT):
                 continue
             if ver:
                 quantity = Quantity(raw=match.group(0), value=num + ver)
@@ -379,16 +383,39 @@ _ACK_WORDS = _word_set(
 _TRIVIAL_MAX_WORDS = 4
 
 
+# For ASCII text, a case-sensitive match of the lower-cased text is the same test as
+# IGNORECASE (the folds that differ, such as "ſ" ~ "s" or "K" ~ "k", need non-ASCII
+# characters) and several times faster. Both patterns spell their letters in lower case.
+_ERROR_OBSERVATION_ASCII_RE = re.compile(_ERROR_OBSERVATION_RE.pattern, re.VERBOSE)
+_GENERATED_OBSERVATION_ASCII_RE = re.compile(_GENERATED_OBSERVATION_RE.pattern)
+# Every match of _GENERATED_OBSERVATION_RE contains one of these.
+_GENERATED_WORDS = ("based", "from", "may")
+
+
+def _is_generated(text: str) -> bool:
+    if not text.isascii():
+        return _GENERATED_OBSERVATION_RE.search(text) is not None
+    lowered = text.lower()
+    return any(word in lowered for word in _GENERATED_WORDS) and (
+        _GENERATED_OBSERVATION_ASCII_RE.search(lowered) is not None
+    )
+
+
+def _is_error(head: str) -> bool:
+    if not head.isascii():
+        return _ERROR_OBSERVATION_RE.search(head) is not None
+    return _ERROR_OBSERVATION_ASCII_RE.search(head.lower()) is not None
+
+
 @_shared_scan
 def observation_kind(observation: str) -> ObservationKind:
     """What a tool result is worth as evidence of what the run achieved."""
     text = observation.strip()
     if not text or _EMPTY_OBSERVATION_RE.match(text):
         return ObservationKind.EMPTY
-    head = text[:300]
-    if _ERROR_OBSERVATION_RE.search(head):
+    if _is_error(text[:300]):
         return ObservationKind.ERROR
-    if _GENERATED_OBSERVATION_RE.search(text):
+    if _is_generated(text):
         return ObservationKind.GENERATED
     words = text.lower().replace(".", " ").replace("!", " ").split()
     if len(words) <= _TRIVIAL_MAX_WORDS and all(w in _ACK_WORDS for w in words):

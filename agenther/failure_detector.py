@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -169,6 +169,57 @@ _LEXICON_RE = re.compile(
     + ")"
 )
 
+# The literal start of every phrase above (and of "a different ..."). Matching the lexicon only
+# where one of these opens a word finds what finditer finds, about 2.5x faster: at each word
+# start sre tries all ~90 phrases one after the other, while this finder is a trie that fails
+# on the first letter or two. Its leading "[^a-z0-9_]" gives sre a character class to skip
+# ahead on; the text scanned starts with "\n" so that a phrase at the very start has one.
+# tests/test_rule_scans.py checks every phrase against this list.
+_PHRASE_STARTS_TEXT = """
+    error exception traceback time unavailable unable connection rate permission api is was
+    went crash tool search constraint criteria requirement instead as do di not meeting exceed
+    over violat wrong above below under budget within less more at no incorrect mismatch
+    inaccura miscalculat expected off contradict bug incomplete partial only never ran max step
+    gave missing remaining truncate stopped unfinished training may fabricat made hallucinat
+    from my can could unverified invented outdated unrelated irrelevant different misunderst rm
+    drop deleted wiped force data irreversibl
+"""
+_PHRASE_STARTS = _PHRASE_STARTS_TEXT.split()
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of ``words`` that branches one letter at a time; a word that is a prefix
+    of others stands for them all."""
+    by_first: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        by_first.setdefault(word[0], []).append(word[1:])
+    parts = []
+    for first, rests in by_first.items():
+        if "" in rests:
+            parts.append(re.escape(first))
+        elif len(rests) == 1:
+            parts.append(re.escape(first + rests[0]))
+        else:
+            parts.append(f"{re.escape(first)}(?:{_trie(rests)})")
+    return "|".join(parts)
+
+
+_PHRASE_START_RE = re.compile(rf"[^a-z0-9_](?:{_trie(_PHRASE_STARTS)}|a(?=\s))")
+
+
+def _lexicon_matches(agent_text: str) -> Iterator[re.Match[str]]:
+    """``_LEXICON_RE.finditer(agent_text)`` for a text that starts with "\n"."""
+    end = 0
+    for candidate in _PHRASE_START_RE.finditer(agent_text):
+        start = candidate.start() + 1
+        if start < end:
+            continue
+        match = _LEXICON_RE.match(agent_text, start)
+        if match is not None:
+            end = match.end()
+            yield match
+
+
 _TIE_ORDER = (
     FailureType.HALLUCINATION,
     FailureType.TOOL_ERROR,
@@ -254,13 +305,13 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
     errored = sum(kind is ObservationKind.ERROR for kind in kinds)
 
     agent_text = "\n".join(
-        [*observations, *(step.thought for step in t.steps), t.final_answer, t.failure_reason]
+        ["", *observations, *(step.thought for step in t.steps), t.final_answer, t.failure_reason]
     ).lower()
 
     hits = dict.fromkeys(FailureType, 0)
     examples: dict[FailureType, list[str]] = {kind: [] for kind in FailureType}
     destructive = False
-    for match in _LEXICON_RE.finditer(agent_text):
+    for match in _lexicon_matches(agent_text):
         group = match.lastgroup
         if group == _DESTRUCTIVE_GROUP:
             kind = FailureType.TOOL_ERROR

@@ -92,6 +92,18 @@ _HEDGE_RE = re.compile(
 )
 
 
+# Every match of _HEDGE_RE contains one of these; the run's whole evidence text is searched,
+# and checking for them first skips the (slow, per-position) regex search on most runs.
+_HEDGE_WORDS = _keys(
+    "may perhaps possib probably might sure unclear unverified think believe training verify "
+    "try attempt outdated"
+)
+
+
+def _hedges(lowered: str) -> bool:
+    return any(word in lowered for word in _HEDGE_WORDS) and _HEDGE_RE.search(lowered) is not None
+
+
 @lru_cache(maxsize=4096)
 def _name_words(action_name: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _NAME_WORD_RE.findall(action_name))
@@ -686,7 +698,7 @@ class _RunFacts:
             ok_steps=ok_steps,
             facts=facts,
             # Errors hedge nothing, so the whole (lower-cased) evidence text can be searched.
-            hedged=_HEDGE_RE.search(evidence.text) is not None,
+            hedged=_hedges(evidence.text),
             done=f"{evidence.text}\n{actions.lower()}",
             record=f"{evidence.text}\n{actions.lower()}\n{original.lower()}",
         )

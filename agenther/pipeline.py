@@ -19,6 +19,7 @@ from agenther.config import PipelineConfig
 from agenther.data_augmenter import DataAugmenter
 from agenther.errors import StageError
 from agenther.failure_detector import FailureDetector
+from agenther.hindsight_rules import decide_by_rules
 from agenther.llm_client import LLMClient
 from agenther.models import (
     AugmentedSample,
@@ -41,6 +42,9 @@ EXTRACTION = "outcome_extraction"
 RELABELING = "prompt_relabeling"
 AUGMENTATION = "data_augmentation"
 COMPLETE = "complete"
+
+# A rule run takes about a millisecond; a batch gives the event loop a turn this often.
+_RULE_RUNS_PER_YIELD = 32
 
 
 @dataclass
@@ -114,26 +118,16 @@ class AgentHERPipeline:
     async def arelabel(self, trajectory: FailedTrajectory) -> PipelineResult:
         """Run the four stages; raise ``StageError`` if one of them fails."""
         cfg = self.config
+        if not cfg.uses_llm:
+            return self.relabel_rule_based(trajectory)
         tid = trajectory.trajectory_id
 
         analysis = await _stage(
             DETECTION, lambda: self.detector.adetect(trajectory, use_llm=cfg.use_llm_detector)
         )
-        if not analysis.is_failure:
-            return PipelineResult(tid, DETECTION, False, analysis=analysis, error="not a failure")
-        if not analysis.recoverable:
-            kind = analysis.failure_type.value if analysis.failure_type else "unknown"
-            return PipelineResult(
-                tid, DETECTION, False, analysis=analysis, error=f"unrecoverable failure: {kind}"
-            )
-        if analysis.weight < cfg.severity_threshold:
-            return PipelineResult(
-                tid,
-                DETECTION,
-                False,
-                analysis=analysis,
-                error=f"weight {analysis.weight:.2f} below δ={cfg.severity_threshold}",
-            )
+        dropped = self._dropped_at_detection(tid, analysis)
+        if dropped is not None:
+            return dropped
 
         outcome = await _stage(
             EXTRACTION,
@@ -154,6 +148,68 @@ class AgentHERPipeline:
                 retry_temperature=cfg.retry_temperature,
             ),
         )
+        return _in_stage(
+            AUGMENTATION, lambda: self._augmented(trajectory, analysis, outcome, decision)
+        )
+
+    def relabel_rule_based(self, trajectory: FailedTrajectory) -> PipelineResult:
+        """``arelabel`` without an event loop, for a pipeline whose stages are all rules.
+
+        Same results, same ``StageError``s; it saves the coroutines and tasks that cost a
+        sizeable share of a rule run's time. ``arelabel`` and the batch entry points use it
+        whenever no stage needs an LLM.
+        """
+        cfg = self.config
+        if cfg.uses_llm:
+            raise ValueError("relabel_rule_based needs a pipeline whose stages are all rules")
+        tid = trajectory.trajectory_id
+        analysis = _in_stage(DETECTION, lambda: self.detector.detect_rule_based(trajectory))
+        dropped = self._dropped_at_detection(tid, analysis)
+        if dropped is not None:
+            return dropped
+        outcome = _in_stage(EXTRACTION, lambda: self.extractor.extract_rule_based(trajectory))
+        decision = _in_stage(
+            RELABELING,
+            lambda: decide_by_rules(
+                trajectory,
+                outcome,
+                analysis,
+                min_confidence=cfg.min_confidence,
+                fallback_factor=cfg.fallback_factor,
+            ),
+        )
+        return _in_stage(
+            AUGMENTATION, lambda: self._augmented(trajectory, analysis, outcome, decision)
+        )
+
+    def _dropped_at_detection(self, tid: str, analysis: FailureAnalysis) -> PipelineResult | None:
+        threshold = self.config.severity_threshold
+        if not analysis.is_failure:
+            return PipelineResult(tid, DETECTION, False, analysis=analysis, error="not a failure")
+        if not analysis.recoverable:
+            kind = analysis.failure_type.value if analysis.failure_type else "unknown"
+            return PipelineResult(
+                tid, DETECTION, False, analysis=analysis, error=f"unrecoverable failure: {kind}"
+            )
+        if analysis.weight < threshold:
+            return PipelineResult(
+                tid,
+                DETECTION,
+                False,
+                analysis=analysis,
+                error=f"weight {analysis.weight:.2f} below δ={threshold}",
+            )
+        return None
+
+    def _augmented(
+        self,
+        trajectory: FailedTrajectory,
+        analysis: FailureAnalysis,
+        outcome: ReplayOutcome,
+        decision: RelabelDecision,
+    ) -> PipelineResult:
+        """Stage 4, or the relabeling rejection (which never reaches it)."""
+        tid = trajectory.trajectory_id
         if not decision.accepted or decision.relabeled is None:
             return PipelineResult(
                 tid,
@@ -164,19 +220,12 @@ class AgentHERPipeline:
                 decision=decision,
                 error=decision.reason or "relabeling rejected",
             )
-
-        relabeled = decision.relabeled
-        sample = await _stage(
-            AUGMENTATION,
-            lambda: _ready(
-                self.augmenter.augment(
-                    trajectory,
-                    relabeled,
-                    output_format=cfg.output_format,
-                    severity_weight=analysis.weight,
-                    analysis=analysis,
-                )
-            ),
+        sample = self.augmenter.augment(
+            trajectory,
+            decision.relabeled,
+            output_format=self.config.output_format,
+            severity_weight=analysis.weight,
+            analysis=analysis,
         )
         return PipelineResult(
             tid,
@@ -184,7 +233,7 @@ class AgentHERPipeline:
             True,
             sample=sample,
             outcome=outcome,
-            relabeled=relabeled,
+            relabeled=decision.relabeled,
             analysis=analysis,
             decision=decision,
         )
@@ -194,20 +243,34 @@ class AgentHERPipeline:
         try:
             return await self.arelabel(trajectory)
         except StageError as exc:
-            logger.warning("run %s failed at %s: %s", trajectory.trajectory_id, exc.stage, exc)
-            return PipelineResult(
-                trajectory.trajectory_id,
-                exc.stage,
-                False,
-                error=str(exc),
-                exception=exc.cause,
-            )
+            return _stage_failed(trajectory, exc)
+
+    def _process_rule_based(self, trajectory: FailedTrajectory) -> PipelineResult:
+        try:
+            return self.relabel_rule_based(trajectory)
+        except StageError as exc:
+            return _stage_failed(trajectory, exc)
+
+    async def _arule_results(
+        self, trajectories: Iterable[FailedTrajectory]
+    ) -> AsyncIterator[PipelineResult]:
+        """Rule runs one after the other, in input order: there is nothing to wait on, so tasks
+        would only add overhead. Control goes back to the loop every few runs so other tasks
+        (a consumer's heartbeat, a health probe) are not starved by a long batch."""
+        for index, trajectory in enumerate(trajectories, start=1):
+            yield self._process_rule_based(trajectory)
+            if index % _RULE_RUNS_PER_YIELD == 0:
+                await asyncio.sleep(0)
 
     async def aprocess_stream(
         self, trajectories: Iterable[FailedTrajectory]
     ) -> AsyncIterator[PipelineResult]:
         """Results as they complete, with at most ``max_concurrency`` runs in flight, so a large
         input file neither waits on its slowest run nor sits in memory as tasks."""
+        if not self.config.uses_llm:
+            async for result in self._arule_results(trajectories):
+                yield result
+            return
         limit = self.config.max_concurrency
         pending: set[asyncio.Task[PipelineResult]] = set()
         for trajectory in trajectories:
@@ -225,6 +288,8 @@ class AgentHERPipeline:
         self, trajectories: Sequence[FailedTrajectory]
     ) -> list[PipelineResult]:
         """All results, in input order."""
+        if not self.config.uses_llm:
+            return [result async for result in self._arule_results(trajectories)]
         by_id: dict[int, PipelineResult] = {}
         semaphore = asyncio.Semaphore(self.config.max_concurrency)
 
@@ -236,9 +301,13 @@ class AgentHERPipeline:
         return [by_id[i] for i in range(len(trajectories))]
 
     def process(self, trajectory: FailedTrajectory) -> PipelineResult:
+        if not self.config.uses_llm:
+            return self._process_rule_based(trajectory)
         return asyncio.run(self.aprocess(trajectory))
 
     def process_batch(self, trajectories: Sequence[FailedTrajectory]) -> list[PipelineResult]:
+        if not self.config.uses_llm:
+            return [self._process_rule_based(t) for t in trajectories]
         return asyncio.run(self.aprocess_batch(trajectories))
 
     def run_and_save(
@@ -291,5 +360,17 @@ async def _stage(name: str, call: Callable[[], Awaitable[T]]) -> T:
         raise StageError(name, exc) from exc
 
 
-async def _ready(value: T) -> T:
-    return value
+def _in_stage(name: str, call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except StageError:
+        raise
+    except Exception as exc:
+        raise StageError(name, exc) from exc
+
+
+def _stage_failed(trajectory: FailedTrajectory, exc: StageError) -> PipelineResult:
+    logger.warning("run %s failed at %s: %s", trajectory.trajectory_id, exc.stage, exc)
+    return PipelineResult(
+        trajectory.trajectory_id, exc.stage, False, error=str(exc), exception=exc.cause
+    )

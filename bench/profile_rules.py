@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import logging
@@ -48,10 +49,9 @@ def _sync_loop(pipeline: AgentHERPipeline, runs: list[FailedTrajectory]) -> int:
         return len(asyncio.run(pipeline.aprocess_batch(runs)))
     made = 0
     for t in runs:
-        try:
+        # A stage error counts as aprocess_batch counts it: a run without an example.
+        with contextlib.suppress(StageError):
             made += relabel(t).success
-        except StageError:
-            pass  # counted like aprocess_batch counts it: a run without an example
     return made
 
 
