@@ -5,13 +5,13 @@ entity of a hindsight prompt occurs in ``collect_evidence(run)``. Both sides use
 extraction, so "1,000", "1000" and "$1000.00" compare equal and list numbering ("1)", "2.",
 "(3)", "#4"), identifiers (AlphaFold3, gpt-4o, hashes) and URLs never count as quantities.
 
-Everything is one precompiled regex pass per text; no NLP model is loaded.
+Everything is a few precompiled regex passes per text; no NLP model is loaded.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -44,6 +44,49 @@ def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# Python's regex search tries a pattern at every position unless the pattern opens with a
+# plain character class; the scanners' patterns open with lookbehinds, so a 4 KB text cost
+# thousands of failed attempts. Instead, a cheap class-led pattern lists the few positions
+# where a scanner's match can start (a superset), and the scanner's own pattern is tried only
+# there. Matching at those positions in order, resuming after each match, gives exactly the
+# matches of ``finditer``: a lookbehind sees the text before ``pos``, and no match starts
+# elsewhere. On ASCII text the patterns run compiled with re.ASCII, whose classes are bitmaps:
+# for ASCII characters \w and \d mean the same either way.
+
+
+class _Scanner(NamedTuple):
+    unicode: re.Pattern[str]
+    ascii: re.Pattern[str]
+
+    def __call__(self, text: str) -> re.Pattern[str]:
+        return self.ascii if text.isascii() else self.unicode
+
+
+def _scanner(pattern: str, flags: int = 0) -> _Scanner:
+    return _Scanner(re.compile(pattern, flags), re.compile(pattern, flags | re.ASCII))
+
+
+_URL_START_RE = re.compile(r"https?://|www\.")
+
+
+def _url_starts(text: str) -> list[int]:
+    if "://" not in text and "www." not in text:
+        return []
+    return [m.start() for m in _URL_START_RE.finditer(text)]
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """The matches ``pattern.finditer(text)`` yields, given every position one can start at."""
+    end = 0
+    match = pattern.match
+    for start in starts:
+        if start >= end:
+            found = match(text, start)
+            if found is not None:
+                end = found.end()
+                yield found
+
+
 # --- numbers -----------------------------------------------------------------------------------
 
 _SCALES = {
@@ -62,7 +105,7 @@ _SCALES = {
 # URLs and ISO dates are matched as whole tokens so the digits inside them are not read as
 # separate quantities; a number must not touch a word character, "." or "#" on its left
 # (identifiers, versions, "#4") nor a word character on its right unless that is its unit.
-_NUMBER_RE = re.compile(
+_NUMBER_RE = _scanner(
     r"""
     (?=[\d$€£¥.\-−hw])(?:
       (?P<url>\b(?:https?://|www\.)[^\s<>"')\]]+)
@@ -80,6 +123,19 @@ _NUMBER_RE = re.compile(
     """,
     re.VERBOSE,
 )
+
+# Where a match of _NUMBER_RE can start besides a URL: a digit, sign, currency or "." that
+# follows no word character or "." (the weakest of its branches' lookbehinds).
+_NUMBER_START_RE = _scanner(r"[\d$€£¥.\-−](?<![\w.].)")
+
+
+def _number_matches(text: str) -> Iterator[re.Match[str]]:
+    starts = [m.start() for m in _NUMBER_START_RE(text).finditer(text)]
+    urls = _url_starts(text)
+    if urls:
+        starts = sorted({*starts, *urls})
+    return _matches_at(_NUMBER_RE(text), text, starts)
+
 
 # Beyond a float's range no quantity is meant: "5577e7998565" is a hex id, and its decimal
 # form would overflow (or run to millions of digits).
@@ -101,6 +157,8 @@ class Quantity(NamedTuple):
     unit: str = ""
 
 
+# Values recur (counts, prices, years), and a Decimal round trip costs microseconds.
+@lru_cache(maxsize=16384)
 def _canonical(
     sign: str | None, num: str, exp: str | None, word: str | None, unit: str | None
 ) -> str:
@@ -167,7 +225,7 @@ def _quantities(text: str) -> tuple[Quantity, ...]:
     seen: set[tuple[str, str]] = set()
     found: list[Quantity] = []
     last_item = 0
-    for match in _NUMBER_RE.finditer(text):
+    for match in _number_matches(text):
         url, date, sign, cur, num, exp, ver, word, unit = match.group(*_GROUPS)
         if url:
             continue
@@ -235,7 +293,7 @@ _LOWER_ID = rf"[a-z]++{_DIGIT_TAIL}"
 # at once; possessive quantifiers keep a failing branch from backtracking through a word.
 # A dotted token ("report.csv", "a/b.json") is a file name if its extension is a known one;
 # that is checked in Python, which is cheaper than a regex alternation of extensions.
-_ENTITY_RE = re.compile(
+_ENTITY_RE = _scanner(
     rf"""
     (?<!\w)(?:
       (?P<url>(?:https?://|www\.)[^\s<>"')\]]+)
@@ -246,6 +304,32 @@ _ENTITY_RE = re.compile(
     """,
     re.VERBOSE,
 )
+
+# Where a match of _ENTITY_RE can start: a quote or capital letter at a word start, or the
+# start of a file name or lower-case identifier ("report.csv", "gpt-4o"). The telling part of
+# those comes later in the word, so they are looked for in the reversed text, where it comes
+# first and the word's start is where the match ends. (Matches cannot overlap: only a file
+# name's run can hold a capital or digit, and it then starts where the file name does.)
+_REVERSED_ENTITY_START_RE = _scanner(
+    r"""[A-Z'"`./\d](?:
+      (?<=[A-Z'"`])(?!\w)
+    | (?<=[\w-][./])[\w-]++
+    | (?<=\d)-?[a-z]++
+    )""",
+    re.VERBOSE,
+)
+
+
+def _entity_matches(text: str) -> Iterator[re.Match[str]]:
+    size = len(text)
+    reversed_text = text[::-1]
+    starts = [size - m.end() for m in _REVERSED_ENTITY_START_RE(text).finditer(reversed_text)]
+    starts.reverse()
+    urls = _url_starts(text)
+    if urls:
+        starts = sorted({*starts, *urls})
+    return _matches_at(_ENTITY_RE(text), text, starts)
+
 
 # Words that are capitalised for grammar, not because they name something.
 _STOP_WORDS = _word_set(
@@ -297,47 +381,62 @@ def extract_entities(text: str) -> list[str]:
     return list(_entities(text))
 
 
+# The same names recur across runs (JSON keys, product and company names), so what a matched
+# name stands for is worked out once; only whether a capitalised name opens a sentence
+# depends on the text around it.
+_NAME_CACHE_ENTRIES = 16384
+
+
+@lru_cache(maxsize=_NAME_CACHE_ENTRIES)
+def _quoted_name(quoted: str) -> str:
+    quoted = quoted.strip()
+    if len(quoted.split()) <= _MAX_QUOTED_WORDS and any(c.isalnum() for c in quoted):
+        return quoted
+    return ""
+
+
+@lru_cache(maxsize=_NAME_CACHE_ENTRIES)
+def _file_name(name: str) -> str:
+    return name if name.rpartition(".")[2].lower() in _FILE_EXTENSIONS else ""
+
+
+@lru_cache(maxsize=_NAME_CACHE_ENTRIES)
+def _cap_names(cap: str) -> tuple[str, str]:
+    """The name a capitalised match gives inside a sentence, and when it opens one."""
+    words = cap.split(" ")
+    name = _clean_name(words)
+    # A sentence opener is an ordinary word unless the name goes on in the same shape
+    # ("Acme Widgets"): "Search API" and "Contact MetalWorks" lose their first word.
+    if _is_plain_word(words[0]) and not (
+        len(words) > 1 and all(_is_plain_word(w) for w in words[1:])
+    ):
+        return name, _clean_name(words[1:])
+    return name, name
+
+
 @_shared_scan
 def _entities(text: str) -> tuple[str, ...]:
     seen: set[str] = set()
     found: list[str] = []
-
-    def add(name: str) -> None:
+    for match in _entity_matches(text):
+        kind = match.lastgroup  # the branch that matched: its group closes last
+        if kind == "cap":
+            inside, opening = _cap_names(match.group(kind))
+            if inside != opening and _sentence_initial(text, match.start()):
+                inside = opening
+            name = inside
+        elif kind == "quoted":
+            name = _quoted_name(match.group(kind))
+        elif kind == "file":
+            name = _file_name(match.group(kind))
+        elif kind == "ident":
+            name = match.group(kind)
+        else:  # a URL
+            continue
         key = name.lower()
         if key and key not in seen and key not in _STOP_WORDS:
             seen.add(key)
             found.append(name)
-
-    for match in _ENTITY_RE.finditer(text):
-        url, quoted, file_name, cap, ident = match.group("url", "quoted", "file", "cap", "ident")
-        if url:
-            continue
-        if quoted is not None:
-            quoted = quoted.strip()
-            if (
-                quoted
-                and len(quoted.split()) <= _MAX_QUOTED_WORDS
-                and any(c.isalnum() for c in quoted)
-            ):
-                add(quoted)
-        elif file_name:
-            if file_name.rpartition(".")[2].lower() in _FILE_EXTENSIONS:
-                add(file_name)
-        elif ident:
-            add(ident)
-        else:
-            words = cap.split(" ")
-            # A sentence opener is an ordinary word unless the name goes on in the same
-            # shape ("Acme Widgets"): "Search API" and "Contact MetalWorks" lose their first.
-            if (
-                _is_plain_word(words[0])
-                and _sentence_initial(text, match.start())
-                and not (len(words) > 1 and all(_is_plain_word(w) for w in words[1:]))
-            ):
-                words = words[1:]
-            name = _clean_name(words)
-            if name:
-                add(name)
     return tuple(found)
 
 

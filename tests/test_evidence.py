@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agenther import evidence as ev
 from agenther.evidence import (
     ObservationKind,
     collect_evidence,
@@ -185,3 +186,37 @@ def test_long_texts_are_scanned_like_short_ones() -> None:
     assert extract_numbers(text) == ["1250", "3.1"]
     assert extract_entities(text) == ["MegaCorp"]
     assert observation_kind(text) is ObservationKind.CONTENT
+
+
+# The scanners try their patterns only where a match can start (found by cheap class-led
+# patterns, partly in the reversed text); that must find exactly what a plain finditer finds.
+_SCAN_TOKENS = [
+    "1)", "(2)", "#4", "$1,000.50", "-$.5", "−3", "3.5e6", "2.5 million", "v1.2.3", "12%",
+    "Qwen2.5-72B", "https://x.y/z?1=2", "www.a.com/7", "http://A.b/C'D'", "2024-01-02",
+    "#2024-01-02", "77e980341510", "a.5", "x-12", "5-10", "€3.5k", "١٢٣", "ſ", "K", "İ", "Zürich",
+    "'quoted'", '"Double Q"', "`code`", "report.csv", "a/b.json", "Foo.Bar", "foo-.csv-",
+    "gpt-4o", "gpt4-", "o3-mini", "x86_64", "AlphaFold3", "MetalWorks Inc", "CopperDirect's",
+    "The", "New York", "john.doe@example.com", "'", '"', "`", "-", ".", "/", "$", "#", "_",
+    " ", "\n", "(", ":", "a", "Z", "7",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(_SCAN_TOKENS), max_size=30),
+    st.sampled_from(["", " ", "\n", ", "]),
+)
+def test_scans_at_candidate_starts_equal_plain_finditer(tokens: list[str], glue: str) -> None:
+    text = glue.join(tokens)
+    for scan, pattern in (
+        (ev._entity_matches, ev._ENTITY_RE.unicode),
+        (ev._number_matches, ev._NUMBER_RE.unicode),
+    ):
+        fast = [(m.span(), m.groupdict()) for m in scan(text)]
+        assert fast == [(m.span(), m.groupdict()) for m in pattern.finditer(text)], text
+
+
+def test_reused_names_do_not_leak_between_contexts() -> None:
+    # A capitalised word is cached once but still judged by where it stands each time.
+    assert extract_entities("Acme is here.") == []
+    assert extract_entities("we met Acme today") == ["Acme"]
+    assert extract_entities("Acme is here.") == []
