@@ -72,10 +72,11 @@ async def redrive_dead_letters(
         **kwargs,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **kwargs)
-    await consumer.start()
-    if not dry_run:
-        await producer.start()
     try:
+        # Started inside the try: a failed start still has to close its client.
+        await consumer.start()
+        if not dry_run:
+            await producer.start()
         if dlq_topic not in await consumer.topics():
             raise RedriveError(f"topic {dlq_topic} does not exist")
         partitions = [

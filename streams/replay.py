@@ -65,8 +65,8 @@ async def reset_offsets(
         auto_offset_reset="earliest",
         **kwargs,
     )
-    await probe.start()
     try:
+        await probe.start()
         partitions = await _partitions(probe, topic, partition)
         beginning = await probe.beginning_offsets(partitions)
         end = await probe.end_offsets(partitions)
@@ -131,8 +131,8 @@ async def _commit(
     committer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False, **kwargs
     )
-    await committer.start()
     try:
+        await committer.start()
         committer.assign(list(offsets))
         await committer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
     finally:
