@@ -154,6 +154,12 @@ def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
         help="pass successful runs through as SFT positives (weight 1)",
     )
     a("--max-in-flight", type=int, default=S)
+    a(
+        "--workers",
+        type=int,
+        default=S,
+        help="rule mode: relabel in N worker processes (0 = in the service process)",
+    )
     a("--metrics-host", default=S)
     a("--metrics-port", type=int, default=S, help="0 turns the HTTP endpoint off")
     a("--schema-registry-url", default=S, help="Avro output in Confluent wire format")
@@ -228,9 +234,26 @@ def configure_logging(settings: ServiceSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    # aiokafka logs every reconnect attempt at ERROR; our own line says it once, clearly.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("aiokafka.conn").setLevel(logging.CRITICAL)
+    # aiokafka logs every failed connection attempt at ERROR; our own line says it once,
+    # clearly. Its noise stays available under --log-level DEBUG.
+    debug = root.level <= logging.DEBUG
+    client_log = logging.getLogger("aiokafka")
+    client_log.setLevel(logging.DEBUG if debug else max(logging.WARNING, root.level))
+    client_log.removeFilter(_CONNECT_NOISE)
+    if not debug:
+        client_log.addFilter(_CONNECT_NOISE)
+    logging.getLogger("aiokafka.conn").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+
+
+class _ConnectNoise(logging.Filter):
+    """Drops aiokafka's own "Unable connect to ..." / "Unable to update metadata ..." lines
+    (logged to the bare ``aiokafka`` logger, so a level on a child logger cannot reach them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "aiokafka" and str(record.msg).startswith("Unable "))
+
+
+_CONNECT_NOISE = _ConnectNoise()
 
 
 def _bootstrap(settings: ServiceSettings) -> str | None:

@@ -6,8 +6,12 @@ Guarantees (at-least-once):
   of order while their LLM calls overlap;
 - every event ends as exactly one of: example, rejection, dead letter, skipped success;
 - a poison event becomes a dead letter, so its partition moves on;
+- positions are only committed on top of the offsets this member committed: partitions lost
+  with the group membership are not committed, and a partition whose group offset moved under
+  us (a broker that restarted empty) restarts from what the broker holds;
 - a fatal LLM error (bad key, unknown model) stops the service without committing that event:
   dead-lettering every event for a configuration mistake would lose nothing but help no one.
+  So does a dead rule worker process (``--workers``): the pool cannot take more work.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -46,6 +51,7 @@ from streams.retry import Backoff
 from streams.schema_registry import SchemaRegistryUnavailableError
 from streams.settings import ServiceSettings
 from streams.topics import ensure_topics
+from streams.workers import RulePool
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,8 @@ PRODUCE_STAGE = "produce"
 _COMMIT_COALESCE_S = 0.05
 _LAG_INTERVAL_S = 1.0
 _POLL_TIMEOUT_MS = 200
+_PRODUCER_LINGER_MS = 5
+_PRODUCER_BATCH_BYTES = 1024 * 1024
 _CONNECT_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
 
 
@@ -88,8 +96,8 @@ class _Decision:
     origin_s: float | None = None  # event time, for the latency histogram
 
 
-class _FatalLLM(Exception):
-    """Internal: the pipeline hit an LLMFatalError."""
+class _Fatal(Exception):
+    """Internal: the pipeline hit an LLMFatalError, or a rule worker process died."""
 
 
 class _Abandoned(Exception):
@@ -122,6 +130,11 @@ class RelabelService:
         )
         if self.pipeline.llm is not None:
             self.pipeline.llm.usage.add_listener(self.metrics.on_llm_request)
+        self._pool: RulePool | None = None
+        if settings.workers and not self.pipeline.config.uses_llm:
+            self._pool = RulePool(self.pipeline.config, settings.workers)
+        elif settings.workers:
+            logger.info("workers=%d ignored: LLM stages run in-process", settings.workers)
         self.codec = EventCodec(settings.schema_registry_url, settings.max_event_bytes)
         self.counts: Counter[Outcome] = Counter()
         self.metrics_port: int | None = None
@@ -141,6 +154,10 @@ class RelabelService:
         self._revoking: set[TopicPartition] = set()
         self._in_flight = 0
         self._offsets: OffsetTracker[TopicPartition] = OffsetTracker()
+        # Bumped when a partition's tracking restarts, so work begun before it cannot mark an
+        # offset of the new tracking done.
+        self._epochs: Counter[TopicPartition] = Counter()
+        self._last_commit: dict[TopicPartition, int] = {}
 
     # -- state for health checks and tests -------------------------------------------------
 
@@ -184,6 +201,8 @@ class RelabelService:
             self.metrics_port = await health.start()
         background: list[asyncio.Task[None]] = []
         try:
+            if self._pool is not None:
+                await self._pool.start()
             if await self._connect():
                 background = [
                     asyncio.create_task(self._commit_loop(), name="agenther-commit"),
@@ -226,7 +245,10 @@ class RelabelService:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.bootstrap_servers,
                     acks="all",
-                    linger_ms=5,
+                    linger_ms=_PRODUCER_LINGER_MS,
+                    # Examples are several KB: the 16 KB default holds two, and every further
+                    # send to that partition then waits for the batch to drain.
+                    max_batch_size=_PRODUCER_BATCH_BYTES,
                     # Dead letters carry the original value, which may be up to the broker's
                     # limit even when it exceeds our max_event_bytes.
                     max_request_size=max(8 * 1024 * 1024, 2 * s.max_event_bytes),
@@ -306,7 +328,7 @@ class RelabelService:
         self.metrics.events_consumed.inc()
         self._in_flight += 1
         self.metrics.in_flight.set(self._in_flight)
-        task = asyncio.create_task(self._process(tp, record))
+        task = asyncio.create_task(self._process(tp, record, self._epochs[tp]))
         self._tasks.setdefault(tp, set()).add(task)
 
         def finished(t: asyncio.Task[None]) -> None:
@@ -346,6 +368,8 @@ class RelabelService:
         self._ready = False
         self.metrics.ready.set(0)
         await self.codec.aclose()
+        if self._pool is not None:
+            self._pool.close()
         if self._owns_pipeline:
             await self.pipeline.aclose()
         logger.info("stopped (%s)", ", ".join(f"{k.value}={v}" for k, v in self.counts.items()))
@@ -357,13 +381,23 @@ class RelabelService:
         if not revoked:
             return
         self._revoking |= revoked
+        lost = self._consumer is not None and _membership_lost(self._consumer)
         tasks = [t for tp in revoked for t in self._tasks.get(tp, set())]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
             for task in pending:
                 task.cancel()
-        await self._commit(revoked)
-        self._offsets.drop(revoked)
+        if lost:
+            # The group no longer knows this member: the partitions may be someone else's, or
+            # the broker forgot the group (restarted empty). Either way our positions are void.
+            logger.warning(
+                "group membership lost: not committing %s; they restart from the group's "
+                "committed offsets",
+                _names(revoked),
+            )
+        else:
+            await self._commit(revoked)
+        self._forget(revoked)
         for tp in revoked:
             self._tasks.pop(tp, None)
             with contextlib.suppress(KeyError):
@@ -395,6 +429,8 @@ class RelabelService:
             assigned = consumer.assignment()
             chosen = assigned if partitions is None else set(partitions) & assigned
             positions = self._offsets.to_commit(chosen)
+            if positions:
+                positions = await self._still_ours(consumer, positions)
             if not positions:
                 return
             try:
@@ -404,9 +440,56 @@ class RelabelService:
                 logger.warning("commit failed: %s", self.scrubber.describe(exc))
                 return
             self._offsets.committed(positions)
+            self._last_commit.update(positions)
             logger.debug(
                 "committed %s", {f"{t.topic}-{t.partition}": o for t, o in positions.items()}
             )
+
+    async def _still_ours(
+        self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """The positions that are safe to commit.
+
+        While this member owns a partition only it commits there, so the group's offset must
+        still be the one it last committed. If not, the broker lost the group's state (an
+        in-memory broker restarted empty) while the consumer kept reading at its old position:
+        committing would skip the first records of the new log. Such a partition restarts from
+        what the broker holds instead.
+        """
+        known = [tp for tp in positions if tp in self._last_commit]
+        if not known:
+            return positions
+        try:
+            found = await asyncio.gather(*(consumer.committed(tp) for tp in known))
+        except KafkaError as exc:
+            logger.warning("commit check failed: %s", self.scrubber.describe(exc))
+            return {}
+        safe = dict(positions)
+        for tp, offset in zip(known, found, strict=True):
+            if offset == self._last_commit[tp]:
+                continue
+            del safe[tp]
+            logger.warning(
+                "%s: the group's committed offset is %s, not the %d this member committed "
+                "(the broker lost the group's state); restarting the partition from %s",
+                _name(tp),
+                offset,
+                self._last_commit[tp],
+                "the beginning" if offset is None else offset,
+            )
+            self._forget([tp])
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        return safe
+
+    def _forget(self, partitions: Iterable[TopicPartition]) -> None:
+        partitions = list(partitions)
+        self._offsets.drop(partitions)
+        for tp in partitions:
+            self._epochs[tp] += 1
+            self._last_commit.pop(tp, None)
 
     async def _lag_loop(self) -> None:
         consumer = self._consumer
@@ -427,21 +510,22 @@ class RelabelService:
 
     # -- one event -------------------------------------------------------------------------
 
-    async def _process(self, tp: TopicPartition, record: Any) -> None:
+    async def _process(self, tp: TopicPartition, record: Any, epoch: int) -> None:
         try:
             try:
                 decision = await self._decide(record)
-            except (_FatalLLM, _Abandoned):
+            except (_Fatal, _Abandoned):
                 raise
             except Exception as exc:  # a bug of ours must not stall the partition either
                 logger.exception("unexpected error on %s@%d", _name(tp), record.offset)
                 decision = self._dead_letter(record, SERVICE_STAGE, exc, attempts=1)
             await self._deliver(record, decision)
-        except _FatalLLM as exc:
+        except _Fatal as exc:
             self._fatal = True
             self.exit_code = EXIT_FATAL
             logger.error(
-                "fatal LLM error on %s@%d, stopping without committing it: %s",
+                "fatal %s error on %s@%d, stopping without committing it: %s",
+                "worker" if isinstance(exc.__cause__, BrokenProcessPool) else "LLM",
                 _name(tp),
                 record.offset,
                 self.scrubber.describe(exc.__cause__ or exc),
@@ -450,7 +534,7 @@ class RelabelService:
             return
         except _Abandoned:
             return
-        if self._offsets.complete(tp, record.offset):
+        if self._epochs[tp] == epoch and self._offsets.complete(tp, record.offset):
             self._commit_wanted.set()
         self._account(decision)
 
@@ -552,13 +636,18 @@ class RelabelService:
             attempt += 1
             started = time.perf_counter()
             try:
-                result = await self.pipeline.arelabel(trajectory)
+                if self._pool is not None:
+                    result = await self._pool.relabel(trajectory)
+                else:
+                    result = await self.pipeline.arelabel(trajectory)
+            except BrokenProcessPool as exc:
+                raise _Fatal() from exc
             except StageError as exc:
                 self.metrics.pipeline_duration.labels(exc.stage).observe(
                     time.perf_counter() - started
                 )
                 if isinstance(exc.cause, LLMFatalError):
-                    raise _FatalLLM() from exc.cause
+                    raise _Fatal() from exc.cause
                 if not isinstance(exc.cause, LLMTransientError) or attempt > retries:
                     return exc, attempt
                 # Never sooner than the endpoint asked (a 429's retry-after).
@@ -696,6 +785,15 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._service._on_assigned(assigned)
+
+
+def _membership_lost(consumer: AIOKafkaConsumer) -> bool:
+    """True once aiokafka reset the generation: the coordinator no longer knew this member
+    (session expired, or the broker restarted without its group state). aiokafka's listener
+    has no "partitions lost" callback (the Java client's ``onPartitionsLost``), so the
+    coordinator's generation is read directly; -1 is Kafka's "no generation"."""
+    generation = getattr(getattr(consumer, "_coordinator", None), "generation", None)
+    return isinstance(generation, int) and generation < 0
 
 
 def _letter(topic: str, letter: DeadLetter) -> _Outgoing:

@@ -53,6 +53,8 @@ class ServiceSettings(BaseSettings):
     output_format: OutputFormat = OutputFormat.SFT
     emit_successes: bool = False
     max_in_flight: int = Field(default=64, ge=1, le=10_000)
+    # Rule-mode worker processes (0 = relabel in the service process); LLM mode ignores it.
+    workers: int = Field(default=0, ge=0, le=64)
     metrics_host: str = "0.0.0.0"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
@@ -66,7 +68,9 @@ class ServiceSettings(BaseSettings):
     transient_retries: int = Field(default=5, ge=0, le=100)
     retry_backoff_ms: int = Field(default=500, ge=0)
     retry_backoff_max_ms: int = Field(default=30_000, ge=0)
-    fetch_max_wait_ms: int = Field(default=100, ge=0)
+    # The embedded broker answers a fetch only when this wait ends (Kafka answers as soon as data
+    # arrives), so it bounds event latency there; 20 ms costs little idle polling.
+    fetch_max_wait_ms: int = Field(default=20, ge=0)
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     max_event_bytes: int = Field(default=1_048_576, ge=1)
     shutdown_grace_s: float = Field(default=30.0, ge=0)

@@ -1,6 +1,8 @@
 """Broker faults: the service starts before the broker exists (it waits, says so, becomes
 ready), and survives the broker being killed and restarted on the same port mid-stream
-(it reconnects, processes new events, and does not spin while the broker is gone)."""
+(it reconnects, processes new events, and does not spin while the broker is gone). The restarted
+broker has forgotten the data and the group: the consumer's pre-crash positions must not skip the
+first records of the new log."""
 
 from __future__ import annotations
 
@@ -86,14 +88,12 @@ async def test_service_waits_for_the_broker_and_survives_its_restart(
         assert outage_cpu < MAX_CPU_SHARE_WHILE_WAITING * OUTAGE_S, outage_cpu
 
         # 4. Same port, empty memory: the operator recreates the topics; new events flow.
-        # The consumer still holds its pre-crash positions (about len(first) per partition)
-        # and may commit them into the empty broker, so the first new offsets can be skipped:
-        # an artefact of a broker that forgot its data. Padding fills those offsets first.
+        # The consumer still reads at its pre-crash positions (about len(first) / 2 per
+        # partition), so the new log's first offsets are behind it: every one must still come
+        # out, because the service restarts such partitions from what the broker holds.
         broker.start()
         await create_topics(broker.bootstrap, names, partitions=2)
-        padding = unique_runs(f"padding-{tag}", 4 * len(first))
-        await produce(broker.bootstrap, names[0], padding)
-        second = unique_runs(f"after-{tag}", 20)
+        second = unique_runs(f"after-{tag}", 2 * len(first))
         await produce(broker.bootstrap, names[0], second)
         wanted = {e["run_id"] for e in second}
         got = await collect(
@@ -104,8 +104,7 @@ async def test_service_waits_for_the_broker_and_survives_its_restart(
         )
         recovered_s = time.monotonic() - outage_started
         keys = {r.key.decode() for r in got}
-        assert keys >= wanted, service.log_text()[-4000:]
-        skipped = len({e["run_id"] for e in padding} - keys)
+        assert keys >= wanted, (sorted(wanted - keys), service.log_text()[-4000:])
         assert service.running
         assert service.terminate() == 0
     finally:
@@ -115,9 +114,8 @@ async def test_service_waits_for_the_broker_and_survives_its_restart(
     record_property("cpu_s_waiting_for_first_broker", round(waiting_cpu, 3))
     record_property("cpu_s_during_outage", round(outage_cpu, 3))
     record_property("seconds_outage_to_recovered", round(recovered_s, 1))
-    record_property("padding_skipped_after_data_loss", skipped)
     print(
         f"broker faults: CPU {waiting_cpu:.2f}s while waiting {OUTAGE_S / 2:.0f}s, "
         f"{outage_cpu:.2f}s during a {OUTAGE_S:.0f}s outage; recovered {recovered_s:.1f}s "
-        f"after the kill ({skipped} of {len(padding)} padding events skipped)"
+        f"after the kill"
     )
