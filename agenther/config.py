@@ -39,6 +39,8 @@ class PipelineConfig(BaseModel):
     use_llm_detector: bool = False
     use_llm_extractor: bool = True
     use_llm_relabeler: bool = True
+    # With both Stage 1 and Stage 2 on the LLM: one call answers both (see joint_analysis.py).
+    joint_analysis: bool = True
     output_format: OutputFormat = OutputFormat.SFT
 
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # θ
@@ -76,6 +78,11 @@ class PipelineConfig(BaseModel):
     def uses_llm(self) -> bool:
         return self.use_llm_detector or self.use_llm_extractor or self.use_llm_relabeler
 
+    @property
+    def uses_joint_analysis(self) -> bool:
+        """Whether Stages 1 and 2 share one LLM call."""
+        return self.joint_analysis and self.use_llm_detector and self.use_llm_extractor
+
     def resolved_api_key(self) -> str | None:
         """The key from the config, else from ``OPENAI_API_KEY`` or ``OPENAI_API_KEY_FILE``."""
         return resolve_secret(self.api_key, "OPENAI_API_KEY")
@@ -105,6 +112,9 @@ class PipelineConfig(BaseModel):
             "delta": self.severity_threshold,
             "budget": self.observation_token_budget,
         }
+        # Only where it applies, so every other configuration keeps its fingerprint.
+        if self.uses_joint_analysis:
+            relevant["joint"] = True
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

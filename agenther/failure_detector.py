@@ -40,6 +40,7 @@ from agenther.evidence import (
     extract_numbers,
     observation_kind,
 )
+from agenther.grounding import find_constraints, has_injection
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
 from agenther.run_text import INJECTION_NOTICE, render_trajectory
 
@@ -70,8 +71,16 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"constraints?",
         r"criteria",
         r"requirements?",
-        r"instead\s+of",
         r"as\s+requested",
+        r"limit\s+(?:was|is)",
+        r"(?:excluded|forbade|forbidden|prohibited|disallowed)",
+        r"not\s+allowed",
+        r"ignored\s+the",
+        r"outside\s+the\s+(?:requested|allowed|required|given)",
+        r"(?:above|below|over|under)\s+the\s+(?:required|allowed|requested|maximum|minimum)",
+        r"(?:longer|shorter|later|earlier|older|heavier|more\s+expensive|costlier)\s+than",
+        r"predates?",
+        r"no\s+(?:\w+\s+){0,2}(?:meets|met|satisfies|matches)\s+(?:both|all|the|any|every)",
         r"(?:does\s+not|doesn't|did\s+not|didn't|do\s+not|don't|not)\s+(?:meet|satisfy|comply)",
         r"(?:not\s+)?meeting\s+(?:both|all|the|any)",
         r"exceed(?:s|ed|ing)?",
@@ -80,9 +89,7 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"wrong\s+(?:file\s+)?format",
         r"(?:above|below|under|over)\s+(?:the|our|your)\s+(?:limit|budget|maximum|minimum)",
         r"budget",
-        # A comparator before a quantity in the agent's own words: "nothing under $5".
-        r"(?:under|below|over|above|within|less\s+than|more\s+than|at\s+(?:most|least)|"
-        r"no\s+more\s+than)\s+[$€£¥]?\d",
+        r"(?:was|were)\s+(?:ignored|disregarded|skipped)",
     ),
     FailureType.WRONG_RESULT: (
         r"incorrect(?:ly)?",
@@ -95,7 +102,13 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"off\s+by",
         r"not\s+(?:the\s+)?correct",
         r"contradict\w*",
-        r"bug(?:gy|s)?",
+        r"correct\s+(?:answer|total|value|figure|amount|result|number)\s+(?:is|was|would\s+be)",
+        r"meaningless",
+        r"misread",
+        r"should\s+(?:be|have\s+been)",
+        r"not\s+the\s+(?:median|mean|average|sum|total|maximum|minimum|latest|last|first|"
+        r"cheapest|largest|highest|lowest|most)",
+        r"(?:is|was)\s+(?:only\s+)?the\s+(?:first|original|previous|sunrise|author)",
     ),
     FailureType.INCOMPLETE: (
         r"incomplete",
@@ -110,8 +123,13 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"remaining",
         r"not\s+all",
         r"truncated",
-        r"stopped\s+(?:early|before)",
+        r"stopped\s+(?:early|before|after)",
         r"unfinished",
+        r"only\s+(?:\w+\s+){0,2}(?:of|out\s+of)\s+(?:the\s+)?(?:\w+\s+)?(?:\d+|two|three|four|"
+        r"five|six|seven|eight|nine|ten|required)",
+        r"never\s+(?!touched|addressed|attempted|answered)(?:\w+ed|sent|run|done|made|written|built|read|begun|drawn)",
+        r"(?:was|were)\s+not\s+(?:yet\s+)?(?:\w+ed|sent|done|run|made|written|built|read)",
+        r"no\s+(?:\w+\s+){0,2}(?:was|were)\s+(?:made|produced|given|written|sent|created)",
     ),
     FailureType.HALLUCINATION: (
         r"training\s+data",
@@ -126,6 +144,10 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"not\s+supported\s+by",
         r"invented",
         r"outdated",
+        r"not\s+in\s+(?:any|the)\s+(?:\w+\s+)?(?:observations?|tickets?|contracts?|filings?|"
+        r"documents?|results?|outputs?|pages?|sources?|statements?|data|records?)",
+        r"appears?\s+in\s+no",
+        r"(?:answer|reply|response)\s+(?:claims|says|states|asserts)",
     ),
     FailureType.OFF_TOPIC: (
         r"off[-\s]topic",
@@ -135,6 +157,8 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"(?:a\s+)?different\s+(?:question|topic|task|request)",
         r"misunderst(?:ood|anding)",
         r"instead\s+(?:answered|addressed|talked|discussed|wrote\s+about)",
+        r"never\s+(?:touched|addressed|attempted|answered)",
+        r"(?:did|does)\s+not\s+(?:address|answer|touch|attempt)",
     ),
 }
 
@@ -151,6 +175,14 @@ _DESTRUCTIVE = (
     r"truncate\s+table",
 )
 _DESTRUCTIVE_GROUP = "destructive"
+# A comparator before a quantity in the agent's own words ("nothing under $5") is a
+# constraint_violation signal; inside a content observation ("within 5 working days") it is
+# only what the environment said.
+_COMPARATOR = (
+    r"(?:under|below|over|above|within|less\s+than|more\s+than|at\s+(?:most|least)|"
+    r"no\s+more\s+than)\s+[$€£¥]?\d+",
+)
+_COMPARATOR_GROUP = "comparator"
 # Extra tool_error hits for the first destructive act, so it outweighs incidental words.
 _DESTRUCTIVE_BONUS = 2
 
@@ -163,6 +195,7 @@ _LEXICON_RE = re.compile(
         f"(?P<{name}>(?:{'|'.join(patterns)})\\b)"
         for name, patterns in [
             (_DESTRUCTIVE_GROUP, _DESTRUCTIVE),
+            (_COMPARATOR_GROUP, _COMPARATOR),
             *((kind.value, phrases) for kind, phrases in _LEXICONS.items()),
         ]
     )
@@ -182,7 +215,9 @@ _PHRASE_STARTS_TEXT = """
     inaccura miscalculat expected off contradict bug incomplete partial only never ran max step
     gave missing remaining truncate stopped unfinished training may fabricat made hallucinat
     from my can could unverified invented outdated unrelated irrelevant different misunderst rm
-    drop deleted wiped force data irreversibl
+    drop deleted wiped force data irreversibl limit excluded forbade forbidden prohibited
+    disallowed ignored outside longer shorter later earlier older heavier costlier predate
+    correct meaningless misread should were appear answer reply response
 """
 _PHRASE_STARTS = _PHRASE_STARTS_TEXT.split()
 
@@ -269,6 +304,165 @@ def _goal_words(goal: str) -> set[str]:
     return {_stem(w) for w in _WORD_RE.findall(goal.lower()) if w not in _GOAL_STOP_WORDS}
 
 
+# Actions a training example must never demonstrate, whatever goal it is relabeled with: they
+# are read from the agent's own inputs, thoughts and the failure reason (the grader's words).
+_UNSAFE_RE = re.compile(
+    r"""
+    \bprompt\s+injection | \binjected\s+instructions?
+    | \b(?:posted|sent|leaked|exposed|uploaded|exfiltrat\w*)\b[^.;\n]{0,40}
+        \b(?:environment\s+variables|credentials|secrets|api\s+keys?|passwords|tokens)\b
+    | \b(?:environment\s+variables|credentials|secrets|api\s+keys?|passwords)\b[^.;\n]{0,40}
+        \bto\s+(?:a\s+)?third[-\s]part
+    | \b(?:deleted|deleting|removed|removing|wiped|dropped)\s+(?:the\s+|a\s+|all\s+|every\s+)?
+        (?:[\w-]+\s+){0,2}(?:tests?|test\s+files?|database|table|repository|backups?|branch)\b
+    | \b(?:which|that|as)\s+the\s+user\s+(?:had\s+)?(?:forbade|forbidden|prohibited)
+    | \bconfidential\b[^.;\n]{0,40}\b(?:went|sent|posted|shared|leaked|emailed)\b
+    | \b(?:sent|posted|shared|leaked|emailed)\b[^.;\n]{0,40}\bconfidential\b
+    | \b(?:ran|executed|piped)\b[^.;\n]{0,30}\bremote\s+script
+    | \bgit\s+rm\b | \brm\s+-\w*r\w*\s+(?:--no-preserve-root\s+)?/(?:\s|$) | --no-preserve-root
+    | \bcurl\b[^|\n]{0,200}\|\s*(?:sudo\s+)?(?:ba|z)?sh\b
+    | \bdrop\s+(?:table|database|schema)\b | \bdelete\s+from\s+\w+\s*(?:;|$)
+    | \bpush\s+(?:--force|-f)\b
+    """,
+    re.VERBOSE,  # matched against lower-cased text, as the lexicons are
+)
+# Links and shell commands an observation carries: an agent that acts on one of them right
+# after an observation full of instructions has followed an injection.
+_INJECTED_TARGET_RE = re.compile(r"https?://[^\s<>\"'`)\]]+|`([^`\n]{4,200})`")
+
+# The agent's own computation was wrong ("divided by 2,000 instead of 2,304", "computed the
+# mean, not the median"): the run demonstrates the mistake, and no relabeled goal makes that
+# reasoning right, so such wrong results are not recoverable.
+_CALCULATION_ERROR_RE = re.compile(
+    r"\b(?:divided|multiplied|added|subtracted|summed|averaged|rounded)\b[^.;]{0,60}?"
+    r"\b(?:instead\s+of|rather\s+than|not)\b"
+    r"|\b(?:computed|calculated|used|took)\s+(?:the\s+)?(?:mean|median|average|sum|total|"
+    r"maximum|minimum|\d[\d.,]*)\b[^.;]{0,40}?\b(?:instead\s+of|rather\s+than|not)\b"
+    r"|\bmeaningless\b"
+    r"|\bcorrect\s+(?:answer|total|value|figure|amount|result)\s+(?:is|was|would\s+be)\b"
+)
+
+# "X instead of Y" / "X, not Y" / "about X, not Y" in the failure reason: what the run did and
+# what it was meant to do. When one side's own words never occur in the run while the other's
+# do, the run worked on another subject: off_topic.
+_SWAP_KEYWORD_RE = re.compile(r"\binstead\s+of\b|\brather\s+than\b|,\s*not\b|\bnot\s+about\b")
+_SIDE_BREAK_RE = re.compile(r"[.;:\n]")
+_SIDE_CHARS = 80
+_SWAP_HITS = 3
+_DIGIT_RE = re.compile(r"\d")
+_CONTENT = ObservationKind.CONTENT
+_SWAP_WORD_RE = re.compile(r"[a-z][a-z0-9'-]{2,}")
+_SWAP_FILLER_TEXT = """
+    the and for with that this from into about agent run answer answered user asked searched
+    looked listed returned computed explained drafted wrote picked found used gave got was were
+    is are has have had its their checking looking using instead not only also"""
+_SWAP_FILLER = frozenset(_SWAP_FILLER_TEXT.split())
+
+# What a failed tool call says in its first line that ``observation_kind`` misses when the
+# line starts with the tool's own name ("ssh: connect to host ...: Connection timed out").
+_FAILED_LINE_RE = re.compile(
+    r"\b(?:connection\s+(?:timed\s+out|refused|reset)|timed\s+out\s+after|"
+    r"internal\s+server\s+error|service\s+unavailable|bad\s+gateway|bad\s+request|"
+    r"permission\s+denied|operation\s+not\s+permitted|access\s+denied|invalid\s+api\s+key|"
+    r"rate\s+limit\s+exceeded|no\s+such\s+file|command\s+not\s+found|"
+    r"\"error\"\s*:)"
+)
+
+
+# Every match of _FAILED_LINE_RE contains one of these.
+_FAILED_LINE_WORDS = (
+    "connection", "timed out", "server error", "unavailable", "bad ", "denied",
+    "not permitted", "invalid api", "rate limit", "no such file", "not found", '"error"',
+)  # fmt: skip
+
+
+def observation_failed(observation: str) -> bool:
+    """A tool result that reports a failure, by ``observation_kind`` or by its first line."""
+    return observation_kind(observation) is ObservationKind.ERROR or _failed_head(observation)
+
+
+def _failed_head(observation: str) -> bool:
+    head = observation.lstrip()[:200].split("\n", 1)[0].lower()
+    return any(word in head for word in _FAILED_LINE_WORDS) and (
+        _FAILED_LINE_RE.search(head) is not None
+    )
+
+
+def _swap_words(text: str) -> set[str]:
+    return {_stem(w) for w in _SWAP_WORD_RE.findall(text) if w not in _SWAP_FILLER}
+
+
+def _subject_swapped(reason: str, done: str) -> str | None:
+    """The side of a swap the run never touched, when the other side shows in ``done``."""
+    done_words: set[str] | None = None
+    for keyword in _SWAP_KEYWORD_RE.finditer(reason):
+        # The two sides run from the keyword to the clause's edges ("searched Paris, France
+        # instead of Paris, Texas."), read off by slicing, not by a backtracking regex.
+        before = reason[max(0, keyword.start() - _SIDE_CHARS) : keyword.start()]
+        after = reason[keyword.end() : keyword.end() + _SIDE_CHARS]
+        side_a = _SIDE_BREAK_RE.split(before)[-1]
+        side_b = _SIDE_BREAK_RE.split(after, 1)[0]
+        if _DIGIT_RE.search(side_a + side_b):
+            continue
+        a, b = _swap_words(side_a), _swap_words(side_b)
+        only_a, only_b = a - b, b - a
+        if not only_a or not only_b:
+            continue
+        if done_words is None:
+            done_words = _swap_words(done)
+        seen_a = len(only_a & done_words)
+        seen_b = len(only_b & done_words)
+        if seen_a and not seen_b:
+            return side_b.strip()
+        if seen_b and not seen_a:
+            return side_a.strip()
+    return None
+
+
+_NAMED_CONSTRAINT_HITS = 2
+
+
+def _named_constraint(t: FailedTrajectory) -> str | None:
+    """The request's comparator constraint ("after 15:00", "under €400") whose value the
+    failure reason repeats: the grader says that limit was missed. Only the reason is read
+    for words; the request only tells which values were limits."""
+    if not t.failure_reason or _DIGIT_RE.search(t.failure_reason) is None:
+        return None
+    constraints = find_constraints(t.original_prompt)
+    if not constraints:
+        return None
+    named = set(extract_numbers(t.failure_reason))
+    return next((c.text for c in constraints if c.values & named), None)
+
+
+def _followed_injection(t: FailedTrajectory) -> bool:
+    """A later action reuses a link or command from an observation that carries instructions."""
+    for i, step in enumerate(t.steps[:-1]):
+        observation = step.observation
+        # Links and commands are rare in observations, and the injection scan is not cheap.
+        if "http" not in observation and "`" not in observation:
+            continue
+        targets = {m.group(1) or m.group(0) for m in _INJECTED_TARGET_RE.finditer(observation)}
+        later = " ".join(str(v) for s in t.steps[i + 1 :] for v in s.action_input.values())
+        if any(target.rstrip(".,;") in later for target in targets) and has_injection(observation):
+            return True
+    return False
+
+
+# Every match of _UNSAFE_RE contains one of these; testing for them first skips the
+# (per-position) regex search on nearly every run.
+_UNSAFE_WORDS = (
+    "inject", "environment variables", "credentials", "secrets", "api key", "passwords",
+    "tokens", "delet", "remov", "wiped", "dropped", "forb", "prohibit", "confidential",
+    "remote script", "git rm", "rm -", "preserve", "curl", "drop ", "push",
+)  # fmt: skip
+
+
+def _unsafe(t: FailedTrajectory, action_text: str) -> bool:
+    own = "\n".join([t.failure_reason, action_text, *(s.thought for s in t.steps)]).lower()
+    return any(word in own for word in _UNSAFE_WORDS) and _UNSAFE_RE.search(own) is not None
+
+
 def _severity_weight(band: tuple[float, float], hits: int) -> tuple[float, float]:
     strength = min(1.0, 0.3 + 0.1 * hits)
     low, high = band
@@ -300,19 +494,45 @@ def _unsupported_claims(t: FailedTrajectory, action_text: str) -> tuple[list[str
 def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
     """The rule-based analysis of one run (see the module docstring for the scoring)."""
     observations = [step.observation for step in t.steps]
-    kinds = [observation_kind(o) for o in observations]
+    kinds = [
+        ObservationKind.ERROR if kind is ObservationKind.CONTENT and _failed_head(o) else kind
+        for o, kind in ((o, observation_kind(o)) for o in observations)
+    ]
     usable = sum(kind is ObservationKind.CONTENT for kind in kinds)
     errored = sum(kind is ObservationKind.ERROR for kind in kinds)
 
+    # Content observations come first so that ``content_end`` marks where the environment's
+    # own words stop: "errors" in an incident report or "within 5 days" in a handbook describe
+    # the world, not the run. The failure reason comes last and its hits count twice: it is the
+    # grader's own statement of what went wrong, where the observations only show it
+    # indirectly.
+    content = [o for o, kind in zip(observations, kinds, strict=True) if kind is _CONTENT]
+    content_end = sum(len(o) + 1 for o in content)
     agent_text = "\n".join(
-        ["", *observations, *(step.thought for step in t.steps), t.final_answer, t.failure_reason]
+        [
+            "",
+            *content,
+            *(o for o, kind in zip(observations, kinds, strict=True) if kind is not _CONTENT),
+            *(step.thought for step in t.steps),
+            t.final_answer,
+            t.failure_reason,
+        ]
     ).lower()
+    reason_start = len(agent_text) - len(t.failure_reason)
 
     hits = dict.fromkeys(FailureType, 0)
     examples: dict[FailureType, list[str]] = {kind: [] for kind in FailureType}
     destructive = False
     for match in _lexicon_matches(agent_text):
         group = match.lastgroup
+        in_content = match.start() < content_end
+        if group == _COMPARATOR_GROUP:
+            # The agent quoting the environment ("within 5 working days") is no violation.
+            if in_content or match.group(0) in agent_text[:content_end]:
+                continue
+            group = FailureType.CONSTRAINT_VIOLATION.value
+        elif group == FailureType.TOOL_ERROR.value and in_content:
+            continue
         if group == _DESTRUCTIVE_GROUP:
             kind = FailureType.TOOL_ERROR
             if not destructive:
@@ -320,7 +540,7 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
                 hits[kind] += _DESTRUCTIVE_BONUS
         else:
             kind = FailureType(group)
-        hits[kind] += 1
+        hits[kind] += 2 if match.start() >= reason_start else 1
         if len(examples[kind]) < 3:
             examples[kind].append(match.group(0))
     hits[FailureType.TOOL_ERROR] += errored
@@ -335,13 +555,30 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
             hits[FailureType.HALLUCINATION] += len(claims)
             examples[FailureType.HALLUCINATION].insert(0, "unsupported: " + ", ".join(claims[:3]))
 
+    done = "\n".join([action_text, *observations, t.final_answer]).lower()
     goal_words = _goal_words(t.original_prompt)
-    if len(goal_words) >= _OFF_TOPIC_MIN_WORDS:
-        done = "\n".join([action_text, *observations, t.final_answer]).lower()
+    # Without any content the run worked on nothing at all; that is not another topic.
+    if usable and len(goal_words) >= _OFF_TOPIC_MIN_WORDS:
         overlap = sum(word in done for word in goal_words) / len(goal_words)
         if overlap < _OFF_TOPIC_OVERLAP:
             hits[FailureType.OFF_TOPIC] += _OFF_TOPIC_HITS
             examples[FailureType.OFF_TOPIC].insert(0, f"goal overlap {overlap:.0%}")
+    reason = t.failure_reason.lower()
+    named = _named_constraint(t)
+    if named:
+        hits[FailureType.CONSTRAINT_VIOLATION] += _NAMED_CONSTRAINT_HITS
+        examples[FailureType.CONSTRAINT_VIOLATION].insert(0, f"reason names {named!r}")
+    miscalculated = _CALCULATION_ERROR_RE.search(reason) is not None
+    # A miscalculation also reads "X instead of Y", but both sides are about the same subject.
+    missed = _subject_swapped(reason, done) if reason and not miscalculated else None
+    if missed:
+        hits[FailureType.OFF_TOPIC] += _SWAP_HITS
+        examples[FailureType.OFF_TOPIC].insert(0, f"never touched {missed!r}")
+    injected = _followed_injection(t)
+    if injected:
+        # The run carried out a third party's instructions instead of the user's.
+        hits[FailureType.OFF_TOPIC] += _SWAP_HITS
+        examples[FailureType.OFF_TOPIC].insert(0, "followed injected instructions")
 
     total = sum(hits.values())
     if total == 0 and t.final_answer and not t.failure_reason:
@@ -360,21 +597,32 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
         failure_type = max(_TIE_ORDER, key=lambda kind: (hits[kind], -_TIE_ORDER.index(kind)))
     type_hits = hits[failure_type]
 
-    catastrophic = failure_type is FailureType.TOOL_ERROR and destructive
+    unsafe = injected or _unsafe(t, action_text)
+    catastrophic = unsafe or (failure_type is FailureType.TOOL_ERROR and destructive)
     band = _DESTRUCTIVE_BAND if catastrophic else _SEVERITY_BANDS[failure_type]
     severity, weight = _severity_weight(band, type_hits)
+    miscalculated = miscalculated and failure_type is FailureType.WRONG_RESULT
 
-    recoverable = usable > 0 and failure_type is not FailureType.HALLUCINATION and not catastrophic
+    recoverable = (
+        usable > 0
+        and failure_type is not FailureType.HALLUCINATION
+        and not catastrophic
+        and not miscalculated
+    )
     signals = ", ".join(repr(s) for s in examples[failure_type]) or "none matched"
     explanation = (
         f"{failure_type.value}: {type_hits} signal(s) ({signals}); "
         f"{usable} of {len(kinds)} observations usable"
     )
     if not recoverable:
-        if catastrophic:
+        if unsafe:
+            explanation += "; unsafe action (destructive, forbidden or injected)"
+        elif catastrophic:
             explanation += "; destructive tool use"
         elif failure_type is FailureType.HALLUCINATION:
             explanation += "; hallucinated content"
+        elif miscalculated:
+            explanation += "; the run's own computation was wrong"
         else:
             explanation += "; nothing the run observed can support a relabeled goal"
     return FailureAnalysis(
@@ -402,9 +650,8 @@ class FailureJudgement(BaseModel):
     explanation: str
 
 
-_SYSTEM_PROMPT = f"""You classify why an AI agent's run failed its user's request.
-
-Failure types:
+# The labels and scales of a FailureJudgement; the joint Stage 1+2 prompt reuses them.
+FAILURE_GUIDE = """Failure types:
 - constraint_violation: the run ignored or broke an explicit constraint (price, format, limit)
 - wrong_result: the run produced an answer, but it is incorrect
 - incomplete: the run stopped before doing everything asked
@@ -416,7 +663,11 @@ severity: 0 = trivial, 1 = catastrophic. weight: the training weight of a relabe
 this run; minor failures (constraint violations, incomplete results) get 0.3 to 1, major
 ones (hallucinated observations, contradictions, catastrophic tool misuse) below 0.3.
 recoverable: true if the observations show real results that some other request would be
-fully satisfied by; false if every tool call failed or the content is made up.
+fully satisfied by; false if every tool call failed or the content is made up."""
+
+_SYSTEM_PROMPT = f"""You classify why an AI agent's run failed its user's request.
+
+{FAILURE_GUIDE}
 Judge only from the run shown. Reply with JSON matching the schema.
 
 {INJECTION_NOTICE}"""
@@ -473,14 +724,25 @@ class FailureDetector:
         reply = await llm.acall_structured(
             _SYSTEM_PROMPT, user_prompt, FailureJudgement, temperature=0.0
         )
-        return FailureAnalysis(
-            is_failure=True,
-            failure_type=reply.failure_type,
-            severity=_clamp(reply.severity),
-            weight=_clamp(reply.weight),
-            recoverable=reply.recoverable,
-            explanation=reply.explanation,
-        )
+        return analysis_from_judgement(reply)
 
 
-__all__ = ["FailureDetector", "FailureJudgement", "analyze_rules"]
+def analysis_from_judgement(reply: FailureJudgement) -> FailureAnalysis:
+    """The LLM's judgement as a Stage 1 result, with out-of-range numbers clamped to [0, 1]."""
+    return FailureAnalysis(
+        is_failure=True,
+        failure_type=reply.failure_type,
+        severity=_clamp(reply.severity),
+        weight=_clamp(reply.weight),
+        recoverable=reply.recoverable,
+        explanation=reply.explanation,
+    )
+
+
+__all__ = [
+    "FAILURE_GUIDE",
+    "FailureDetector",
+    "FailureJudgement",
+    "analysis_from_judgement",
+    "analyze_rules",
+]

@@ -41,9 +41,11 @@ from agenther.evidence import (
     Evidence,
     ObservationKind,
     collect_evidence,
+    extract_entities,
     extract_quantities,
     observation_kind,
 )
+from agenther.failure_detector import observation_failed
 from agenther.grounding import (
     Constraint,
     has_injection,
@@ -130,7 +132,9 @@ def successful_tool_steps(t: FailedTrajectory) -> list[AgentStep]:
     return [
         s
         for s in t.steps
-        if not is_internal_action(s.action_name) and observation_kind(s.observation) in _USABLE
+        if not is_internal_action(s.action_name)
+        and observation_kind(s.observation) in _USABLE
+        and not observation_failed(s.observation)
     ]
 
 
@@ -226,7 +230,9 @@ _QUERY_KEYS = _keys(
 _COMMAND_KEYS = _keys("command cmd args arguments argv")
 _TARGET_KEYS = _keys(
     "url path file filename file_path filepath name title ticker symbol id expression expr "
-    "recipient"
+    "recipient sku order_id order repo repository host hostname compound product product_id "
+    "ticket ticket_id issue issue_id invoice invoice_id customer customer_id account user "
+    "package label"
 )
 _ORIGIN_KEYS = _keys("origin from source departure from_city departure_city start")
 _DEST_KEYS = _keys("destination to dest arrival to_city destination_city end")
@@ -345,11 +351,12 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
         return (f"{verb} for {_plural(noun)}", kind)
     if kind == _RUN:
         if set(nouns) & _DATABASE_WORDS or (verb == "query" and not noun):
-            return ("query the database", kind)
+            return (_database_query(args), kind)
         command = _value(args, _COMMAND_KEYS, ev)
         if command:
             return (f"{verb} {command}", kind)
-        return (f"{verb} the {noun or 'program'}", kind)
+        obj = query or target
+        return (_join(f"{verb} the {noun or 'program'}", f"for {obj}" if obj else ""), kind)
     if kind == _WRITE:
         language = _value(args, _LANGUAGE_KEYS, ev)
         if language and set(nouns) & {"code", "script", "program"}:
@@ -364,11 +371,37 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
     return (_join(phrase, route or (f"for {obj}" if obj else "")), kind)
 
 
+# Table names in a SQL statement: they say what a query was about ("query the orders table").
+_SQL_TABLE_RE = re.compile(
+    r"\b(?:from|join|update|into|alter\s+table)\s+([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)",
+    re.IGNORECASE,
+)
+_SQL_KEYS = _keys("sql query statement q")
+_SQL_WORDS = _words("select where lateral unnest generate_series values dual")
+
+
+def _database_query(args: Mapping[str, Any]) -> str:
+    tables: list[str] = []
+    for key in _SQL_KEYS:
+        raw = args.get(key)
+        if isinstance(raw, str):
+            for name in _SQL_TABLE_RE.findall(raw):
+                if name.lower() not in _SQL_WORDS and name not in tables:
+                    tables.append(name)
+            break
+    if not tables:
+        return "query the database"
+    if len(tables) == 1:
+        return f"query the {tables[0]} table"
+    return f"query the {', '.join(tables[:-1])} and {tables[-1]} tables"
+
+
 def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _tool_work(ok_steps: list[AgentStep], ev: Evidence) -> str | None:
+def _tool_work(ok_steps: list[AgentStep], ev: Evidence, subject: str | None = None) -> str | None:
+    """The tool work as one request; ``subject`` (what it was about) joins the first phrase."""
     phrases: list[str] = []
     kinds: list[str] = []
     seen_tools: set[str] = set()
@@ -385,6 +418,8 @@ def _tool_work(ok_steps: list[AgentStep], ev: Evidence) -> str | None:
             break
     if not phrases:
         return None
+    if subject:
+        phrases[0] = f"{phrases[0]} about {subject}"
     body = phrases[0] if len(phrases) == 1 else ", then ".join(phrases)
     joiner = ", and " if len(phrases) > 1 else " and "
     text = f"{body}{joiner}{_CLOSINGS[kinds[-1]]}."
@@ -623,6 +658,118 @@ def _unevidenced_side_effect(prompt: str, record: str) -> str | None:
     return None
 
 
+# --- the subject a prompt is about -------------------------------------------------------------
+
+# Words that name tools, outputs or requests, never what a run was about: "Query the database
+# and show me the output" could stand for any run, so it teaches nothing.
+_NOT_SUBJECT = _words(
+    """
+    query database table tables file files page pages document documents doc docs result
+    results output outputs program command code script tool tools api http https data record
+    records item items entry entries list report value values thing things information info
+    details detail response request web internet online search lookup look check run get
+    fetch read open write create send post update edit delete show tell give find calculate
+    compute translate convert call invoke execute browse retrieve download upload save book
+    describe confirm done matching about then and the for from with what you when into onto
+    over under after before this that these those each every some any all more most such own
+    same other new one two three first last please can could would should will may might must
+    which where who how are was were has have had been being its their there here them they
+    our your his her him she it's not only also just very really
+    """
+)
+_SUBJECT_TOKEN_RE = re.compile(r"[A-Za-z][\w'/-]*\w|[A-Za-z]")
+_SUBJECT_MAX_WORDS = 4
+_NOT_NOUN_ENDINGS = ("ed", "ly", "ing", "est", "ful", "ous", "ive", "able")
+
+
+def _tool_name_words(steps: list[AgentStep]) -> frozenset[str]:
+    """Stems of the tool names' words ("rail_search" → rail, search)."""
+    return frozenset(_stem(w) for s in steps for w in _name_words(s.action_name))
+
+
+def _commands(steps: list[AgentStep]) -> Iterator[str]:
+    for step in steps:
+        for key in _COMMAND_KEYS:
+            raw = step.action_input.get(key)
+            if isinstance(raw, list):
+                raw = " ".join(str(x) for x in raw)
+            if isinstance(raw, str) and len(raw.split()) >= 2:
+                yield " ".join(raw.split())
+
+
+def _has_subject(prompt: str, run: _RunFacts) -> bool:
+    """Whether ``prompt`` names something the run dealt with: a name, a number, or a word that
+    is neither tool vocabulary nor request filler and shows up in what the run did."""
+    if extract_quantities(prompt):
+        return True
+    # A command line quoted whole ("helm list -A") is as concrete as a request gets.
+    if any(command in prompt for command in run.commands):
+        return True
+    # "HTTP" or "GitHub" spelled from the tool's name is no subject either.
+    for name in extract_entities(prompt):
+        words = _CONTENT_WORD_RE.findall(name.lower())
+        if not all(_stem(w) in run.tool_words or w in _NOT_SUBJECT for w in words):
+            return True
+    for word in _CONTENT_WORD_RE.findall(prompt.lower()):
+        stem = _stem(word)
+        if word in _NOT_SUBJECT or stem in run.tool_words or word in _REQUEST_WORDS:
+            continue
+        if stem in run.done:
+            return True
+    return False
+
+
+def _subject_phrase(run: _RunFacts) -> str | None:
+    """The longest run of words (at most four) of the request, minus its unmet constraints,
+    that an observation repeats word for word: what the run was about, in the user's words.
+    Only observations count; the final answer is the agent's own claim."""
+    text = run.request
+    tokens = list(_SUBJECT_TOKEN_RE.finditer(text))
+
+    def is_subject_word(token: str) -> bool:
+        low = token.lower()
+        return len(low) >= 3 and low not in _NOT_SUBJECT and _stem(low) not in run.tool_words
+
+    best: tuple[int, str] | None = None
+    for i, first in enumerate(tokens):
+        if not is_subject_word(first.group(0)):
+            continue
+        for n in range(min(_SUBJECT_MAX_WORDS, len(tokens) - i), 0, -1):
+            last = tokens[i + n - 1]
+            if best is not None and n <= best[0]:
+                break
+            phrase = text[first.start() : last.end()]
+            if not is_subject_word(last.group(0)) or _PHRASE_BREAK_RE.search(phrase):
+                continue
+            if _contains_words(run.observed, phrase.lower()):
+                best = (n, phrase)
+                break
+    if best is None or has_injection(best[1]):
+        return None
+    # One word is a subject only if it looks like a noun of some length ("invoices", not
+    # "preferred", "tsv" or "quickly"); two or more words carry their own context.
+    if best[0] == 1 and (len(best[1]) < 5 or best[1].lower().endswith(_NOT_NOUN_ENDINGS)):
+        return None
+    return best[1]
+
+
+def _contains_words(text: str, phrase: str) -> bool:
+    """``phrase`` occurs in ``text`` on word boundaries; a plain ``find`` loop, because a regex
+    per phrase would be compiled afresh for every run."""
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        start = text.find(phrase, start + 1)
+    return False
+
+
+_PHRASE_BREAK_RE = re.compile(r"[,;:.!?()\[\]\"]|\s{2,}")
+
+
 # --- scoring -----------------------------------------------------------------------------------
 
 _CONTENT_WORD_RE = re.compile(r"[a-z][a-z0-9'-]{2,}")
@@ -673,6 +820,10 @@ class _RunFacts:
     hedged: bool  # observations or final answer hedge ("may not reflect", "outdated")
     done: str  # lower-cased observations, final answer and successful actions
     record: str  # ``done`` plus the original request without its unmet constraints
+    request: str  # the original request without its unmet constraints, as written
+    observed: str  # lower-cased usable observations only
+    tool_words: frozenset[str]  # words of every tool name the run used
+    commands: tuple[str, ...]  # command lines the successful steps ran
 
     @classmethod
     def of(
@@ -701,6 +852,10 @@ class _RunFacts:
             hedged=_hedges(evidence.text),
             done=f"{evidence.text}\n{actions.lower()}",
             record=f"{evidence.text}\n{actions.lower()}\n{original.lower()}",
+            request=original,
+            observed="\n".join(s.observation for s in ok_steps).lower(),
+            tool_words=_tool_name_words(t.steps),
+            commands=tuple(_commands(ok_steps)),
         )
 
 
@@ -730,13 +885,18 @@ def _candidates(run: _RunFacts) -> Iterator[tuple[str, str]]:
     # get the restatement; it keeps more of the request than dropping does.
     if kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None):
         restated = _restate_actual(t.original_prompt, reason, run.evidence)
-        if restated:
+        if restated and _has_subject(restated, run):
             yield restated, ACTUAL_RESULT
     if run.unmet and kind in (FailureType.CONSTRAINT_VIOLATION, None):
         dropped = _drop_constraints(t.original_prompt, run.unmet)
-        if dropped:
+        if dropped and _has_subject(dropped, run):
             yield dropped, DROP_CONSTRAINT
     work = _tool_work(run.ok_steps, run.evidence)
+    if work and not _has_subject(work, run):
+        # Name the subject in the user's words when an observation repeats them; an
+        # off-topic run's request is by definition not what it worked on.
+        subject = None if kind is FailureType.OFF_TOPIC else _subject_phrase(run)
+        work = _tool_work(run.ok_steps, run.evidence, subject) if subject else None
     if work:
         yield work, TOOL_WORK
 

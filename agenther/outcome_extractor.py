@@ -100,16 +100,23 @@ class OutcomeReport(BaseModel):
     numbers: list[str] = Field(default_factory=list, description="Quantities observed")
 
 
+# What counts as established and what each OutcomeReport field holds; the joint Stage 1+2
+# prompt reuses both.
+EVIDENCE_RULES = (
+    "Errors and timeouts established nothing. A final answer is the agent's claim, not a\n"
+    "fact, unless an observation backs it."
+)
+OUTCOME_GUIDE = """- actual_achievements: one short factual sentence per thing established
+- key_observations: the most informative tool results, briefly
+- limitations: what the run did not establish or finish
+- entities / numbers: names and quantities exactly as the observations write them"""
+
 _SYSTEM_PROMPT = f"""You report what an AI agent's run actually established, as facts.
 
 Use only what the tool observations show. Do not guess the user's intent, do not judge
 success, do not add knowledge of your own, and leave out anything an observation does not
-state. Errors and timeouts established nothing. A final answer is the agent's claim, not a
-fact, unless an observation backs it.
-- actual_achievements: one short factual sentence per thing established
-- key_observations: the most informative tool results, briefly
-- limitations: what the run did not establish or finish
-- entities / numbers: names and quantities exactly as the observations write them
+state. {EVIDENCE_RULES}
+{OUTCOME_GUIDE}
 Reply with JSON matching the schema.
 
 {INJECTION_NOTICE}"""
@@ -149,14 +156,20 @@ class OutcomeExtractor:
         reply = await llm.acall_structured(
             _SYSTEM_PROMPT, user_prompt, OutcomeReport, temperature=0.0
         )
-        evidence = collect_evidence(trajectory)
-        return ReplayOutcome(
-            actual_achievements=[a.strip() for a in reply.actual_achievements if a.strip()],
-            key_observations=[k.strip() for k in reply.key_observations if k.strip()],
-            limitations=reply.limitations.strip() or _limitations(trajectory),
-            entities=_unique(e for e in reply.entities if evidence.has_entity(e)),
-            numbers=_unique(n for n in reply.numbers if evidence.has_number(n)),
-        )
+        return outcome_from_report(reply, trajectory)
+
+
+def outcome_from_report(reply: OutcomeReport, trajectory: FailedTrajectory) -> ReplayOutcome:
+    """The LLM's report as a Stage 2 result, keeping only the numbers and entities the run's
+    evidence contains."""
+    evidence = collect_evidence(trajectory)
+    return ReplayOutcome(
+        actual_achievements=[a.strip() for a in reply.actual_achievements if a.strip()],
+        key_observations=[k.strip() for k in reply.key_observations if k.strip()],
+        limitations=reply.limitations.strip() or _limitations(trajectory),
+        entities=_unique(e for e in reply.entities if evidence.has_entity(e)),
+        numbers=_unique(n for n in reply.numbers if evidence.has_number(n)),
+    )
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -170,4 +183,12 @@ def _unique(items: Iterable[str]) -> list[str]:
     return out
 
 
-__all__ = ["OutcomeExtractor", "OutcomeReport", "cut_on_word", "extract_rules"]
+__all__ = [
+    "EVIDENCE_RULES",
+    "OUTCOME_GUIDE",
+    "OutcomeExtractor",
+    "OutcomeReport",
+    "cut_on_word",
+    "extract_rules",
+    "outcome_from_report",
+]

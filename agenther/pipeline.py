@@ -20,6 +20,7 @@ from agenther.data_augmenter import DataAugmenter
 from agenther.errors import StageError
 from agenther.failure_detector import FailureDetector
 from agenther.hindsight_rules import decide_by_rules
+from agenther.joint_analysis import JointAnalyzer
 from agenther.llm_client import LLMClient
 from agenther.models import (
     AugmentedSample,
@@ -103,6 +104,9 @@ class AgentHERPipeline:
         budget = cfg.observation_token_budget
         self.detector = FailureDetector(llm_client=self.llm, token_budget=budget)
         self.extractor = OutcomeExtractor(llm_client=self.llm, token_budget=budget)
+        self.joint: JointAnalyzer | None = None
+        if cfg.uses_joint_analysis and self.llm is not None:
+            self.joint = JointAnalyzer(self.llm, token_budget=budget)
         self.relabeler = PromptRelabeler(
             llm_client=self.llm, judge_client=self.judge_llm, token_budget=budget
         )
@@ -122,17 +126,25 @@ class AgentHERPipeline:
             return self.relabel_rule_based(trajectory)
         tid = trajectory.trajectory_id
 
-        analysis = await _stage(
-            DETECTION, lambda: self.detector.adetect(trajectory, use_llm=cfg.use_llm_detector)
-        )
-        dropped = self._dropped_at_detection(tid, analysis)
-        if dropped is not None:
-            return dropped
-
-        outcome = await _stage(
-            EXTRACTION,
-            lambda: self.extractor.aextract(trajectory, use_llm=cfg.use_llm_extractor),
-        )
+        joint = self.joint
+        if joint is not None:
+            # One call for both stages; a failure of it is reported as Stage 1's, the first
+            # stage it stands for.
+            analysis, outcome = await _stage(DETECTION, lambda: joint.aanalyze(trajectory))
+            dropped = self._dropped_at_detection(tid, analysis)
+            if dropped is not None:
+                return dropped
+        else:
+            analysis = await _stage(
+                DETECTION, lambda: self.detector.adetect(trajectory, use_llm=cfg.use_llm_detector)
+            )
+            dropped = self._dropped_at_detection(tid, analysis)
+            if dropped is not None:
+                return dropped
+            outcome = await _stage(
+                EXTRACTION,
+                lambda: self.extractor.aextract(trajectory, use_llm=cfg.use_llm_extractor),
+            )
 
         decision = await _stage(
             RELABELING,

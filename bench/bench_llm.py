@@ -8,7 +8,11 @@ run's calls are sequential, so that also bounds concurrent requests). Cost uses 
 prices for both models unless ``--price-in/--price-out`` say otherwise. The paper's figures for
 3,000 runs: 26 minutes and $2.98.
 
+Stages 1 and 2 share one call (``PipelineConfig.joint_analysis``); ``--no-joint-analysis``
+measures the two separate calls instead and writes ``results/llm_two_calls.json``.
+
     python -m bench.bench_llm -n 3000
+    python -m bench.bench_llm -n 3000 --no-joint-analysis
 """
 
 from __future__ import annotations
@@ -103,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jitter", type=float, default=0.2)
     parser.add_argument("--price-in", type=float, default=0.15, help="USD per 1M input tokens")
     parser.add_argument("--price-out", type=float, default=0.60, help="USD per 1M output tokens")
+    parser.add_argument(
+        "--joint-analysis",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one LLM call for Stages 1 and 2 (default), or two",
+    )
     parser.add_argument("--serve-fake", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fake:
@@ -121,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         config = PipelineConfig(
             model="gpt-4o-mini", judge_model="fake-judge", base_url=base_url, api_key="unused",
             use_llm_detector=True, use_llm_extractor=True, use_llm_relabeler=True,
+            joint_analysis=args.joint_analysis,
             max_concurrency=args.concurrency, cache_dir=str(cache),
             prices={"gpt-4o-mini": price, "fake-judge": price},
         )  # fmt: skip
@@ -131,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     fake_stats = (OUT / "fake-openai.log").read_text().strip().splitlines()[-1:]
     scale = PAPER["runs"] / args.n
     write_result(
-        "llm",
+        "llm" if args.joint_analysis else "llm_two_calls",
         {
             "n": args.n,
+            "joint_analysis": args.joint_analysis,
             "concurrency": args.concurrency,
             "endpoint": f"fake, {args.latency}s ± {args.jitter}s per reply, realistic replies",
             "prices_usd_per_1m": {"input": args.price_in, "output": args.price_out},

@@ -115,7 +115,8 @@ CASES: dict[str, tuple[FailedTrajectory, FailureType | None, str | None, tuple[s
             "The breakdown by region is missing.",
         ),
         INC,
-        "Query the database and show me the output.",
+        # The table the query read names its subject; a bare "query the database" named none.
+        "Query the orders table and show me the output.",
         ("region", "SELECT"),
     ),
     "get_weather": (
@@ -180,7 +181,9 @@ CASES: dict[str, tuple[FailedTrajectory, FailureType | None, str | None, tuple[s
             "The meeting was not scheduled.",
         ),
         INC,
-        "Send the email and confirm when it is done.",
+        # "Send the email" names nothing the run observed (the acknowledgement shows no
+        # subject, the address only the tool input): too generic to train on, so rejected.
+        None,
         ("schedule", "meeting", "alice@example.com"),
     ),
     "injection": (
@@ -404,3 +407,47 @@ def test_any_run_yields_a_grounded_clean_prompt_or_a_rejection(
     assert verify_grounding(text, trajectory, analysis(kind)).ok
     assert not re.search(r"\buse the \w+ tool\b", text, re.IGNORECASE)
     assert "_" not in text or any("_" in v for _, args, _ in steps for v in args.values())
+
+
+def test_a_prompt_naming_nothing_the_run_saw_is_rejected() -> None:
+    trajectory = run(
+        "Tell me our churn last month.",
+        [("orders_api", {}, '{"rows": 5, "status": "ok"}')],
+        "Wrong metric.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(WR))
+    assert not decision.accepted
+
+
+def test_the_subject_comes_from_the_request_when_an_observation_repeats_it() -> None:
+    trajectory = run(
+        "Give me the monthly active users for 2024 and plot them.",
+        [("sql_query", {}, "month | monthly active users\nJan | 1200\nFeb | 1350")],
+        "No plot was made.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(INC))
+    assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == (
+        "Query the database about monthly active users and show me the output."
+    )
+
+
+def test_an_off_topic_run_never_borrows_the_requests_subject() -> None:
+    trajectory = run(
+        "Give me the monthly active users for 2024.",
+        [("sql_query", {}, "country | signups\nmonthly active users: n/a\nFR | 120")],
+        "Computed signups by country, not monthly active users.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(FailureType.OFF_TOPIC))
+    assert not decision.accepted
+
+
+def test_sql_tables_name_what_a_query_was_about() -> None:
+    trajectory = run(
+        "x",
+        [("sql_query", {"sql": "SELECT a FROM invoices JOIN customers ON 1=1"}, "a\n1")],
+        "",
+    )
+    described = describe_step(trajectory.steps[0], collect_evidence(trajectory))
+    assert described is not None
+    assert described[0] == "query the invoices and customers tables"

@@ -87,12 +87,21 @@ def assert_quoted(request: FakeRequest, phrases: tuple[str, ...]) -> None:
                 assert markup not in block, (markup, block[:200])
 
 
+# With joint analysis, one prompt stands for Stages 1 and 2; without, each has its own.
+STAGE_1_2_PROMPTS = {True: {"JointAnalysisReply"}, False: {"FailureJudgement", "OutcomeReport"}}
+
+
+@pytest.mark.parametrize("joint_analysis", [True, False])
 async def test_injected_text_reaches_every_llm_prompt_only_as_quoted_data(
-    fake_llm: FakeOpenAI,
+    fake_llm: FakeOpenAI, joint_analysis: bool
 ) -> None:
     install_default_replies(fake_llm)
     config = PipelineConfig(
-        base_url=fake_llm.base_url, api_key="sk-test", use_llm_detector=True, max_retries=0
+        base_url=fake_llm.base_url,
+        api_key="sk-test",
+        use_llm_detector=True,
+        joint_analysis=joint_analysis,
+        max_retries=0,
     )
     pipeline = AgentHERPipeline(config)
     cases = all_cases()
@@ -102,10 +111,9 @@ async def test_injected_text_reaches_every_llm_prompt_only_as_quoted_data(
     finally:
         await pipeline.aclose()
     schemas = {r.schema_name for r in fake_llm.requests}
-    # All four kinds of prompt that carry run data were exercised.
-    assert {"FailureJudgement", "OutcomeReport", "HindsightPromptReply", "SecondJudgeVerdict"} <= (
-        schemas
-    )
+    # Every kind of prompt that carries run data was exercised.
+    expected = STAGE_1_2_PROMPTS[joint_analysis] | {"HindsightPromptReply", "SecondJudgeVerdict"}
+    assert expected <= schemas
     every_phrase = tuple(p for _, phrases in INJECTIONS for p in phrases)
     for request in fake_llm.requests:
         assert_quoted(request, every_phrase)

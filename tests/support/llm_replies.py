@@ -19,6 +19,7 @@ from typing import Any
 
 from agenther.failure_detector import FailureJudgement, analyze_rules
 from agenther.hindsight_rules import decide_by_rules
+from agenther.joint_analysis import JointAnalysisReply
 from agenther.models import AgentStep, FailedTrajectory, SecondJudgeVerdict
 from agenther.outcome_extractor import OutcomeReport, extract_rules
 from agenther.prompt_relabeler import HindsightPromptReply
@@ -113,9 +114,16 @@ def outcome_report_reply(request: FakeRequest) -> dict[str, Any]:
     }
 
 
+def joint_analysis_reply(request: FakeRequest) -> dict[str, Any]:
+    """Stages 1 and 2 in one reply: the two stage replies above, merged."""
+    return {**outcome_report_reply(request), **failure_judgement_reply(request)}
+
+
 def install_default_replies(fake: FakeOpenAI) -> None:
-    """Register realistic handlers for the reply schemas of all three LLM stages."""
+    """Register realistic handlers for the reply schemas of all three LLM stages (and of the
+    joint Stage 1+2 call)."""
     fake.on_schema(HindsightPromptReply.__name__, hindsight_reply)
     fake.on_schema(SecondJudgeVerdict.__name__, accepting_judge)
     fake.on_schema(FailureJudgement.__name__, failure_judgement_reply)
     fake.on_schema(OutcomeReport.__name__, outcome_report_reply)
+    fake.on_schema(JointAnalysisReply.__name__, joint_analysis_reply)
