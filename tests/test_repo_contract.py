@@ -46,3 +46,15 @@ def test_library_never_imports_the_service() -> None:
         if re.search(r"^\s*(from|import)\s+(streams|aiokafka)\b", path.read_text(), flags=re.M)
     ]
     assert offenders == []
+
+
+def test_every_test_the_readme_cites_exists() -> None:
+    text = (ROOT / "README.md").read_text()
+    cited = set(re.findall(r"(tests/[\w/]+\.py)::(\w+)", text))
+    assert cited, "the Guarantees section names its tests"
+    missing = [
+        f"{path}::{name}"
+        for path, name in sorted(cited)
+        if not re.search(rf"def {name}\(", (ROOT / path).read_text())
+    ]
+    assert missing == []
