@@ -193,6 +193,24 @@ _CLI_TOOLS = _words(
     "ansible make cargo go java node ssh rsync jq"
 )
 _SHELLS = _words("bash shell sh zsh terminal console cli")
+# CLI programs named for what they do to text or code: a user asks for the job, not the program
+# ("search the code for parse_config", never "get the grep").
+_CLI_ACTIONS: dict[str, tuple[str, str]] = {
+    "grep": ("search the code", _SEARCH),
+    "rg": ("search the code", _SEARCH),
+    "ripgrep": ("search the code", _SEARCH),
+    "ag": ("search the code", _SEARCH),
+    "ack": ("search the code", _SEARCH),
+    "sed": ("edit the text", _ACT),
+    "awk": ("process the text", _FETCH),
+    "jq": ("filter the JSON", _FETCH),
+    "curl": ("fetch", _READ),
+    "wget": ("download", _READ),
+}
+_PATTERN_KEYS = _keys("pattern regex regexp query q search term")
+# A pattern for a definition names the thing defined ("def parse_config" → parse_config).
+_DEFINITION_RE = re.compile(r"^\^?(?:def|class|function|func|fn|struct|interface|type)\s+")
+_REGEX_CHARS_RE = re.compile(r"[*+?()\[\]^$]")
 _NOUN_ACTIONS: dict[str, tuple[str, str, str]] = {
     # noun: (verb phrase, kind, preposition for the argument)
     "calculator": ("calculate", _FETCH, ""),
@@ -239,6 +257,29 @@ _DEST_KEYS = _keys("destination to dest arrival to_city destination_city end")
 _DATE_KEYS = _keys("date departure_date day when start_date checkin check_in")
 _PLACE_KEYS = _keys("city location place region country area near")
 _LANGUAGE_KEYS = ("language", "lang")
+_TRANSLATE_TO_KEYS = _keys(
+    "target_language target_lang to_language to_lang target to language lang"
+)
+_TRANSLATE_SOURCE_KEYS = _keys("doc document file path filename file_path url")
+_LANGUAGE_NAMES = {
+    "en": "English",
+    "fr": "French",
+    "es": "Spanish",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ru": "Russian",
+    "ar": "Arabic",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "tr": "Turkish",
+}
+# Dates said relative to now read without a preposition ("news today", not "news on today").
+_RELATIVE_DATES = _words("today tonight tomorrow yesterday now")
 _UNSAFE_VALUE_RE = re.compile(r"[\n\r<>{}|`\\]")
 
 _CLOSINGS = {
@@ -296,7 +337,9 @@ def _route(args: Mapping[str, Any], ev: Evidence) -> str:
         ("on", _DATE_KEYS),
     ):
         value = _value(args, keys, ev)
-        if value:
+        if value and prefix == "on" and value.lower() in _RELATIVE_DATES:
+            parts.append(value.lower())
+        elif value:
             parts.append(f"{prefix} {value}")
     namespace = _value(args, ("namespace", "ns"), ev)
     if namespace:
@@ -318,6 +361,8 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
 
     if verb_at < 0:
         command = _value(args, _COMMAND_KEYS, ev)
+        if len(words) == 1 and words[0] in _CLI_ACTIONS and not command:
+            return _cli_action(words[0], args, ev)
         if len(words) == 1 and words[0] in _SHELLS:
             return (f"run {command}" if command else "run the command", _RUN)
         if len(words) == 1 and (words[0] in _CLI_TOOLS or command):
@@ -328,15 +373,22 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
             if obj and prep and not route:
                 obj = f"{prep} {obj}"
             return (f"{verb} {obj}".rstrip(), kind)
+        if not nouns:  # a name of filler words only ("a", "tool_api") names no work
+            return None
         phrase = f"get the {_noun_phrase(nouns)}"
         obj = query or target
         return (_join(phrase, route or (f"for {obj}" if obj else "")), _FETCH)
 
     verb, kind = _VERBS[words[verb_at]]
     noun = _noun_phrase(nouns)
+    if verb == "translate":
+        return _translation(args, ev)
     if kind == _SEARCH:
         obj = query or target
         if route and noun:
+            # A one-word topic reads as a modifier: "search for technology news today".
+            if query and len(query.split()) == 1 and query.islower():
+                return (f"{verb} for {query} {_plural(noun)} {route}", kind)
             return (f"{verb} for {_plural(noun)} {route}", kind)
         if obj:
             source = _SOURCES.get(" ".join(nouns))
@@ -371,6 +423,49 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
     return (_join(phrase, route or (f"for {obj}" if obj else "")), kind)
 
 
+def _cli_action(program: str, args: Mapping[str, Any], ev: Evidence) -> tuple[str, str]:
+    phrase, kind = _CLI_ACTIONS[program]
+    if kind == _SEARCH:
+        pattern = _DEFINITION_RE.sub("", _value(args, _PATTERN_KEYS, ev)).strip()
+        # A raw regular expression is no way to ask a person for anything.
+        if pattern and not _REGEX_CHARS_RE.search(pattern):
+            return (f"{phrase} for {pattern}", kind)
+        return (phrase, kind)
+    target = _value(args, _TARGET_KEYS, ev)
+    return (_join(phrase, target), kind)
+
+
+def _translation(args: Mapping[str, Any], ev: Evidence) -> tuple[str, str]:
+    """A translation as "translate manual.txt into French", naming what the run shows; a file
+    translated is work done, text translated is an answer to report."""
+    language = ""
+    for key in _TRANSLATE_TO_KEYS:
+        raw = args.get(key)
+        if isinstance(raw, str) and raw.strip():
+            code = raw.strip()
+            language = _LANGUAGE_NAMES.get(code[:2].lower(), "") if len(code) in (2, 5) else code
+            break
+    # The language is named only if the run shows it: "French" for a step that wrote French.
+    if not language.isalpha() or not _contains_words(ev.text, language.lower()):
+        language = ""
+    into = f" into {language.capitalize()}" if language else ""
+    source = _value(args, _TRANSLATE_SOURCE_KEYS, ev) or _document_name(args, ev)
+    if source:
+        return (f"translate {source}{into}", _WRITE)
+    return (f"translate the text{into}", _FETCH)
+
+
+def _document_name(args: Mapping[str, Any], ev: Evidence) -> str:
+    """A document as "the manual" (manual.txt) when only its stem, not its name, is in the run."""
+    for key in _TRANSLATE_SOURCE_KEYS:
+        raw = args.get(key)
+        if isinstance(raw, str):
+            stem = raw.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+            if stem.isalpha() and _contains_words(ev.text, stem.lower()):
+                return f"the {stem.lower()}"
+    return ""
+
+
 # Table names in a SQL statement: they say what a query was about ("query the orders table").
 _SQL_TABLE_RE = re.compile(
     r"\b(?:from|join|update|into|alter\s+table)\s+([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)",
@@ -400,7 +495,9 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _tool_work(ok_steps: list[AgentStep], ev: Evidence, subject: str | None = None) -> str | None:
+def _tool_work(
+    ok_steps: list[AgentStep], ev: Evidence, subject: _Subject | None = None
+) -> str | None:
     """The tool work as one request; ``subject`` (what it was about) joins the first phrase."""
     phrases: list[str] = []
     kinds: list[str] = []
@@ -419,11 +516,31 @@ def _tool_work(ok_steps: list[AgentStep], ev: Evidence, subject: str | None = No
     if not phrases:
         return None
     if subject:
-        phrases[0] = f"{phrases[0]} about {subject}"
+        joined = _with_subject(phrases[0], subject)
+        if joined is None:
+            return None
+        phrases[0] = joined
     body = phrases[0] if len(phrases) == 1 else ", then ".join(phrases)
     joiner = ", and " if len(phrases) > 1 else " and "
     text = f"{body}{joiner}{_CLOSINGS[kinds[-1]]}."
     return text[0].upper() + text[1:]
+
+
+def _with_subject(phrase: str, subject: _Subject) -> str | None:
+    """``phrase`` naming ``subject``: before the noun it modifies ("search for direct flights"),
+    as the object of a bare verb ("translate the manual"), else "... about <noun phrase>"."""
+    if subject.modifies:
+        words = phrase.split()
+        stem = _stem(subject.modifies.lower())
+        for i, word in enumerate(words):
+            if _stem(word.lower()) == stem or _stem(_plural(word.lower())) == stem:
+                return " ".join([*words[:i], subject.text, *words[i:]])
+    if not subject.is_noun:
+        return None
+    if len(phrase.split()) == 1:
+        article = "" if subject.text[:1].isupper() else "the "
+        return f"{phrase} {article}{subject.text}"
+    return f"{phrase} about {subject.text}"
 
 
 # --- editing the original request --------------------------------------------------------------
@@ -461,6 +578,8 @@ def _drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         attribute = ""
         if match:
             attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
+            if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
+                attribute = _clause_attribute(attribute, constraint)
             start = match.start()
         if not attribute and constraint.currency:
             attribute = "prices"
@@ -473,12 +592,37 @@ def _drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         return None
     if attributes:
         unique = list(dict.fromkeys(attributes))
-        listed = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
+        # Clauses ("how long it takes") go after the nouns, which share one "the".
+        nouns = [a for a in unique if not a.startswith("how ")]
+        items = ([f"the {nouns[0]}"] if nouns else []) + nouns[1:]
+        items += [a for a in unique if a.startswith("how ")]
+        listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
         end = _sentence_end(text, min(insert_at, len(text)))
-        text = f"{text[:end].rstrip()} and list the {listed}{text[end:]}"
+        text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
     if text[-1:] not in ".!?":
         text += "."
     return text
+
+
+_RELATIVE_PRONOUNS = _words("that which who")
+_TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
+_MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)
+
+
+def _clause_attribute(clause: str, constraint: Constraint) -> str:
+    """What a relative clause before a constraint asks for, as a noun or a "how" clause: its
+    verb opens it ("that takes", "which has a rating"), and a verb is no attribute."""
+    verb, _, rest = clause.partition(" ")
+    noun = _ARTICLE_RE.sub("", rest.strip())
+    if noun:
+        return noun
+    # "takes" asks about one thing, "take" about several.
+    pronoun = "it" if verb.lower().endswith("s") else "they"
+    if _TIME_UNIT_RE.search(constraint.text):
+        return f"how long {pronoun} {verb}"
+    if constraint.currency or _MASS_UNIT_RE.search(constraint.text):
+        return f"how much {pronoun} {verb}"
+    return ""
 
 
 def _sentence_end(text: str, position: int) -> int:
@@ -677,6 +821,18 @@ _NOT_SUBJECT = _words(
     our your his her him she it's not only also just very really
     """
 )
+# Common describing, time and linking words: never the head of a subject noun phrase.
+_NOT_NOUNS = _words(
+    """
+    direct nonstop cheap cheaper quick quicker fast faster slow good better bad worse big small
+    large short long free available local recent latest popular top high low full simple easy
+    early late daily weekly monthly yearly annual public private current previous next final
+    best worst main major minor open closed active valid real total average similar different
+    vegan vegetarian organic fresh frozen hot cold warm cheap official online offline remote
+    today tonight tomorrow yesterday now currently recently soon later morning evening weekend
+    takes take took costs cost has have had gets makes uses needs lasts weighs runs supports
+    includes contains offers allows """
+)
 _SUBJECT_TOKEN_RE = re.compile(r"[A-Za-z][\w'/-]*\w|[A-Za-z]")
 _SUBJECT_MAX_WORDS = 4
 _NOT_NOUN_ENDINGS = ("ed", "ly", "ing", "est", "ful", "ous", "ive", "able")
@@ -719,7 +875,14 @@ def _has_subject(prompt: str, run: _RunFacts) -> bool:
     return False
 
 
-def _subject_phrase(run: _RunFacts) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    text: str
+    is_noun: bool  # False for a describing word ("direct"), usable only before its noun
+    modifies: str  # the tool-vocabulary word it stands before in the request ("flight"), or ""
+
+
+def _subject_phrase(run: _RunFacts) -> _Subject | None:
     """The longest run of words (at most four) of the request, minus its unmet constraints,
     that an observation repeats word for word: what the run was about, in the user's words.
     Only observations count; the final answer is the agent's own claim."""
@@ -728,29 +891,54 @@ def _subject_phrase(run: _RunFacts) -> str | None:
 
     def is_subject_word(token: str) -> bool:
         low = token.lower()
-        return len(low) >= 3 and low not in _NOT_SUBJECT and _stem(low) not in run.tool_words
+        # An identifier ("A000_", "user_id") is code, not the user's words for a subject.
+        return (
+            len(low) >= 3
+            and "_" not in low
+            and low not in _NOT_SUBJECT
+            and _stem(low) not in run.tool_words
+        )
 
-    best: tuple[int, str] | None = None
+    def is_head(word: str) -> bool:
+        low = word.lower()
+        return low not in _NOT_NOUNS and not low.endswith(_NOT_NOUN_ENDINGS)
+
+    def modified_noun(end: int) -> str:
+        """The request word right after ``end`` if it names what the tools handle ("flight")."""
+        after = _NEXT_WORD_RE.match(text, end)
+        return after.group(1) if after and _stem(after.group(1).lower()) in run.tool_words else ""
+
+    # Longest first; a noun phrase beats a describing word, which only fits before its noun.
+    best: tuple[int, int, str, str] | None = None  # (is noun phrase, words, phrase, modifies)
     for i, first in enumerate(tokens):
         if not is_subject_word(first.group(0)):
             continue
         for n in range(min(_SUBJECT_MAX_WORDS, len(tokens) - i), 0, -1):
             last = tokens[i + n - 1]
-            if best is not None and n <= best[0]:
+            if best is not None and (best[0], best[1]) >= (1, n):
                 break
             phrase = text[first.start() : last.end()]
             if not is_subject_word(last.group(0)) or _PHRASE_BREAK_RE.search(phrase):
                 continue
-            if _contains_words(run.observed, phrase.lower()):
-                best = (n, phrase)
-                break
-    if best is None or has_injection(best[1]):
+            if not _contains_words(run.observed, phrase.lower()):
+                continue
+            # One word is a subject only if it looks like a noun of some length ("invoices",
+            # not "preferred", "tsv" or "quickly"); two or more words carry their own context.
+            if n == 1 and (len(phrase) < 5 or phrase.lower().endswith(_NOT_NOUN_ENDINGS)):
+                continue
+            noun = is_head(last.group(0))
+            modifies = "" if noun else modified_noun(last.end())
+            if not (noun or modifies):
+                continue
+            if best is None or (int(noun), n) > (best[0], best[1]):
+                best = (int(noun), n, phrase, modifies)
+            break
+    if best is None or has_injection(best[2]):
         return None
-    # One word is a subject only if it looks like a noun of some length ("invoices", not
-    # "preferred", "tsv" or "quickly"); two or more words carry their own context.
-    if best[0] == 1 and (len(best[1]) < 5 or best[1].lower().endswith(_NOT_NOUN_ENDINGS)):
-        return None
-    return best[1]
+    return _Subject(best[2], bool(best[0]), best[3])
+
+
+_NEXT_WORD_RE = re.compile(r"\s+([A-Za-z]+)")
 
 
 def _contains_words(text: str, phrase: str) -> bool:

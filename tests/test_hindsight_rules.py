@@ -345,6 +345,34 @@ def test_kept_side_effect_verb_must_be_evidenced() -> None:
         ("calculator", {"expression": "6*7"}, "6*7 = 42", "calculate 6*7"),
         ("stock_price", {"ticker": "MSFT"}, "MSFT 410", "get the stock price for MSFT"),
         ("weather", {"city": "Oslo"}, "Oslo -3C", "check the weather in Oslo"),
+        # CLI programs and bare verbs read as the job they do, never as a noun ("get the grep").
+        (
+            "grep",
+            {"pattern": "def parse_config"},
+            "src/app/settings.py:42: def parse_config(path):",
+            "search the code for parse_config",
+        ),
+        ("rg", {"pattern": "^foo.*bar$"}, "a.py:1: foo = bar", "search the code"),
+        ("jq", {"file": "data.json"}, "[1, 2]", "filter the JSON"),
+        (
+            "translate",
+            {"target": "fr", "doc": "manual.txt"},
+            "Translated 14 pages to French: manual.fr.txt written.",
+            "translate the manual into French",
+        ),
+        (
+            "translate",
+            {"text": "hello", "target_language": "de"},
+            "hallo",
+            "translate the text",
+        ),
+        # A relative date takes no preposition; a one-word topic goes before the noun.
+        (
+            "news_search",
+            {"topic": "technology", "date": "today"},
+            "1) Chipmaker announces a 2nm line.",
+            "search for technology news today",
+        ),
     ],
 )
 def test_tool_names_become_plain_verbs(
@@ -451,3 +479,64 @@ def test_sql_tables_name_what_a_query_was_about() -> None:
     described = describe_step(trajectory.steps[0], collect_evidence(trajectory))
     assert described is not None
     assert described[0] == "query the invoices and customers tables"
+
+
+def test_a_describing_word_goes_before_its_noun_never_after_about() -> None:
+    # The observations repeat only "direct" from the request: "about direct" is no English.
+    trajectory = run(
+        "Book the cheapest direct flight from Boston to Lisbon on 12 May under $400.",
+        [
+            (
+                "flight_search",
+                {"from": "BOS", "to": "LIS", "date": "2025-05-12"},
+                "TAP Air Portugal TP218 direct, departs 21:40, $612. Azores Airlines via "
+                "Ponta Delgada, $389.",
+            )
+        ],
+        "price constraint not met: cheapest direct flight is $612",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(CV))
+    assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == "Search for direct flights and list the results."
+
+
+@pytest.mark.parametrize("word", ["today", "yesterday", "direct", "available"])
+def test_a_time_or_describing_word_alone_is_never_the_subject(word: str) -> None:
+    trajectory = run(
+        f"Summarise the {word} status of our accounts.",
+        [("orders_api", {}, f"status {word}: 5 rows")],
+        "Wrong metric.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(INC))
+    prompt = decision.relabeled.hindsight_prompt if decision.relabeled else ""
+    assert f"about {word}" not in prompt and f"on {word}" not in prompt
+
+
+@pytest.mark.parametrize(
+    ("prompt", "observation", "expected"),
+    [
+        (
+            "Find a vegan lasagna recipe that takes under 30 minutes.",
+            "Skillet Vegan Lasagna Soup: 35 minutes, lentils.",
+            "Find a vegan lasagna recipe and list how long it takes.",
+        ),
+        (
+            "Find vegan lasagna recipes that take under 30 minutes.",
+            "Skillet Vegan Lasagna Soup: 35 minutes, lentils.",
+            "Find vegan lasagna recipes and list how long they take.",
+        ),
+        (
+            "Find hotels in Paris which have a rating above 4.5 stars.",
+            "Paris: Hotel Lumiere rating 4.1 stars, Hotel Seine rating 3.9 stars.",
+            "Find hotels in Paris and list the rating.",
+        ),
+    ],
+)
+def test_a_dropped_relative_clause_asks_for_a_noun_never_its_verb(
+    prompt: str, observation: str, expected: str
+) -> None:
+    tool = "recipe_search" if "recipe" in prompt else "hotel_search"
+    trajectory = run(prompt, [(tool, {"query": "x"}, observation)], "constraint not met")
+    decision = decide_by_rules(trajectory, None, analysis(CV))
+    assert decision.relabeled is not None, decision.reason
+    assert decision.relabeled.hindsight_prompt == expected
