@@ -6,7 +6,7 @@ rejection or dead letter, keyed by run id) arrives. Latency = arrival - send, sa
 Outputs that do not arrive within ``--grace`` seconds after the last send count as lost for
 the percentiles (p99 is then reported as null: the service did not keep up).
 
-    python -m bench.bench_latency --rates 100 500 1000 --seconds 10
+    python -m bench.bench_latency --rates 100 500 1000 --seconds 10 [--workers 2]
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--grace", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=0, help="the service's --workers")
     args = parser.parse_args(argv)
 
     rows = []
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         for rate in args.rates:
             tag = f"lat{rate}"
             asyncio.run(create_topics(bootstrap, [f"in-{tag}", *output_topics(tag)]))
-            service = spawn(serve_args(bootstrap, tag, "--rule-based"), f"latency-{rate}.log")
+            command = serve_args(bootstrap, tag, "--rule-based", "--workers", str(args.workers))
+            service = spawn(command, f"latency-{rate}-w{args.workers}.log")
             try:
                 rows.append(asyncio.run(_measure(bootstrap, tag, rate, args.seconds, args.grace)))
             finally:
@@ -134,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     at_500 = next((r for r in rows if r.get("offered_rate") == 500), None)
     p99 = at_500.get("p99_ms") if at_500 else None
     write_result(
-        "latency",
+        f"latency_w{args.workers}" if args.workers else "latency",
         {
+            "workers": args.workers,
             "seconds_per_rate": args.seconds,
             "grace_s": args.grace,
             "rates": rows,

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="service vs raw aiokafka throughput")
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--workers", type=int, default=0, help="the services' --workers")
     parser.add_argument("--raw-loop", nargs=4, metavar=("BOOTSTRAP", "SRC", "SINK", "GROUP"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
@@ -105,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         raw_cmd = [PYTHON, "-m", "bench.bench_service", "--raw-loop", bootstrap, "in-raw",
                    "out-raw", "g-raw"]  # fmt: skip
         runs["raw"] |= _drain(bootstrap, "raw", [raw_cmd], ["out-raw"], args.n)
-        svc = serve_args(bootstrap, "svc1", "--rule-based", "--create-topics")
+        pool = ("--workers", str(args.workers))
+        svc = serve_args(bootstrap, "svc1", "--rule-based", "--create-topics", *pool)
         runs["svc1"] |= _drain(bootstrap, "svc1", [svc], output_topics("svc1"), args.n)
-        svc2 = serve_args(bootstrap, "svc2", "--rule-based", "--create-topics")
+        svc2 = serve_args(bootstrap, "svc2", "--rule-based", "--create-topics", *pool)
         runs["svc2"] |= _drain(bootstrap, "svc2", [svc2, svc2], output_topics("svc2"), args.n)
 
     raw_rate = runs["raw"]["events_per_s"] or 0
@@ -115,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     two = runs["svc2"]["events_per_s"] or 0
     ratio = round(one / raw_rate, 3) if raw_rate else None
     write_result(
-        "service",
+        f"service_w{args.workers}" if args.workers else "service",
         {
             "n": args.n,
+            "workers": args.workers,
             "runs": {
                 "raw_aiokafka": runs["raw"],
                 "service_1": runs["svc1"],
