@@ -48,6 +48,7 @@ _CONFIG_FLAGS = {
     "max_attempts": "relabel_max_attempts",
     "concurrency": "max_concurrency",
     "cache_dir": "cache_dir",
+    "fuse_first_attempt": "fuse_first_attempt",
 }
 
 
@@ -107,6 +108,12 @@ def _add_run(commands: Any) -> None:
     run.add_argument("--max-attempts", type=int, help="relabel attempts K (default 3)")
     run.add_argument("--concurrency", type=int, help="runs in flight (default 16)")
     run.add_argument("--cache-dir", help="cache LLM replies here (re-runs cost nothing)")
+    run.add_argument(
+        "--fuse-first-attempt",
+        action=argparse.BooleanOptionalAction,
+        help="the joint Stage 1+2 call also writes relabel attempt 1 (2 calls per example, "
+        "not 3; Stages 1/2 then run at the attempt's temperature); default off",
+    )
     run.add_argument(
         "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
     )

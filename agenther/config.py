@@ -41,6 +41,9 @@ class PipelineConfig(BaseModel):
     use_llm_relabeler: bool = True
     # With both Stage 1 and Stage 2 on the LLM: one call answers both (see joint_analysis.py).
     joint_analysis: bool = True
+    # Off: Algorithm 1 as published. On, with joint analysis and the LLM relabeler: the joint
+    # call also writes relabel attempt 1, at ``temperature`` (Stages 1/2 then run at 0.3, not 0).
+    fuse_first_attempt: bool = False
     output_format: OutputFormat = OutputFormat.SFT
 
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # θ
@@ -83,6 +86,11 @@ class PipelineConfig(BaseModel):
         """Whether Stages 1 and 2 share one LLM call."""
         return self.joint_analysis and self.use_llm_detector and self.use_llm_extractor
 
+    @property
+    def uses_fused_first_attempt(self) -> bool:
+        """Whether the joint Stage 1+2 call also writes Stage 3's first relabel attempt."""
+        return self.fuse_first_attempt and self.uses_joint_analysis and self.use_llm_relabeler
+
     def resolved_api_key(self) -> str | None:
         """The key from the config, else from ``OPENAI_API_KEY`` or ``OPENAI_API_KEY_FILE``."""
         return resolve_secret(self.api_key, "OPENAI_API_KEY")
@@ -115,6 +123,8 @@ class PipelineConfig(BaseModel):
         # Only where it applies, so every other configuration keeps its fingerprint.
         if self.uses_joint_analysis:
             relevant["joint"] = True
+        if self.uses_fused_first_attempt:
+            relevant["fused_first_attempt"] = True
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -32,7 +32,7 @@ from agenther.models import (
     ReplayOutcome,
 )
 from agenther.outcome_extractor import OutcomeExtractor
-from agenther.prompt_relabeler import PromptRelabeler
+from agenther.prompt_relabeler import HindsightPromptReply, PromptRelabeler
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +127,20 @@ class AgentHERPipeline:
         tid = trajectory.trajectory_id
 
         joint = self.joint
+        first_attempt: HindsightPromptReply | None = None
         if joint is not None:
-            # One call for both stages; a failure of it is reported as Stage 1's, the first
-            # stage it stands for.
-            analysis, outcome = await _stage(DETECTION, lambda: joint.aanalyze(trajectory))
+            # One call for both stages (fused: and relabel attempt 1); a failure of it is
+            # reported as Stage 1's, the first stage it stands for.
+            if cfg.uses_fused_first_attempt:
+                analysis, outcome, first_attempt = await _stage(
+                    DETECTION,
+                    lambda: joint.aanalyze_with_first_attempt(
+                        trajectory, temperature=cfg.temperature
+                    ),
+                )
+            else:
+                analysis, outcome = await _stage(DETECTION, lambda: joint.aanalyze(trajectory))
+            # A dropped run's fused candidate is simply never used.
             dropped = self._dropped_at_detection(tid, analysis)
             if dropped is not None:
                 return dropped
@@ -158,6 +168,7 @@ class AgentHERPipeline:
                 fallback_factor=cfg.fallback_factor,
                 temperature=cfg.temperature,
                 retry_temperature=cfg.retry_temperature,
+                first_attempt=first_attempt,
             ),
         )
         return _in_stage(

@@ -15,8 +15,12 @@ LLM mode is Algorithm 1 of the paper, with the reference's holes closed:
   never comes back: the judge cannot be bypassed.
 - ``LLMTransientError`` and ``LLMFatalError`` propagate (an outage must not burn attempts);
   an unparseable reply (``LLMResponseError``) counts as a failed attempt.
+- ``first_attempt`` (``PipelineConfig.fuse_first_attempt``): attempt 1 already written by the
+  joint Stage 1+2 call. It is treated exactly as a reply of attempt 1 (grounding, judge,
+  confidence gate, fallback rule); only the call is saved. Retries 2..K are the normal calls.
 
-``RelabelDecision.attempts`` counts LLM calls (first-attempt acceptance = 2);
+``RelabelDecision.attempts`` counts the LLM calls Stage 3 made (first-attempt acceptance = 2,
+or 1 with a fused first attempt, whose call Stage 1 paid for);
 ``RelabeledData.attempts`` is the number of the generation attempt that was kept.
 
 Rule mode (``use_llm=False``) is ``agenther.hindsight_rules``: no LLM call at all.
@@ -64,10 +68,9 @@ class HindsightPromptReply(BaseModel):
     confidence: float = Field(description="0 to 1: how sure you are the run satisfies it")
 
 
-RELABEL_SYSTEM_PROMPT = f"""You relabel a failed AI-agent run: you write the request that the
-run, exactly as recorded, correctly and fully carries out.
-
-Rules for hindsight_prompt:
+# What a hindsight request must be, shared with the joint call that can write attempt 1
+# (``agenther.joint_analysis.FUSED_SYSTEM_PROMPT``).
+HINDSIGHT_RULES = """Rules for hindsight_prompt:
 1. It reads like a real user request: plain words, imperative or a question, no internal tool
    names (say "search the web for", not "use web_search").
 2. Every assertion in it is satisfied by the tool observations shown: every number, name, file,
@@ -78,7 +81,12 @@ Rules for hindsight_prompt:
    only what it did not.
 is_valid_replay: true only if the run fully satisfies your prompt.
 confidence: 0 to 1, how sure you are that it does.
-rationale: one or two sentences naming the observations that satisfy it.
+rationale: one or two sentences naming the observations that satisfy it."""
+
+RELABEL_SYSTEM_PROMPT = f"""You relabel a failed AI-agent run: you write the request that the
+run, exactly as recorded, correctly and fully carries out.
+
+{HINDSIGHT_RULES}
 Reply with JSON matching the schema.
 
 {INJECTION_NOTICE}"""
@@ -147,7 +155,9 @@ class PromptRelabeler:
         fallback_factor: float = 0.8,
         temperature: float = 0.3,
         retry_temperature: float = 0.7,
+        first_attempt: HindsightPromptReply | None = None,
     ) -> RelabelDecision:
+        """Algorithm 1 (``use_llm``) or the rules; ``first_attempt`` replaces attempt 1's call."""
         if not use_llm:
             return decide_by_rules(
                 trajectory,
@@ -165,6 +175,7 @@ class PromptRelabeler:
             fallback_factor=fallback_factor,
             temperature=temperature,
             retry_temperature=retry_temperature,
+            first_attempt=first_attempt,
         )
 
     async def arelabel(
@@ -275,6 +286,7 @@ class PromptRelabeler:
         fallback_factor: float,
         temperature: float,
         retry_temperature: float,
+        first_attempt: HindsightPromptReply | None = None,
     ) -> RelabelDecision:
         llm = self._llm
         if llm is None:
@@ -286,19 +298,21 @@ class PromptRelabeler:
         feedback: _Attempt | None = None
 
         for number in range(1, max(1, max_attempts) + 1):
-            calls += 1
-            try:
-                reply = await llm.acall_structured(
-                    RELABEL_SYSTEM_PROMPT,
-                    self._relabel_user_prompt(t, outcome, feedback),
-                    HindsightPromptReply,
-                    temperature=temperature if number == 1 else retry_temperature,
-                )
-            except LLMResponseError as exc:
-                feedback = _Attempt(number, "", 0.0, "", "unparseable", str(exc))
-                attempts.append(feedback)
-                logger.info("run %s attempt %d: unparseable reply", t.trajectory_id, number)
-                continue
+            reply = first_attempt if number == 1 else None
+            if reply is None:
+                calls += 1
+                try:
+                    reply = await llm.acall_structured(
+                        RELABEL_SYSTEM_PROMPT,
+                        self._relabel_user_prompt(t, outcome, feedback),
+                        HindsightPromptReply,
+                        temperature=temperature if number == 1 else retry_temperature,
+                    )
+                except LLMResponseError as exc:
+                    feedback = _Attempt(number, "", 0.0, "", "unparseable", str(exc))
+                    attempts.append(feedback)
+                    logger.info("run %s attempt %d: unparseable reply", t.trajectory_id, number)
+                    continue
 
             prompt = " ".join(reply.hindsight_prompt.split())
             attempt = _Attempt(number, prompt, _clamp(reply.confidence), reply.rationale, "", "")

@@ -10,9 +10,13 @@ prices for both models unless ``--price-in/--price-out`` say otherwise. The pape
 
 Stages 1 and 2 share one call (``PipelineConfig.joint_analysis``); ``--no-joint-analysis``
 measures the two separate calls instead and writes ``results/llm_two_calls.json``.
+``--fuse-first-attempt`` (``PipelineConfig.fuse_first_attempt``) lets that call also write
+relabel attempt 1, so an example accepted at once costs 2 calls, not 3; it writes
+``results/llm_fused.json``.
 
     python -m bench.bench_llm -n 3000
     python -m bench.bench_llm -n 3000 --no-joint-analysis
+    python -m bench.bench_llm -n 3000 --fuse-first-attempt
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ async def _run(config: Any, runs: list[Any]) -> dict[str, Any]:
         "requests_per_accepted": round(requests / accepted, 2) if accepted else None,
         "tokens_per_accepted": round(tokens / accepted) if accepted else None,
         "cost_usd": round(cost, 4),
+        "cost_per_accepted_usd": round(cost / accepted, 6) if accepted else None,
         "usage_by_model": usage,
     }
 
@@ -113,12 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="one LLM call for Stages 1 and 2 (default), or two",
     )
+    parser.add_argument(
+        "--fuse-first-attempt",
+        action="store_true",
+        help="the joint call also writes relabel attempt 1 (needs joint analysis)",
+    )
     parser.add_argument("--serve-fake", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fake:
         port, latency, jitter = args.serve_fake
         serve_fake(int(port), float(latency), float(jitter))
         return 0
+    if args.fuse_first_attempt and not args.joint_analysis:
+        parser.error("--fuse-first-attempt needs the joint call (drop --no-joint-analysis)")
 
     from agenther import FailedTrajectory, PipelineConfig
 
@@ -131,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         config = PipelineConfig(
             model="gpt-4o-mini", judge_model="fake-judge", base_url=base_url, api_key="unused",
             use_llm_detector=True, use_llm_extractor=True, use_llm_relabeler=True,
-            joint_analysis=args.joint_analysis,
+            joint_analysis=args.joint_analysis, fuse_first_attempt=args.fuse_first_attempt,
             max_concurrency=args.concurrency, cache_dir=str(cache),
             prices={"gpt-4o-mini": price, "fake-judge": price},
         )  # fmt: skip
@@ -142,10 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     fake_stats = (OUT / "fake-openai.log").read_text().strip().splitlines()[-1:]
     scale = PAPER["runs"] / args.n
     write_result(
-        "llm" if args.joint_analysis else "llm_two_calls",
+        _result_name(args.joint_analysis, args.fuse_first_attempt),
         {
             "n": args.n,
             "joint_analysis": args.joint_analysis,
+            "fuse_first_attempt": args.fuse_first_attempt,
             "concurrency": args.concurrency,
             "endpoint": f"fake, {args.latency}s ± {args.jitter}s per reply, realistic replies",
             "prices_usd_per_1m": {"input": args.price_in, "output": args.price_out},
@@ -162,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     return 0
+
+
+def _result_name(joint_analysis: bool, fuse_first_attempt: bool) -> str:
+    if fuse_first_attempt:
+        return "llm_fused"
+    return "llm" if joint_analysis else "llm_two_calls"
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ _PIPELINE_FLAGS = {
     "max_attempts": "relabel_max_attempts",
     "concurrency": "max_concurrency",
     "cache_dir": "cache_dir",
+    "fuse_first_attempt": "fuse_first_attempt",
 }
 
 
@@ -183,6 +184,12 @@ def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
     p.add_argument("--max-attempts", type=int, default=S)
     p.add_argument("--concurrency", type=int, default=S)
     p.add_argument("--cache-dir", default=S)
+    p.add_argument(
+        "--fuse-first-attempt",
+        action=argparse.BooleanOptionalAction,
+        default=S,
+        help="the joint Stage 1+2 call also writes relabel attempt 1",
+    )
     serve.set_defaults(func=_serve_command)
 
 

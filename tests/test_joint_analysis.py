@@ -1,22 +1,38 @@
-"""Stages 1 and 2 in one LLM call, over HTTP against the loopback fake server."""
+"""Stages 1 and 2 in one LLM call (optionally with relabel attempt 1), over HTTP against the
+loopback fake server."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agenther.config import PipelineConfig
-from agenther.errors import LLMTransientError
-from agenther.joint_analysis import JointAnalysisReply, JointAnalyzer
+from agenther.errors import LLMResponseError, LLMTransientError
+from agenther.joint_analysis import (
+    FUSED_SYSTEM_PROMPT,
+    FusedAnalysisReply,
+    JointAnalysisReply,
+    JointAnalyzer,
+)
 from agenther.llm_client import LLMClient
 from agenther.models import FailureType
-from agenther.pipeline import AgentHERPipeline
+from agenther.pipeline import AgentHERPipeline, PipelineResult
+from agenther.prompt_relabeler import HINDSIGHT_RULES, RELABEL_SYSTEM_PROMPT, HindsightPromptReply
 from agenther.run_text import INJECTION_NOTICE
 from tests.support.fake_openai import FakeOpenAI, FakeRequest, Fault
-from tests.support.llm_replies import install_default_replies
+from tests.support.llm_replies import (
+    GENERIC_PROMPT,
+    accepting_judge,
+    fused_analysis_reply,
+    hindsight_reply,
+    install_default_replies,
+    joint_analysis_reply,
+    rejecting_judge,
+)
 from tests.support.trajectories import reference_trajectories
 
 SUPPLIERS, SCRIPT, ERRORED = reference_trajectories()
@@ -222,3 +238,278 @@ def test_joint_analysis_is_part_of_the_fingerprint_only_where_it_applies() -> No
     # Without the LLM detector the setting changes nothing, and neither does the fingerprint.
     assert PipelineConfig().fingerprint() == PipelineConfig(joint_analysis=False).fingerprint()
     assert not PipelineConfig(rule_based=True, **both).uses_joint_analysis
+
+
+# --- fused first attempt: the joint call also writes relabel attempt 1 --------------------------
+
+CANDIDATE: dict[str, Any] = {
+    "hindsight_prompt": "List the copper wire prices and minimum orders MicroMetals quotes.",
+    "is_valid_replay": True,
+    "rationale": "the MicroMetals observation",
+    "confidence": 0.8,
+}
+
+
+def _temperatures(fake: FakeOpenAI) -> list[float | None]:
+    return [request.temperature for request in fake.requests]
+
+
+def _fused(**candidate: Any) -> Callable[[FakeRequest], dict[str, Any]]:
+    """The fake's realistic fused reply with attempt 1's fields replaced."""
+
+    def reply(request: FakeRequest) -> dict[str, Any]:
+        return {**fused_analysis_reply(request), **candidate}
+
+    return reply
+
+
+def _judge_rejecting_first() -> Callable[[FakeRequest], dict[str, Any]]:
+    """A judge that turns down the first request it sees and accepts every later one."""
+    verdicts = iter([rejecting_judge])
+
+    def judge(request: FakeRequest) -> dict[str, Any]:
+        return next(verdicts, accepting_judge)(request)
+
+    return judge
+
+
+def test_the_fused_reply_carries_the_relabelers_fields_after_the_facts() -> None:
+    fields = list(FusedAnalysisReply.model_json_schema()["properties"])
+    assert fields == [*JointAnalysisReply.model_fields, *HindsightPromptReply.model_fields]
+    assert HINDSIGHT_RULES in FUSED_SYSTEM_PROMPT and HINDSIGHT_RULES in RELABEL_SYSTEM_PROMPT
+    assert FUSED_SYSTEM_PROMPT.endswith(INJECTION_NOTICE)
+
+
+async def test_one_fused_call_returns_both_stages_and_attempt_1(
+    fake_llm: FakeOpenAI, client: LLMClient
+) -> None:
+    fake_llm.script([{**REPLY, **CANDIDATE}, REPLY])
+    analyzer = JointAnalyzer(client, token_budget=400)
+    analysis, outcome, first = await analyzer.aanalyze_with_first_attempt(
+        SUPPLIERS, temperature=0.3
+    )
+    await analyzer.aanalyze(SUPPLIERS)
+    await client.aclose()
+
+    assert analysis.failure_type is FailureType.CONSTRAINT_VIOLATION and analysis.weight == 0.8
+    assert outcome.numbers == ["$5.30", "10kg"]  # the evidence filter applies as without fusion
+    assert first == HindsightPromptReply(**CANDIDATE)
+    fused, joint = fake_llm.requests
+    assert (fused.schema_name, fused.temperature) == ("FusedAnalysisReply", 0.3)
+    assert "Part 3, the hindsight request" in fused.system_prompt
+    assert INJECTION_NOTICE in fused.system_prompt
+    # The run is quoted exactly as for the plain joint call.
+    run_text = fused.user_prompt.split("\n\n", 1)[1]
+    assert run_text == joint.user_prompt.split("\n\n", 1)[1]
+    assert '<run-data label="observation">' in run_text
+
+
+async def test_the_fakes_fused_reply_is_the_joint_reply_then_attempt_1(
+    fake_llm: FakeOpenAI, client: LLMClient
+) -> None:
+    install_default_replies(fake_llm)
+    _, _, first = await JointAnalyzer(client).aanalyze_with_first_attempt(SUPPLIERS)
+    await client.aclose()
+    [request] = fake_llm.requests
+    reply = fused_analysis_reply(request)
+    assert list(reply) == list(FusedAnalysisReply.model_fields)
+    assert reply == {**joint_analysis_reply(request), **hindsight_reply(request)}
+    assert first == HindsightPromptReply(**hindsight_reply(request))
+
+
+async def test_fused_an_accepted_run_costs_two_calls(fake_llm: FakeOpenAI) -> None:
+    install_default_replies(fake_llm)
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True)
+    result = await pipeline.arelabel(SUPPLIERS)
+    await pipeline.aclose()
+
+    assert result.success, result.error
+    assert _calls(fake_llm) == ["FusedAnalysisReply", "SecondJudgeVerdict"]
+    assert _temperatures(fake_llm) == [0.3, 0.0]  # the joint call runs at attempt 1's
+    fused = fake_llm.requests[0]
+    assert result.relabeled is not None and result.relabeled.attempts == 1
+    assert result.relabeled.hindsight_prompt == hindsight_reply(fused)["hindsight_prompt"]
+    # Stage 3 itself made one call, the judge's.
+    assert result.decision is not None and result.decision.attempts == 1
+
+
+async def test_fused_a_run_dropped_at_stage_1_costs_one_call(fake_llm: FakeOpenAI) -> None:
+    install_default_replies(fake_llm)  # the rules find ERRORED unrecoverable
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True)
+    result = await pipeline.arelabel(ERRORED)
+    await pipeline.aclose()
+
+    assert result.rejected and result.stage_reached == "failure_detection"
+    assert result.decision is None and result.relabeled is None
+    assert _calls(fake_llm) == ["FusedAnalysisReply"]
+
+
+async def test_after_a_rejected_fused_attempt_the_retries_are_normal_relabel_calls(
+    fake_llm: FakeOpenAI,
+) -> None:
+    install_default_replies(fake_llm)
+    fake_llm.on_schema("FusedAnalysisReply", _fused(hindsight_prompt=GENERIC_PROMPT))
+    fake_llm.on_schema("SecondJudgeVerdict", _judge_rejecting_first())
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True)
+    result = await pipeline.arelabel(SUPPLIERS)
+    await pipeline.aclose()
+
+    assert result.success, result.error
+    assert _calls(fake_llm) == [
+        "FusedAnalysisReply",
+        "SecondJudgeVerdict",
+        "HindsightPromptReply",
+        "SecondJudgeVerdict",
+    ]
+    assert _temperatures(fake_llm) == [0.3, 0.0, 0.7, 0.0]
+    retry = fake_llm.requests[2]
+    assert retry.system_prompt == RELABEL_SYSTEM_PROMPT
+    assert "Your previous attempt was rejected" in retry.user_prompt
+    assert "the run does not show this" in retry.user_prompt and GENERIC_PROMPT in retry.user_prompt
+    assert result.relabeled is not None and result.relabeled.attempts == 2
+    assert result.relabeled.hindsight_prompt != GENERIC_PROMPT
+    assert result.decision is not None and result.decision.attempts == 3
+
+
+async def test_a_fused_attempt_the_judge_rejected_never_returns_by_fallback(
+    fake_llm: FakeOpenAI,
+) -> None:
+    install_default_replies(fake_llm)
+    fake_llm.on_schema("FusedAnalysisReply", _fused(hindsight_prompt=GENERIC_PROMPT))
+    # Retries below θ=0.5 but above 0.8θ: only the fallback can take them.
+    fake_llm.on_schema(
+        "HindsightPromptReply", lambda request: {**hindsight_reply(request), "confidence": 0.45}
+    )
+    fake_llm.on_schema("SecondJudgeVerdict", _judge_rejecting_first())
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True, relabel_max_attempts=3)
+    result = await pipeline.arelabel(SUPPLIERS)
+    await pipeline.aclose()
+
+    # The fused attempt (c=0.9) would be the fallback's first pick were it eligible, and the
+    # judge now accepts everything: the fallback still takes a retry.
+    assert result.success and result.decision is not None
+    assert result.decision.reason.startswith("fallback")
+    assert result.relabeled is not None and result.relabeled.attempts == 2
+    assert result.relabeled.hindsight_prompt != GENERIC_PROMPT
+    assert Counter(_calls(fake_llm)) == {
+        "FusedAnalysisReply": 1,
+        "SecondJudgeVerdict": 2,
+        "HindsightPromptReply": 2,
+    }
+
+
+async def test_a_low_confidence_fused_attempt_may_fall_back_as_attempt_1(
+    fake_llm: FakeOpenAI,
+) -> None:
+    install_default_replies(fake_llm)
+    fake_llm.on_schema(
+        "FusedAnalysisReply", _fused(hindsight_prompt=GENERIC_PROMPT, confidence=0.45)
+    )
+    fake_llm.on_schema(
+        "HindsightPromptReply",
+        lambda request: {**hindsight_reply(request), "is_valid_replay": False},
+    )
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True, relabel_max_attempts=3)
+    result = await pipeline.arelabel(SUPPLIERS)
+    await pipeline.aclose()
+
+    assert result.success and result.decision is not None
+    assert result.decision.reason.startswith("fallback")
+    assert result.relabeled is not None and result.relabeled.attempts == 1
+    assert result.relabeled.hindsight_prompt == GENERIC_PROMPT
+    assert _calls(fake_llm) == [
+        "FusedAnalysisReply",
+        "HindsightPromptReply",
+        "HindsightPromptReply",
+        "SecondJudgeVerdict",
+    ]
+
+
+async def test_an_ungrounded_fused_attempt_never_reaches_the_judge(fake_llm: FakeOpenAI) -> None:
+    install_default_replies(fake_llm)
+    fake_llm.on_schema(
+        "FusedAnalysisReply",
+        _fused(hindsight_prompt="Find NovaCopper's copper wire price of $2.10/kg."),
+    )
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True)
+    result = await pipeline.arelabel(SUPPLIERS)
+    await pipeline.aclose()
+
+    assert result.success, result.error
+    assert _calls(fake_llm) == ["FusedAnalysisReply", "HindsightPromptReply", "SecondJudgeVerdict"]
+    assert result.relabeled is not None and result.relabeled.attempts == 2
+
+
+async def test_an_unusable_fused_reply_is_a_stage_1_error(fake_llm: FakeOpenAI) -> None:
+    install_default_replies(fake_llm)
+    fake_llm.script([Fault.broken_json(), Fault.broken_json()])
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True)
+    result = await pipeline.aprocess(SUPPLIERS)
+    await pipeline.aclose()
+
+    assert not result.success and result.stage_reached == "failure_detection"
+    assert isinstance(result.exception, LLMResponseError)
+    assert _calls(fake_llm) == ["FusedAnalysisReply", "FusedAnalysisReply"]  # and one repair
+
+
+@pytest.mark.parametrize(
+    ("inert", "calls"),
+    [
+        (
+            {"joint_analysis": False},
+            ["FailureJudgement", "OutcomeReport", "HindsightPromptReply", "SecondJudgeVerdict"],
+        ),
+        (
+            {"use_llm_detector": False},
+            ["OutcomeReport", "HindsightPromptReply", "SecondJudgeVerdict"],
+        ),
+    ],
+)
+async def test_fuse_first_attempt_needs_the_joint_call(
+    fake_llm: FakeOpenAI, inert: dict[str, Any], calls: list[str]
+) -> None:
+    install_default_replies(fake_llm)
+    pipeline = _pipeline(fake_llm, fuse_first_attempt=True, **inert)
+    result = await pipeline.arelabel(SUPPLIERS)
+    await pipeline.aclose()
+    assert result.success, result.error
+    assert _calls(fake_llm) == calls
+
+
+def test_fuse_first_attempt_is_part_of_the_fingerprint_only_where_it_applies() -> None:
+    llm = {"use_llm_detector": True, "use_llm_extractor": True}
+    fused, plain = PipelineConfig(**llm, fuse_first_attempt=True), PipelineConfig(**llm)
+    assert not PipelineConfig().fuse_first_attempt  # Algorithm 1 unless asked for
+    assert fused.uses_fused_first_attempt and not plain.uses_fused_first_attempt
+    assert fused.fingerprint() != plain.fingerprint()
+    for inert in ({"joint_analysis": False}, {"use_llm_relabeler": False}, {"rule_based": True}):
+        settings = {**llm, **inert}
+        on = PipelineConfig(**settings, fuse_first_attempt=True)
+        assert not on.uses_fused_first_attempt
+        assert on.fingerprint() == PipelineConfig(**settings).fingerprint()
+
+
+async def test_fused_examples_have_their_own_ids_and_cache_entries(
+    fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    install_default_replies(fake_llm)
+    cache = str(tmp_path / "cache")
+
+    async def relabel(**overrides: Any) -> PipelineResult:
+        pipeline = _pipeline(fake_llm, cache_dir=cache, **overrides)
+        result = await pipeline.arelabel(SUPPLIERS)
+        await pipeline.aclose()
+        assert result.success and result.sample is not None, result.error
+        return result
+
+    plain = await relabel()
+    sent = len(fake_llm.requests)
+    fused = await relabel(fuse_first_attempt=True)
+    # No entry of the plain run answers the fused call; its example gets another id.
+    assert _calls(fake_llm)[sent] == "FusedAnalysisReply"
+    assert fused.sample is not None and plain.sample is not None
+    assert fused.sample.example_id != plain.sample.example_id
+    sent = len(fake_llm.requests)
+    again = await relabel(fuse_first_attempt=True)
+    assert len(fake_llm.requests) == sent  # a replay of the fused run comes from the cache
+    assert again.sample is not None and again.sample.example_id == fused.sample.example_id

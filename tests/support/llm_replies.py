@@ -19,7 +19,7 @@ from typing import Any
 
 from agenther.failure_detector import FailureJudgement, analyze_rules
 from agenther.hindsight_rules import decide_by_rules
-from agenther.joint_analysis import JointAnalysisReply
+from agenther.joint_analysis import FusedAnalysisReply, JointAnalysisReply
 from agenther.models import AgentStep, FailedTrajectory, SecondJudgeVerdict
 from agenther.outcome_extractor import OutcomeReport, extract_rules
 from agenther.prompt_relabeler import HindsightPromptReply
@@ -119,11 +119,17 @@ def joint_analysis_reply(request: FakeRequest) -> dict[str, Any]:
     return {**outcome_report_reply(request), **failure_judgement_reply(request)}
 
 
+def fused_analysis_reply(request: FakeRequest) -> dict[str, Any]:
+    """The joint reply with relabel attempt 1 after it, in the schema's order (facts first)."""
+    return {**joint_analysis_reply(request), **hindsight_reply(request)}
+
+
 def install_default_replies(fake: FakeOpenAI) -> None:
     """Register realistic handlers for the reply schemas of all three LLM stages (and of the
-    joint Stage 1+2 call)."""
+    joint Stage 1+2 call, also in its fused form that carries relabel attempt 1)."""
     fake.on_schema(HindsightPromptReply.__name__, hindsight_reply)
     fake.on_schema(SecondJudgeVerdict.__name__, accepting_judge)
     fake.on_schema(FailureJudgement.__name__, failure_judgement_reply)
     fake.on_schema(OutcomeReport.__name__, outcome_report_reply)
     fake.on_schema(JointAnalysisReply.__name__, joint_analysis_reply)
+    fake.on_schema(FusedAnalysisReply.__name__, fused_analysis_reply)
