@@ -259,9 +259,7 @@ def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
         overrides["output_format"] = OutputFormat(args.format)
     if args.rule_based:
         overrides["rule_based"] = True
-    if args.config is not None:
-        return PipelineConfig.from_yaml(args.config, **overrides)
-    return PipelineConfig(**overrides)
+    return PipelineConfig.from_sources(args.config, **overrides)
 
 
 async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: Path) -> int:

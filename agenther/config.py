@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +131,62 @@ class PipelineConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> PipelineConfig:
-        import yaml
+        return cls(**{**_yaml_section(path), **overrides})
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-        section = data.get("pipeline", data)
-        return cls(**{**section, **overrides})
+    @classmethod
+    def from_sources(
+        cls,
+        yaml_path: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> PipelineConfig:
+        """Settings from, later winning: defaults < YAML file < ``AGENTHER_PIPELINE__<FIELD>``
+        environment variables < ``overrides`` (the CLI's flags).
+
+        The variable names are the ones ``agenther serve`` reads, so one environment
+        configures the batch CLI and the service alike.
+        """
+        from_file = _yaml_section(yaml_path) if yaml_path is not None else {}
+        from_env = env_settings(os.environ if environ is None else environ)
+        return cls(**{**from_file, **from_env, **overrides})
+
+
+ENV_PREFIX = "AGENTHER_PIPELINE__"
+
+# Values pydantic cannot read from a plain string: these variables hold JSON.
+_JSON_FIELDS = frozenset({"prices"})
+
+
+def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``PipelineConfig`` fields set by ``AGENTHER_PIPELINE__<FIELD>`` variables (field
+    names case-insensitive); an unknown field is an error, as in a YAML file."""
+    found: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        field = name[len(ENV_PREFIX) :].lower()
+        if field not in PipelineConfig.model_fields:
+            raise ValueError(f"{name}: PipelineConfig has no field {field!r}")
+        if field in _JSON_FIELDS:
+            try:
+                found[field] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{name}: expected JSON ({exc.msg})") from None
+        else:
+            found[field] = raw
+    return found
+
+
+def _yaml_section(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    section = data.get("pipeline", data)
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: expected a mapping under 'pipeline:'")
+    return section
 
 
 def resolve_secret(value: SecretStr | None, env_name: str) -> str | None:

@@ -205,3 +205,32 @@ def test_the_console_script_and_module_entry_point_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert len(_jsonl(out)) == 2
+
+
+def test_environment_sits_between_the_config_file_and_the_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "agenther.yaml"
+    config.write_text(f"pipeline:\n  output_format: dpo\n  output_dir: {tmp_path}\n")
+    monkeypatch.setenv("AGENTHER_PIPELINE__RULE_BASED", "true")
+    monkeypatch.setenv("AGENTHER_PIPELINE__OUTPUT_FORMAT", "sharegpt")
+    assert main(["run", str(REFERENCE_FILE), "--config", str(config)]) == 0
+    assert "conversations" in _jsonl(tmp_path / "augmented_sharegpt.jsonl")[0]
+    out = tmp_path / "flag.jsonl"
+    assert (
+        main(["run", str(REFERENCE_FILE), "--config", str(config), "-f", "sft", "-o", str(out)])
+        == 0
+    )
+    assert "messages" in _jsonl(out)[0]
+
+
+def test_a_misspelt_or_malformed_environment_setting_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AGENTHER_PIPELINE__MIN_CONFIDENSE", "0.7")
+    assert main(["run", str(REFERENCE_FILE), "--rule-based"]) == EXIT_USAGE
+    assert "AGENTHER_PIPELINE__MIN_CONFIDENSE" in capsys.readouterr().err
+    monkeypatch.delenv("AGENTHER_PIPELINE__MIN_CONFIDENSE")
+    monkeypatch.setenv("AGENTHER_PIPELINE__PRICES", "{not json")
+    assert main(["run", str(REFERENCE_FILE), "--rule-based"]) == EXIT_USAGE
+    assert "expected JSON" in capsys.readouterr().err
