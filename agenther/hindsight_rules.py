@@ -187,6 +187,7 @@ _VERBS: dict[str, tuple[str, str]] = {
     "restart": ("restart", _ACT),
     "click": ("click", _ACT),
 }
+_BARE_VERBS = frozenset(verb for verb, _ in _VERBS.values())
 # Tools whose name is itself the thing to run ("kubectl", "helm").
 _CLI_TOOLS = _words(
     "kubectl helm git docker podman terraform aws gcloud az npm pip curl wget psql mysql redis "
@@ -310,10 +311,33 @@ def _value(args: Mapping[str, Any], keys: Iterable[str], ev: Evidence) -> str:
             and len(text.split()) <= 12
             and not _UNSAFE_VALUE_RE.search(str(raw))
             and not has_injection(text)
-            and not ungrounded(text, ev)
+            # Inside a sentence, where a capitalised word is taken for a name ("in Lyon").
+            and not ungrounded(f"for {text}", ev)
+            and figures(text) <= figures(ev.text)
         ):
             return text
     return ""
+
+
+def _query(args: Mapping[str, Any], ev: Evidence) -> str:
+    """The search terms, without the numbers the run does not show ("protein language model
+    arXiv 2025" → "protein language model arXiv") when the rest still says what was sought."""
+    query = _value(args, _QUERY_KEYS, ev)
+    if query:
+        return query
+    for key in _QUERY_KEYS:
+        raw = args.get(key)
+        if isinstance(raw, str):
+            kept = [w for w in raw.split() if not _DIGIT_RE.search(w)]
+            if len(kept) >= 2:
+                return _value({key: " ".join(kept)}, (key,), ev)
+            return ""
+    return ""
+
+
+_DIGIT_RE = re.compile(r"\d")
+# Words of a tool name that say how it fetches, not what.
+_PROTOCOL_WORDS = _words("http https url rest request requests web webpage page")
 
 
 def _noun_phrase(words: list[str]) -> str:
@@ -356,7 +380,7 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
     verb_at = next((i for i, w in enumerate(words) if w in _VERBS), -1)
     nouns = [w for i, w in enumerate(words) if i != verb_at and w not in _GENERIC_WORDS]
     route = _route(args, ev)
-    query = _value(args, _QUERY_KEYS, ev)
+    query = _query(args, ev)
     target = _value(args, _TARGET_KEYS, ev)
 
     if verb_at < 0:
@@ -383,6 +407,9 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
     noun = _noun_phrase(nouns)
     if verb == "translate":
         return _translation(args, ev)
+    if kind in (_FETCH, _READ) and nouns and set(nouns) <= _PROTOCOL_WORDS:
+        # "http_get" names how, not what: "get the HTTP" is no request anyone makes.
+        return (f"fetch {target}", _READ) if target else ("look up", _FETCH)
     if kind == _SEARCH:
         obj = query or target
         if route and noun:
@@ -413,6 +440,9 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
         language = _value(args, _LANGUAGE_KEYS, ev)
         if language and set(nouns) & {"code", "script", "program"}:
             return (f"{verb} a {language.capitalize()} script", kind)
+        if target and " " in target and "'" not in target and not set(nouns) <= _DOCUMENT_WORDS:
+            # A title, not a file name: "create the calendar event 'Out of office'".
+            return (f"{verb} the {noun} '{target}'", kind)
         if target:
             return (f"{verb} {target}", kind)
         return (f"{verb} the {noun}", kind) if noun else None
@@ -537,7 +567,7 @@ def _with_subject(phrase: str, subject: _Subject) -> str | None:
                 return " ".join([*words[:i], subject.text, *words[i:]])
     if not subject.is_noun:
         return None
-    if len(phrase.split()) == 1:
+    if len(phrase.split()) == 1 or phrase in _BARE_VERBS:
         article = "" if subject.text[:1].isupper() else "the "
         return f"{phrase} {article}{subject.text}"
     return f"{phrase} about {subject.text}"
@@ -623,6 +653,14 @@ def _clause_attribute(clause: str, constraint: Constraint) -> str:
     if constraint.currency or _MASS_UNIT_RE.search(constraint.text):
         return f"how much {pronoun} {verb}"
     return ""
+
+
+def _sentence(text: str) -> str | None:
+    """``text`` as a request of at least two words, ending in a stop."""
+    text = text.strip()
+    if len(text.split()) < 2:
+        return None
+    return text if text[-1:] in ".!?" else text + "."
 
 
 def _sentence_end(text: str, position: int) -> int:
@@ -765,6 +803,81 @@ def _original_case(original: str, lowered: str) -> str:
     return stem + "." + lowered.rsplit(".", 1)[1]
 
 
+# --- unmet requirements that are not numbers -----------------------------------------------------
+
+# Copied wording must not keep the requirement the run failed. Besides comparator constraints
+# (dropped above) a request can fail on a place ("in Berlin"), a deadline ("by Friday"), an
+# exclusion ("without using dateutil") or a count ("5 hotels" when 3 were found). Such a phrase
+# is taken for the unmet one when the failure reason names its key word; a count, when the
+# reason counts short ("only 3", "two of five") or the run stopped before the end.
+_NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
+_COUNT = rf"(?:\d{{1,3}}|{_NUMBER_WORDS})"
+_PLACE_RE = re.compile(
+    r",?\s*\b(?:in|near|around|at)\s+(?:the\s+)?(?P<key>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)"
+)
+_DEADLINE_RE = re.compile(
+    r",?\s*(?:\bso\s+(?:that\s+)?\w+\s+(?:\w+\s+)?)?\b(?:by|before|until|no\s+later\s+than)\s+"
+    r"(?:the\s+)?(?:end\s+of\s+)?(?:(?:next|this)\s+)?(?P<key>monday|tuesday|wednesday|thursday"
+    r"|friday|saturday|sunday|tomorrow|tonight|today|noon|midnight|january|february|march|april"
+    r"|may|june|july|august|september|october|november|december|week|month"
+    r"|\d{1,2}(?::\d{2})?\s*(?:am|pm)|\d{4}-\d{2}-\d{2})\b",
+    re.IGNORECASE,
+)
+_EXCLUSION_RE = re.compile(
+    r",?\s*\b(?:without(?:\s+using)?|except(?:\s+for)?|excluding|but\s+not|and\s+not"
+    r"|not\s+using)\s+(?:the\s+|any\s+|an?\s+)?(?P<key>[\w.-]+)"
+    r"(?:\s+(?:library|package|module|tool|command|function|api|framework|service))?",
+    re.IGNORECASE,
+)
+_DEADLINE_WORDS_RE = re.compile(r"\b(?:deadline|late|later|after|missed|overdue)\b", re.I)
+_COUNT_RE = re.compile(
+    rf"\b(?:all\s+)?(?:the\s+)?(?P<key>{_COUNT})\s+(?=(?:[A-Za-z-]+\s+){{0,2}}[A-Za-z-]+s\b)",
+    re.IGNORECASE,
+)
+_SHORT_COUNT_RE = re.compile(
+    rf"\b(?:only|just)\s+{_COUNT}\b|\b{_COUNT}\s+of\s+(?:the\s+)?{_COUNT}\b"
+    rf"|\basked\s+for\s+{_COUNT}\b",
+    re.IGNORECASE,
+)
+# A number after these is a limit (dropped as a constraint), not a count of things asked for.
+_LIMIT_WORDS = _words("under over than most least within to about around below above by up")
+
+
+def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) -> str:
+    """``text`` without the place, deadline, exclusion and count phrases the failure names."""
+    named = reason.lower()
+
+    def names(key: str) -> bool:
+        return _contains_words(named, key.lower())
+
+    cuts: list[tuple[int, int]] = []
+    for match in _PLACE_RE.finditer(text):
+        if names(match.group("key")):
+            cuts.append(match.span())
+    for match in _DEADLINE_RE.finditer(text):
+        if names(match.group("key")) or _DEADLINE_WORDS_RE.search(reason):
+            cuts.append(match.span())
+    for match in _EXCLUSION_RE.finditer(text):
+        if names(match.group("key")):
+            cuts.append(match.span())
+    if stopped_early or _SHORT_COUNT_RE.search(reason):
+        for match in _COUNT_RE.finditer(text):
+            before = text[: match.start()].split()
+            if not before or before[-1].lower() not in _LIMIT_WORDS:
+                cuts.append(match.span())
+    if not cuts:
+        return text
+    kept, cursor = [], 0
+    for start, end in sorted(cuts):
+        if start >= cursor:
+            kept.append(text[cursor:start])
+            cursor = end
+        else:
+            cursor = max(cursor, end)
+    kept.append(text[cursor:])
+    return _tidy(" ".join(kept))
+
+
 # --- side effects the kept wording promises ----------------------------------------------------
 
 _SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
@@ -819,6 +932,8 @@ _NOT_SUBJECT = _words(
     same other new one two three first last please can could would should will may might must
     which where who how are was were has have had been being its their there here them they
     our your his her him she it's not only also just very really
+    hour hours day days night nights week weeks month months year years minute minutes person
+    people
     """
 )
 # Common describing, time and linking words: never the head of a subject noun phrase.
@@ -833,7 +948,7 @@ _NOT_NOUNS = _words(
     takes take took costs cost has have had gets makes uses needs lasts weighs runs supports
     includes contains offers allows """
 )
-_SUBJECT_TOKEN_RE = re.compile(r"[A-Za-z][\w'/-]*\w|[A-Za-z]")
+_SUBJECT_TOKEN_RE = re.compile(r"[A-Za-z][\w'/-]*\w|[A-Za-z]|\d+(?:\.\d+)*(?![\w.])")
 _SUBJECT_MAX_WORDS = 4
 _NOT_NOUN_ENDINGS = ("ed", "ly", "ing", "est", "ful", "ous", "ive", "able")
 
@@ -854,9 +969,16 @@ def _commands(steps: list[AgentStep]) -> Iterator[str]:
 
 
 def _has_subject(prompt: str, run: _RunFacts) -> bool:
-    """Whether ``prompt`` names something the run dealt with: a name, a number, or a word that
-    is neither tool vocabulary nor request filler and shows up in what the run did."""
-    if extract_quantities(prompt):
+    """Whether ``prompt`` names what the run dealt with, in terms the user would recognise: a
+    number, name or word of the request that the run shows, or an observed name that is more
+    than a code ("Trattoria Sarti", not "MAD"). Tool vocabulary and request filler never count.
+    An off-topic run worked on something other than the request, so any of these counts there."""
+    any_word = run.off_topic
+
+    def in_request(phrase: str) -> bool:
+        return any_word or _contains_words(run.request_lower, phrase.lower())
+
+    if any(in_request(q.raw) for q in extract_quantities(prompt)):
         return True
     # A command line quoted whole ("helm list -A") is as concrete as a request gets.
     if any(command in prompt for command in run.commands):
@@ -864,15 +986,29 @@ def _has_subject(prompt: str, run: _RunFacts) -> bool:
     # "HTTP" or "GitHub" spelled from the tool's name is no subject either.
     for name in extract_entities(prompt):
         words = _CONTENT_WORD_RE.findall(name.lower())
-        if not all(_stem(w) in run.tool_words or w in _NOT_SUBJECT for w in words):
-            return True
-    for word in _CONTENT_WORD_RE.findall(prompt.lower()):
-        stem = _stem(word)
-        if word in _NOT_SUBJECT or stem in run.tool_words or word in _REQUEST_WORDS:
+        if all(_stem(w) in run.tool_words or w in _NOT_SUBJECT for w in words):
             continue
-        if stem in run.done:
+        if in_request(name) or not _CODE_RE.fullmatch(name):
             return True
-    return False
+    return any(
+        stem in run.done and (any_word or stem in run.request_stems)
+        for stem in _subject_words(prompt, run)
+    )
+
+
+# An airport, currency or ticker code: the agent's translation of what the user said.
+_CODE_RE = re.compile(r"[A-Z]{2,5}")
+
+
+def _subject_words(text: str, run: _RunFacts) -> set[str]:
+    """Stems of the words of ``text`` that could say what a run was about."""
+    return {
+        _stem(word)
+        for word in _CONTENT_WORD_RE.findall(text.lower())
+        if word not in _NOT_SUBJECT
+        and word not in _REQUEST_WORDS
+        and _stem(word) not in run.tool_words
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -908,17 +1044,22 @@ def _subject_phrase(run: _RunFacts) -> _Subject | None:
         after = _NEXT_WORD_RE.match(text, end)
         return after.group(1) if after and _stem(after.group(1).lower()) in run.tool_words else ""
 
-    # Longest first; a noun phrase beats a describing word, which only fits before its noun.
-    best: tuple[int, int, str, str] | None = None  # (is noun phrase, words, phrase, modifies)
+    def ends_phrase(token: str, n: int) -> bool:
+        # A number may close a name the user gave ("release 5.2"), never open one.
+        return is_subject_word(token) or (n > 1 and token[0].isdigit())
+
+    # Longest first; a noun phrase beats a describing word, which only fits before its noun,
+    # and a name ("requests-cache", "release 5.2") beats a common word ("maintainer").
+    best: tuple[int, int, int, str, str] | None = None  # (noun phrase, words, name, phrase, of)
     for i, first in enumerate(tokens):
         if not is_subject_word(first.group(0)):
             continue
         for n in range(min(_SUBJECT_MAX_WORDS, len(tokens) - i), 0, -1):
             last = tokens[i + n - 1]
-            if best is not None and (best[0], best[1]) >= (1, n):
+            if best is not None and best[:3] >= (1, n, 1):
                 break
             phrase = text[first.start() : last.end()]
-            if not is_subject_word(last.group(0)) or _PHRASE_BREAK_RE.search(phrase):
+            if not ends_phrase(last.group(0), n) or _PHRASE_BREAK_RE.search(phrase):
                 continue
             if not _contains_words(run.observed, phrase.lower()):
                 continue
@@ -930,12 +1071,17 @@ def _subject_phrase(run: _RunFacts) -> _Subject | None:
             modifies = "" if noun else modified_noun(last.end())
             if not (noun or modifies):
                 continue
-            if best is None or (int(noun), n) > (best[0], best[1]):
-                best = (int(noun), n, phrase, modifies)
+            key = (int(noun), n, int(_NAME_LIKE_RE.search(phrase) is not None))
+            if best is None or key > best[:3]:
+                best = (*key, phrase, modifies)
             break
-    if best is None or has_injection(best[2]):
+    if best is None or has_injection(best[3]):
         return None
-    return _Subject(best[2], bool(best[0]), best[3])
+    return _Subject(best[3], bool(best[0]), best[4])
+
+
+# A name rather than a common word: a digit, an inner capital or a joined word.
+_NAME_LIKE_RE = re.compile(r"\d|\w[-.]\w|(?<=\s)[A-Z]|^[A-Z]{2}")
 
 
 _NEXT_WORD_RE = re.compile(r"\s+([A-Za-z]+)")
@@ -955,7 +1101,97 @@ def _contains_words(text: str, phrase: str) -> bool:
     return False
 
 
-_PHRASE_BREAK_RE = re.compile(r"[,;:.!?()\[\]\"]|\s{2,}")
+_PHRASE_BREAK_RE = re.compile(r"[,;:!?()\[\]\"]|\.(?!\d)|\s{2,}")
+
+
+# --- figures: what a reader checks a number against ----------------------------------------------
+
+# Digit runs as a reader compares them ("2,630.50", "18:00", "5.2"), digits inside identifiers
+# included ("TR-220"): a hindsight prompt is checked against the observations that way, and a
+# number only the agent's answer or its own tool arguments show is not the environment's word.
+_FIGURE_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+_SMALL_COUNT = 10  # "3 results", "two of five": counting what was listed, not a claim
+_MAX_DERIVED = 40  # observed values combined pairwise; beyond that almost anything "derives"
+
+
+@lru_cache(maxsize=4096)
+def figures(text: str) -> frozenset[str]:
+    """The digit runs of ``text``, thousands separators and trailing stops removed."""
+    return frozenset(m.replace(",", "").rstrip(".:") for m in _FIGURE_RE.findall(text))
+
+
+def _as_number(figure: str) -> float | None:
+    try:
+        return float(figure)
+    except ValueError:
+        return None  # a time or a dotted version: compared as written only
+
+
+def _decimals(figure: str) -> int:
+    return len(figure.partition(".")[2])
+
+
+def _observed_values(observations: list[str]) -> tuple[list[float], list[float]]:
+    """Observed numbers, with the hours of observed times ("10:00" backs "10-19"), and the totals
+    of each observation's amounts of money (an answer may add up a listing of prices)."""
+    values: list[float] = []
+    totals: list[float] = []
+    for text in observations:
+        for figure in figures(text):
+            number = _as_number(figure.split(":", 1)[0])
+            if number is not None:
+                values.append(number)
+        by_currency: dict[str, float] = {}
+        for quantity in extract_quantities(text):
+            if quantity.currency:
+                amount = float(quantity.value)
+                by_currency[quantity.currency] = by_currency.get(quantity.currency, 0.0) + amount
+        totals.extend(by_currency.values())
+    return values, totals
+
+
+def _derivable(figure: str, values: list[float], totals: list[float]) -> bool:
+    """Whether the answer could have computed ``figure`` from what was observed: a rounding of
+    one value, the sum, difference or ratio (as a percentage) of two, or an observation's total."""
+    target = _as_number(figure)
+    if target is None:
+        return False
+    places = _decimals(figure)
+
+    def same(x: float) -> bool:
+        return round(x, places) == target
+
+    if any(same(v) for v in values) or any(abs(t - target) < 1e-6 for t in totals):
+        return True
+    pool = values[:_MAX_DERIVED]
+    for i, a in enumerate(pool):
+        for b in pool[i + 1 :]:
+            if abs(a + b - target) < 1e-6 or abs(abs(a - b) - target) < 1e-6:
+                return True
+            if a and b and (same(100 * a / b) or same(100 * b / a)):
+                return True
+    return False
+
+
+def unsupported_figures(t: FailedTrajectory) -> list[str]:
+    """Figures of the final answer that neither the observations, the request nor the agent's
+    own tool arguments show, nor a simple computation from observed values gives: the answer
+    asserts them on its own (a hallucination, whatever Stage 1 typed the failure as)."""
+    answer = figures(t.final_answer)
+    if not answer:
+        return []
+    observations = [s.observation for s in t.steps]
+    arguments = " ".join(str(v) for s in t.steps for v in s.action_input.values())
+    known = figures("\n".join(observations)) | figures(t.original_prompt) | figures(arguments)
+    values, totals = _observed_values(observations)
+    missing = []
+    for figure in sorted(answer - known):
+        number = _as_number(figure)
+        if number is not None and number.is_integer() and number <= _SMALL_COUNT:
+            continue
+        if not _derivable(figure, values, totals):
+            missing.append(figure)
+    return missing
 
 
 # --- scoring -----------------------------------------------------------------------------------
@@ -1012,6 +1248,11 @@ class _RunFacts:
     observed: str  # lower-cased usable observations only
     tool_words: frozenset[str]  # words of every tool name the run used
     commands: tuple[str, ...]  # command lines the successful steps ran
+    observed_figures: frozenset[str]  # digit runs of every observation
+    off_topic: bool  # Stage 1 says the run worked on something other than the request
+    request_lower: str  # ``request``, lower-cased
+    request_stems: frozenset[str]  # stems of the request's words
+    observations: Evidence  # the observations alone: what tool arguments may name
 
     @classmethod
     def of(
@@ -1026,6 +1267,14 @@ class _RunFacts:
         original = t.original_prompt
         for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
             original = original[: constraint.start] + original[constraint.end :]
+        reason = t.failure_reason
+        if analysis is not None and analysis.explanation:
+            reason = f"{reason}. {analysis.explanation}"
+        original = cut_unmet_phrases(
+            original,
+            reason,
+            stopped_early=analysis is not None and analysis.failure_type is FailureType.INCOMPLETE,
+        )
         actions = " ".join(
             f"{s.action_name} {' '.join(str(v) for v in s.action_input.values())}" for s in ok_steps
         )
@@ -1044,6 +1293,11 @@ class _RunFacts:
             observed="\n".join(s.observation for s in ok_steps).lower(),
             tool_words=_tool_name_words(t.steps),
             commands=tuple(_commands(ok_steps)),
+            observed_figures=figures("\n".join(s.observation for s in t.steps)),
+            off_topic=analysis is not None and analysis.failure_type is FailureType.OFF_TOPIC,
+            request_lower=original.lower(),
+            request_stems=frozenset(_stem(w) for w in _CONTENT_WORD_RE.findall(original.lower())),
+            observations=collect_evidence(t.model_copy(update={"final_answer": ""})),
         )
 
 
@@ -1051,6 +1305,13 @@ def _score(prompt: str, strategy: str, run: _RunFacts) -> _Scored:
     t = run.trajectory
     grounding = verify_grounding(prompt, t, run.analysis, evidence=run.evidence, unmet=run.unmet)
     problems = list(grounding.problems)
+    if strategy == TOOL_WORK:
+        # Tool work is said in the agent's terms (its arguments), which only an observation
+        # backs; the other strategies keep the user's own numbers, checked by the verifier.
+        problems.extend(
+            f"the number {n} occurs in no observation"
+            for n in sorted(figures(prompt) - run.observed_figures)
+        )
     side_effect = _unevidenced_side_effect(prompt, run.done)
     if side_effect:
         problems.append(f"the run shows nothing for '{side_effect}'")
@@ -1071,20 +1332,26 @@ def _candidates(run: _RunFacts) -> Iterator[tuple[str, str]]:
         reason = f"{reason}. {analysis.explanation}"
     # A broken format requirement is often typed as a constraint violation, so both types
     # get the restatement; it keeps more of the request than dropping does.
+    stopped_early = kind is FailureType.INCOMPLETE
     if kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None):
         restated = _restate_actual(t.original_prompt, reason, run.evidence)
+        if restated:
+            restated = _sentence(cut_unmet_phrases(restated, reason, stopped_early=stopped_early))
         if restated and _has_subject(restated, run):
             yield restated, ACTUAL_RESULT
-    if run.unmet and kind in (FailureType.CONSTRAINT_VIOLATION, None):
-        dropped = _drop_constraints(t.original_prompt, run.unmet)
+    if kind in (FailureType.CONSTRAINT_VIOLATION, None):
+        dropped = _drop_constraints(t.original_prompt, run.unmet) if run.unmet else None
+        cut = cut_unmet_phrases(dropped or t.original_prompt, reason)
+        if dropped or cut != t.original_prompt:
+            dropped = _sentence(cut)
         if dropped and _has_subject(dropped, run):
             yield dropped, DROP_CONSTRAINT
-    work = _tool_work(run.ok_steps, run.evidence)
+    work = _tool_work(run.ok_steps, run.observations)
     if work and not _has_subject(work, run):
         # Name the subject in the user's words when an observation repeats them; an
         # off-topic run's request is by definition not what it worked on.
         subject = None if kind is FailureType.OFF_TOPIC else _subject_phrase(run)
-        work = _tool_work(run.ok_steps, run.evidence, subject) if subject else None
+        work = _tool_work(run.ok_steps, run.observations, subject) if subject else None
     if work:
         yield work, TOOL_WORK
 
@@ -1103,6 +1370,14 @@ def decide_by_rules(
     if not ok_steps:
         return RelabelDecision(
             accepted=False, reason="no tool step succeeded: nothing to relabel", attempts=0
+        )
+    invented = unsupported_figures(trajectory)
+    if invented:
+        # Any prompt would be paired with this answer, and train the model to invent figures.
+        return RelabelDecision(
+            accepted=False,
+            reason=f"the final answer states {', '.join(invented)}, which no observation shows",
+            attempts=0,
         )
     run = _RunFacts.of(trajectory, analysis, ok_steps)
     scored: list[_Scored] = []

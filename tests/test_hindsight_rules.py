@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from agenther.evidence import collect_evidence
 from agenther.failure_detector import analyze_rules
 from agenther.grounding import has_injection, verify_grounding
-from agenther.hindsight_rules import decide_by_rules, describe_step, name_words
+from agenther.hindsight_rules import cut_unmet_phrases, decide_by_rules, describe_step, name_words
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.outcome_extractor import extract_rules
 from tests.support.trajectories import reference_trajectories
@@ -540,3 +540,77 @@ def test_a_dropped_relative_clause_asks_for_a_noun_never_its_verb(
     decision = decide_by_rules(trajectory, None, analysis(CV))
     assert decision.relabeled is not None, decision.reason
     assert decision.relabeled.hindsight_prompt == expected
+
+
+def test_an_answer_stating_figures_no_observation_shows_is_not_relabelled() -> None:
+    trajectory = run(
+        "Summarise support ticket #4471.",
+        [("helpdesk_get_ticket", {"id": 4471}, '{"id": 4471, "body": "I was charged twice."}')],
+        "The refund amount is not in the ticket.",
+        final="The customer was charged twice and wants a refund of $240.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(TE))
+    assert not decision.accepted and "240" in decision.reason
+
+
+def test_an_answer_adding_up_observed_prices_is_no_invention() -> None:
+    trajectory = run(
+        "Total the open invoices for Brightline Ltd and email the summary.",
+        [
+            (
+                "list_invoices",
+                {"customer": "Brightline Ltd"},
+                "INV-301 Brightline Ltd €1,200.00\nINV-317 Brightline Ltd €450.50",
+            )
+        ],
+        "The summary was never emailed.",
+        final="The open invoices total €1,650.50.",
+    )
+    assert decide_by_rules(trajectory, None, analysis(INC)).accepted
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason", "expected"),
+    [
+        (
+            "Find a flat to rent in Berlin.",
+            "All listings are outside Berlin.",
+            "Find a flat to rent.",
+        ),
+        (
+            "Order 20 reams of paper so they arrive by Friday.",
+            "Delivery is after the Friday deadline.",
+            "Order 20 reams of paper.",
+        ),
+        (
+            "Write a parser without using the dateutil library, and add a test.",
+            "It imports dateutil.",
+            "Write a parser, and add a test.",
+        ),
+        ("Find 5 hotels in Porto.", "Only 3 hotels were found.", "Find hotels in Porto."),
+        ("Find a hotel in Porto.", "Nothing under $90.", "Find a hotel in Porto."),
+    ],
+)
+def test_copied_wording_loses_the_requirement_the_failure_names(
+    request_text: str, reason: str, expected: str
+) -> None:
+    assert cut_unmet_phrases(request_text, reason).rstrip(".") + "." == expected
+
+
+def test_an_http_tool_is_a_look_up_of_what_the_user_named() -> None:
+    trajectory = run(
+        "Who maintains the requests-cache package?",
+        [
+            (
+                "http_get",
+                {"url": "https://pypi.org/pypi/requests-cache/json"},
+                '{"info": {"name": "requests-cache", "maintainer": "Jordan Cook"}}',
+            )
+        ],
+        "The answer named the author, not the maintainer.",
+        final="The maintainer is Roman Haritonov.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(WR))
+    assert decision.relabeled is not None
+    assert "requests-cache" in decision.relabeled.hindsight_prompt
+    assert "HTTP" not in decision.relabeled.hindsight_prompt
