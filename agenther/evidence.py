@@ -11,8 +11,7 @@ Everything is a few precompiled regex passes per text; no NLP model is loaded.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -451,18 +450,18 @@ class ObservationKind(StrEnum):
     GENERATED = "generated"  # the model's own text relayed by a tool ("based on training data")
 
 
-_ERROR_OBSERVATION_RE = re.compile(
-    r"""^\W*(?:
+# What an error observation opens with; a traceback header or an "...Error:" name anywhere.
+_ERROR_OPENING = r"""^\W*(?:
         error|exception|traceback|fatal|failed|failure|timeout|timed\s+out|
         (?:http\s*)?[45]\d\d\b|status(?:\s+code)?:?\s*[45]\d\d|errno|
         connection\s+(?:refused|reset|error|failed)|permission\s+denied|access\s+denied|
         forbidden|unauthori[sz]ed|not\s+found|rate\s+limit|unable\s+to|could\s+not|
         cannot|can't|invalid\s+(?:request|argument|input|api)|service\s+unavailable
-    )
-    | traceback\s+\(most\s+recent\s+call\s+last\)
-    | \b(?:[a-z]+error|[a-z]+exception):
-    """,
-    re.IGNORECASE | re.VERBOSE,
+    )"""
+_TRACEBACK = r"traceback\s+\(most\s+recent\s+call\s+last\)"
+_ERROR_NAME = r"\b(?:[a-z]+error|[a-z]+exception):"
+_ERROR_OBSERVATION_RE = re.compile(
+    f"{_ERROR_OPENING}\n    | {_TRACEBACK}\n    | {_ERROR_NAME}\n", re.IGNORECASE | re.VERBOSE
 )
 _EMPTY_OBSERVATION_RE = re.compile(
     r"^\W*(?:no\s+(?:results?|matches|data|output|records?|items?)(?:\s+found)?|none|null|"
@@ -485,17 +484,31 @@ _TRIVIAL_MAX_WORDS = 4
 # For ASCII text, a case-sensitive match of the lower-cased text is the same test as
 # IGNORECASE (the folds that differ, such as "ſ" ~ "s" or "K" ~ "k", need non-ASCII
 # characters) and several times faster. Both patterns spell their letters in lower case.
-_ERROR_OBSERVATION_ASCII_RE = re.compile(_ERROR_OBSERVATION_RE.pattern, re.VERBOSE)
+# The error pattern's branches are tried one by one, each only where it can match: the opening
+# at the start, the others only if their telling words occur ("[a-z]+error" backtracks through
+# every word it is tried on).
+_ERROR_OPENING_ASCII_RE = re.compile(_ERROR_OPENING, re.VERBOSE)
+_TRACEBACK_ASCII_RE = re.compile(_TRACEBACK)
+_ERROR_NAME_ASCII_RE = re.compile(_ERROR_NAME)
 _GENERATED_OBSERVATION_ASCII_RE = re.compile(_GENERATED_OBSERVATION_RE.pattern)
-# Every match of _GENERATED_OBSERVATION_RE contains one of these.
-_GENERATED_WORDS = ("based", "from", "may")
+
+
+def _may_be_generated(lowered: str) -> bool:
+    """False if no branch of _GENERATED_OBSERVATION_RE can match: each needs two words (the
+    rarer one is looked for first)."""
+    return (
+        ("training" in lowered and ("based" in lowered or "from" in lowered))
+        or ("knowledge" in lowered and "based" in lowered)
+        or ("memory" in lowered and "from" in lowered)
+        or ("reflect" in lowered and "may" in lowered)
+    )
 
 
 def _is_generated(text: str) -> bool:
     if not text.isascii():
         return _GENERATED_OBSERVATION_RE.search(text) is not None
     lowered = text.lower()
-    return any(word in lowered for word in _GENERATED_WORDS) and (
+    return _may_be_generated(lowered) and (
         _GENERATED_OBSERVATION_ASCII_RE.search(lowered) is not None
     )
 
@@ -503,7 +516,15 @@ def _is_generated(text: str) -> bool:
 def _is_error(head: str) -> bool:
     if not head.isascii():
         return _ERROR_OBSERVATION_RE.search(head) is not None
-    return _ERROR_OBSERVATION_ASCII_RE.search(head.lower()) is not None
+    lowered = head.lower()
+    return (
+        _ERROR_OPENING_ASCII_RE.match(lowered) is not None
+        or ("traceback" in lowered and _TRACEBACK_ASCII_RE.search(lowered) is not None)
+        or (
+            ("error:" in lowered or "exception:" in lowered)
+            and _ERROR_NAME_ASCII_RE.search(lowered) is not None
+        )
+    )
 
 
 @_shared_scan
@@ -516,6 +537,10 @@ def observation_kind(observation: str) -> ObservationKind:
         return ObservationKind.ERROR
     if _is_generated(text):
         return ObservationKind.GENERATED
+    # Splitting at "." and "!" below only adds words, so a text of more words is no
+    # acknowledgement; the cheap count spares splitting a long observation whole.
+    if len(text.split(None, _TRIVIAL_MAX_WORDS)) > _TRIVIAL_MAX_WORDS:
+        return ObservationKind.CONTENT
     words = text.lower().replace(".", " ").replace("!", " ").split()
     if len(words) <= _TRIVIAL_MAX_WORDS and all(w in _ACK_WORDS for w in words):
         return ObservationKind.TRIVIAL
@@ -525,7 +550,6 @@ def observation_kind(observation: str) -> ObservationKind:
 # --- evidence of one run -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Evidence:
     """What a run's observations and final answer mention, lower-cased.
 
@@ -533,12 +557,74 @@ class Evidence:
     may only assert what the environment (or the delivered answer) actually shows.
     ``money`` holds the values written with a currency sign, so "$5" is not taken as backed
     by "5 results".
+
+    Built by ``collect_evidence``, the numbers and entities are scanned for only when first
+    read: a verifier mostly asks about a handful of terms, and ``has_entity`` can answer from
+    the text alone (see there).
     """
 
-    numbers: frozenset[str]
-    entities: frozenset[str]
-    text: str
-    money: frozenset[str] = frozenset()
+    __slots__ = ("_ascii", "_entities", "_money", "_numbers", "_parts", "_text")
+
+    def __init__(
+        self,
+        numbers: frozenset[str],
+        entities: frozenset[str],
+        text: str,
+        money: frozenset[str] = frozenset(),
+    ) -> None:
+        self._text = text
+        self._parts: tuple[str, ...] = ()
+        self._ascii = False
+        self._numbers: frozenset[str] | None = numbers
+        self._money: frozenset[str] | None = money
+        self._entities: frozenset[str] | None = entities
+
+    @classmethod
+    def of_texts(cls, parts: Sequence[str]) -> Evidence:
+        """The evidence ``parts`` (observations, final answer) give, scanned when read."""
+        evidence = cls.__new__(cls)
+        evidence._text = "\n".join(parts).lower()
+        evidence._parts = tuple(parts)
+        evidence._ascii = all(part.isascii() for part in parts)
+        evidence._numbers = evidence._money = evidence._entities = None
+        return evidence
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def numbers(self) -> frozenset[str]:
+        if self._numbers is None:
+            self._scan_quantities()
+        assert self._numbers is not None
+        return self._numbers
+
+    @property
+    def money(self) -> frozenset[str]:
+        if self._money is None:
+            self._scan_quantities()
+        assert self._money is not None
+        return self._money
+
+    @property
+    def entities(self) -> frozenset[str]:
+        if self._entities is None:
+            # Scanned text by text (not joined) so the scans Stage 1 and 2 made are reused.
+            self._entities = frozenset(
+                name.lower() for part in self._parts for name in _entities(part)
+            )
+        return self._entities
+
+    def _scan_quantities(self) -> None:
+        numbers: set[str] = set()
+        money: set[str] = set()
+        for part in self._parts:
+            for quantity in _quantities(part):
+                numbers.add(quantity.value)
+                if quantity.currency:
+                    money.add(quantity.value)
+        self._numbers, self._money = frozenset(numbers), frozenset(money)
 
     def has_number(self, written: str) -> bool:
         quantities = extract_quantities(written.strip())
@@ -548,9 +634,32 @@ class Evidence:
         return quantity.value in (self.money if quantity.currency else self.numbers)
 
     def has_entity(self, name: str) -> bool:
-        """Known as an entity, or at least mentioned verbatim (case-insensitive)."""
+        """Known as an entity, or at least mentioned verbatim (case-insensitive).
+
+        An entity is a piece of its text, so on ASCII texts (where lower-casing goes character
+        by character) every entity is also mentioned verbatim, and the scan is not needed.
+        """
         key = name.strip().lower()
-        return key in self.entities or (bool(key) and key in self.text)
+        if key and key in self._text:
+            return True
+        return not self._ascii and key in self.entities
+
+    def _fields(self) -> tuple[frozenset[str], frozenset[str], str, frozenset[str]]:
+        return self.numbers, self.entities, self._text, self.money
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evidence):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        numbers, entities, text, money = self._fields()
+        return (
+            f"Evidence(numbers={numbers!r}, entities={entities!r}, text={text!r}, money={money!r})"
+        )
 
 
 def evidence_texts(t: FailedTrajectory) -> list[str]:
@@ -562,20 +671,4 @@ def evidence_texts(t: FailedTrajectory) -> list[str]:
 
 
 def collect_evidence(t: FailedTrajectory) -> Evidence:
-    # Scanned text by text (not joined) so the scans Stage 1 and 2 made are reused.
-    parts = evidence_texts(t)
-    numbers: set[str] = set()
-    money: set[str] = set()
-    entities: set[str] = set()
-    for part in parts:
-        for quantity in _quantities(part):
-            numbers.add(quantity.value)
-            if quantity.currency:
-                money.add(quantity.value)
-        entities.update(name.lower() for name in _entities(part))
-    return Evidence(
-        numbers=frozenset(numbers),
-        entities=frozenset(entities),
-        text="\n".join(parts).lower(),
-        money=frozenset(money),
-    )
+    return Evidence.of_texts(evidence_texts(t))

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from agenther.evidence import (
     ObservationKind,
@@ -65,8 +65,7 @@ def _limitations(t: FailedTrajectory) -> str:
 def extract_rules(t: FailedTrajectory) -> ReplayOutcome:
     achievements: list[str] = []
     key_observations: list[str] = []
-    entities: list[str] = []
-    numbers: list[str] = []
+    observed: list[str] = []
     for step in t.steps:
         if observation_kind(step.observation) is not ObservationKind.CONTENT:
             continue
@@ -75,15 +74,79 @@ def extract_rules(t: FailedTrajectory) -> ReplayOutcome:
             continue
         achievements.append(summary)
         key_observations.append(f"{step.action_name}: {summary}")
-        entities.extend(extract_entities(step.observation))
-        numbers.extend(q.raw for q in extract_quantities(step.observation))
-    return ReplayOutcome(
-        actual_achievements=achievements,
-        key_observations=key_observations,
-        limitations=_limitations(t),
-        entities=_unique(entities),
-        numbers=_unique(numbers),
-    )
+        observed.append(step.observation)
+    return _RuleOutcome.of(achievements, key_observations, _limitations(t), observed)
+
+
+def _observed_entities(observed: Sequence[str]) -> list[str]:
+    return _unique(name for observation in observed for name in extract_entities(observation))
+
+
+def _observed_numbers(observed: Sequence[str]) -> list[str]:
+    return _unique(q.raw for observation in observed for q in extract_quantities(observation))
+
+
+# Reading any of these needs the entities and numbers in place; "__dict__" is how pydantic
+# (dump, copy, pickle, equality) and vars() reach the fields.
+_SCANNED_ON_READ = frozenset({"__dict__", "entities", "numbers"})
+_OUTCOME_FIELDS = frozenset(ReplayOutcome.model_fields)
+
+
+class _RuleOutcome(ReplayOutcome):
+    """A rule-mode outcome that scans its observations for entities and numbers when either
+    is first read, with the values an eager scan gives. No stage reads them in rule mode, and
+    the scans are a large share of a rule run's cost.
+
+    Until then the two fields are missing from ``__dict__`` and the observations wait in the
+    private ``_observed``; any read of a field or of ``__dict__`` fills them in first.
+    """
+
+    _observed: tuple[str, ...] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(
+        cls,
+        achievements: list[str],
+        key_observations: list[str],
+        limitations: str,
+        observed: Sequence[str],
+    ) -> _RuleOutcome:
+        # Built from values that are already lists of str and a str: nothing to validate.
+        outcome = cls.model_construct(
+            _fields_set=set(_OUTCOME_FIELDS),
+            actual_achievements=achievements,
+            key_observations=key_observations,
+            limitations=limitations,
+        )
+        fields = object.__getattribute__(outcome, "__dict__")
+        del fields["entities"], fields["numbers"]
+        object.__getattribute__(outcome, "__pydantic_private__")["_observed"] = tuple(observed)
+        return outcome
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _SCANNED_ON_READ:
+            private = object.__getattribute__(self, "__pydantic_private__")
+            observed = private.get("_observed") if private else None
+            if observed is not None:
+                fields = object.__getattribute__(self, "__dict__")
+                fields["entities"] = _observed_entities(observed)
+                fields["numbers"] = _observed_numbers(observed)
+                private["_observed"] = None
+        return super().__getattribute__(name)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to a ReplayOutcome with the same values, as an eager outcome would be.
+        if type(other) not in (ReplayOutcome, _RuleOutcome):
+            return NotImplemented
+        assert isinstance(other, ReplayOutcome)
+        return bool(
+            self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # as ReplayOutcome: a mutable model
+
+    def __repr_name__(self) -> str:
+        return ReplayOutcome.__name__
 
 
 class OutcomeReport(BaseModel):
