@@ -234,7 +234,8 @@ _SOURCES = {
     "pubmed": "PubMed",
     "github": "GitHub",
     "news": "the news",
-    "scholar": "Google Scholar",
+    # "scholar_search" may be any scholarly index; naming Google's would invent a fact.
+    "scholar": "the academic literature",
     "docs": "the docs",
     "kb": "the knowledge base",
     "catalog": "the catalog",
@@ -251,7 +252,7 @@ _TARGET_KEYS = _keys(
     "url path file filename file_path filepath name title ticker symbol id expression expr "
     "recipient sku order_id order repo repository host hostname compound product product_id "
     "ticket ticket_id issue issue_id invoice invoice_id customer customer_id account user "
-    "package label"
+    "package label category"
 )
 _ORIGIN_KEYS = _keys("origin from source departure from_city departure_city start")
 _DEST_KEYS = _keys("destination to dest arrival to_city destination_city end")
@@ -430,7 +431,7 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
         return (f"{verb} for {_plural(noun)}", kind)
     if kind == _RUN:
         if set(nouns) & _DATABASE_WORDS or (verb == "query" and not noun):
-            return (_database_query(args), kind)
+            return (_database_query(args, ev), kind)
         command = _value(args, _COMMAND_KEYS, ev)
         if command:
             return (f"{verb} {command}", kind)
@@ -503,13 +504,22 @@ _SQL_TABLE_RE = re.compile(
 )
 _SQL_KEYS = _keys("sql query statement q")
 _SQL_WORDS = _words("select where lateral unnest generate_series values dual")
+# The select list up to its FROM: the columns say what a query computed ("signups by country"
+# is in "SELECT country, COUNT(*) AS signups"), which a table name alone does not.
+_SQL_SELECT_RE = re.compile(r"^\s*select\s+(?:distinct\s+)?(.+?)\s+from\s", re.I | re.S)
+_SQL_COLUMN_RE = re.compile(r"(?:^|\s|\.)([A-Za-z][A-Za-z_]*)\s*$")
+# Names an engine gives an unnamed aggregate ("sum"): they say how, not what.
+_SQL_AGGREGATES = _words("sum count avg min max total value")
+_MAX_COLUMNS = 3
 
 
-def _database_query(args: Mapping[str, Any]) -> str:
+def _database_query(args: Mapping[str, Any], ev: Evidence) -> str:
     tables: list[str] = []
+    statement = ""
     for key in _SQL_KEYS:
         raw = args.get(key)
         if isinstance(raw, str):
+            statement = raw
             for name in _SQL_TABLE_RE.findall(raw):
                 if name.lower() not in _SQL_WORDS and name not in tables:
                     tables.append(name)
@@ -517,8 +527,88 @@ def _database_query(args: Mapping[str, Any]) -> str:
     if not tables:
         return "query the database"
     if len(tables) == 1:
-        return f"query the {tables[0]} table"
-    return f"query the {', '.join(tables[:-1])} and {tables[-1]} tables"
+        phrase = f"query the {tables[0]} table"
+    else:
+        phrase = f"query the {', '.join(tables[:-1])} and {tables[-1]} tables"
+    columns = _selected_columns(statement, ev)
+    return _join(phrase, f"for {_and_list(columns)}" if columns else "")
+
+
+def _selected_columns(statement: str, ev: Evidence) -> list[str]:
+    """The named output columns of a SELECT that the observation shows, in plain words
+    ("customer_name" → "customer name"); none if any column is unnamed or unshown, since a
+    partial list would misstate what the query returned."""
+    select = _SQL_SELECT_RE.match(statement)
+    if select is None:
+        return []
+    columns: list[str] = []
+    for item in _split_top_level(select.group(1)):
+        name = _SQL_COLUMN_RE.search(item)
+        if name is None:
+            return []
+        column = name.group(1)
+        # "a" or "n" is a placeholder, not a name anyone would ask for.
+        if (
+            len(column) < 3
+            or column.lower() in _SQL_AGGREGATES
+            or not _contains_words(ev.text, column.lower())
+        ):
+            return []
+        words = column.replace("_", " ").split()
+        if words and " ".join(words) not in columns:
+            columns.append(" ".join(words))
+    return columns if len(columns) <= _MAX_COLUMNS else []
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+# Arguments that say what a step worked on (as opposed to how: limits, formats, flags).
+_OBJECT_KEYS = frozenset(
+    (*_QUERY_KEYS, *_TARGET_KEYS, *_ORIGIN_KEYS, *_DEST_KEYS, *_PLACE_KEYS, *_COMMAND_KEYS)
+)
+
+
+def _unnamed_objects(step: AgentStep, ev: Evidence) -> list[str]:
+    """What ``step`` was asked to work on that its request cannot name: arguments the
+    observations do not show ("from: Zürich HB" when the timetable names no station)."""
+    unnamed = []
+    for key, raw in step.action_input.items():
+        if key not in _OBJECT_KEYS or isinstance(raw, bool) or not isinstance(raw, str | int):
+            continue
+        text = str(raw).strip()
+        usable = _query({key: raw}, ev) if key in _QUERY_KEYS else _value({key: raw}, (key,), ev)
+        if text and not usable:
+            unnamed.append(text.lower())
+    return unnamed
+
+
+def _asked_about(subject: _Subject, run: _RunFacts) -> bool:
+    """Whether ``subject`` may stand for what the first step worked on: when the step's own
+    arguments named it in words the run does not show, the user's subject must be among them,
+    or the prompt would name something the tool was never asked about ("the rail timetable
+    about trains" for a query from one station to another). A describing word only narrows
+    the tool's own noun ("direct flights") and claims no object."""
+    if subject.modifies:
+        return True
+    for step in run.ok_steps:
+        if describe_step(step, run.observations) is not None:
+            unnamed = _unnamed_objects(step, run.observations)
+            return not unnamed or any(subject.text.lower() in arg for arg in unnamed)
+    return False
 
 
 def _join(*parts: str) -> str:
@@ -1048,6 +1138,12 @@ def _subject_phrase(run: _RunFacts) -> _Subject | None:
         # A number may close a name the user gave ("release 5.2"), never open one.
         return is_subject_word(token) or (n > 1 and token[0].isdigit())
 
+    def fragment(start: int, end: int) -> bool:
+        """Part of a dotted name ("config" of "config.json"): the user named the whole."""
+        joined_before = start > 1 and text[start - 1] in "._" and text[start - 2].isalnum()
+        joined_after = end + 1 < len(text) and text[end] in "._" and text[end + 1].isalnum()
+        return joined_before or joined_after
+
     # Longest first; a noun phrase beats a describing word, which only fits before its noun,
     # and a name ("requests-cache", "release 5.2") beats a common word ("maintainer").
     best: tuple[int, int, int, str, str] | None = None  # (noun phrase, words, name, phrase, of)
@@ -1060,6 +1156,8 @@ def _subject_phrase(run: _RunFacts) -> _Subject | None:
                 break
             phrase = text[first.start() : last.end()]
             if not ends_phrase(last.group(0), n) or _PHRASE_BREAK_RE.search(phrase):
+                continue
+            if fragment(first.start(), last.end()):
                 continue
             if not _contains_words(run.observed, phrase.lower()):
                 continue
@@ -1207,6 +1305,8 @@ _REQUEST_WORDS = _words(
 )
 
 
+# Words repeat across runs and candidates; stemming them is a hot path of the rule pipeline.
+@lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     for suffix in ("ies", "es", "ed", "ing", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -1250,6 +1350,7 @@ class _RunFacts:
     commands: tuple[str, ...]  # command lines the successful steps ran
     observed_figures: frozenset[str]  # digit runs of every observation
     off_topic: bool  # Stage 1 says the run worked on something other than the request
+    wrong_result: bool  # Stage 1 says the answer is wrong
     request_lower: str  # ``request``, lower-cased
     request_stems: frozenset[str]  # stems of the request's words
     observations: Evidence  # the observations alone: what tool arguments may name
@@ -1295,6 +1396,7 @@ class _RunFacts:
             commands=tuple(_commands(ok_steps)),
             observed_figures=figures("\n".join(s.observation for s in t.steps)),
             off_topic=analysis is not None and analysis.failure_type is FailureType.OFF_TOPIC,
+            wrong_result=analysis is not None and analysis.failure_type is FailureType.WRONG_RESULT,
             request_lower=original.lower(),
             request_stems=frozenset(_stem(w) for w in _CONTENT_WORD_RE.findall(original.lower())),
             observations=collect_evidence(t.model_copy(update={"final_answer": ""})),
@@ -1315,12 +1417,31 @@ def _score(prompt: str, strategy: str, run: _RunFacts) -> _Scored:
     side_effect = _unevidenced_side_effect(prompt, run.done)
     if side_effect:
         problems.append(f"the run shows nothing for '{side_effect}'")
+    if strategy == TOOL_WORK and run.wrong_result:
+        problems.extend(
+            f"the prompt asks about '{word}', which the answer got wrong"
+            for word in _what_was_wrong(prompt, run)
+        )
     words, original_words = len(prompt.split()), len(t.original_prompt.split())
     length = min(words, original_words) / max(words, original_words, 1)
     hedged = run.hedged or _HEDGE_RE.search(prompt.lower()) is not None
     confidence = 0.35 * _PRIORS[strategy] + 0.25 * run.facts + 0.2 * length + 0.2 * (not hedged)
     check = 0.0 if problems else support_ratio(prompt, run.record)
     return _Scored(prompt, strategy, round(confidence, 4), round(check, 4), tuple(problems))
+
+
+def _what_was_wrong(prompt: str, run: _RunFacts) -> list[str]:
+    """Words of ``prompt`` from the request that the failure reason repeats and the final
+    answer never uses: the thing the answer got wrong ("who proposed the Transformer" answered
+    with another model's authors). Paired with that answer, such a prompt teaches the mistake."""
+    t = run.trajectory
+    reason = {_stem(w) for w in _CONTENT_WORD_RE.findall(t.failure_reason.lower())}
+    answer = {_stem(w) for w in _CONTENT_WORD_RE.findall(t.final_answer.lower())}
+    return sorted(
+        word
+        for word in _subject_words(prompt, run)
+        if word in reason and word in run.request_stems and word not in answer
+    )
 
 
 def _candidates(run: _RunFacts) -> Iterator[tuple[str, str]]:
@@ -1351,6 +1472,8 @@ def _candidates(run: _RunFacts) -> Iterator[tuple[str, str]]:
         # Name the subject in the user's words when an observation repeats them; an
         # off-topic run's request is by definition not what it worked on.
         subject = None if kind is FailureType.OFF_TOPIC else _subject_phrase(run)
+        if subject and not _asked_about(subject, run):
+            subject = None
         work = _tool_work(run.ok_steps, run.observations, subject) if subject else None
     if work:
         yield work, TOOL_WORK

@@ -614,3 +614,99 @@ def test_an_http_tool_is_a_look_up_of_what_the_user_named() -> None:
     assert decision.relabeled is not None
     assert "requests-cache" in decision.relabeled.hindsight_prompt
     assert "HTTP" not in decision.relabeled.hindsight_prompt
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "SELECT country, COUNT(*) AS signups FROM users GROUP BY country",
+            "query the users table for country and signups",
+        ),
+        ("SELECT u.customer_name FROM users u", "query the users table for customer name"),
+        # An unnamed aggregate or a column the output does not show: the table alone.
+        ("SELECT country, SUM(amount) FROM users GROUP BY country", "query the users table"),
+        ("SELECT * FROM users", "query the users table"),
+    ],
+)
+def test_a_query_names_the_columns_its_output_shows(sql: str, expected: str) -> None:
+    trajectory = run(
+        "x",
+        [("sql_query", {"sql": sql}, '{"columns": ["country", "signups", "customer_name"]}')],
+        "",
+    )
+    described = describe_step(trajectory.steps[0], collect_evidence(trajectory))
+    assert described is not None
+    assert described[0] == expected
+
+
+def test_part_of_a_file_name_is_never_the_subject() -> None:
+    # "config" of "config.json" is not what the user called the file.
+    trajectory = run(
+        "Convert config.json to YAML and save it as config.yaml.",
+        [
+            ("read_file", {"path": "config.json"}, '{"port": 8081}'),
+            ("run_python", {"code": "..."}, "Wrote config.toml."),
+        ],
+        "Output is TOML in config.toml, not YAML.",
+        final="Converted.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(WR))
+    assert not decision.accepted
+
+
+def test_the_subject_must_be_what_the_tool_was_asked_about() -> None:
+    # The timetable shows no station, so "from Zürich HB" cannot be said; "train", which the
+    # timetable's header repeats from the request, does not stand for the route asked.
+    trajectory = run(
+        "When does the last direct train from Zurich to Milan leave on Friday?",
+        [
+            (
+                "rail_timetable",
+                {"from": "Zürich HB", "to": "Milano Centrale"},
+                "Dep   Arr   Train\n18:33 21:50 EC 327\n19:33 22:50 EC 329",
+            )
+        ],
+        "The timetable shows EC 329 at 19:33 as the last direct train.",
+        final="Take EC 327 at 18:33.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(WR))
+    assert not decision.accepted
+
+
+def test_a_wrong_answer_is_not_paired_with_a_prompt_asking_what_it_got_wrong() -> None:
+    trajectory = run(
+        "Who proposed the Transformer architecture?",
+        [
+            (
+                "web_search",
+                {"query": "attention mechanism transformer"},
+                "Bahdanau et al. introduced attention for NMT. Vaswani et al. proposed the "
+                "Transformer.",
+            )
+        ],
+        "The Transformer was proposed by Vaswani et al., not Bahdanau et al.",
+        final="It was proposed by Bahdanau et al.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(WR))
+    assert not decision.accepted
+    assert "transformer" in decision.reason
+
+
+def test_a_scholarly_search_names_no_index_the_run_does_not_show() -> None:
+    trajectory = run(
+        "List papers on sodium-ion battery cathodes.",
+        [
+            (
+                "scholar_search",
+                {"query": "sodium-ion battery cathode"},
+                "1) Sodium-ion battery cathode review (2021)",
+            )
+        ],
+        "Papers are too old.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(INC))
+    assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == (
+        "Search the academic literature for sodium-ion battery cathode and list the results."
+    )
