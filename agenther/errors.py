@@ -1,8 +1,13 @@
 """Exceptions that callers branch on.
 
-The service decides from the class alone what to do: retry a transient error with backoff,
-stop on a fatal one (a wrong key or model would otherwise dead-letter every event), and
-dead-letter everything else.
+The service decides from the class alone what to do, because the class says whose fault it is:
+
+- ``LLMTransientError``: the endpoint is busy or down for a moment; retry this event later.
+- ``LLMQuotaError``: the account cannot pay for any request; pause everything, lose nothing.
+- ``LLMFatalError``: the configuration is wrong (key, model, URL); stop, since every event would
+  fail the same way.
+- ``LLMRequestError`` and ``LLMResponseError``: this event's content was refused, or its reply was
+  unusable; dead-letter the event and go on, since the next one may well pass.
 """
 
 from __future__ import annotations
@@ -32,8 +37,31 @@ class LLMTransientError(LLMError):
         self.retry_after = retry_after
 
 
+class LLMQuotaError(LLMError):
+    """The account's quota or credit is used up (429 ``insufficient_quota``).
+
+    Not transient for one request (retrying in a second cannot help) and not this event's
+    fault (every other event fails the same way): a caller pauses all work until it clears.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class LLMFatalError(LLMError):
-    """The endpoint refuses the key, the model or the request shape: retrying cannot help."""
+    """The endpoint refuses the key, the model or the endpoint path: retrying cannot help,
+    and no other request can succeed either."""
+
+
+class LLMRequestError(LLMError):
+    """The endpoint refused this one request for what it carries: too long for the model's
+    context (``context_length_exceeded``), blocked by a content filter, or another 4xx about the
+    input. Other requests may pass. ``code`` is the endpoint's error code when it gave one."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class LLMResponseError(LLMError):

@@ -9,9 +9,12 @@ Async at the core, with sync wrappers under the reference's names. What it adds 
   connection errors), with capped exponential backoff, full jitter and ``retry-after``;
 - token usage and cost per model, and an on-disk reply cache.
 
-Errors are classified for the caller: ``LLMTransientError`` (retry later), ``LLMFatalError``
-(key, model or request refused; stop), ``LLMResponseError`` (the reply was unusable). No message
-carries the API key.
+Errors are classified for the caller by whose fault they are (``agenther.errors``):
+``LLMTransientError`` (busy or down: retry later), ``LLMQuotaError`` (the account is out of
+quota: pause everything), ``LLMFatalError`` (key, model or URL refused: stop),
+``LLMRequestError`` (this request's content refused: context length, content filter) and
+``LLMResponseError`` (the reply was unusable, cut off or a refusal). No message carries the API
+key; the endpoint's own error text is kept, redacted.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from agenther.config import DEFAULT_PRICES, resolve_secret
-from agenther.errors import LLMFatalError, LLMResponseError, LLMTransientError
+from agenther.errors import (
+    LLMError,
+    LLMFatalError,
+    LLMQuotaError,
+    LLMRequestError,
+    LLMResponseError,
+    LLMTransientError,
+)
 from agenther.llm_cache import ResponseCache
 from agenther.llm_usage import PriceTable, UsageTracker
 from agenther.run_text import approx_tokens, truncate_text
@@ -60,7 +70,21 @@ SCHEMA_MARKER = "JSON schema: "
 
 LOCAL_API_KEY = "not-needed"  # vLLM and Ollama accept any key
 
-_FATAL_STATUSES = {400, 401, 403, 404, 405, 410, 413, 415, 422}
+# The configuration is wrong (key, permission, model or path): no request can pass.
+_FATAL_STATUSES = {401, 403, 404, 405, 410}
+_CONTEXT_LENGTH = re.compile(
+    r"context[_ ]length|maximum context|context window|too many tokens|prompt is too long"
+    r"|input is too long|reduce the length|exceeds? (?:the )?(?:model'?s? )?(?:max|maximum)",
+    re.IGNORECASE,
+)
+_CONTENT_FILTER = re.compile(
+    r"content[_ ]filter|content[_ ]policy|content management policy|safety system|flagged",
+    re.IGNORECASE,
+)
+_QUOTA = re.compile(r"insufficient_quota|exceeded your current quota|billing", re.IGNORECASE)
+_FORMAT_WORDS = re.compile(
+    r"response_format|json_schema|json_object|structured output|guided|grammar", re.IGNORECASE
+)
 # Keywords strict mode does not accept; pydantic still enforces them when the reply is parsed.
 _NON_STRICT_KEYWORDS = {
     "default",
@@ -101,6 +125,23 @@ class _LoopState:
 class _Reply:
     text: str
     cache_key: str | None
+    finish_reason: str | None = None
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
+class _EndpointError:
+    """What an error body says, redacted: OpenAI puts the kind in ``type`` and the cause in
+    ``code`` (``context_length_exceeded``, ``invalid_api_key``, ``insufficient_quota``)."""
+
+    status: int
+    message: str
+    code: str
+    kind: str
+
+    def describe(self) -> str:
+        label = self.code or self.kind
+        return f"HTTP {self.status}{f' {label}' if label else ''}: {self.message}"
 
 
 class LLMClient:
@@ -170,6 +211,7 @@ class LLMClient:
         """The reply text of one chat completion."""
         messages = _messages(system_prompt, user_prompt)
         reply = await self._complete(messages, temperature, max_tokens, None, TEXT, None)
+        self._refuse_unusable(reply)
         if not reply.text.strip():
             raise LLMResponseError(f"{self.model}: empty reply")
         self._remember(reply)
@@ -201,9 +243,16 @@ class LLMClient:
                 continue
             break
 
+        self._refuse_unusable(reply)
         try:
             result = _parse_reply(reply.text, output_schema)
         except (ValueError, ValidationError) as error:
+            if reply.finish_reason == "length":
+                # A repair would be cut off at the same limit: this reply is simply too long.
+                raise LLMResponseError(
+                    f"{self.model}: {name} reply cut off at max_tokens="
+                    f"{self.max_tokens if max_tokens is None else max_tokens}"
+                ) from None
             repair = [
                 *messages,
                 {
@@ -221,6 +270,7 @@ class LLMClient:
                 raise LLMResponseError(
                     f"{self.model}: {name} reply did not validate and the repair was refused"
                 ) from None
+            self._refuse_unusable(fixed)
             try:
                 result = _parse_reply(fixed.text, output_schema)
             except (ValueError, ValidationError) as second:
@@ -234,6 +284,21 @@ class LLMClient:
             return result
         self._remember(reply)
         return result
+
+    async def acheck(self) -> None:
+        """One minimal request, so a wrong key, model or URL shows before any real work.
+
+        Raises what a real call would (``LLMFatalError``, ``LLMQuotaError``,
+        ``LLMTransientError`` after the usual retries); a 400 to a request this small is a
+        configuration problem, not the input's, so it is fatal here. Nothing is cached.
+        """
+        messages = _messages("Reply with the single word OK.", "ping")
+        try:
+            await self._send(messages, self.temperature, 1, None)
+        except LLMRequestError as exc:
+            raise LLMFatalError(
+                f"{self.model}: the endpoint refuses even a minimal request: {exc}"
+            ) from None
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running loop; forget those of loops already closed."""
@@ -318,6 +383,15 @@ class LLMClient:
             self._rung = _LADDER[min(_LADDER.index(rejected) + 1, len(_LADDER) - 1)]
             logger.info("%s refused %s output; using %s", self.model, rejected, self._rung)
 
+    def _refuse_unusable(self, reply: _Reply) -> None:
+        """A refusal or a filtered reply is no answer, and asking again would not change it."""
+        if reply.refusal:
+            raise LLMResponseError(
+                f"{self.model}: the model refused: {self._redact(reply.refusal)[:200]}"
+            )
+        if reply.finish_reason == "content_filter":
+            raise LLMResponseError(f"{self.model}: the reply was withheld by a content filter")
+
     def _remember(self, reply: _Reply) -> None:
         if self.cache is not None and reply.cache_key is not None:
             self.cache.put(reply.cache_key, reply.text)
@@ -351,8 +425,9 @@ class LLMClient:
                 )
                 # Already stored: no need to write it back.
                 return _Reply(hit, None)
-        text = await self._send(messages, temp, limit, response_format)
-        return _Reply(text, key)
+        reply = await self._send(messages, temp, limit, response_format)
+        reply.cache_key = key
+        return reply
 
     async def _send(
         self,
@@ -360,7 +435,7 @@ class LLMClient:
         temperature: float,
         max_tokens: int,
         response_format: dict[str, Any] | None,
-    ) -> str:
+    ) -> _Reply:
         extra: dict[str, Any] = {}
         if response_format is not None:
             extra["response_format"] = response_format
@@ -385,18 +460,14 @@ class LLMClient:
                 else:
                     return self._account(response, messages, time.monotonic() - started)
             except openai.APIStatusError as exc:
-                status = exc.status_code
-                if response_format is not None and _rejects_response_format(exc):
+                error = self._endpoint_error(exc)
+                retry_after = _retry_after(exc.response.headers)
+                if response_format is not None and _rejects_response_format(error):
                     refusal = _FormatRejected()
-                elif status in _FATAL_STATUSES or (
-                    400 <= status < 500 and status not in (408, 429)
-                ):
-                    refusal = LLMFatalError(
-                        f"{self.model}: HTTP {status}: {self._redact(_error_text(exc))}"
-                    )
                 else:
-                    problem = f"HTTP {status}"
-                    retry_after = _retry_after(exc.response.headers)
+                    refusal = _classify(self.model, error, retry_after)
+                    if refusal is None:
+                        problem = error.describe()
             except (TimeoutError, openai.APITimeoutError):
                 problem = f"no reply within {self.timeout:g}s"
             except openai.APIConnectionError as exc:
@@ -407,13 +478,17 @@ class LLMClient:
             if refusal is not None:
                 # Raised outside the except block, so the SDK error (whose text may echo the
                 # key) is not even kept as __context__.
+                if not isinstance(refusal, _FormatRejected):
+                    self.usage.record_failure(self.model, type(refusal).__name__)
                 raise refusal
             if attempt >= self.max_retries:
+                self.usage.record_failure(self.model, "LLMTransientError")
                 raise LLMTransientError(
                     f"{self.model}: {problem}; gave up after {attempt + 1} attempts",
                     retry_after=retry_after,
                 )
             if retry_after is not None and retry_after > self.max_retry_after:
+                self.usage.record_failure(self.model, "LLMTransientError")
                 raise LLMTransientError(
                     f"{self.model}: {problem}; endpoint asks to wait {retry_after:g}s",
                     retry_after=retry_after,
@@ -428,10 +503,12 @@ class LLMClient:
 
     def _account(
         self, response: ChatCompletion, messages: list[dict[str, str]], seconds: float
-    ) -> str:
+    ) -> _Reply:
         if not response.choices:
             raise LLMResponseError(f"{self.model}: reply without choices")
-        text = response.choices[0].message.content or ""
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        refusal = getattr(choice.message, "refusal", None)
         if response.usage is not None:
             prompt_tokens = response.usage.prompt_tokens
             completion_tokens = response.usage.completion_tokens
@@ -442,7 +519,22 @@ class LLMClient:
         self.usage.record_request(
             self.model, prompt_tokens, completion_tokens, cost, cached=False, seconds=seconds
         )
-        return text
+        return _Reply(
+            text, None, choice.finish_reason, refusal if isinstance(refusal, str) else None
+        )
+
+    def _endpoint_error(self, exc: openai.APIStatusError) -> _EndpointError:
+        body = exc.body
+        inner = body.get("error", body) if isinstance(body, dict) else None
+        message, code, kind = "", "", ""
+        if isinstance(inner, dict):
+            message = str(inner.get("message") or inner.get("detail") or "")
+            code = str(inner.get("code") or "")
+            kind = str(inner.get("type") or "")
+        elif inner:
+            message = str(inner)
+        message = " ".join((message or str(exc.message)).split())[:500]
+        return _EndpointError(exc.status_code, self._redact(message), code, kind)
 
     def _redact(self, text: str) -> str:
         if self._api_key is not None:
@@ -620,22 +712,33 @@ def _describe(error: Exception) -> str:
     return str(error)
 
 
-def _rejects_response_format(exc: openai.APIStatusError) -> bool:
-    if exc.status_code not in (400, 422):
+def _rejects_response_format(error: _EndpointError) -> bool:
+    """The endpoint refused the structured-output request itself. Some servers answer it with
+    a 500 (llama-cpp-python's request validation), so any 4xx/5xx that names it counts; an
+    auth, rate or not-found status never does."""
+    if error.status in (401, 403, 404, 408, 429):
         return False
-    text = _error_text(exc).lower()
-    words = ("response_format", "json_schema", "json_object", "structured output", "guided")
-    return any(word in text for word in words)
+    return _FORMAT_WORDS.search(f"{error.message} {error.code}") is not None
 
 
-def _error_text(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if message:
-            return str(message)[:500]
-    return str(exc.message)[:500]
+def _classify(model: str, error: _EndpointError, retry_after: float | None) -> LLMError | None:
+    """The error an HTTP failure stands for, or None when it is worth retrying."""
+    status, text = error.status, f"{error.code} {error.kind} {error.message}"
+    if status == 429:
+        if _QUOTA.search(f"{error.code} {error.kind}") or "exceeded your current quota" in text:
+            return LLMQuotaError(f"{model}: {error.describe()}", retry_after=retry_after)
+        return None
+    if status in _FATAL_STATUSES:
+        return LLMFatalError(f"{model}: {error.describe()}")
+    if 400 <= status < 500 and status != 408:
+        if error.code == "context_length_exceeded" or _CONTEXT_LENGTH.search(text):
+            code = "context_length_exceeded"
+        elif _CONTENT_FILTER.search(text):
+            code = error.code or "content_filter"
+        else:
+            code = error.code or "bad_request"
+        return LLMRequestError(f"{model}: {error.describe()}", code=code)
+    return None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -14,6 +14,8 @@ from agenther.config import DEFAULT_PRICES
 
 # (model, prompt_tokens, completion_tokens, cost_usd, cached, seconds)
 RequestListener = Callable[[str, int, int, float, bool, float], None]
+# (model, error class name): a call that failed for good, after the client's own retries
+FailureListener = Callable[[str, str], None]
 
 
 @dataclass
@@ -24,6 +26,7 @@ class ModelUsage:
     cost_usd: float = 0.0
     cache_hits: int = 0
     retries: int = 0
+    failures: int = 0  # calls that ended in an error, after the client's own retries
 
 
 class PriceTable:
@@ -56,10 +59,15 @@ class UsageTracker:
         self._lock = threading.Lock()
         self._models: dict[str, ModelUsage] = {}
         self._listeners: list[RequestListener] = [on_request] if on_request else []
+        self._failure_listeners: list[FailureListener] = []
 
     def add_listener(self, listener: RequestListener) -> None:
         with self._lock:
             self._listeners.append(listener)
+
+    def add_failure_listener(self, listener: FailureListener) -> None:
+        with self._lock:
+            self._failure_listeners.append(listener)
 
     def record_request(
         self,
@@ -83,6 +91,13 @@ class UsageTracker:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(model, prompt_tokens, completion_tokens, cost_usd, cached, seconds)
+
+    def record_failure(self, model: str, error_type: str) -> None:
+        with self._lock:
+            self._models.setdefault(model, ModelUsage()).failures += 1
+            listeners = list(self._failure_listeners)
+        for listener in listeners:
+            listener(model, error_type)
 
     def record_retry(self, model: str) -> None:
         with self._lock:

@@ -368,6 +368,18 @@ class AgentHERPipeline:
             severity_weight=1.0,
         )
 
+    async def acheck_endpoints(self) -> None:
+        """One minimal request to each LLM endpoint (main model, judge), so a wrong key, model
+        or URL stops a run before any input is read or output written. Raises the client's
+        errors (``LLMFatalError``, ``LLMQuotaError``, ``LLMTransientError``); rule mode
+        checks nothing."""
+        seen: set[tuple[str | None, str]] = set()
+        for client in (self.llm, self.judge_llm):
+            if client is None or (client.base_url, client.model) in seen:
+                continue
+            seen.add((client.base_url, client.model))
+            await client.acheck()
+
     async def aclose(self) -> None:
         for client in (self.llm, self.judge_llm):
             if client is not None:

@@ -4,16 +4,28 @@ It serves ``POST /v1/chat/completions`` (non-streaming) and ``GET /v1/models`` f
 event loop in a background thread, so sync tests, async tests and other processes can all use
 it. Replies are chosen, per request, in this order:
 
-1. a random fault, if ``fault_rate`` > 0 (seeded RNG over ``faults``);
-2. the next item of ``script([...])`` (a dict → JSON content, a str → raw content, a ``Fault``);
-3. the handler registered with ``on_schema(name, handler)`` for the request's schema name;
-4. a minimal valid instance synthesised from the request's JSON schema.
+1. a fault set with ``fail_matching(text, fault)`` for requests whose messages contain
+   ``text`` (a run's unique marker: deterministic faults for one event among many);
+2. a random fault, if ``fault_rate`` > 0 (seeded RNG over ``faults``);
+3. the next item of ``script([...])`` (a dict → JSON content, a str → raw content, a ``Fault``);
+4. the handler registered with ``on_schema(name, handler)`` for the request's schema name;
+5. a minimal valid instance synthesised from the request's JSON schema.
 
 The schema name is ``response_format.json_schema.name`` on the ``json_schema`` rung. On the
 ``json_object`` and text rungs the client names it in a prompt line
 ``JSON schema name: <Name>`` followed by ``JSON schema: <one-line JSON>``
 (``agenther.llm_client.SCHEMA_NAME_MARKER`` / ``SCHEMA_MARKER``); the last occurrence in any
 message wins, so a repair prompt routes like the original request.
+
+Where it matters it answers as the real API does (checked against OpenAI's documented
+behaviour): error bodies carry ``type`` and ``code`` separately (``invalid_api_key``,
+``model_not_found``, ``rate_limit_exceeded``, ``insufficient_quota``,
+``context_length_exceeded``); a ``strict`` ``json_schema`` whose objects do not list every
+property as required with ``additionalProperties: false`` is a 400; replies may be cut off
+(``finish_reason: "length"``) or refused (``message.refusal``); usage has its details objects.
+``context_limit`` makes over-long requests fail like a small model's context window, and
+``rejected_formats`` with ``format_rejection_status=500`` answers like llama-cpp-python's
+server, which refuses ``json_schema`` with a 500.
 
 Standalone: ``python -m tests.support.fake_openai --port 8900 --latency 1.0 --jitter 0.2``.
 """
@@ -172,6 +184,31 @@ class Fault:
         return cls("schema_violation")
 
     @classmethod
+    def insufficient_quota(cls) -> Fault:
+        """OpenAI's 429 when the account is out of credit: not a rate limit."""
+        return cls("status", status_code=429, message="insufficient_quota")
+
+    @classmethod
+    def context_length_exceeded(cls) -> Fault:
+        """OpenAI's 400 for a request longer than the model's context window."""
+        return cls("status", status_code=400, message="context_length_exceeded")
+
+    @classmethod
+    def content_filter(cls) -> Fault:
+        """Azure OpenAI's 400 for a prompt its content filter blocks."""
+        return cls("status", status_code=400, message="content_filter")
+
+    @classmethod
+    def length_cutoff(cls) -> Fault:
+        """A 200 whose content stops half-way, ``finish_reason: "length"``."""
+        return cls("length_cutoff")
+
+    @classmethod
+    def refusal(cls) -> Fault:
+        """A 200 whose message is a refusal (``content: null``, ``refusal: "..."``)."""
+        return cls("refusal")
+
+    @classmethod
     def reject_response_format(cls, formats: Iterable[str] = ("json_schema",)) -> Fault:
         """A 400 if the request asks for one of ``formats``; otherwise answered normally."""
         return cls("reject_response_format", status_code=400, formats=tuple(formats))
@@ -201,8 +238,15 @@ class FakeOpenAI:
         self.fault_rate = fault_rate
         self.faults: list[Fault] = list(faults)
         self.models = list(models)
-        # Response formats refused on every request (an endpoint without structured output).
+        # Response formats refused on every request (an endpoint without structured output),
+        # with this status: 400 like vLLM/OpenAI, 500 like llama-cpp-python's server.
         self.rejected_formats: set[str] = set()
+        self.format_rejection_status = 400
+        # Tokens (4 characters each) a request may use, prompt plus max_tokens, like a model's
+        # context window; None: unlimited.
+        self.context_limit: int | None = None
+        # Refuse a strict json_schema that OpenAI's strict mode would refuse.
+        self.check_strict_schemas = True
         # When set, a model outside it gets a 404 like OpenAI's model_not_found.
         self.known_models: set[str] | None = None
         self.requests: list[FakeRequest] = []
@@ -212,6 +256,7 @@ class FakeOpenAI:
         self._seed = seed
         self._script: list[Reply] = []
         self._handlers: dict[str, Handler] = {}
+        self._matching: dict[str, Fault] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -225,6 +270,18 @@ class FakeOpenAI:
 
     def on_schema(self, name: str, handler: Handler) -> None:
         self._handlers[name] = handler
+
+    def fail_matching(self, text: str, fault: Fault | None) -> None:
+        """Answer every request whose messages contain ``text`` with ``fault`` (None: stop)."""
+        with self._lock:
+            if fault is None:
+                self._matching.pop(text, None)
+            else:
+                self._matching[text] = fault
+
+    def requests_matching(self, text: str) -> list[FakeRequest]:
+        with self._lock:
+            return [r for r in self.requests if any(text in _text(m) for m in r.messages)]
 
     def script(self, replies: Iterable[Reply]) -> None:
         """Queue replies, consumed one per request in order, before any handler."""
@@ -242,7 +299,11 @@ class FakeOpenAI:
             self.requests.clear()
             self._script.clear()
             self._handlers.clear()
+            self._matching.clear()
             self.rejected_formats.clear()
+            self.format_rejection_status = 400
+            self.context_limit = None
+            self.check_strict_schemas = True
             self.known_models = None
             self.latency = self.jitter = self.fault_rate = 0.0
             self.faults = []
@@ -336,7 +397,15 @@ class FakeOpenAI:
     async def _answer(self, request: web.Request, fake: FakeRequest) -> web.StreamResponse:
         with self._lock:
             wait = max(0.0, self.latency + self._rng.uniform(-self.jitter, self.jitter))
-            random_fault = (
+            matched = next(
+                (
+                    fault
+                    for text, fault in self._matching.items()
+                    if any(text in _text(m) for m in fake.messages)
+                ),
+                None,
+            )
+            random_fault = matched or (
                 self._rng.choice(self.faults)
                 if self.faults and self.fault_rate > 0 and self._rng.random() < self.fault_rate
                 else None
@@ -346,9 +415,22 @@ class FakeOpenAI:
             await asyncio.sleep(wait)
 
         if self.known_models is not None and fake.model not in self.known_models:
-            return _error(404, f"The model `{fake.model}` does not exist", "model_not_found")
+            return _error(
+                404,
+                f"The model `{fake.model}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                code="model_not_found",
+            )
         if fake.response_format_type in self.rejected_formats:
-            return _reject_format(fake)
+            return _reject_format(fake, self.format_rejection_status)
+        if self.check_strict_schemas:
+            problem = _strict_schema_problem(fake)
+            if problem:
+                return _error(400, problem, "invalid_request_error", param="response_format")
+        if self.context_limit is not None:
+            needed = _prompt_tokens(fake) + int(fake.body.get("max_tokens") or 0)
+            if needed > self.context_limit:
+                return _context_length_error(self.context_limit, needed)
 
         reply: Reply | None = random_fault if random_fault is not None else scripted
         if isinstance(reply, Fault):
@@ -371,20 +453,30 @@ class FakeOpenAI:
 _completion_ids = itertools.count(1)
 
 
-def _completion(fake: FakeRequest, content: str) -> dict[str, Any]:
-    prompt_chars = sum(len(_text(m)) for m in fake.messages)
-    prompt_tokens = math.ceil(prompt_chars / 4)
-    completion_tokens = math.ceil(len(content) / 4)
+def _prompt_tokens(fake: FakeRequest) -> int:
+    return math.ceil(sum(len(_text(m)) for m in fake.messages) / 4)
+
+
+def _completion(
+    fake: FakeRequest,
+    content: str | None,
+    *,
+    finish_reason: str = "stop",
+    refusal: str | None = None,
+) -> dict[str, Any]:
+    prompt_tokens = _prompt_tokens(fake)
+    completion_tokens = math.ceil(len(content or refusal or "") / 4)
     return {
         "id": f"chatcmpl-fake-{next(_completion_ids)}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": fake.model,
+        "system_fingerprint": "fp_fake",
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+                "finish_reason": finish_reason,
                 "logprobs": None,
             }
         ],
@@ -392,23 +484,98 @@ def _completion(fake: FakeRequest, content: str) -> dict[str, Any]:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
         },
     }
 
 
 def _error(
-    status: int, message: str, kind: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
+    param: str | None = None,
 ) -> web.Response:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    """OpenAI's error body: the kind of error in ``type``, its cause in ``code``."""
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return web.json_response(body, status=status, headers=headers)
 
 
-def _reject_format(fake: FakeRequest) -> web.Response:
+def _reject_format(fake: FakeRequest, status: int = 400) -> web.Response:
+    if status >= 500:
+        # llama-cpp-python's server: its request model allows only text and json_object, and
+        # the validation error comes back as a 500 that quotes the field.
+        message = (
+            "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+            "'msg': \"Input should be 'text' or 'json_object'\", "
+            f"'input': '{fake.response_format_type}'}}]"
+        )
+        return _error(status, message, "internal_server_error")
     message = (
         f"Invalid parameter: 'response_format' of type '{fake.response_format_type}' "
         "is not supported with this model."
     )
-    return _error(400, message, "invalid_request_error")
+    return _error(400, message, "invalid_request_error", param="response_format")
+
+
+def _context_length_error(limit: int, needed: int) -> web.Response:
+    message = (
+        f"This model's maximum context length is {limit} tokens. However, you requested "
+        f"{needed} tokens. Please reduce the length of the messages or completion."
+    )
+    return _error(
+        400, message, "invalid_request_error", code="context_length_exceeded", param="messages"
+    )
+
+
+def _strict_schema_problem(fake: FakeRequest) -> str:
+    """Why OpenAI's strict mode would refuse this request's schema ("" if it would not)."""
+    if fake.response_format_type != "json_schema":
+        return ""
+    spec = fake.body["response_format"].get("json_schema", {})
+    if not spec.get("strict") or not isinstance(spec.get("schema"), dict):
+        return ""
+    name = spec.get("name", "")
+
+    def walk(node: Any, where: str) -> str:
+        if isinstance(node, list):
+            for item in node:
+                found = walk(item, where)
+                if found:
+                    return found
+            return ""
+        if not isinstance(node, dict):
+            return ""
+        if node.get("type") == "object" or "properties" in node:
+            if node.get("additionalProperties") is not False:
+                return (
+                    f"Invalid schema for response_format '{name}': In context={where}, "
+                    "'additionalProperties' is required to be supplied and to be false."
+                )
+            missing = [
+                key for key in node.get("properties", {}) if key not in node.get("required", [])
+            ]
+            if missing:
+                return (
+                    f"Invalid schema for response_format '{name}': In context={where}, "
+                    "'required' is required to be supplied and to be an array including every "
+                    f"key in properties. Missing '{missing[0]}'."
+                )
+        for key, value in node.items():
+            found = walk(value, f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return ""
+
+    return walk(spec["schema"], "")
 
 
 async def _apply_fault(request: web.Request, fake: FakeRequest, fault: Fault) -> web.StreamResponse:
@@ -418,14 +585,18 @@ async def _apply_fault(request: web.Request, fake: FakeRequest, fault: Fault) ->
             headers["retry-after"] = f"{fault.retry_after:g}"
         if fault.retry_after_ms is not None:
             headers["retry-after-ms"] = f"{fault.retry_after_ms:g}"
-        kind = {401: "invalid_api_key", 403: "permission_denied", 404: "not_found"}.get(
-            fault.status_code, "rate_limit_exceeded" if fault.status_code == 429 else "server_error"
-        )
-        return _error(
-            fault.status_code, fault.message or f"fake {fault.status_code}", kind, headers
-        )
+        return _status_error(fault, headers)
     if fault.kind == "reject_response_format":
         return _reject_format(fake)
+    if fault.kind == "length_cutoff":
+        full = _synthesise_content(fake)
+        return web.json_response(
+            _completion(fake, full[: max(1, len(full) // 2)], finish_reason="length")
+        )
+    if fault.kind == "refusal":
+        return web.json_response(
+            _completion(fake, None, refusal="I'm sorry, but I can't help with that request.")
+        )
     if fault.kind == "broken_json":
         return web.json_response(_completion(fake, '{"unterminated": "json'))
     if fault.kind == "schema_violation":
@@ -446,6 +617,57 @@ async def _apply_fault(request: web.Request, fake: FakeRequest, fault: Fault) ->
             request.transport.close()
         return response
     raise ValueError(f"unknown fault {fault.kind!r}")
+
+
+# Real bodies for the statuses a test asks for: (type, code, message).
+_STATUS_BODIES: dict[int | str, tuple[str, str | None, str]] = {
+    401: (
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided: sk-****. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+    ),
+    403: (
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        "Country, region, or territory not supported",
+    ),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
+    429: (
+        "requests",
+        "rate_limit_exceeded",
+        "Rate limit reached for requests. Please try again in 20ms.",
+    ),
+    500: ("server_error", None, "The server had an error while processing your request."),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later"),
+    "insufficient_quota": (
+        "insufficient_quota",
+        "insufficient_quota",
+        "You exceeded your current quota, please check your plan and billing details.",
+    ),
+    "context_length_exceeded": (
+        "invalid_request_error",
+        "context_length_exceeded",
+        "This model's maximum context length is 8192 tokens. However, your messages resulted "
+        "in 9000 tokens. Please reduce the length of the messages.",
+    ),
+    "content_filter": (
+        "invalid_request_error",
+        "content_filter",
+        "The response was filtered due to the prompt triggering Azure OpenAI's content "
+        "management policy.",
+    ),
+}
+
+
+def _status_error(fault: Fault, headers: dict[str, str]) -> web.Response:
+    known = _STATUS_BODIES.get(fault.message) or _STATUS_BODIES.get(fault.status_code)
+    if known is not None and (fault.message in _STATUS_BODIES or not fault.message):
+        kind, code, message = known
+    else:
+        kind = "server_error" if fault.status_code >= 500 else "invalid_request_error"
+        code, message = None, fault.message or f"fake {fault.status_code}"
+    return _error(fault.status_code, message, kind, headers, code=code)
 
 
 def _synthesise_content(fake: FakeRequest) -> str:
