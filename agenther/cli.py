@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import itertools
 import logging
 import sys
 from collections import Counter, defaultdict, deque
@@ -24,18 +25,19 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
-from agenther.errors import LLMFatalError
+from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
 from agenther.formats.episode import dumps
 from agenther.formats.output import SampleWriter
 from agenther.models import FailedTrajectory, OutputFormat
-from agenther.trajectory_io import Reject, iter_records
+from agenther.trajectory_io import Loaded, Reject, iter_records
 
 logger = logging.getLogger("agenther.cli")
 
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 1  # validate: some records are not trajectories
 EXIT_USAGE = 2  # the invocation cannot run (argparse uses 2 as well)
-EXIT_FATAL_LLM = 3  # the endpoint refuses key, model or request; retrying cannot help
+EXIT_FATAL_LLM = 3  # the endpoint refuses key or model, is out of quota, or is unreachable
+EXIT_ALL_FAILED = 4  # no example, and runs ended in errors: something is wrong, not just strict
 
 # Flags that map one-to-one onto PipelineConfig fields; unset flags leave the config (or the
 # YAML file) in charge.
@@ -86,8 +88,11 @@ def _add_run(commands: Any) -> None:
         "run",
         help="relabel a trajectory file into training examples",
         description="Relabel failed runs from FILE (JSON array or JSONL) into training "
-        "examples, written line by line as they complete. Bad lines go to the rejects file; "
-        "the exit code is 0 unless the invocation or the LLM endpoint is unusable.",
+        "examples, written line by line as they complete. Bad lines go to the rejects file. "
+        "The input and the LLM endpoint are checked before the output is touched. Exit 0; "
+        "1 if FILE holds no valid trajectory; 2 for a bad invocation; 3 if the LLM endpoint "
+        "refuses the key or model, is out of quota or unreachable; 4 if no example came out "
+        "and some runs ended in an error.",
     )
     run.add_argument("file", type=Path, metavar="FILE")
     run.add_argument(
@@ -263,15 +268,51 @@ def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
 
 
 async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: Path) -> int:
+    """Check the input and the endpoint, then relabel; an existing output file is only
+    replaced once both are known to be usable."""
+    records = iter_records(source)
+    leading: list[Reject] = []
+    first: Loaded | None = None
+    for record in records:
+        if isinstance(record, Reject):
+            leading.append(record)
+            continue
+        first = record
+        break
+    if first is None:
+        await pipeline.aclose()
+        print(
+            f"agenther run: {source} holds no valid trajectory ({len(leading)} invalid "
+            f"records; `agenther validate {source}` lists them); {output} was not touched",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID_INPUT
+    try:
+        await pipeline.acheck_endpoints()
+    except LLMError as exc:
+        await pipeline.aclose()
+        print(
+            f"agenther run: the LLM endpoint is not usable, {output} was not touched: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FATAL_LLM
+    return await _relabel_file(
+        pipeline, itertools.chain(leading, [first], records), output, rejects_path
+    )
+
+
+async def _relabel_file(
+    pipeline: Any, records: Iterator[Loaded | Reject], output: Path, rejects_path: Path
+) -> int:
     summary = RunSummary()
     origin: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
-    fatal: LLMFatalError | None = None
+    fatal: LLMFatalError | LLMQuotaError | None = None
     fmt: OutputFormat = pipeline.config.output_format
 
     with SampleWriter(output, fmt) as writer, RejectWriter(rejects_path) as rejects:
 
         def trajectories() -> Iterator[FailedTrajectory]:
-            for record in iter_records(source):
+            for record in records:
                 if isinstance(record, Reject):
                     summary.invalid += 1
                     rejects.write({"outcome": "invalid", "stage": "input", **record.as_dict()})
@@ -289,7 +330,7 @@ async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: P
                         writer.write(result.sample)
                         summary.examples += 1
                         continue
-                    if isinstance(result.exception, LLMFatalError):
+                    if isinstance(result.exception, LLMFatalError | LLMQuotaError):
                         fatal = result.exception
                         break
                     outcome = "error" if result.exception is not None else "rejected"
@@ -319,6 +360,14 @@ async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: P
     if fatal is not None:
         print(f"agenther run: stopped, the LLM endpoint refuses: {fatal}", file=sys.stderr)
         return EXIT_FATAL_LLM
+    failed = sum(summary.errors.values())
+    if failed and not summary.examples:
+        print(
+            f"agenther run: no examples, and {failed} of {summary.read} runs ended in an "
+            f"error; see {rejects_path}",
+            file=sys.stderr,
+        )
+        return EXIT_ALL_FAILED
     return EXIT_OK
 
 
@@ -340,7 +389,7 @@ def _usage_lines(pipeline: Any) -> list[str]:
         lines.append(
             f"  llm {model}: {counts['requests']} requests, {counts['prompt_tokens']} prompt + "
             f"{counts['completion_tokens']} completion tokens, ${counts['cost_usd']:.4f}, "
-            f"{counts['cache_hits']} cache hits"
+            f"{counts['cache_hits']} cache hits, {counts['failures']} failed calls"
         )
     return lines or ["  llm: no calls"]
 

@@ -170,6 +170,8 @@ def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
     a("--transient-retries", type=int, default=S)
     a("--retry-backoff-ms", type=int, default=S)
     a("--retry-backoff-max-ms", type=int, default=S)
+    a("--quota-pause-s", type=float, default=S, help="first pause when the LLM quota is out")
+    a("--quota-pause-max-s", type=float, default=S, help="cap of the quota pause")
     a("--fetch-max-wait-ms", type=int, default=S)
     a("--session-timeout-ms", type=int, default=S)
     a("--max-event-bytes", type=int, default=S)

@@ -18,12 +18,14 @@ class HealthServer:
         *,
         is_live: Callable[[], bool],
         is_ready: Callable[[], bool],
+        not_ready_reason: Callable[[], str] | None = None,
         host: str,
         port: int,
     ) -> None:
         self._registry = registry
         self._is_live = is_live
         self._is_ready = is_ready
+        self._not_ready_reason = not_ready_reason
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -60,6 +62,7 @@ class HealthServer:
 
     async def _readyz(self, _: web.Request) -> web.Response:
         ok = self._is_ready()
-        return web.json_response(
-            {"status": "ready" if ok else "not ready"}, status=200 if ok else 503
-        )
+        body = {"status": "ready" if ok else "not ready"}
+        if not ok and self._not_ready_reason is not None:
+            body["reason"] = self._not_ready_reason()
+        return web.json_response(body, status=200 if ok else 503)

@@ -88,7 +88,27 @@ class ServiceMetrics:
         self.llm_cost = Counter(
             "agenther_llm_cost_usd", "Estimated LLM spend in US dollars", ["model"], registry=r
         )
+        self.llm_failures = Counter(
+            "agenther_llm_failures",
+            "LLM calls that failed for good (after the client's retries), by error class",
+            ["model", "error"],
+            registry=r,
+        )
+        self.llm_quota_errors = Counter(
+            "agenther_llm_quota_errors",
+            "Runs that met an exhausted LLM quota (429 insufficient_quota)",
+            registry=r,
+        )
+        self.llm_paused = Gauge(
+            "agenther_llm_paused",
+            "1 while all work is paused because the LLM quota is exhausted",
+            registry=r,
+        )
         self.ready = Gauge("agenther_ready", "1 once the consumer has joined its group", registry=r)
+
+    def on_llm_failure(self, model: str, error_type: str) -> None:
+        """Failure listener for ``agenther.llm_usage.UsageTracker``."""
+        self.llm_failures.labels(model, error_type).inc()
 
     def on_llm_request(
         self,

@@ -1,17 +1,20 @@
-"""The service loop: consume agent runs → relabel → produce examples, rejections, dead letters.
+"""The service runtime: a consumer-group member that relabels runs and commits safely.
 
-Guarantees (at-least-once):
+It connects (waiting for the broker, checking the LLM endpoint once), consumes with
+backpressure, hands each record to ``streams.handler`` for a decision, writes it with
+``streams.delivery``, and commits. Guarantees (at-least-once):
+
 - an input offset is committed only after every record it produced is acknowledged;
 - per partition the commit is the lowest contiguous completed offset, since runs finish out
   of order while their LLM calls overlap;
 - every event ends as exactly one of: example, rejection, dead letter, skipped success;
-- a poison event becomes a dead letter, so its partition moves on;
+- a poison event becomes a dead letter, so its partition moves on; so does an event the LLM
+  endpoint refuses for its content (too long for the context, a content filter);
 - positions are only committed on top of the offsets this member committed: partitions lost
   with the group membership are not committed, and a partition whose group offset moved under
   us (a broker that restarted empty) restarts from what the broker holds;
-- a fatal LLM error (bad key, unknown model) stops the service without committing that event:
-  dead-lettering every event for a configuration mistake would lose nothing but help no one.
-  So does a dead rule worker process (``--workers``): the pool cannot take more work.
+- a configuration error (bad key, unknown model, a dead rule worker pool) stops the service
+  without committing that event; an exhausted LLM quota pauses it (``streams.quota_pause``).
 """
 
 from __future__ import annotations
@@ -21,46 +24,35 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from agenther.config import PIPELINE_VERSION
-from agenther.errors import LLMFatalError, LLMTransientError, StageError
-from agenther.models import FailedTrajectory
-from agenther.pipeline import AgentHERPipeline, PipelineResult
-from streams.dead_letters import DeadLetter, Headers, SecretScrubber, build_dead_letter
-from streams.events import (
-    AgentRunEvent,
-    EventCodec,
-    EventDecodeError,
-    Rejection,
-    event_to_trajectory,
-    training_example_from_sample,
-)
+from agenther.errors import LLMFatalError, LLMQuotaError, LLMTransientError
+from agenther.pipeline import AgentHERPipeline
+from streams.dead_letters import SecretScrubber
+from streams.delivery import Delivery
+from streams.events import EventCodec
+from streams.handler import Abandoned, Decision, EventHandler, Fatal, Outcome
 from streams.health import HealthServer
 from streams.metrics import ServiceMetrics
 from streams.offsets import OffsetTracker
+from streams.quota_pause import QuotaPause
 from streams.retry import Backoff
-from streams.schema_registry import SchemaRegistryUnavailableError
 from streams.settings import ServiceSettings
+from streams.stopping import StopSignal
 from streams.topics import ensure_topics
 from streams.workers import RulePool
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_FATAL = 3  # stopped on a fatal LLM error; the offending event is not committed
+__all__ = ["EXIT_FATAL", "EXIT_OK", "Outcome", "RelabelService"]
 
-DECODE_STAGE = "decode"
-SERVICE_STAGE = "service"
-PRODUCE_STAGE = "produce"
+EXIT_OK = 0
+EXIT_FATAL = 3  # stopped on a configuration error; the offending event is not committed
 
 _COMMIT_COALESCE_S = 0.05
 _LAG_INTERVAL_S = 1.0
@@ -69,46 +61,15 @@ _PRODUCER_LINGER_MS = 5
 _PRODUCER_BATCH_BYTES = 1024 * 1024
 _CONNECT_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
 
-
-class Outcome(StrEnum):
-    EXAMPLE = "example"
-    REJECTION = "rejection"
-    DEAD_LETTER = "dead_letter"
-    SKIPPED = "skipped_success"
-
-
-@dataclass
-class _Outgoing:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
-
-
-@dataclass
-class _Decision:
-    """What one input event turned into, before it is written."""
-
-    outcome: Outcome
-    records: list[_Outgoing]
-    label: str = ""  # format, rejection stage, or dead-letter stage
-    reason: str = ""  # dead-letter error class
-    origin_s: float | None = None  # event time, for the latency histogram
-
-
-class _Fatal(Exception):
-    """Internal: the pipeline hit an LLMFatalError, or a rule worker process died."""
-
-
-class _Abandoned(Exception):
-    """Internal: the service is stopping; leave the event uncommitted for redelivery."""
+ProducerFactory = Callable[..., Any]
 
 
 class RelabelService:
     """One service instance: a consumer-group member and its producer.
 
     ``run()`` returns an exit code; ``stop()`` asks for a graceful stop from anywhere (signal
-    handler, test). ``counts`` tallies outcomes of acknowledged events.
+    handler, test). ``counts`` tallies outcomes of acknowledged events. ``producer_factory``
+    builds the producer from aiokafka's keyword arguments (tests wrap it to hold back acks).
     """
 
     def __init__(
@@ -117,6 +78,7 @@ class RelabelService:
         *,
         pipeline: AgentHERPipeline | None = None,
         metrics: ServiceMetrics | None = None,
+        producer_factory: ProducerFactory = AIOKafkaProducer,
     ) -> None:
         if not settings.bootstrap_servers:
             raise ValueError("RelabelService needs bootstrap_servers (start a broker first)")
@@ -130,6 +92,7 @@ class RelabelService:
         )
         if self.pipeline.llm is not None:
             self.pipeline.llm.usage.add_listener(self.metrics.on_llm_request)
+            self.pipeline.llm.usage.add_failure_listener(self.metrics.on_llm_failure)
         self._pool: RulePool | None = None
         if settings.workers and not self.pipeline.config.uses_llm:
             self._pool = RulePool(self.pipeline.config, settings.workers)
@@ -140,8 +103,15 @@ class RelabelService:
         self.metrics_port: int | None = None
         self.exit_code = EXIT_OK
 
-        self._backoff = Backoff.from_ms(settings.retry_backoff_ms, settings.retry_backoff_max_ms)
-        self._stop = asyncio.Event()
+        self._producer_factory = producer_factory
+        self._stop = StopSignal()
+        self._quota = QuotaPause(
+            Backoff(initial_s=settings.quota_pause_s, max_s=settings.quota_pause_max_s),
+            self.metrics,
+            self._stop,
+        )
+        self._handler: EventHandler | None = None
+        self._delivery: Delivery | None = None
         self._slot_freed = asyncio.Event()
         self._commit_wanted = asyncio.Event()
         self._commit_lock = asyncio.Lock()
@@ -149,7 +119,7 @@ class RelabelService:
         self._fatal = False
         self._joined = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: Any = None
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._revoking: set[TopicPartition] = set()
         self._in_flight = 0
@@ -163,7 +133,14 @@ class RelabelService:
 
     @property
     def ready(self) -> bool:
-        return self._ready and not self._stop.is_set()
+        return self._ready and not self._stop.is_set() and not self._quota.closed
+
+    def not_ready_reason(self) -> str:
+        if self._stop.is_set():
+            return "stopping"
+        if self._quota.closed:
+            return f"LLM quota exhausted: paused for {self._quota.seconds_left:.0f}s more"
+        return "" if self._ready else "not yet consuming (LLM endpoint or Kafka group join)"
 
     @property
     def live(self) -> bool:
@@ -180,6 +157,11 @@ class RelabelService:
     async def wait_joined(self, timeout_s: float) -> None:
         await asyncio.wait_for(self._joined.wait(), timeout_s)
 
+    async def commit_now(self) -> None:
+        """Commit what may be committed, now (the commit loop does this 50 ms after work
+        completes; tests call it to check the commit rule without racing that loop)."""
+        await self._commit()
+
     def stop(self) -> None:
         if not self._stop.is_set():
             logger.info("stopping: no new events are fetched, in-flight work is drained")
@@ -195,6 +177,7 @@ class RelabelService:
                 self.metrics.registry,
                 is_live=lambda: self.live,
                 is_ready=lambda: self.ready,
+                not_ready_reason=self.not_ready_reason,
                 host=self.settings.metrics_host,
                 port=self.settings.metrics_port,
             )
@@ -203,7 +186,7 @@ class RelabelService:
         try:
             if self._pool is not None:
                 await self._pool.start()
-            if await self._connect():
+            if await self._check_llm() and await self._connect():
                 background = [
                     asyncio.create_task(self._commit_loop(), name="agenther-commit"),
                     asyncio.create_task(self._lag_loop(), name="agenther-lag"),
@@ -224,6 +207,35 @@ class RelabelService:
                 await health.stop()
         return self.exit_code
 
+    async def _check_llm(self) -> bool:
+        """One minimal request per LLM endpoint before joining the group, so the service is
+        never ready with a key or model that cannot work. A wrong key or model stops it
+        (exit 3); an endpoint that is down or out of quota is waited for. False if stopped."""
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            try:
+                await self.pipeline.acheck_endpoints()
+                return True
+            except LLMFatalError as exc:
+                self._fatal = True
+                self.exit_code = EXIT_FATAL
+                logger.error(
+                    "the LLM endpoint refuses this configuration, not starting: %s",
+                    self.scrubber.describe(exc),
+                )
+                return False
+            except (LLMTransientError, LLMQuotaError) as exc:
+                delay = max(_CONNECT_BACKOFF.ceiling(attempt), exc.retry_after or 0.0)
+                logger.warning(
+                    "LLM endpoint not usable yet (attempt %d: %s); retrying in %.1fs",
+                    attempt,
+                    self.scrubber.describe(exc),
+                    delay,
+                )
+                await self._stop.sleep(delay)
+        return False
+
     async def _connect(self) -> bool:
         """Start clients, waiting for the broker with capped backoff; False if stopped first."""
         attempt = 0
@@ -232,7 +244,7 @@ class RelabelService:
         while not self._stop.is_set():
             attempt += 1
             consumer: AIOKafkaConsumer | None = None
-            producer: AIOKafkaProducer | None = None
+            producer: Any = None
             try:
                 if s.create_topics:
                     await ensure_topics(
@@ -242,7 +254,7 @@ class RelabelService:
                         replication_factor=s.replication_factor,
                         client_kwargs=kwargs,
                     )
-                producer = AIOKafkaProducer(
+                producer = self._producer_factory(
                     bootstrap_servers=self.bootstrap_servers,
                     acks="all",
                     linger_ms=_PRODUCER_LINGER_MS,
@@ -280,10 +292,25 @@ class RelabelService:
                     self.scrubber.describe(exc),
                     delay,
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
+                await self._stop.sleep(delay)
                 continue
             self._consumer, self._producer = consumer, producer
+            self._handler = EventHandler(
+                s,
+                self.pipeline,
+                self.codec,
+                pool=self._pool,
+                scrubber=self.scrubber,
+                metrics=self.metrics,
+                stop=self._stop,
+                quota=self._quota,
+            )
+            self._delivery = Delivery(
+                producer,
+                dead_letter=self._handler.dead_letter,
+                scrubber=self.scrubber,
+                stop=self._stop,
+            )
             logger.info(
                 "consuming %s as group %s from %s",
                 s.input_topic,
@@ -298,30 +325,42 @@ class RelabelService:
         assert consumer is not None
         limit = self.settings.max_in_flight
         while not self._stop.is_set():
+            if self._quota.closed:
+                await self._hold(lambda: self._quota.closed)
+                continue
             free = limit - self._in_flight
             if free <= 0:
                 # Full: stop fetching so buffered records do not pile up, until a slot frees.
-                paused = set(consumer.assignment())
-                consumer.pause(*paused)
-                self._slot_freed.clear()
-                while self._in_flight >= limit and not self._stop.is_set():
-                    await self._slot_freed.wait()
-                    self._slot_freed.clear()
-                consumer.resume(*(paused & consumer.assignment() - self._revoking))
+                await self._hold(lambda: self._in_flight >= limit)
                 continue
             try:
                 batch = await consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS, max_records=free)
             except KafkaError as exc:
                 # aiokafka recovers connections itself; a fetch error must not end the service.
                 logger.warning("fetch failed: %s", self.scrubber.describe(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                await self._stop.sleep(1.0)
                 continue
             for tp, records in batch.items():
                 if tp in self._revoking:
                     continue  # the next owner reads them from the committed position
                 for record in records:
                     self._start(tp, record)
+
+    async def _hold(self, busy: Callable[[], bool]) -> None:
+        """Fetch nothing while ``busy()``; the partitions stay ours."""
+        consumer = self._consumer
+        assert consumer is not None
+        paused = set(consumer.assignment())
+        consumer.pause(*paused)
+        while busy() and not self._stop.is_set():
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), _POLL_TIMEOUT_MS / 1000)
+            # Paused partitions return nothing, but the poll keeps this member in the group:
+            # one that stops polling for max_poll_interval_ms (5 min) is expelled.
+            with contextlib.suppress(KafkaError):
+                await consumer.getmany(timeout_ms=0)
+        consumer.resume(*(paused & consumer.assignment() - self._revoking))
 
     def _start(self, tp: TopicPartition, record: Any) -> None:
         self._offsets.track(tp, record.offset)
@@ -511,16 +550,13 @@ class RelabelService:
     # -- one event -------------------------------------------------------------------------
 
     async def _process(self, tp: TopicPartition, record: Any, epoch: int) -> None:
+        assert self._handler is not None and self._delivery is not None
         try:
-            try:
-                decision = await self._decide(record)
-            except (_Fatal, _Abandoned):
-                raise
-            except Exception as exc:  # a bug of ours must not stall the partition either
-                logger.exception("unexpected error on %s@%d", _name(tp), record.offset)
-                decision = self._dead_letter(record, SERVICE_STAGE, exc, attempts=1)
-            await self._deliver(record, decision)
-        except _Fatal as exc:
+            decision = await self._handler.decide(record)
+            # The at-least-once rule: the offset is marked done only after ``deliver`` has
+            # seen every output acknowledged.
+            await self._delivery.deliver(record, decision)
+        except Fatal as exc:
             self._fatal = True
             self.exit_code = EXIT_FATAL
             logger.error(
@@ -532,13 +568,13 @@ class RelabelService:
             )
             self.stop()
             return
-        except _Abandoned:
+        except Abandoned:
             return
         if self._epochs[tp] == epoch and self._offsets.complete(tp, record.offset):
             self._commit_wanted.set()
         self._account(decision)
 
-    def _account(self, decision: _Decision) -> None:
+    def _account(self, decision: Decision) -> None:
         self.counts[decision.outcome] += 1
         m = self.metrics
         if decision.outcome is Outcome.EXAMPLE:
@@ -551,229 +587,6 @@ class RelabelService:
             m.successes_skipped.inc()
         if decision.origin_s is not None:
             m.event_latency.observe(max(0.0, time.time() - decision.origin_s))
-
-    async def _decide(self, record: Any) -> _Decision:
-        s = self.settings
-        value: bytes | None = record.value
-        if value is not None and len(value) > s.max_event_bytes:
-            return self._dead_letter(
-                record,
-                DECODE_STAGE,
-                None,
-                attempts=1,
-                error_type="EventTooLarge",
-                error=f"value of {len(value)} bytes exceeds max_event_bytes={s.max_event_bytes}",
-            )
-        try:
-            event = await self._decode_with_retries(record, value)
-            if event.status == "success" and not s.emit_successes:
-                return _Decision(Outcome.SKIPPED, [], origin_s=_origin(record, event))
-            trajectory = event_to_trajectory(event)
-        except EventDecodeError as exc:
-            return self._dead_letter(
-                record, DECODE_STAGE, exc, attempts=1, error=exc.reason or str(exc)
-            )
-        origin = _origin(record, event)
-        if event.status == "success":
-            return await self._success_example(event, trajectory, origin)
-
-        result, attempts = await self._relabel_with_retries(record, trajectory)
-        if isinstance(result, StageError):
-            return self._dead_letter(
-                record, result.stage, result.cause, attempts=attempts, origin_s=origin
-            )
-        if result.success and result.sample is not None:
-            example = training_example_from_sample(result.sample, event.run_id)
-            return await self._example_decision(example, origin)
-        analysis = result.analysis
-        rejection = Rejection(
-            run_id=event.run_id,
-            stage=result.stage_reached,
-            reason=self.scrubber.scrub(result.error or "rejected"),
-            failure_type=analysis.failure_type.value
-            if analysis is not None and analysis.failure_type is not None
-            else None,
-        )
-        value_bytes = await self.codec.encode_rejection(rejection, topic=s.rejects_topic)
-        return _Decision(
-            Outcome.REJECTION,
-            [_Outgoing(s.rejects_topic, event.run_id.encode(), value_bytes)],
-            label=result.stage_reached,
-            origin_s=origin,
-        )
-
-    async def _decode_with_retries(self, record: Any, value: bytes | None) -> AgentRunEvent:
-        """Decode, waiting out a schema registry outage: an Avro event is not poison just
-        because its writer schema could not be fetched right now."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self.codec.decode_run_event(value)
-            except SchemaRegistryUnavailableError as exc:
-                if attempt > self.settings.transient_retries:
-                    raise
-                delay = self._backoff.delay(attempt)
-                self.metrics.transient_retries.inc()
-                logger.info(
-                    "schema registry unavailable for %s-%d@%d, retrying in %.2fs",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    delay,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                if self._stop.is_set():
-                    raise _Abandoned() from exc
-
-    async def _relabel_with_retries(
-        self, record: Any, trajectory: FailedTrajectory
-    ) -> tuple[PipelineResult | StageError, int]:
-        retries = self.settings.transient_retries
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                if self._pool is not None:
-                    result = await self._pool.relabel(trajectory)
-                else:
-                    result = await self.pipeline.arelabel(trajectory)
-            except BrokenProcessPool as exc:
-                raise _Fatal() from exc
-            except StageError as exc:
-                self.metrics.pipeline_duration.labels(exc.stage).observe(
-                    time.perf_counter() - started
-                )
-                if isinstance(exc.cause, LLMFatalError):
-                    raise _Fatal() from exc.cause
-                if not isinstance(exc.cause, LLMTransientError) or attempt > retries:
-                    return exc, attempt
-                # Never sooner than the endpoint asked (a 429's retry-after).
-                delay = max(self._backoff.delay(attempt), exc.cause.retry_after or 0.0)
-                self.metrics.transient_retries.inc()
-                logger.info(
-                    "transient LLM error on %s-%d@%d (attempt %d of %d), retrying in %.2fs",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    attempt,
-                    retries + 1,
-                    delay,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                if self._stop.is_set():
-                    raise _Abandoned() from exc
-                continue
-            self.metrics.pipeline_duration.labels(result.stage_reached).observe(
-                time.perf_counter() - started
-            )
-            return result, attempt
-
-    async def _success_example(
-        self, event: AgentRunEvent, trajectory: FailedTrajectory, origin: float | None
-    ) -> _Decision:
-        sample = self.pipeline.positive_example(trajectory)
-        example = training_example_from_sample(sample, event.run_id)
-        return await self._example_decision(example, origin)
-
-    async def _example_decision(self, example: Any, origin: float | None) -> _Decision:
-        value = await self.codec.encode_training_example(example, topic=self.settings.output_topic)
-        headers: Headers = [
-            ("agenther-example-id", example.example_id.encode()),
-            ("agenther-format", str(example.format).encode()),
-            ("agenther-pipeline-version", PIPELINE_VERSION.encode()),
-        ]
-        return _Decision(
-            Outcome.EXAMPLE,
-            [_Outgoing(self.settings.output_topic, example.run_id.encode(), value, headers)],
-            label=str(example.format),
-            origin_s=origin,
-        )
-
-    def _dead_letter(
-        self,
-        record: Any,
-        stage: str,
-        exc: BaseException | None,
-        *,
-        attempts: int,
-        error_type: str | None = None,
-        error: str | None = None,
-        origin_s: float | None = None,
-    ) -> _Decision:
-        kind = error_type or (type(exc).__name__ if exc is not None else "Error")
-        text = error if error is not None else (self.scrubber.describe(exc) if exc else kind)
-        letter = build_dead_letter(
-            key=record.key,
-            value=record.value,
-            original_headers=list(record.headers or ()),
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            stage=stage,
-            error_type=kind,
-            error=text,
-            attempts=attempts,
-            scrubber=self.scrubber,
-        )
-        logger.warning(
-            "dead letter for %s-%d@%d at %s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            stage,
-            self.scrubber.scrub(f"{kind}: {text}", 300),
-        )
-        return _Decision(
-            Outcome.DEAD_LETTER,
-            [_letter(self.settings.dlq_topic, letter)],
-            label=stage,
-            reason=kind,
-            origin_s=origin_s if origin_s is not None else _record_time(record),
-        )
-
-    async def _deliver(self, record: Any, decision: _Decision) -> None:
-        """Write and await every output; a record the broker refuses becomes a dead letter."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await self._send_all(decision.records)
-                return
-            except KafkaError as exc:
-                if not exc.retriable and decision.outcome is not Outcome.DEAD_LETTER:
-                    # e.g. an example larger than the broker accepts: keep the input instead.
-                    replacement = self._dead_letter(record, PRODUCE_STAGE, exc, attempts=1)
-                    decision.outcome, decision.records = replacement.outcome, replacement.records
-                    decision.label, decision.reason = replacement.label, replacement.reason
-                    continue
-                if not exc.retriable:
-                    # The dead letter itself is refused (too large): keep the headers, drop the
-                    # value, so the event is still accounted for and findable by offset.
-                    for out in decision.records:
-                        out.value = None
-                        out.headers.append(("agenther-value-dropped", b"broker refused the size"))
-                    continue
-                if self._stop.is_set():
-                    raise _Abandoned() from exc
-                delay = _CONNECT_BACKOFF.ceiling(attempt)
-                logger.warning(
-                    "producing failed (%s); retrying in %.1fs", self.scrubber.describe(exc), delay
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-
-    async def _send_all(self, records: Sequence[_Outgoing]) -> None:
-        producer = self._producer
-        assert producer is not None
-        futures = [
-            await producer.send(out.topic, value=out.value, key=out.key, headers=out.headers)
-            for out in records
-        ]
-        await asyncio.gather(*futures)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -794,22 +607,6 @@ def _membership_lost(consumer: AIOKafkaConsumer) -> bool:
     coordinator's generation is read directly; -1 is Kafka's "no generation"."""
     generation = getattr(getattr(consumer, "_coordinator", None), "generation", None)
     return isinstance(generation, int) and generation < 0
-
-
-def _letter(topic: str, letter: DeadLetter) -> _Outgoing:
-    return _Outgoing(topic, letter.key, letter.value, list(letter.headers))
-
-
-def _record_time(record: Any) -> float | None:
-    timestamp = getattr(record, "timestamp", None)
-    return timestamp / 1000.0 if isinstance(timestamp, int) and timestamp > 0 else None
-
-
-def _origin(record: Any, event: AgentRunEvent) -> float | None:
-    event_time = getattr(event, "event_time", None)
-    if isinstance(event_time, datetime) and event_time.tzinfo is not None:
-        return event_time.timestamp()
-    return _record_time(record)
 
 
 def _name(tp: TopicPartition) -> str:

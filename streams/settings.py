@@ -68,6 +68,9 @@ class ServiceSettings(BaseSettings):
     transient_retries: int = Field(default=5, ge=0, le=100)
     retry_backoff_ms: int = Field(default=500, ge=0)
     retry_backoff_max_ms: int = Field(default=30_000, ge=0)
+    # An exhausted LLM quota pauses all work: first wait, doubling up to the cap.
+    quota_pause_s: float = Field(default=30.0, gt=0)
+    quota_pause_max_s: float = Field(default=600.0, gt=0)
     # The embedded broker answers a fetch only when this wait ends (Kafka answers as soon as data
     # arrives), so it bounds event latency there; 20 ms costs little idle polling.
     fetch_max_wait_ms: int = Field(default=20, ge=0)

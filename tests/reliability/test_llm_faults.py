@@ -1,126 +1,245 @@
-"""LLM faults: 429 with retry-after, 500, timeouts, truncated and non-JSON bodies, broken and
-schema-violating JSON on 20% of calls. Every event still ends as an example, a rejection or a
-dead letter that names the failing stage and error class; retry-after is honoured."""
+"""LLM faults, forced and checked exactly.
+
+Every fault kind an endpoint produces is pinned to one event (the fake fails every request
+that carries that event's unique marker), so each event's fate is deterministic while all of
+them run concurrently through one service:
+
+- transient faults (429, 500, 503, timeouts, cut-off and non-JSON bodies) exhaust the client's
+  retries and the service's, then dead-letter with ``LLMTransientError`` and the exact attempt
+  count;
+- unusable replies (broken JSON, the wrong shape, a reply cut off at max_tokens, a refusal)
+  dead-letter with ``LLMResponseError`` after one attempt;
+- requests refused for their content (context length, content filter, another 400) dead-letter
+  with ``LLMRequestError`` after one attempt, and the service goes on (a per-event 400 used to
+  stop it for good);
+- an exhausted quota pauses everything and dead-letters nothing; a wrong key stops the service
+  before it is ever ready, or mid-stream without committing the event.
+
+Each dead letter keeps the original key and value byte for byte.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
-from collections import Counter
 from typing import Any
 
 import pytest
 
+from agenther.config import PipelineConfig
+from streams.processor import EXIT_FATAL, Outcome, RelabelService
 from tests.support.fake_openai import FakeOpenAI, Fault
-from tests.support.faults import ServiceProcess, serve_args, unique_runs
-from tests.support.kafka_fixtures import collect, committed_offsets, headers_of, produce
+from tests.support.faults import unique_runs
+from tests.support.kafka_fixtures import collect, committed_offsets, headers_of, produce, wait_for
 from tests.support.llm_replies import install_default_replies
 
 pytestmark = [pytest.mark.kafka, pytest.mark.reliability]
 
-RETRY_AFTER_S = 0.6
-FAULTS = [
-    Fault.status(429, retry_after=0.2),
-    Fault.status(500),
-    Fault.status(503),
-    Fault.delay(1.5),  # longer than the request timeout below
-    Fault.truncated_body(),
-    Fault.non_json_body(),
-    Fault.broken_json(),
-    Fault.schema_violation(),
-]
-PIPELINE_STAGES = {"failure_detection", "outcome_extraction", "prompt_relabeling"}
-# What an LLM fault may legitimately end as, when retries and repairs ran out.
-LLM_ERRORS = {"LLMTransientError", "LLMResponseError"}
+API_KEY = "sk-test-llm-faults-0123456789"
+CLIENT_RETRIES = 1  # the client's own retries per call
+SERVICE_RETRIES = 1  # the service's retries per event after a transient error
+RETRY_AFTER_S = 0.3
+# Stage 1 is the rule detector by default, so the first LLM call is the outcome extractor's.
+FIRST_LLM_STAGE = "outcome_extraction"
+
+TRANSIENT = {
+    "429-retry-after": Fault.status(429, retry_after=RETRY_AFTER_S),
+    "500": Fault.status(500),
+    "503": Fault.status(503),
+    "timeout": Fault.delay(30.0),
+    "truncated-body": Fault.truncated_body(),
+    "html-body": Fault.non_json_body(),
+}
+UNUSABLE = {  # (fault, requests one attempt makes: a repair retry doubles it)
+    "broken-json": (Fault.broken_json(), 2),
+    "wrong-shape": (Fault.schema_violation(), 2),
+    "cut-off": (Fault.length_cutoff(), 1),
+    "refusal": (Fault.refusal(), 1),
+}
+REFUSED_REQUEST = {
+    "context-length": (Fault.context_length_exceeded(), "maximum context length"),
+    "content-filter": (Fault.content_filter(), "content management policy"),
+    "bad-request": (Fault.status(400, message="messages[1]: invalid UTF-8"), "invalid UTF-8"),
+}
 
 
-async def test_llm_faults_end_every_event_with_the_right_outcome(
-    kafka_bootstrap: str, service_topics: Any, fake_llm: FakeOpenAI, record_property: Any
+def pipeline(fake: FakeOpenAI) -> PipelineConfig:
+    return PipelineConfig(
+        base_url=fake.base_url,
+        api_key=API_KEY,
+        max_retries=CLIENT_RETRIES,
+        request_timeout=0.5,
+    )
+
+
+def marker(run: dict[str, Any]) -> str:
+    """The unique text ``unique_runs`` puts in each run's last observation."""
+    return "Reference R" + run["run_id"].rsplit("-", 1)[1]
+
+
+async def test_each_fault_kind_ends_its_event_exactly_as_specified(
+    kafka_bootstrap: str, service_topics: Any, running_services: Any, fake_llm: FakeOpenAI
 ) -> None:
     install_default_replies(fake_llm)
+    names = [*TRANSIENT, *UNUSABLE, *REFUSED_REQUEST, "healthy"]
+    events = dict(zip(names, unique_runs("fault", len(names)), strict=True))
+    for name, fault in TRANSIENT.items():
+        fake_llm.fail_matching(marker(events[name]), fault)
+    for name, (fault, _) in UNUSABLE.items():
+        fake_llm.fail_matching(marker(events[name]), fault)
+    for name, (fault, _) in REFUSED_REQUEST.items():
+        fake_llm.fail_matching(marker(events[name]), fault)
+    produced = {name: json.dumps(event).encode() for name, event in events.items()}
+
     topics = await service_topics(partitions=2)
-    service = ServiceProcess(
-        serve_args(
-            topics,
-            kafka_bootstrap,
-            "--base-url",
-            fake_llm.base_url,
-            "--transient-retries",
-            "1",
-            "--retry-backoff-ms",
-            "50",
-            "--retry-backoff-max-ms",
-            "200",
-            "--max-in-flight",
-            "16",
-        ),
-        env={
-            "OPENAI_API_KEY": "sk-test-llm-faults",
-            "AGENTHER_PIPELINE__REQUEST_TIMEOUT": "1.0",
-            "AGENTHER_PIPELINE__MAX_RETRIES": "1",
-        },
+    await produce(
+        kafka_bootstrap,
+        topics.input,
+        [(e["run_id"].encode(), produced[n]) for n, e in events.items()],
     )
-    with service:
-        assert service.wait_ready(30), service.log_text()[-2000:]
-
-        # 1. retry-after: one run, its first two calls answered 429 with retry-after.
-        fake_llm.script([Fault.status(429, retry_after=RETRY_AFTER_S)] * 2)
-        probe = unique_runs("probe", 1)
-        await produce(kafka_bootstrap, topics.input, probe)
-        got = await collect(kafka_bootstrap, [topics.output, topics.rejects, topics.dlq], until=1)
-        assert [r.key.decode() for r in got] == ["probe-00000"], service.log_text()[-2000:]
-        first, second, third = fake_llm.requests[:3]
-        assert first.body == second.body == third.body  # the same call, retried
-        assert second.received_at - first.received_at >= RETRY_AFTER_S
-        assert third.received_at - second.received_at >= RETRY_AFTER_S
-
-        # 2. a fifth of all calls fail, in every way an endpoint fails.
-        fake_llm.fault_rate = 0.2
-        fake_llm.faults = list(FAULTS)
-        before = len(fake_llm.requests)
-        events = unique_runs("llmfault", 80)
-        ids = {e["run_id"] for e in events}
-        await produce(kafka_bootstrap, topics.input, events)
-        outputs = await collect(
+    service = await running_services(
+        topics.settings(
             kafka_bootstrap,
-            [topics.output, topics.rejects, topics.dlq],
-            until=lambda rs: {r.key.decode() for r in rs} >= ids | {"probe-00000"},
-            timeout_s=90,
+            pipeline=pipeline(fake_llm),
+            transient_retries=SERVICE_RETRIES,
+            retry_backoff_ms=10,
+            retry_backoff_max_ms=20,
         )
-        calls = len(fake_llm.requests) - before
-        log = service.log_text()
-        assert service.running, log[-3000:]
+    )
+    assert await wait_for(
+        lambda: sum(service.counts.values()) == len(names) or not service.live, timeout_s=60
+    )
+    assert service.live, "a per-event fault stopped the service"
 
-    by_run: dict[str, list[Any]] = {}
-    for record in outputs:
-        by_run.setdefault(record.key.decode(), []).append(record)
-    assert set(by_run) == ids | {"probe-00000"}, ids - set(by_run)  # nothing lost
-    outcome: Counter[str] = Counter()
-    for run_id in ids:
-        records = by_run[run_id]
-        # One outcome per event (a duplicate would repeat the same topic).
-        assert len({r.topic for r in records}) == 1, run_id
-        record = records[0]
-        if record.topic == topics.output:
-            outcome["example"] += 1
-        elif record.topic == topics.rejects:
-            rejection = json.loads(record.value)
-            assert rejection["run_id"] == run_id and rejection["stage"] and rejection["reason"]
-            outcome["rejection"] += 1
-        else:
-            headers = headers_of(record)
-            assert headers["agenther-stage"] in PIPELINE_STAGES, headers
-            assert headers["agenther-error-type"] in LLM_ERRORS, headers
-            assert headers["agenther-error"], headers
-            assert int(headers["agenther-attempts"]) >= 1
-            assert json.loads(record.value)["run_id"] == run_id  # original bytes kept
-            outcome["dead_letter"] += 1
-    # Retries absorb most faults: the bulk still becomes training data.
-    assert outcome["example"] >= len(ids) // 2, outcome
-    assert "transient LLM error" in log or outcome["dead_letter"] == 0
+    letters = await collect(kafka_bootstrap, topics.dlq, until=len(names) - 1)
+    by_key = {record.key: record for record in letters}
+    assert len(letters) == len(by_key) == len(names) - 1
+    examples = await collect(kafka_bootstrap, topics.output, until=1)
+    assert [r.key for r in examples] == [events["healthy"]["run_id"].encode()]
 
-    # Stopped gracefully (SIGTERM): every input offset is committed.
+    def letter(name: str) -> tuple[Any, dict[str, str]]:
+        record = by_key[events[name]["run_id"].encode()]
+        assert record.value == produced[name], name  # the original bytes, byte for byte
+        headers = headers_of(record)
+        assert headers["agenther-stage"] == FIRST_LLM_STAGE, (name, headers)
+        return record, headers
+
+    transient_calls = (CLIENT_RETRIES + 1) * (SERVICE_RETRIES + 1)
+    for name in TRANSIENT:
+        _, headers = letter(name)
+        assert headers["agenther-error-type"] == "LLMTransientError", (name, headers)
+        assert headers["agenther-attempts"] == str(SERVICE_RETRIES + 1), (name, headers)
+        assert len(fake_llm.requests_matching(marker(events[name]))) == transient_calls, name
+    for name, (_, calls) in UNUSABLE.items():
+        _, headers = letter(name)
+        assert headers["agenther-error-type"] == "LLMResponseError", (name, headers)
+        assert headers["agenther-attempts"] == "1", (name, headers)
+        assert len(fake_llm.requests_matching(marker(events[name]))) == calls, name
+    for name, (_, endpoint_words) in REFUSED_REQUEST.items():
+        _, headers = letter(name)
+        assert headers["agenther-error-type"] == "LLMRequestError", (name, headers)
+        assert headers["agenther-attempts"] == "1", (name, headers)
+        assert endpoint_words in headers["agenther-error"], (name, headers)
+        assert len(fake_llm.requests_matching(marker(events[name]))) == 1, name
+
+    # retry-after: every retry of that event came at least RETRY_AFTER_S after the last try,
+    # the client's retries and the service's alike.
+    arrivals = [
+        r.received_at for r in fake_llm.requests_matching(marker(events["429-retry-after"]))
+    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert len(gaps) == transient_calls - 1 and min(gaps) >= RETRY_AFTER_S, gaps
+
+    registry = service.metrics.registry
+    failures = {
+        error: registry.get_sample_value(
+            "agenther_llm_failures_total", {"model": "gpt-4o-mini", "error": error}
+        )
+        for error in ("LLMTransientError", "LLMRequestError")
+    }
+    assert failures == {
+        "LLMTransientError": len(TRANSIENT) * (SERVICE_RETRIES + 1),
+        "LLMRequestError": len(REFUSED_REQUEST),
+    }
+    service.stop()
+    assert await wait_for(lambda: service._consumer is None, timeout_s=20)
     committed = await committed_offsets(kafka_bootstrap, topics.group, topics.input)
-    assert sum(committed.values()) == len(ids) + 1, committed
-    record_property("llm_calls", calls)
-    record_property("outcomes", dict(outcome))
-    print(f"LLM faults: {calls} calls for {len(ids)} events, outcomes {dict(outcome)}")
+    assert sum(committed.values()) == len(names)
+
+
+async def test_an_exhausted_quota_pauses_everything_and_dead_letters_nothing(
+    kafka_bootstrap: str, service_topics: Any, running_services: Any, fake_llm: FakeOpenAI
+) -> None:
+    install_default_replies(fake_llm)
+    events = unique_runs("quota", 4)
+    fake_llm.fail_matching("Reference R", Fault.insufficient_quota())
+    topics = await service_topics(partitions=1)
+    service = await running_services(
+        topics.settings(
+            kafka_bootstrap,
+            pipeline=pipeline(fake_llm),
+            quota_pause_s=0.2,
+            quota_pause_max_s=0.5,
+        )
+    )
+    await service.wait_joined(30)
+    await produce(kafka_bootstrap, topics.input, events)
+    registry = service.metrics.registry
+
+    # Paused: not ready, says why, nothing written and nothing committed, however long it lasts.
+    assert await wait_for(
+        lambda: (
+            registry.get_sample_value("agenther_llm_paused") == 1
+            or sum(service.counts.values()) > 0
+        )
+    )
+    assert sum(service.counts.values()) == 0, service.counts
+    assert not service.ready and "quota" in service.not_ready_reason()
+    assert await wait_for(
+        lambda: (registry.get_sample_value("agenther_llm_quota_errors_total") or 0) >= 6
+    )  # several pauses came and went, each tried one event again
+    assert sum(service.counts.values()) == 0
+    committed = await committed_offsets(kafka_bootstrap, topics.group, topics.input)
+    assert all(offset <= 0 for offset in committed.values()), committed
+
+    fake_llm.fail_matching("Reference R", None)  # someone paid
+    assert await wait_for(lambda: service.counts[Outcome.EXAMPLE] == len(events), timeout_s=30)
+    assert service.counts[Outcome.DEAD_LETTER] == 0
+    assert await wait_for(lambda: registry.get_sample_value("agenther_llm_paused") == 0)
+    assert service.ready
+
+
+async def test_a_bad_key_stops_the_service_before_it_is_ever_ready(
+    kafka_bootstrap: str, service_topics: Any, fake_llm: FakeOpenAI
+) -> None:
+    fake_llm.fault_rate = 1.0
+    fake_llm.faults = [Fault.status(401)]
+    topics = await service_topics(partitions=1)
+    await produce(kafka_bootstrap, topics.input, unique_runs("badkey", 2))
+    service = RelabelService(topics.settings(kafka_bootstrap, pipeline=pipeline(fake_llm)))
+    assert await asyncio.wait_for(service.run(), 30) == EXIT_FATAL
+    assert not service._joined.is_set()  # never joined the group, never ready
+    assert len(fake_llm.requests) == 1  # one check, not one failure per event
+    committed = await committed_offsets(kafka_bootstrap, topics.group, topics.input)
+    assert all(offset <= 0 for offset in committed.values()), committed
+
+
+async def test_a_key_revoked_mid_stream_stops_without_committing_that_event(
+    kafka_bootstrap: str, service_topics: Any, fake_llm: FakeOpenAI
+) -> None:
+    install_default_replies(fake_llm)
+    fake_llm.fail_matching("Reference R", Fault.status(401))  # the start-up check passes
+    topics = await service_topics(partitions=1)
+    # Two events that need no LLM (dead letters), then one that does.
+    await produce(
+        kafka_bootstrap,
+        topics.input,
+        [(b"bad-1", b"{"), (b"bad-2", b"[]"), *unique_runs("revoked", 1)],
+    )
+    service = RelabelService(topics.settings(kafka_bootstrap, pipeline=pipeline(fake_llm)))
+    assert await asyncio.wait_for(service.run(), 30) == EXIT_FATAL
+    assert not service.live
+    assert service.counts == {Outcome.DEAD_LETTER: 2}
+    # Offsets 0 and 1 are done and committed; offset 2 is left for after the key is fixed.
+    assert await committed_offsets(kafka_bootstrap, topics.group, topics.input) == {0: 2}
