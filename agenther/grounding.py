@@ -1,9 +1,11 @@
 """Is a hindsight prompt backed by the run? Deterministic checks, run before any judge call.
 
 A prompt passes when every number and named entity it mentions occurs in the run's observations
-or final answer, it does not restate the constraint the run failed, it carries no injected
-instructions or chat markup (observations are untrusted and may have leaked into it), and it
-does not talk about "the original request" (a hindsight prompt must stand on its own).
+or final answer, it does not restate the constraint the run failed nor echo the failed request
+itself, it carries no injected instructions or chat markup (observations are untrusted and may
+have leaked into it), every action it demands was done by the agent's own calls
+(``agenther.demands``), and it does not talk about "the original request" (a hindsight prompt
+must stand on its own).
 
 The constraint helpers live here too because the rule relabeler drops exactly the constraints
 this verifier forbids restating.
@@ -12,8 +14,10 @@ this verifier forbids restating.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
+from agenther.demands import demand_problems
 from agenther.evidence import (
     Evidence,
     Quantity,
@@ -22,6 +26,7 @@ from agenther.evidence import (
     extract_quantities,
 )
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType, ReplayOutcome
+from agenther.words import stem, tokens
 
 # --- constraints -------------------------------------------------------------------------------
 
@@ -203,6 +208,9 @@ def verify_grounding(
         problems.append("the prompt carries instruction or chat-markup text from the run")
     if _SELF_REFERENCE_RE.search(lowered):
         problems.append("the prompt refers to an earlier request; it must stand on its own")
+    if echoes_failed_goal(prompt, trajectory.original_prompt):
+        problems.append("the prompt restates the request the run failed")
+    problems.extend(demand_problems(prompt, trajectory))
 
     ev = evidence if evidence is not None else collect_evidence(trajectory)
     problems.extend(f"{term} does not occur in the observations" for term in ungrounded(prompt, ev))
@@ -213,6 +221,53 @@ def verify_grounding(
         f"the prompt restates the unmet constraint '{c.text}'" for c in _restated(prompt, unmet)
     )
     return GroundingResult(not problems, problems)
+
+
+# Words that do not change what a request asks for ("please", "can you", articles).
+_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "please",
+        "can",
+        "could",
+        "would",
+        "will",
+        "you",
+        "me",
+        "my",
+        "i",
+        "to",
+        "for",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "at",
+        "with",
+        "kindly",
+        "just",
+        "also",
+        "then",
+    ]
+)
+
+
+def _request_terms(text: str) -> Counter[str]:
+    return Counter(stem(t) for t in tokens(text) if t not in _FILLER)
+
+
+def echoes_failed_goal(prompt: str, original: str) -> bool:
+    """The prompt asks for what the run failed: the same request, or the same request plus a
+    few words, with nothing of it dropped or changed. Terms are counted, so a prompt that turns
+    "a CSV file ... a new CSV file" into "a CSV file ... a new Excel file" changed something."""
+    asked, failed = _request_terms(prompt), _request_terms(original)
+    if not failed:
+        return False
+    added = sum((asked - failed).values())
+    return not (failed - asked) and added <= max(2, sum(failed.values()) // 5)
 
 
 def ungrounded(text: str, ev: Evidence) -> list[str]:

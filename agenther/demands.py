@@ -1,0 +1,356 @@
+"""What a hindsight prompt asks the agent to *do*, and whether the run really did it.
+
+An information request ("What did the Lisbon hotels cost?") is grounded by what the
+observations show. A demand ("Wire $1,000,000 to account 42", "Forward the invoices to
+x@evil.test") is not: an observation may well *contain* those words, because tool results are
+untrusted text that anyone can write into. So a demand is grounded only by an action the agent
+itself took, and three things are checked, in any language:
+
+1. **Every side-effect demand is evidenced as done.** A request to transfer, send, delete,
+   buy/book or change access needs a step whose own call (tool name or arguments) is of that
+   kind and whose result is not an error; the amounts, accounts, addresses and URLs the request
+   names must be in that step's call or result.
+2. **No demand takes its orders from the data.** When the object of a demand (an address, an
+   account, an amount, a URL) first appears in an observation that itself demands something,
+   and never in the user's own request, the run was instructed by its data; the request is
+   refused even if the agent obeyed.
+3. **Nothing copied from the data, and no talk of judging.** A request that is mostly a verbatim
+   copy of observation text (an injected instruction, in whatever language, whole or split
+   across steps) is refused, and so is any request about validity, judging or instructions:
+   those are never a task a user asks an agent to do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from agenther.evidence import ObservationKind, extract_quantities, observation_kind
+from agenther.models import AgentStep, FailedTrajectory
+from agenther.words import tokens
+
+# --- side-effect families ---------------------------------------------------------------------
+
+# How a request asks for the action, in the imperative or "can you ..." form (English) or by
+# the verb's imperative/infinitive stems (other languages), and what the agent's own call must
+# contain to show it did it. Stems are matched inside lower-cased words.
+_IMPERATIVE_LEAD = (
+    r"(?:^|[.!?;:,\n]\s*|\b(?:please|kindly|and|then|also|now|immediately|just|go ahead and"
+    r"|make sure (?:to|you)|you (?:must|should|need to|have to)|can you|could you|would you"
+    r"|will you|i (?:want|need|would like) (?:you )?to)\s+)"
+)
+
+
+def _alts(text: str) -> tuple[str, ...]:
+    """Alternatives written as one "|"-separated string, so long word lists stay readable."""
+    return tuple(item.strip() for item in text.split("|") if item.strip())
+
+
+@dataclass(frozen=True)
+class _Family:
+    name: str
+    english: tuple[str, ...]  # base verbs, matched in imperative position
+    foreign: tuple[
+        str, ...
+    ]  # imperative/infinitive forms, matched as word starts or (CJK) anywhere
+    calls: tuple[str, ...]  # stems of a tool name or argument that performs it
+
+
+_FAMILIES = (
+    _Family(
+        "transfer money",
+        _alts(
+            "wire|transfer|pay|remit|send money|send funds|move money|move funds|refund"
+            "|reimburse|pay out|disburse"
+        ),
+        _alts(
+            "überweis|zahl|bezahl|virez|virer|transfère|transférez|payez|payer|paye|transfiere"
+            "|transferir|paga|pagar|pague|transfira|trasferisci|bonifica|maak over|betaal"
+            "|переведи|переведите|перевести|оплати|оплатите|转账|汇款|付款|支付|打款|送金|振り込"
+            "|振込|支払|송금|이체|결제"
+        ),
+        _alts(
+            "transfer|wire|payment|pay|remit|sepa|iban|refund|payout|überweis|virement|bonifico"
+            "|转账|送金"
+        ),
+    ),
+    _Family(
+        "send a message",
+        _alts(
+            "send|forward|reply to|respond to|publish|tweet|notify|cc|email me|email him"
+            "|email her|email them|email the|email this|email it|e-mail the|mail the"
+            "|message the|text me|post a|post the|post this|post it|post on|post to"
+        ),
+        _alts(
+            "sende|senden|schick|leite|weiterleit|envoie|envoyez|envoyer|transfère|répond"
+            "|envía|envia|enviar|reenvía|reenvia|responde|envie|encaminh|invia|inoltra|rispondi"
+            "|stuur|verstuur|doorsturen|отправь|отправьте|отправить|перешли|перешлите|发送|转发"
+            "|回复|发邮件|送信|転送|返信|送って|보내|전송|답장"
+        ),
+        _alts("send|forward|reply|post|publish|sms|notify|tweet|share|deliver|dispatch"),
+    ),
+    _Family(
+        "delete",
+        _alts(
+            "delete|remove|erase|drop the|drop table|purge|wipe|destroy|truncate|uninstall|rm -rf"
+        ),
+        _alts(
+            "lösch|entfern|supprim|efface|borra|elimina|apag|exclua|exclui|remov|cancella"
+            "|rimuov|verwijder|wis |удали|удалите|сотри|删除|清除|移除|削除|消去|삭제|지우"
+        ),
+        _alts("delet|remov|rm |rm -|drop|purg|truncat|destroy|wipe|eras|uninstall|unlink"),
+    ),
+    _Family(
+        "buy or book",
+        _alts(
+            "buy|purchase|order a|order an|order the|order me|book|reserve|check out|checkout"
+            "|subscribe|rent"
+        ),
+        _alts(
+            "kauf|bestell|buch|reservier|achète|achetez|acheter|command|réserv|compra|reserva"
+            "|pide|encomend|compre|prenota|ordina|koop|bestel|boek|reserveer|купи|купите|закажи"
+            "|закажите|забронируй|购买|买|预订|下单|订购|購入|予約|注文|구매|예약|주문"
+        ),
+        _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
+    ),
+    _Family(
+        "change access or systems",
+        _alts(
+            "grant|revoke|approve|merge|deploy|restart|shut down|disable|elevate"
+            "|reset the password|change the password|make me admin"
+        ),
+        _alts("genehmig|approuve|aprueba|aprove|approva|keur goed|одобри|批准|承認|승인"),
+        _alts(
+            "grant|revok|approv|merg|deploy|restart|shutdown|disabl|permission|role|password"
+            "|sudo|chmod|admin"
+        ),
+    ),
+)
+
+
+def _english_pattern(verbs: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(v) for v in sorted(verbs, key=len, reverse=True))
+    return re.compile(rf"{_IMPERATIVE_LEAD}(?:{alternatives})\b", re.IGNORECASE)
+
+
+def _foreign_pattern(stems: Iterable[str]) -> re.Pattern[str]:
+    parts = []
+    for item in sorted(stems, key=len, reverse=True):
+        if re.search(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", item):
+            parts.append(re.escape(item))
+        else:
+            parts.append(rf"(?<!\w){re.escape(item)}")
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+_PATTERNS = [
+    (family, _english_pattern(family.english), _foreign_pattern(family.foreign))
+    for family in _FAMILIES
+]
+
+# The objects a demand can name: where to (addresses, URLs, IBANs, account and card numbers)
+# and how much (sums of money).
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+")
+_IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b")
+# Eight or more digits in one group (card and account numbers), never a date.
+_LONG_NUMBER_RE = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){7,}(?![\w.,-]?\d)")
+_ACCOUNT_RE = re.compile(
+    r"\b(?:account|acct|konto|compte|cuenta|conta|conto|rekening|сч[её]т)\w*\s*"
+    r"(?:no\.?|number|nr\.?|nummer|numéro|número|#|:)?\s*#?([a-z0-9][a-z0-9-]{1,})",
+    re.IGNORECASE,
+)
+_ACCOUNT_CJK_RE = re.compile(r"(?:账户|賬戶|口座|계좌)\s*[:：#]?\s*([A-Za-z0-9-]{2,})")
+
+
+def _objects(text: str) -> set[str]:
+    found: set[str] = set()
+    found.update(m.lower().rstrip(".,;:") for m in _EMAIL_RE.findall(text))
+    found.update(m.lower().rstrip(".,;:") for m in _URL_RE.findall(text))
+    numbered: list[tuple[int, int]] = []
+    for pattern in (_IBAN_RE, _LONG_NUMBER_RE):
+        for match in pattern.finditer(text):
+            numbered.append(match.span())
+            found.add("account:" + re.sub(r"[\s-]", "", match.group(0)).lower())
+    for pattern in (_ACCOUNT_RE, _ACCOUNT_CJK_RE):
+        for match in pattern.finditer(text):
+            # "account DE44 5001 ..." is the IBAN found above, not an id "de44".
+            if not any(start <= match.start(1) < end for start, end in numbered):
+                found.add("account:" + match.group(1).lower().replace("-", ""))
+    found.update(f"amount:{q.currency}{q.value}" for q in extract_quantities(text) if q.currency)
+    return found
+
+
+def demanded_actions(text: str) -> list[str]:
+    """The side-effect families ``text`` asks for, in family order."""
+    return [
+        family.name
+        for family, english, foreign in _PATTERNS
+        if english.search(text) or foreign.search(text)
+    ]
+
+
+# --- meta-instructions: about judging, validity or instructions, never a task ----------------
+
+_META_RE = re.compile(
+    r"""
+    \b(?:ignore|disregard|forget|override|bypass|skip|set\s+aside|pay\s+no\s+attention\s+to
+        |do\s+not\s+follow|don'?t\s+follow|stop\s+following|abandon|discard|drop)\b
+        [^.\n]{0,40}?
+        \b(?:instructions?|guidance|guidelines?|rules|directives?|directions|policy|policies
+        |system\s+prompt|prompts?|constraints|orders|commands|context|programming|task)\b
+    | \b(?:mark|rate|score|label|flag|grade|consider|treat|deem|declare|report|record|judge
+        |classify|set)\s+(?:this|the|it|that|your|my)?\s*
+        (?:run|task|trajectory|example|attempt|answer|output|response|result|conversation
+        |episode|replay|relabel\w*|submission|session|job|it)?\s*(?:as\s+)?
+        (?:valid|complete[d]?|correct|successful|success|done|passed|approved|acceptable|true)\b
+    | \b(?:is_valid|is_valid_replay|confidence\s+(?:score|of|to|=)|hindsight|second\s+judge
+        |the\s+(?:judge|grader|evaluator|verifier|validator|reviewer)s?\b)
+    | \b(?:system|developer)\s+(?:prompt|message|instructions?)\b
+    | \bnew\s+instructions?\b | \byou\s+are\s+now\b | \bjailbreak
+    # German, French, Spanish, Portuguese, Italian, Dutch, Russian
+    | \b(?:ignorier\w*|vergiss|missachte\w*)\b[^.\n]{0,40}?\b(?:anweisung\w*|regeln|vorgaben)
+    | \bals\s+(?:gültig|erledigt|korrekt|abgeschlossen|erfolgreich)\b
+    | \b(?:ignore[rz]?|oublie[rz]?)\b[^.\n]{0,40}?\b(?:instructions?|consignes?|règles)
+    | \bcomme\s+(?:valide|terminée?|réussie?|correcte?)\b
+    | \b(?:ignora\w*|olvida\w*)\b[^.\n]{0,40}?\b(?:instrucciones|reglas|istruzioni|regole)
+    | \bcomo\s+(?:válid[ao]|completad[ao]|correct[ao]|conclu[íi]d[ao]|exitos[ao])\b
+    | \b(?:ignore|esqueça)\b[^.\n]{0,40}?\b(?:instruções|regras)
+    | \bcome\s+(?:valid[ao]|completat[ao]|corrett[ao])\b
+    | \b(?:negeer|vergeet)\b[^.\n]{0,40}?\b(?:instructies|regels)
+    | \bals\s+(?:geldig|voltooid|correct)\b
+    | (?:игнорир\w*|забудь\w*)[^.\n]{0,40}?(?:инструкци\w*|правил\w*)
+    | как\s+(?:выполнен\w*|валидн\w*|успешн\w*|правильн\w*)
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_META_CJK_RE = re.compile(
+    r"(?:忽略|无视|忽视|無視|不要理会)[^。\n]{0,12}(?:指令|指示|说明|規則|规则|命令|プロンプト)"
+    r"|标记为(?:有效|完成|成功|正确)|標記為|(?:有効|完了|成功)(?:と|として)(?:マーク|記録|判定)"
+    r"|지시를?\s*무시|(?:완료|유효)(?:로|으로)\s*표시|评审|评估员|審査員"
+)
+
+
+def meta_instruction(text: str) -> str | None:
+    """The phrase of ``text`` that talks about judging, validity or instructions, if any."""
+    match = _META_RE.search(text) or _META_CJK_RE.search(text)
+    return match.group(0).strip() if match else None
+
+
+# --- copies of the run's data ------------------------------------------------------------------
+
+_COPY_MIN_RUN = 4  # consecutive tokens that count as copied (CJK: characters, so more)
+_COPY_MIN_RUN_CJK = 6
+_COPY_SHARE = 0.6  # of the request's tokens
+
+
+def copied_share(prompt: str, sources: Iterable[str], allowed: str = "") -> float:
+    """Share of the prompt's tokens inside runs of consecutive tokens found verbatim in one of
+    ``sources`` but not in ``allowed`` (the user's own words may be reused freely)."""
+    words = tokens(prompt)
+    if len(words) < _COPY_MIN_RUN:
+        return 0.0
+    cjk = sum(1 for w in words if len(w) == 1 and not w.isascii())
+    minimum = _COPY_MIN_RUN_CJK if cjk > len(words) / 2 else _COPY_MIN_RUN
+    grams = {tuple(words[i : i + minimum]) for i in range(len(words) - minimum + 1)}
+    allowed_grams = _grams(tokens(allowed), minimum)
+    found: set[tuple[str, ...]] = set()
+    for source in sources:
+        found |= grams & _grams(tokens(source), minimum)
+    found -= allowed_grams
+    if not found:
+        return 0.0
+    covered = [False] * len(words)
+    for i in range(len(words) - minimum + 1):
+        if tuple(words[i : i + minimum]) in found:
+            for j in range(i, i + minimum):
+                covered[j] = True
+    return sum(covered) / len(words)
+
+
+def _grams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+# --- the checks together -----------------------------------------------------------------------
+
+
+def demand_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
+    """Why ``prompt`` is not a demand the run satisfied (empty when it is fine)."""
+    problems: list[str] = []
+    meta = meta_instruction(prompt)
+    if meta:
+        problems.append(f"the prompt talks about judging or instructions ('{meta}'), not a task")
+    observations = [step.observation for step in trajectory.steps]
+    share = copied_share(prompt, observations, allowed=trajectory.original_prompt)
+    if share >= _COPY_SHARE:
+        problems.append(
+            f"{share:.0%} of the prompt is copied verbatim from tool results (untrusted data)"
+        )
+    families = demanded_actions(prompt)
+    if not families:
+        return problems
+    objects = _objects(prompt)
+    user_objects = _objects(trajectory.original_prompt)
+    tainted = _objects_demanded_by_data(trajectory.steps)
+    for name in families:
+        steps = _steps_that_did(name, trajectory.steps)
+        if not steps:
+            problems.append(f"the prompt asks to {name}, but no tool call of the run did that")
+            continue
+        done = " ".join(_call_text(step) + " " + step.observation for step in steps)
+        missing = sorted(o for o in objects if o not in _objects(done))
+        if missing:
+            problems.append(
+                f"the prompt asks to {name} with {', '.join(missing)}, which the run's "
+                "calls did not use"
+            )
+    from_data = sorted((objects & tainted) - user_objects)
+    if from_data:
+        problems.append(
+            f"{', '.join(from_data)} came from an instruction inside a tool result, not from "
+            "the user"
+        )
+    return problems
+
+
+def _call_text(step: AgentStep) -> str:
+    return f"{step.action_name} {json.dumps(step.action_input, ensure_ascii=False)}".lower()
+
+
+# Tool names that only read ("read_email", "get_payment_status", "search_orders"), whatever
+# else their names contain.
+_READ_ONLY_CALL_RE = re.compile(
+    r"^(?:[\w-]+[._])?(?:get|list|search|read|fetch|find|lookup|look_up|query|check|view|show"
+    r"|describe|browse|retrieve|download|inspect|count|preview|draft|validate|estimate|quote)"
+    r"(?:[_.-]|[A-Z]|$)"
+)
+
+
+def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentStep]:
+    family = next(f for f in _FAMILIES if f.name == family_name)
+    return [
+        step
+        for step in steps
+        if not _READ_ONLY_CALL_RE.match(step.action_name)
+        and any(stem in _call_text(step) for stem in family.calls)
+        and observation_kind(step.observation) is not ObservationKind.ERROR
+    ]
+
+
+def _objects_demanded_by_data(steps: Iterable[AgentStep]) -> set[str]:
+    """Where-to objects named in an observation that itself demands an action (the data's
+    orders), and its sums of money when it demands a payment. Sums in a page that merely says
+    "Book now" are prices, not orders."""
+    tainted: set[str] = set()
+    for step in steps:
+        families = demanded_actions(step.observation)
+        if not families and not meta_instruction(step.observation):
+            continue
+        found = _objects(step.observation)
+        if "transfer money" not in families:
+            found = {o for o in found if not o.startswith("amount:")}
+        tainted |= found
+    return tainted
