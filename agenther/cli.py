@@ -345,6 +345,7 @@ async def _relabel_file(
                             "where": where,
                             "trajectory_id": result.trajectory_id,
                             "reason": result.error or "",
+                            **result.analysis_fields(),
                         }
                     )
         finally:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from agenther.config import PipelineConfig
 from agenther.data_augmenter import DataAugmenter
@@ -63,6 +63,16 @@ class PipelineResult:
     decision: RelabelDecision | None = None
     # Set when a stage raised (process/aprocess only); ``error`` then carries its message.
     exception: BaseException | None = field(default=None, repr=False)
+
+    def analysis_fields(self) -> dict[str, Any]:
+        """Stage 1's verdict as plain fields for a rejection record (all None before Stage 1)."""
+        a = self.analysis
+        return {
+            "failure_type": a.failure_type.value if a is not None and a.failure_type else None,
+            "severity": round(a.severity, 4) if a is not None else None,
+            "weight": round(a.weight, 4) if a is not None else None,
+            "recoverable": a.recoverable if a is not None else None,
+        }
 
     @property
     def rejected(self) -> bool:

@@ -113,6 +113,10 @@ class Rejection(BaseModel):
     stage: str
     reason: str
     failure_type: str | None = None
+    # Stage 1's analysis, so what was turned down can be counted by failure type and weight.
+    severity: float | None = None
+    weight: float | None = None
+    recoverable: bool | None = None
 
 
 def event_to_trajectory(event: AgentRunEvent) -> FailedTrajectory:

@@ -241,14 +241,11 @@ class EventHandler:
     async def _rejection(
         self, event: AgentRunEvent, result: PipelineResult, origin: float | None
     ) -> Decision:
-        analysis = result.analysis
         rejection = Rejection(
             run_id=event.run_id,
             stage=result.stage_reached,
             reason=self._scrubber.scrub(result.error or "rejected"),
-            failure_type=analysis.failure_type.value
-            if analysis is not None and analysis.failure_type is not None
-            else None,
+            **result.analysis_fields(),
         )
         topic = self.settings.rejects_topic
         value = await self.codec.encode_rejection(rejection, topic=topic)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+from pathlib import Path
 
-from agenther.models import FailedTrajectory, FailureType
-from bench.eval_quality import grounding_problems, load_eval_set, numbers_in, phrase_in, split
+import pytest
+
+from agenther.models import AgentStep, FailedTrajectory, FailureType
+from bench.eval_quality import BLIND_SET, TUNING_SETS, load_eval_set, split
 from bench.generate import FAILURE_TYPES, generate
+from bench.rubric import phrase_in, rubric_problems
 
 
 def test_generator_is_seeded_varied_and_valid() -> None:
@@ -25,29 +29,92 @@ def test_generator_is_seeded_varied_and_valid() -> None:
     assert max(sizes) > 1000 and min(sizes) < 100
 
 
-def test_eval_set_is_labelled_across_all_types() -> None:
-    records = load_eval_set()
-    assert len(records) >= 60
+BLIND_LABELS = {
+    "type",
+    "recoverable",
+    "should_accept",
+    "accept_if_answer_rewritten",
+    "acceptable_prompts",
+    "forbidden_phrases",
+    "topics",
+    "notes",
+}
+
+
+@pytest.mark.parametrize("path", [BLIND_SET, *TUNING_SETS], ids=lambda p: p.name)
+def test_labelled_sets_are_well_formed(path: Path) -> None:
+    records = load_eval_set(path)
     assert len({r["trajectory_id"] for r in records}) == len(records)
     labels = [split(r)[1] for r in records]
-    assert set(Counter(lab["type"] for lab in labels)) == set(FAILURE_TYPES)
+    assert {lab["type"] for lab in labels} == set(FAILURE_TYPES)
     for lab in labels:
-        assert set(lab) == {"type", "recoverable", "should_accept", "forbidden_phrases", "topics"}
         assert isinstance(lab["recoverable"], bool) and isinstance(lab["should_accept"], bool)
         assert not lab["should_accept"] or lab["recoverable"]
         assert all(isinstance(p, str) and p for p in lab["forbidden_phrases"])
         assert all(isinstance(t, str) and t for t in lab["topics"])
-    unrecoverable = sum(not lab["recoverable"] for lab in labels) / len(labels)
-    assert 0.2 <= unrecoverable <= 0.35
-    assert len({r["metadata"]["domain"] for r in records}) >= 8
+        if path.name.startswith(("blind", "tuning")):
+            assert set(lab) == BLIND_LABELS
+            assert not lab["should_accept"] or lab["acceptable_prompts"]
 
 
-def test_grounding_check_flags_forbidden_phrases_numbers_and_missing_topics() -> None:
-    run, labels = split(next(r for r in load_eval_set() if r["trajectory_id"] == "eval-cv-10"))
-    assert grounding_problems("Compare shipping quotes from Hamburg to Chicago.", run, labels) == []
-    problems = grounding_problems("Ship it for at most $300 within 2 days.", run, labels)
-    assert any("forbidden" in p for p in problems)
-    assert any("number 2 " in p for p in problems)
-    assert any("mentions none" in p for p in problems)
+def test_the_blind_set_is_the_frozen_yardstick() -> None:
+    """Frozen before tuning (commit 9093319): any edit shows here."""
+    digest = hashlib.sha256(BLIND_SET.read_bytes()).hexdigest()
+    assert digest == "e8dc70c8fd1da47ddb91f5fff92b9e6c85cf9edb4d4ffec83aee22c248072c41"
+    records = load_eval_set(BLIND_SET)
+    assert len(records) >= 120
+    assert len({r["metadata"]["domain"] for r in records}) >= 15
+
+
+RUN = FailedTrajectory(
+    original_prompt="Find direct flights from Boston to Lisbon on 12 May under $400.",
+    steps=[
+        AgentStep(
+            action_name="search_flights",
+            action_input={"from": "BOS", "to": "LIS", "date": "2025-05-12", "direct": True},
+            observation="TAP TP218 BOS 21:35 -> LIS 09:10, $512; Azores SATA S4 224 $489",
+        ),
+        AgentStep(action_name="click", action_input={"el": 12}, observation="Page loaded."),
+    ],
+    final_answer="Two direct flights on 12 May: TAP TP218 at $512 and SATA S4 224 at $489.",
+    failure_reason="No direct flight under $400.",
+)
+LABELS = {
+    "type": "constraint_violation",
+    "recoverable": True,
+    "should_accept": True,
+    "accept_if_answer_rewritten": True,
+    "acceptable_prompts": ["Find direct flights from Boston to Lisbon on 12 May."],
+    "forbidden_phrases": ["under $400", "$400"],
+    "topics": ["Lisbon", "Boston"],
+}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "reason"),
+    [
+        ("Click, then get the type for Lisbon, and report what you find.", "narrates UI"),
+        ("Get the search_flights about Lisbon.", "names the tool"),
+        ("Find direct flights from Boston to Lisbon under $400.", "forbidden phrase"),
+        ("Find direct flights from Boston to Lisbon under .", "space before punctuation"),
+        ("Find direct flights from Boston to Lisbon under", "comparator without its value"),
+        ("Find direct flights from Boston to Lisbon on 14 May.", "number 14 not in"),
+        ("Search for direct flights and list the results.", "mentions none"),
+        (RUN.original_prompt, "restates the failed request"),
+    ],
+)
+def test_rubric_checks_flag_what_a_person_would_reject(prompt: str, reason: str) -> None:
+    problems = rubric_problems(prompt, RUN, LABELS)
+    assert any(reason in p for p in problems), problems
+
+
+def test_rubric_checks_pass_a_good_example_and_read_the_answer() -> None:
+    good = "Find direct flights from Boston to Lisbon on 12 May."
+    assert rubric_problems(good, RUN, LABELS) == []
+    failed = RUN.model_copy(update={"final_answer": "Sorry, I couldn't find anything under $400."})
+    assert any("admits a failure" in p for p in rubric_problems(good, failed, LABELS))
+    nothing = {**LABELS, "should_accept": False}
+    assert rubric_problems(good, RUN, nothing) == [
+        "the labels say no example should come from this run"
+    ]
     assert phrase_in("flight", "Find flights to Oslo") and not phrase_in("PO", "a post")
-    assert numbers_in("1,200 units at 4.50, ref 18:33.") == {"1200", "4.50", "18:33"}

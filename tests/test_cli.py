@@ -51,6 +51,11 @@ def test_run_on_the_reference_file_in_every_format(
     assert [(r["trajectory_id"], r["outcome"], r["line"]) for r in rejects] == [
         ("traj_003", "rejected", 3)
     ]
+    # The rejection says what Stage 1 found, so turned-down runs can be counted by type.
+    assert rejects[0]["failure_type"] == "tool_error"
+    assert rejects[0]["recoverable"] is False
+    assert 0 <= rejects[0]["weight"] < 0.3 or rejects[0]["recoverable"] is False
+    assert 0 <= rejects[0]["severity"] <= 1
     summary = capsys.readouterr().out
     assert "3 trajectories read, 0 invalid lines, 2 examples, 1 rejected, 0 errors" in summary
     assert "llm: no calls" in summary

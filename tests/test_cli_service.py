@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +98,10 @@ def test_registering_the_commands_imports_no_kafka_client() -> None:
 
 @pytest.mark.kafka
 def test_demo_relabels_the_sample_runs_and_exits_zero() -> None:
-    started = time.monotonic()
     result = subprocess.run(
         cli("demo"), capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started < 30
     assert "13 of 13 events accounted for" in result.stdout
     assert result.stdout.count("example   demo-") >= 5
     assert "dead      demo-broken" in result.stdout

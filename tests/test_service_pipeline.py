@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
+from agenther.models import FailureType
 from streams.broker import free_port
 from streams.processor import Outcome
 from streams.sample_runs import FAILED_RUNS, SUCCESS_RUN
@@ -90,6 +91,10 @@ async def test_mixed_batch_is_accounted_for_exactly(
     for record in rejections:
         body = json.loads(record.value)
         assert body["run_id"] == record.key.decode() and body["stage"] and body["reason"]
+        # Every rejection made after Stage 1 carries its analysis (schema v2).
+        assert body["failure_type"] in {t.value for t in FailureType}, body
+        assert 0 <= body["severity"] <= 1 and 0 <= body["weight"] <= 1, body
+        assert isinstance(body["recoverable"], bool), body
 
     originals = {
         (k.decode() if isinstance(k, bytes) else ""): v
