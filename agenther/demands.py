@@ -27,8 +27,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from agenther.evidence import ObservationKind, extract_quantities, observation_kind
+from agenther.evidence import extract_quantities
 from agenther.models import AgentStep, FailedTrajectory
+from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.words import tokens
 
 # --- side-effect families ---------------------------------------------------------------------

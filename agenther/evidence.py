@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
@@ -28,7 +27,8 @@ _CACHE_ENTRIES = 4096
 _CACHE_MAX_CHARS = 8192
 
 
-def _shared_scan(scan: Callable[[str], R]) -> Callable[[str], R]:
+def shared_scan(scan: Callable[[str], R]) -> Callable[[str], R]:
+    """``scan`` with its results cached for texts of up to 8 KB, shared by every caller."""
     cached = lru_cache(maxsize=_CACHE_ENTRIES)(scan)
 
     def lookup(text: str) -> R:
@@ -219,7 +219,7 @@ def _inside_identifier(text: str, start: int) -> bool:
 _GROUPS = ("url", "date", "sign", "cur", "num", "exp", "ver", "word", "unit")
 
 
-@_shared_scan
+@shared_scan
 def _quantities(text: str) -> tuple[Quantity, ...]:
     seen: set[tuple[str, str]] = set()
     found: list[Quantity] = []
@@ -413,7 +413,7 @@ def _cap_names(cap: str) -> tuple[str, str]:
     return name, name
 
 
-@_shared_scan
+@shared_scan
 def _entities(text: str) -> tuple[str, ...]:
     seen: set[str] = set()
     found: list[str] = []
@@ -437,114 +437,6 @@ def _entities(text: str) -> tuple[str, ...]:
             seen.add(key)
             found.append(name)
     return tuple(found)
-
-
-# --- observations ------------------------------------------------------------------------------
-
-
-class ObservationKind(StrEnum):
-    CONTENT = "content"  # the environment showed something a prompt can rest on
-    TRIVIAL = "trivial"  # an acknowledgement ("Summary generated.", "OK")
-    ERROR = "error"  # an error, timeout, refusal or status page
-    EMPTY = "empty"  # nothing, or "no results"
-    GENERATED = "generated"  # the model's own text relayed by a tool ("based on training data")
-
-
-# What an error observation opens with; a traceback header or an "...Error:" name anywhere.
-_ERROR_OPENING = r"""^\W*(?:
-        error|exception|traceback|fatal|failed|failure|timeout|timed\s+out|
-        (?:http\s*)?[45]\d\d\b|status(?:\s+code)?:?\s*[45]\d\d|errno|
-        connection\s+(?:refused|reset|error|failed)|permission\s+denied|access\s+denied|
-        forbidden|unauthori[sz]ed|not\s+found|rate\s+limit|unable\s+to|could\s+not|
-        cannot|can't|invalid\s+(?:request|argument|input|api)|service\s+unavailable
-    )"""
-_TRACEBACK = r"traceback\s+\(most\s+recent\s+call\s+last\)"
-_ERROR_NAME = r"\b(?:[a-z]+error|[a-z]+exception):"
-_ERROR_OBSERVATION_RE = re.compile(
-    f"{_ERROR_OPENING}\n    | {_TRACEBACK}\n    | {_ERROR_NAME}\n", re.IGNORECASE | re.VERBOSE
-)
-_EMPTY_OBSERVATION_RE = re.compile(
-    r"^\W*(?:no\s+(?:results?|matches|data|output|records?|items?)(?:\s+found)?|none|null|"
-    r"nothing\s+found|empty|\[\]|\{\})\W*$",
-    re.IGNORECASE,
-)
-_GENERATED_OBSERVATION_RE = re.compile(
-    r"\b(?:based\s+on\s+(?:my\s+)?(?:training\s+data|(?:prior|general|internal)\s+knowledge)|"
-    r"from\s+(?:my\s+)?(?:memory|training\s+data)|may\s+not\s+reflect)\b",
-    re.IGNORECASE,
-)
-_ACK_WORDS = _word_set(
-    """ok okay done success successful successfully complete completed generated written saved
-    created updated executed ran acknowledged received summary code file response task step
-    action the a was is has been"""
-)
-_TRIVIAL_MAX_WORDS = 4
-
-
-# For ASCII text, a case-sensitive match of the lower-cased text is the same test as
-# IGNORECASE (the folds that differ, such as "ſ" ~ "s" or "K" ~ "k", need non-ASCII
-# characters) and several times faster. Both patterns spell their letters in lower case.
-# The error pattern's branches are tried one by one, each only where it can match: the opening
-# at the start, the others only if their telling words occur ("[a-z]+error" backtracks through
-# every word it is tried on).
-_ERROR_OPENING_ASCII_RE = re.compile(_ERROR_OPENING, re.VERBOSE)
-_TRACEBACK_ASCII_RE = re.compile(_TRACEBACK)
-_ERROR_NAME_ASCII_RE = re.compile(_ERROR_NAME)
-_GENERATED_OBSERVATION_ASCII_RE = re.compile(_GENERATED_OBSERVATION_RE.pattern)
-
-
-def _may_be_generated(lowered: str) -> bool:
-    """False if no branch of _GENERATED_OBSERVATION_RE can match: each needs two words (the
-    rarer one is looked for first)."""
-    return (
-        ("training" in lowered and ("based" in lowered or "from" in lowered))
-        or ("knowledge" in lowered and "based" in lowered)
-        or ("memory" in lowered and "from" in lowered)
-        or ("reflect" in lowered and "may" in lowered)
-    )
-
-
-def _is_generated(text: str) -> bool:
-    if not text.isascii():
-        return _GENERATED_OBSERVATION_RE.search(text) is not None
-    lowered = text.lower()
-    return _may_be_generated(lowered) and (
-        _GENERATED_OBSERVATION_ASCII_RE.search(lowered) is not None
-    )
-
-
-def _is_error(head: str) -> bool:
-    if not head.isascii():
-        return _ERROR_OBSERVATION_RE.search(head) is not None
-    lowered = head.lower()
-    return (
-        _ERROR_OPENING_ASCII_RE.match(lowered) is not None
-        or ("traceback" in lowered and _TRACEBACK_ASCII_RE.search(lowered) is not None)
-        or (
-            ("error:" in lowered or "exception:" in lowered)
-            and _ERROR_NAME_ASCII_RE.search(lowered) is not None
-        )
-    )
-
-
-@_shared_scan
-def observation_kind(observation: str) -> ObservationKind:
-    """What a tool result is worth as evidence of what the run achieved."""
-    text = observation.strip()
-    if not text or _EMPTY_OBSERVATION_RE.match(text):
-        return ObservationKind.EMPTY
-    if _is_error(text[:300]):
-        return ObservationKind.ERROR
-    if _is_generated(text):
-        return ObservationKind.GENERATED
-    # Splitting at "." and "!" below only adds words, so a text of more words is no
-    # acknowledgement; the cheap count spares splitting a long observation whole.
-    if len(text.split(None, _TRIVIAL_MAX_WORDS)) > _TRIVIAL_MAX_WORDS:
-        return ObservationKind.CONTENT
-    words = text.lower().replace(".", " ").replace("!", " ").split()
-    if len(words) <= _TRIVIAL_MAX_WORDS and all(w in _ACK_WORDS for w in words):
-        return ObservationKind.TRIVIAL
-    return ObservationKind.CONTENT
 
 
 # --- evidence of one run -----------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """Stage 1: what kind of failure a run is, whether it can be salvaged, and how much it weighs.
 
-Rule mode (zero cost) scores keyword lexicons on the agent's own text only — observations,
-thoughts, final answer and failure reason, never the user's prompt, whose "why does my script
-fail with an error?" says nothing about the run. Structural signals add to the lexicon hits:
-error observations (tool_error), final-answer claims that no observation, tool input or the
-request supports (hallucination), and a goal whose content words the run never touches
-(off_topic).
+Rule mode (zero cost) scores keyword lexicons (``agenther.rules.lexicon``) on the agent's own
+text only — observations, thoughts, final answer and failure reason, never the user's prompt,
+whose "why does my script fail with an error?" says nothing about the run. Structural signals
+add to the lexicon hits: error observations (tool_error), final-answer claims that no
+observation, tool input or the request supports (hallucination), and a goal whose content words
+the run never touches (off_topic).
 
 Severity and weight are separate (the reference used one for both, so the worst runs weighed
 most). From the winning type's ``hits``:
@@ -29,231 +29,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from agenther.evidence import (
-    ObservationKind,
-    extract_entities,
-    extract_numbers,
-    observation_kind,
-)
+from agenther.evidence import extract_entities, extract_numbers
 from agenther.grounding import find_constraints, has_injection
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
+from agenther.rules.lexicon import COMPARATOR_GROUP, DESTRUCTIVE_GROUP, lexicon_matches
+from agenther.rules.observations import ObservationKind, failed_head, observation_kind
 from agenther.run_text import INJECTION_NOTICE, render_trajectory
+from agenther.words import LETTER_WORD_RE, WORD_RE, prefix_stem
 
 if TYPE_CHECKING:
     from agenther.llm_client import LLMClient
 
-# Every phrase counts once per occurrence; patterns run over lower-cased agent text.
-_LEXICONS: dict[FailureType, tuple[str, ...]] = {
-    FailureType.TOOL_ERROR: (
-        r"errors?",
-        r"exceptions?",
-        r"traceback",
-        r"time[ds]?\s*out",
-        r"timeouts?",
-        r"unavailable",
-        r"unable\s+to\s+(?:reach|connect|access)",
-        r"connection\s+(?:refused|reset|failed|error)",
-        r"[45]\d\d\s+(?:service|bad|internal|not|forbidden|unauthori[sz]ed|too)",
-        r"rate[-\s]limit(?:ed)?",
-        r"permission\s+denied",
-        r"api\s+(?:issues?|is\s+down|failure)",
-        r"(?:is|was|went)\s+down",
-        r"crash(?:ed|es)?",
-        r"tool\s+(?:call\s+)?fail(?:ed|ure|s)",
-        r"search\s+failed",
-    ),
-    FailureType.CONSTRAINT_VIOLATION: (
-        r"constraints?",
-        r"criteria",
-        r"requirements?",
-        r"as\s+requested",
-        r"limit\s+(?:was|is)",
-        r"(?:excluded|forbade|forbidden|prohibited|disallowed)",
-        r"not\s+allowed",
-        r"ignored\s+the",
-        r"outside\s+the\s+(?:requested|allowed|required|given)",
-        r"(?:above|below|over|under)\s+the\s+(?:required|allowed|requested|maximum|minimum)",
-        r"(?:longer|shorter|later|earlier|older|heavier|more\s+expensive|costlier)\s+than",
-        r"predates?",
-        r"no\s+(?:\w+\s+){0,2}(?:meets|met|satisfies|matches)\s+(?:both|all|the|any|every)",
-        r"(?:does\s+not|doesn't|did\s+not|didn't|do\s+not|don't|not)\s+(?:meet|satisfy|comply)",
-        r"(?:not\s+)?meeting\s+(?:both|all|the|any)",
-        r"exceed(?:s|ed|ing)?",
-        r"over\s+(?:the\s+)?(?:budget|limit)",
-        r"violat(?:es|ed|ion|ing)",
-        r"wrong\s+(?:file\s+)?format",
-        r"(?:above|below|under|over)\s+(?:the|our|your)\s+(?:limit|budget|maximum|minimum)",
-        r"budget",
-        r"(?:was|were)\s+(?:ignored|disregarded|skipped)",
-    ),
-    FailureType.WRONG_RESULT: (
-        r"incorrect(?:ly)?",
-        r"wrong\s+(?:answer|result|value|number|output|total|calculation)",
-        r"mismatch(?:es|ed)?",
-        r"(?:does\s+not|doesn't|did\s+not)\s+match",
-        r"inaccura(?:te|cy)",
-        r"miscalculat\w*",
-        r"expected\s+\S+(?:\s+\S+)?\s+(?:but\s+)?got",
-        r"off\s+by",
-        r"not\s+(?:the\s+)?correct",
-        r"contradict\w*",
-        r"correct\s+(?:answer|total|value|figure|amount|result|number)\s+(?:is|was|would\s+be)",
-        r"meaningless",
-        r"misread",
-        r"should\s+(?:be|have\s+been)",
-        r"not\s+the\s+(?:median|mean|average|sum|total|maximum|minimum|latest|last|first|"
-        r"cheapest|largest|highest|lowest|most)",
-        r"(?:is|was)\s+(?:only\s+)?the\s+(?:first|original|previous|sunrise|author)",
-    ),
-    FailureType.INCOMPLETE: (
-        r"incomplete",
-        r"partial(?:ly)?",
-        r"only\s+(?:found|managed|completed|got|processed|returned)",
-        r"(?:not|never)\s+(?:finished|completed)",
-        r"did\s+not\s+(?:finish|complete)",
-        r"ran\s+out\s+of",
-        r"(?:max(?:imum)?|step)\s+(?:steps?|limit|iterations?)",
-        r"gave\s+up",
-        r"missing",
-        r"remaining",
-        r"not\s+all",
-        r"truncated",
-        r"stopped\s+(?:early|before|after)",
-        r"unfinished",
-        r"only\s+(?:\w+\s+){0,2}(?:of|out\s+of)\s+(?:the\s+)?(?:\w+\s+)?(?:\d+|two|three|four|"
-        r"five|six|seven|eight|nine|ten|required)",
-        r"never\s+(?!touched|addressed|attempted|answered)(?:\w+ed|sent|run|done|made|written|built|read|begun|drawn)",
-        r"(?:was|were)\s+not\s+(?:yet\s+)?(?:\w+ed|sent|done|run|made|written|built|read)",
-        r"no\s+(?:\w+\s+){0,2}(?:was|were)\s+(?:made|produced|given|written|sent|created)",
-    ),
-    FailureType.HALLUCINATION: (
-        r"training\s+data",
-        r"may\s+not\s+reflect",
-        r"fabricat\w*",
-        r"made[-\s]up",
-        r"hallucinat\w*",
-        r"from\s+(?:my\s+)?memory",
-        r"my\s+(?:own\s+)?knowledge",
-        r"(?:can(?:not|'t)|could\s+not|unable\s+to)\s+verify",
-        r"unverified",
-        r"not\s+supported\s+by",
-        r"invented",
-        r"outdated",
-        r"not\s+in\s+(?:any|the)\s+(?:\w+\s+)?(?:observations?|tickets?|contracts?|filings?|"
-        r"documents?|results?|outputs?|pages?|sources?|statements?|data|records?)",
-        r"appears?\s+in\s+no",
-        r"(?:answer|reply|response)\s+(?:claims|says|states|asserts)",
-    ),
-    FailureType.OFF_TOPIC: (
-        r"off[-\s]topic",
-        r"unrelated",
-        r"irrelevant",
-        r"not\s+relevant",
-        r"(?:a\s+)?different\s+(?:question|topic|task|request)",
-        r"misunderst(?:ood|anding)",
-        r"instead\s+(?:answered|addressed|talked|discussed|wrote\s+about)",
-        r"never\s+(?:touched|addressed|attempted|answered)",
-        r"(?:did|does)\s+not\s+(?:address|answer|touch|attempt)",
-    ),
-}
-
-# Tool use that destroyed something: the paper's "catastrophic tool misuse".
-_DESTRUCTIVE = (
-    r"rm\s+-rf",
-    r"drop(?:ped)?\s+(?:the\s+)?(?:table|database)",
-    r"deleted\s+(?:all|every|the\s+(?:production|database|repository))",
-    r"wiped",
-    r"overwr(?:o|i)te\s+(?:the\s+)?production",
-    r"force[-\s]push(?:ed)?",
-    r"data\s+loss",
-    r"irreversibl[ey]",
-    r"truncate\s+table",
-)
-_DESTRUCTIVE_GROUP = "destructive"
-# A comparator before a quantity in the agent's own words ("nothing under $5") is a
-# constraint_violation signal; inside a content observation ("within 5 working days") it is
-# only what the environment said.
-_COMPARATOR = (
-    r"(?:under|below|over|above|within|less\s+than|more\s+than|at\s+(?:most|least)|"
-    r"no\s+more\s+than)\s+[$€£¥]?\d+",
-)
-_COMPARATOR_GROUP = "comparator"
 # Extra tool_error hits for the first destructive act, so it outweighs incidental words.
 _DESTRUCTIVE_BONUS = 2
-
-# One pass finds every phrase. The word-start test sits outside the alternation so that
-# positions inside words fail at once instead of trying every phrase (about 3x faster than a
-# \b per phrase).
-_LEXICON_RE = re.compile(
-    r"(?<![a-z0-9_])(?=[a-z])(?:"
-    + "|".join(
-        f"(?P<{name}>(?:{'|'.join(patterns)})\\b)"
-        for name, patterns in [
-            (_DESTRUCTIVE_GROUP, _DESTRUCTIVE),
-            (_COMPARATOR_GROUP, _COMPARATOR),
-            *((kind.value, phrases) for kind, phrases in _LEXICONS.items()),
-        ]
-    )
-    + ")"
-)
-
-# The literal start of every phrase above (and of "a different ..."). Matching the lexicon only
-# where one of these opens a word finds what finditer finds, about 2.5x faster: at each word
-# start sre tries all ~90 phrases one after the other, while this finder is a trie that fails
-# on the first letter or two. Its leading "[^a-z0-9_]" gives sre a character class to skip
-# ahead on; the text scanned starts with "\n" so that a phrase at the very start has one.
-# tests/test_rule_scans.py checks every phrase against this list.
-_PHRASE_STARTS_TEXT = """
-    error exception traceback time unavailable unable connection rate permission api is was
-    went crash tool search constraint criteria requirement instead as do di not meeting exceed
-    over violat wrong above below under budget within less more at no incorrect mismatch
-    inaccura miscalculat expected off contradict bug incomplete partial only never ran max step
-    gave missing remaining truncate stopped unfinished training may fabricat made hallucinat
-    from my can could unverified invented outdated unrelated irrelevant different misunderst rm
-    drop deleted wiped force data irreversibl limit excluded forbade forbidden prohibited
-    disallowed ignored outside longer shorter later earlier older heavier costlier predate
-    correct meaningless misread should were appear answer reply response
-"""
-_PHRASE_STARTS = _PHRASE_STARTS_TEXT.split()
-
-
-def _trie(words: list[str]) -> str:
-    """An alternation of ``words`` that branches one letter at a time; a word that is a prefix
-    of others stands for them all."""
-    by_first: dict[str, list[str]] = {}
-    for word in sorted(set(words)):
-        by_first.setdefault(word[0], []).append(word[1:])
-    parts = []
-    for first, rests in by_first.items():
-        if "" in rests:
-            parts.append(re.escape(first))
-        elif len(rests) == 1:
-            parts.append(re.escape(first + rests[0]))
-        else:
-            parts.append(f"{re.escape(first)}(?:{_trie(rests)})")
-    return "|".join(parts)
-
-
-_PHRASE_START_RE = re.compile(rf"[^a-z0-9_](?:{_trie(_PHRASE_STARTS)}|a(?=\s))")
-
-
-def _lexicon_matches(agent_text: str) -> Iterator[re.Match[str]]:
-    """``_LEXICON_RE.finditer(agent_text)`` for a text that starts with "\n"."""
-    end = 0
-    for candidate in _PHRASE_START_RE.finditer(agent_text):
-        start = candidate.start() + 1
-        if start < end:
-            continue
-        match = _LEXICON_RE.match(agent_text, start)
-        if match is not None:
-            end = match.end()
-            yield match
-
 
 _TIE_ORDER = (
     FailureType.HALLUCINATION,
@@ -284,7 +77,6 @@ _OFF_TOPIC_HITS = 3
 _UNSUPPORTED_ALONE = 1
 _UNSUPPORTED_WITH_CONTENT = 2
 
-_WORD_RE = re.compile(r"[a-z][a-z'-]{2,}")
 _GOAL_STOP_TEXT = """
     the and for with that this from into onto over under below above than then them they
     their there these those what which who whom whose when where why how are was were been
@@ -295,13 +87,10 @@ _GOAL_STOP_TEXT = """
 _GOAL_STOP_WORDS = frozenset(_GOAL_STOP_TEXT.split())
 
 
-def _stem(word: str) -> str:
-    # A prefix is enough to match "prices"/"pricing" or "suppliers"/"supplier".
-    return word[:4] if len(word) <= 6 else word[:5]
-
-
 def _goal_words(goal: str) -> set[str]:
-    return {_stem(w) for w in _WORD_RE.findall(goal.lower()) if w not in _GOAL_STOP_WORDS}
+    return {
+        prefix_stem(w) for w in LETTER_WORD_RE.findall(goal.lower()) if w not in _GOAL_STOP_WORDS
+    }
 
 
 # Actions a training example must never demonstrate, whatever goal it is relabeled with: they
@@ -351,45 +140,15 @@ _SIDE_CHARS = 80
 _SWAP_HITS = 3
 _DIGIT_RE = re.compile(r"\d")
 _CONTENT = ObservationKind.CONTENT
-_SWAP_WORD_RE = re.compile(r"[a-z][a-z0-9'-]{2,}")
 _SWAP_FILLER_TEXT = """
     the and for with that this from into about agent run answer answered user asked searched
     looked listed returned computed explained drafted wrote picked found used gave got was were
     is are has have had its their checking looking using instead not only also"""
 _SWAP_FILLER = frozenset(_SWAP_FILLER_TEXT.split())
 
-# What a failed tool call says in its first line that ``observation_kind`` misses when the
-# line starts with the tool's own name ("ssh: connect to host ...: Connection timed out").
-_FAILED_LINE_RE = re.compile(
-    r"\b(?:connection\s+(?:timed\s+out|refused|reset)|timed\s+out\s+after|"
-    r"internal\s+server\s+error|service\s+unavailable|bad\s+gateway|bad\s+request|"
-    r"permission\s+denied|operation\s+not\s+permitted|access\s+denied|invalid\s+api\s+key|"
-    r"rate\s+limit\s+exceeded|no\s+such\s+file|command\s+not\s+found|"
-    r"\"error\"\s*:)"
-)
-
-
-# Every match of _FAILED_LINE_RE contains one of these.
-_FAILED_LINE_WORDS = (
-    "connection", "timed out", "server error", "unavailable", "bad ", "denied",
-    "not permitted", "invalid api", "rate limit", "no such file", "not found", '"error"',
-)  # fmt: skip
-
-
-def observation_failed(observation: str) -> bool:
-    """A tool result that reports a failure, by ``observation_kind`` or by its first line."""
-    return observation_kind(observation) is ObservationKind.ERROR or _failed_head(observation)
-
-
-def _failed_head(observation: str) -> bool:
-    head = observation.lstrip()[:200].split("\n", 1)[0].lower()
-    return any(word in head for word in _FAILED_LINE_WORDS) and (
-        _FAILED_LINE_RE.search(head) is not None
-    )
-
 
 def _swap_words(text: str) -> set[str]:
-    return {_stem(w) for w in _SWAP_WORD_RE.findall(text) if w not in _SWAP_FILLER}
+    return {prefix_stem(w) for w in WORD_RE.findall(text) if w not in _SWAP_FILLER}
 
 
 def _subject_swapped(reason: str, done: str) -> str | None:
@@ -495,7 +254,7 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
     """The rule-based analysis of one run (see the module docstring for the scoring)."""
     observations = [step.observation for step in t.steps]
     kinds = [
-        ObservationKind.ERROR if kind is ObservationKind.CONTENT and _failed_head(o) else kind
+        ObservationKind.ERROR if kind is ObservationKind.CONTENT and failed_head(o) else kind
         for o, kind in ((o, observation_kind(o)) for o in observations)
     ]
     usable = sum(kind is ObservationKind.CONTENT for kind in kinds)
@@ -523,17 +282,17 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
     hits = dict.fromkeys(FailureType, 0)
     examples: dict[FailureType, list[str]] = {kind: [] for kind in FailureType}
     destructive = False
-    for match in _lexicon_matches(agent_text):
+    for match in lexicon_matches(agent_text):
         group = match.lastgroup
         in_content = match.start() < content_end
-        if group == _COMPARATOR_GROUP:
+        if group == COMPARATOR_GROUP:
             # The agent quoting the environment ("within 5 working days") is no violation.
             if in_content or match.group(0) in agent_text[:content_end]:
                 continue
             group = FailureType.CONSTRAINT_VIOLATION.value
         elif group == FailureType.TOOL_ERROR.value and in_content:
             continue
-        if group == _DESTRUCTIVE_GROUP:
+        if group == DESTRUCTIVE_GROUP:
             kind = FailureType.TOOL_ERROR
             if not destructive:
                 destructive = True

@@ -19,14 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from agenther.evidence import (
-    ObservationKind,
-    collect_evidence,
-    extract_entities,
-    extract_quantities,
-    observation_kind,
-)
+from agenther.evidence import collect_evidence, extract_entities, extract_quantities
 from agenther.models import FailedTrajectory, ReplayOutcome
+from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.run_text import INJECTION_NOTICE, render_trajectory
 
 if TYPE_CHECKING:

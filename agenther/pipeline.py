@@ -19,7 +19,6 @@ from agenther.config import PipelineConfig
 from agenther.data_augmenter import DataAugmenter
 from agenther.errors import StageError
 from agenther.failure_detector import FailureDetector
-from agenther.hindsight_rules import decide_by_rules
 from agenther.joint_analysis import JointAnalyzer
 from agenther.llm_client import LLMClient
 from agenther.models import (
@@ -33,6 +32,7 @@ from agenther.models import (
 )
 from agenther.outcome_extractor import OutcomeExtractor
 from agenther.prompt_relabeler import HindsightPromptReply, PromptRelabeler
+from agenther.rules.decide import decide_by_rules
 
 logger = logging.getLogger(__name__)
 

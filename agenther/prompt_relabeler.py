@@ -23,7 +23,7 @@ LLM mode is Algorithm 1 of the paper, with the reference's holes closed:
 or 1 with a fused first attempt, whose call Stage 1 paid for);
 ``RelabeledData.attempts`` is the number of the generation attempt that was kept.
 
-Rule mode (``use_llm=False``) is ``agenther.hindsight_rules``: no LLM call at all.
+Rule mode (``use_llm=False``) is ``agenther.rules``: no LLM call at all.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from pydantic import BaseModel, Field
 from agenther.errors import LLMResponseError
 from agenther.evidence import collect_evidence
 from agenther.grounding import unmet_constraints, verify_grounding
-from agenther.hindsight_rules import decide_by_rules
 from agenther.models import (
     FailedTrajectory,
     FailureAnalysis,
@@ -48,6 +47,7 @@ from agenther.models import (
     ReplayOutcome,
     SecondJudgeVerdict,
 )
+from agenther.rules.decide import decide_by_rules
 from agenther.run_text import INJECTION_NOTICE, quote_untrusted, render_trajectory, truncate_text
 
 if TYPE_CHECKING:

@@ -7,15 +7,14 @@ from hypothesis import strategies as st
 
 from agenther import evidence as ev
 from agenther.evidence import (
-    ObservationKind,
     collect_evidence,
     extract_entities,
     extract_numbers,
     extract_quantities,
     normalize_number,
-    observation_kind,
 )
 from agenther.models import AgentStep, FailedTrajectory
+from agenther.rules.observations import ObservationKind, observation_kind
 
 REFERENCE = Path(__file__).parent.parent / "data" / "reference_example_trajectories.json"
 

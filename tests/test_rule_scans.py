@@ -16,16 +16,16 @@ import pytest
 
 from agenther import AgentHERPipeline, PipelineConfig
 from agenther import evidence as ev
-from agenther import failure_detector as fd
-from agenther import hindsight_rules as hr
 from agenther.errors import StageError
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis
+from agenther.rules import lexicon, steps
+from agenther.rules import observations as obs
 from tests.support.trajectories import reference_trajectories
 
 _LEXICON_WORDS = sorted(
     {
         word
-        for phrases in (*fd._LEXICONS.values(), fd._DESTRUCTIVE)
+        for phrases in (*lexicon._LEXICONS.values(), lexicon._DESTRUCTIVE)
         for phrase in phrases
         for word in re.findall(r"[a-z']+", phrase)
     }
@@ -61,8 +61,8 @@ def test_lexicon_candidates_match_finditer() -> None:
     found = 0
     for text in TEXTS:
         lowered = ("\n" + text).lower()
-        fast = [m.span() for m in fd._lexicon_matches(lowered)]
-        assert fast == [m.span() for m in fd._LEXICON_RE.finditer(lowered)], text
+        fast = [m.span() for m in lexicon.lexicon_matches(lowered)]
+        assert fast == [m.span() for m in lexicon._LEXICON_RE.finditer(lowered)], text
         found += len(fast)
     assert found > 1000  # the texts do exercise the lexicon
 
@@ -90,14 +90,14 @@ def _opening_words(phrase: str) -> list[str]:
 
 def test_every_lexicon_phrase_opens_with_a_listed_start() -> None:
     checked = 0
-    for phrases in (*fd._LEXICONS.values(), fd._DESTRUCTIVE):
+    for phrases in (*lexicon._LEXICONS.values(), lexicon._DESTRUCTIVE):
         for phrase in phrases:
             if not phrase[0].isalpha() and not phrase.startswith("(?:"):
                 continue  # "[45]..." never matches: the lexicon needs a letter first
             words = _opening_words(phrase)
             assert words, phrase
             for word in words:
-                assert fd._PHRASE_START_RE.match(" " + word + " "), (word, phrase)
+                assert lexicon._PHRASE_START_RE.match(" " + word + " "), (word, phrase)
                 checked += 1
     assert checked > 100
 
@@ -105,14 +105,14 @@ def test_every_lexicon_phrase_opens_with_a_listed_start() -> None:
 def test_ascii_observation_kinds_match_ignorecase() -> None:
     for text in TEXTS:
         head = text[:300]
-        assert ev._is_error(head) == bool(ev._ERROR_OBSERVATION_RE.search(head)), text
-        assert ev._is_generated(text) == bool(ev._GENERATED_OBSERVATION_RE.search(text)), text
+        assert obs._is_error(head) == bool(obs._ERROR_OBSERVATION_RE.search(head)), text
+        assert obs._is_generated(text) == bool(obs._GENERATED_OBSERVATION_RE.search(text)), text
 
 
 def test_hedge_precheck_matches_search() -> None:
     for text in TEXTS:
         lowered = text.lower()
-        assert hr._hedges(lowered) == bool(hr._HEDGE_RE.search(lowered)), text
+        assert steps.hedges(lowered) == bool(steps.HEDGE_RE.search(lowered)), text
 
 
 def test_a_hex_id_with_a_huge_exponent_is_no_quantity() -> None:

@@ -12,10 +12,10 @@ import pytest
 
 from agenther.config import PipelineConfig
 from agenther.grounding import has_injection, verify_grounding
-from agenther.hindsight_rules import decide_by_rules
 from agenther.models import FailedTrajectory
 from agenther.pipeline import AgentHERPipeline
 from agenther.prompt_relabeler import HindsightPromptReply
+from agenther.rules.decide import decide_by_rules
 from agenther.run_text import INJECTION_NOTICE
 from streams.events import event_to_trajectory
 from streams.sample_runs import FAILED_RUNS

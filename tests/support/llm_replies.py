@@ -18,11 +18,11 @@ import re
 from typing import Any
 
 from agenther.failure_detector import FailureJudgement, analyze_rules
-from agenther.hindsight_rules import decide_by_rules
 from agenther.joint_analysis import FusedAnalysisReply, JointAnalysisReply
 from agenther.models import AgentStep, FailedTrajectory, SecondJudgeVerdict
 from agenther.outcome_extractor import OutcomeReport, extract_rules
 from agenther.prompt_relabeler import HindsightPromptReply
+from agenther.rules.decide import decide_by_rules
 from tests.support.fake_openai import FakeOpenAI, FakeRequest
 
 _BLOCK_RE = re.compile(r'<run-data label="(?P<label>[^"]+)">(?P<body>.*?)</run-data>', re.DOTALL)

@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 from agenther.evidence import collect_evidence
 from agenther.failure_detector import analyze_rules
 from agenther.grounding import has_injection, verify_grounding
-from agenther.hindsight_rules import cut_unmet_phrases, decide_by_rules, describe_step, name_words
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.outcome_extractor import extract_rules
+from agenther.rules.decide import decide_by_rules
+from agenther.rules.steps import name_words
+from agenther.rules.tool_work import describe_step
+from agenther.rules.unmet import cut_unmet_phrases
 from tests.support.trajectories import reference_trajectories
 
 CV, WR, INC, TE = (

@@ -1,0 +1,216 @@
+"""Stage 3 in rule mode: the candidate prompts of a run, their scores, and the decision.
+
+Three strategies are tried in this order, each only where it fits the failure:
+``actual_result`` and ``drop_constraint`` (``agenther.rules.restate``), then ``tool_work``
+(``agenther.rules.tool_work``), the fallback for any failure type.
+
+Scores, all deterministic:
+
+- confidence c = 0.35·prior(strategy) + 0.25·(share of tool steps that did not error)
+  + 0.2·(word-count ratio to the original) + 0.2·(no hedging in the prompt or the observations);
+- the "second judge" c2 is the grounding verifier (a failure makes c2 = 0) plus an independent
+  vocabulary check: the share of the prompt's content words found in the run record
+  (observations, final answer, successful actions) or in the original request with its
+  constraints cut out.
+
+Acceptance mirrors Algorithm 1: the first candidate with c ≥ θ and c2 ≥ θ, confidence
+(c + c2) / 2; otherwise the best candidate with c ≥ 0.8θ whose c2 ≥ θ — the check is never
+bypassed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from agenther.grounding import verify_grounding
+from agenther.models import (
+    FailedTrajectory,
+    FailureAnalysis,
+    FailureType,
+    RelabelDecision,
+    RelabeledData,
+    ReplayOutcome,
+)
+from agenther.rules.facts import RunFacts
+from agenther.rules.figures import figures, unsupported_figures
+from agenther.rules.restate import (
+    drop_constraints,
+    restate_actual,
+    sentence,
+    unevidenced_side_effect,
+)
+from agenther.rules.steps import HEDGE_RE, successful_tool_steps
+from agenther.rules.subject import has_subject, subject_phrase, subject_words
+from agenther.rules.tool_work import asked_about, tool_work_request
+from agenther.rules.unmet import cut_unmet_phrases
+from agenther.rules.vocabulary import REQUEST_WORDS
+from agenther.words import WORD_RE, stem
+
+DROP_CONSTRAINT = "drop_constraint"
+ACTUAL_RESULT = "actual_result"
+TOOL_WORK = "tool_work"
+
+_PRIORS = {DROP_CONSTRAINT: 1.0, ACTUAL_RESULT: 1.0, TOOL_WORK: 0.75}
+
+
+def support_ratio(prompt: str, record: str) -> float:
+    """Share of the prompt's content words that occur (stemmed) in ``record``."""
+    words = [w for w in WORD_RE.findall(prompt.lower()) if w not in REQUEST_WORDS]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if stem(w) in record) / len(words)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    prompt: str
+    strategy: str
+    confidence: float
+    check: float
+    problems: tuple[str, ...]
+
+
+def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
+    t = run.trajectory
+    grounding = verify_grounding(prompt, t, run.analysis, evidence=run.evidence, unmet=run.unmet)
+    problems = list(grounding.problems)
+    if strategy == TOOL_WORK:
+        # Tool work is said in the agent's terms (its arguments), which only an observation
+        # backs; the other strategies keep the user's own numbers, checked by the verifier.
+        problems.extend(
+            f"the number {n} occurs in no observation"
+            for n in sorted(figures(prompt) - run.observed_figures)
+        )
+    side_effect = unevidenced_side_effect(prompt, run.done)
+    if side_effect:
+        problems.append(f"the run shows nothing for '{side_effect}'")
+    if strategy == TOOL_WORK and run.wrong_result:
+        problems.extend(
+            f"the prompt asks about '{word}', which the answer got wrong"
+            for word in _what_was_wrong(prompt, run)
+        )
+    words, original_words = len(prompt.split()), len(t.original_prompt.split())
+    length = min(words, original_words) / max(words, original_words, 1)
+    hedged = run.hedged or HEDGE_RE.search(prompt.lower()) is not None
+    confidence = 0.35 * _PRIORS[strategy] + 0.25 * run.facts + 0.2 * length + 0.2 * (not hedged)
+    check = 0.0 if problems else support_ratio(prompt, run.record)
+    return _Scored(prompt, strategy, round(confidence, 4), round(check, 4), tuple(problems))
+
+
+def _what_was_wrong(prompt: str, run: RunFacts) -> list[str]:
+    """Words of ``prompt`` from the request that the failure reason repeats and the final
+    answer never uses: the thing the answer got wrong ("who proposed the Transformer" answered
+    with another model's authors). Paired with that answer, such a prompt teaches the mistake."""
+    t = run.trajectory
+    reason = {stem(w) for w in WORD_RE.findall(t.failure_reason.lower())}
+    answer = {stem(w) for w in WORD_RE.findall(t.final_answer.lower())}
+    return sorted(
+        word
+        for word in subject_words(prompt, run)
+        if word in reason and word in run.request_stems and word not in answer
+    )
+
+
+def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
+    """(prompt, strategy) pairs in the order they are tried, built only when reached."""
+    t, analysis = run.trajectory, run.analysis
+    kind = analysis.failure_type if analysis is not None else None
+    reason = t.failure_reason
+    if analysis is not None and analysis.explanation:
+        reason = f"{reason}. {analysis.explanation}"
+    # A broken format requirement is often typed as a constraint violation, so both types
+    # get the restatement; it keeps more of the request than dropping does.
+    stopped_early = kind is FailureType.INCOMPLETE
+    if kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None):
+        restated = restate_actual(t.original_prompt, reason, run.evidence)
+        if restated:
+            restated = sentence(cut_unmet_phrases(restated, reason, stopped_early=stopped_early))
+        if restated and has_subject(restated, run):
+            yield restated, ACTUAL_RESULT
+    if kind in (FailureType.CONSTRAINT_VIOLATION, None):
+        dropped = drop_constraints(t.original_prompt, run.unmet) if run.unmet else None
+        cut = cut_unmet_phrases(dropped or t.original_prompt, reason)
+        if dropped or cut != t.original_prompt:
+            dropped = sentence(cut)
+        if dropped and has_subject(dropped, run):
+            yield dropped, DROP_CONSTRAINT
+    work = tool_work_request(run.ok_steps, run.observations)
+    if work and not has_subject(work, run):
+        # Name the subject in the user's words when an observation repeats them; an
+        # off-topic run's request is by definition not what it worked on.
+        subject = None if kind is FailureType.OFF_TOPIC else subject_phrase(run)
+        if subject and not asked_about(subject, run):
+            subject = None
+        work = tool_work_request(run.ok_steps, run.observations, subject) if subject else None
+    if work:
+        yield work, TOOL_WORK
+
+
+def decide_by_rules(
+    trajectory: FailedTrajectory,
+    outcome: ReplayOutcome | None = None,
+    analysis: FailureAnalysis | None = None,
+    *,
+    min_confidence: float = 0.5,
+    fallback_factor: float = 0.8,
+) -> RelabelDecision:
+    """Stage 3 in rule mode. ``attempts`` counts the candidate prompts checked (no LLM calls)."""
+    del outcome  # the rules read the run itself; Stage 2's summary may come from an LLM
+    ok_steps = successful_tool_steps(trajectory)
+    if not ok_steps:
+        return RelabelDecision(
+            accepted=False, reason="no tool step succeeded: nothing to relabel", attempts=0
+        )
+    invented = unsupported_figures(trajectory)
+    if invented:
+        # Any prompt would be paired with this answer, and train the model to invent figures.
+        return RelabelDecision(
+            accepted=False,
+            reason=f"the final answer states {', '.join(invented)}, which no observation shows",
+            attempts=0,
+        )
+    run = RunFacts.of(trajectory, analysis, ok_steps)
+    scored: list[_Scored] = []
+    for prompt, strategy in _candidates(run):
+        result = _score(prompt, strategy, run)
+        scored.append(result)
+        if result.confidence >= min_confidence and result.check >= min_confidence:
+            return _accept(trajectory, result, len(scored), fallback=False)
+    eligible = [
+        s
+        for s in scored
+        if s.check >= min_confidence and s.confidence >= fallback_factor * min_confidence
+    ]
+    if eligible:
+        best = max(eligible, key=lambda s: s.confidence)
+        return _accept(trajectory, best, len(scored), fallback=True)
+    return RelabelDecision(accepted=False, reason=_rejection(scored), attempts=len(scored))
+
+
+def _accept(t: FailedTrajectory, s: _Scored, attempts: int, *, fallback: bool) -> RelabelDecision:
+    how = "fallback at c ≥ 0.8θ" if fallback else "accepted"
+    relabeled = RelabeledData(
+        trajectory_id=t.trajectory_id,
+        hindsight_prompt=s.prompt,
+        is_valid_replay=True,
+        rationale=(
+            f"rule {s.strategy}: {how}; confidence {s.confidence:.2f}, grounding passed, "
+            f"{s.check:.0%} of content words found in the run"
+        ),
+        confidence=round((s.confidence + s.check) / 2, 4),
+        judge_confidence=s.check,
+        attempts=attempts,
+        mode="rule",
+    )
+    return RelabelDecision(accepted=True, relabeled=relabeled, reason=how, attempts=attempts)
+
+
+def _rejection(scored: list[_Scored]) -> str:
+    if not scored:
+        return "no hindsight prompt could be built from the run's tool work"
+    parts = []
+    for s in scored:
+        why = "; ".join(s.problems) or f"confidence {s.confidence:.2f}, check {s.check:.2f}"
+        parts.append(f"{s.strategy}: {why}")
+    return "rule relabeling rejected: " + " | ".join(parts)

@@ -1,0 +1,215 @@
+"""Stage 1's keyword lexicons: the phrases that signal each failure type in the agent's own
+text, destructive tool use and comparators, and the one scan that finds them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from agenther.models import FailureType
+
+# Every phrase counts once per occurrence; patterns run over lower-cased agent text.
+_LEXICONS: dict[FailureType, tuple[str, ...]] = {
+    FailureType.TOOL_ERROR: (
+        r"errors?",
+        r"exceptions?",
+        r"traceback",
+        r"time[ds]?\s*out",
+        r"timeouts?",
+        r"unavailable",
+        r"unable\s+to\s+(?:reach|connect|access)",
+        r"connection\s+(?:refused|reset|failed|error)",
+        r"[45]\d\d\s+(?:service|bad|internal|not|forbidden|unauthori[sz]ed|too)",
+        r"rate[-\s]limit(?:ed)?",
+        r"permission\s+denied",
+        r"api\s+(?:issues?|is\s+down|failure)",
+        r"(?:is|was|went)\s+down",
+        r"crash(?:ed|es)?",
+        r"tool\s+(?:call\s+)?fail(?:ed|ure|s)",
+        r"search\s+failed",
+    ),
+    FailureType.CONSTRAINT_VIOLATION: (
+        r"constraints?",
+        r"criteria",
+        r"requirements?",
+        r"as\s+requested",
+        r"limit\s+(?:was|is)",
+        r"(?:excluded|forbade|forbidden|prohibited|disallowed)",
+        r"not\s+allowed",
+        r"ignored\s+the",
+        r"outside\s+the\s+(?:requested|allowed|required|given)",
+        r"(?:above|below|over|under)\s+the\s+(?:required|allowed|requested|maximum|minimum)",
+        r"(?:longer|shorter|later|earlier|older|heavier|more\s+expensive|costlier)\s+than",
+        r"predates?",
+        r"no\s+(?:\w+\s+){0,2}(?:meets|met|satisfies|matches)\s+(?:both|all|the|any|every)",
+        r"(?:does\s+not|doesn't|did\s+not|didn't|do\s+not|don't|not)\s+(?:meet|satisfy|comply)",
+        r"(?:not\s+)?meeting\s+(?:both|all|the|any)",
+        r"exceed(?:s|ed|ing)?",
+        r"over\s+(?:the\s+)?(?:budget|limit)",
+        r"violat(?:es|ed|ion|ing)",
+        r"wrong\s+(?:file\s+)?format",
+        r"(?:above|below|under|over)\s+(?:the|our|your)\s+(?:limit|budget|maximum|minimum)",
+        r"budget",
+        r"(?:was|were)\s+(?:ignored|disregarded|skipped)",
+    ),
+    FailureType.WRONG_RESULT: (
+        r"incorrect(?:ly)?",
+        r"wrong\s+(?:answer|result|value|number|output|total|calculation)",
+        r"mismatch(?:es|ed)?",
+        r"(?:does\s+not|doesn't|did\s+not)\s+match",
+        r"inaccura(?:te|cy)",
+        r"miscalculat\w*",
+        r"expected\s+\S+(?:\s+\S+)?\s+(?:but\s+)?got",
+        r"off\s+by",
+        r"not\s+(?:the\s+)?correct",
+        r"contradict\w*",
+        r"correct\s+(?:answer|total|value|figure|amount|result|number)\s+(?:is|was|would\s+be)",
+        r"meaningless",
+        r"misread",
+        r"should\s+(?:be|have\s+been)",
+        r"not\s+the\s+(?:median|mean|average|sum|total|maximum|minimum|latest|last|first|"
+        r"cheapest|largest|highest|lowest|most)",
+        r"(?:is|was)\s+(?:only\s+)?the\s+(?:first|original|previous|sunrise|author)",
+    ),
+    FailureType.INCOMPLETE: (
+        r"incomplete",
+        r"partial(?:ly)?",
+        r"only\s+(?:found|managed|completed|got|processed|returned)",
+        r"(?:not|never)\s+(?:finished|completed)",
+        r"did\s+not\s+(?:finish|complete)",
+        r"ran\s+out\s+of",
+        r"(?:max(?:imum)?|step)\s+(?:steps?|limit|iterations?)",
+        r"gave\s+up",
+        r"missing",
+        r"remaining",
+        r"not\s+all",
+        r"truncated",
+        r"stopped\s+(?:early|before|after)",
+        r"unfinished",
+        r"only\s+(?:\w+\s+){0,2}(?:of|out\s+of)\s+(?:the\s+)?(?:\w+\s+)?(?:\d+|two|three|four|"
+        r"five|six|seven|eight|nine|ten|required)",
+        r"never\s+(?!touched|addressed|attempted|answered)(?:\w+ed|sent|run|done|made|written|built|read|begun|drawn)",
+        r"(?:was|were)\s+not\s+(?:yet\s+)?(?:\w+ed|sent|done|run|made|written|built|read)",
+        r"no\s+(?:\w+\s+){0,2}(?:was|were)\s+(?:made|produced|given|written|sent|created)",
+    ),
+    FailureType.HALLUCINATION: (
+        r"training\s+data",
+        r"may\s+not\s+reflect",
+        r"fabricat\w*",
+        r"made[-\s]up",
+        r"hallucinat\w*",
+        r"from\s+(?:my\s+)?memory",
+        r"my\s+(?:own\s+)?knowledge",
+        r"(?:can(?:not|'t)|could\s+not|unable\s+to)\s+verify",
+        r"unverified",
+        r"not\s+supported\s+by",
+        r"invented",
+        r"outdated",
+        r"not\s+in\s+(?:any|the)\s+(?:\w+\s+)?(?:observations?|tickets?|contracts?|filings?|"
+        r"documents?|results?|outputs?|pages?|sources?|statements?|data|records?)",
+        r"appears?\s+in\s+no",
+        r"(?:answer|reply|response)\s+(?:claims|says|states|asserts)",
+    ),
+    FailureType.OFF_TOPIC: (
+        r"off[-\s]topic",
+        r"unrelated",
+        r"irrelevant",
+        r"not\s+relevant",
+        r"(?:a\s+)?different\s+(?:question|topic|task|request)",
+        r"misunderst(?:ood|anding)",
+        r"instead\s+(?:answered|addressed|talked|discussed|wrote\s+about)",
+        r"never\s+(?:touched|addressed|attempted|answered)",
+        r"(?:did|does)\s+not\s+(?:address|answer|touch|attempt)",
+    ),
+}
+
+# Tool use that destroyed something: the paper's "catastrophic tool misuse".
+_DESTRUCTIVE = (
+    r"rm\s+-rf",
+    r"drop(?:ped)?\s+(?:the\s+)?(?:table|database)",
+    r"deleted\s+(?:all|every|the\s+(?:production|database|repository))",
+    r"wiped",
+    r"overwr(?:o|i)te\s+(?:the\s+)?production",
+    r"force[-\s]push(?:ed)?",
+    r"data\s+loss",
+    r"irreversibl[ey]",
+    r"truncate\s+table",
+)
+DESTRUCTIVE_GROUP = "destructive"
+# A comparator before a quantity in the agent's own words ("nothing under $5") is a
+# constraint_violation signal; inside a content observation ("within 5 working days") it is
+# only what the environment said.
+_COMPARATOR = (
+    r"(?:under|below|over|above|within|less\s+than|more\s+than|at\s+(?:most|least)|"
+    r"no\s+more\s+than)\s+[$€£¥]?\d+",
+)
+COMPARATOR_GROUP = "comparator"
+
+# One pass finds every phrase. The word-start test sits outside the alternation so that
+# positions inside words fail at once instead of trying every phrase (about 3x faster than a
+# \b per phrase).
+_LEXICON_RE = re.compile(
+    r"(?<![a-z0-9_])(?=[a-z])(?:"
+    + "|".join(
+        f"(?P<{name}>(?:{'|'.join(patterns)})\\b)"
+        for name, patterns in [
+            (DESTRUCTIVE_GROUP, _DESTRUCTIVE),
+            (COMPARATOR_GROUP, _COMPARATOR),
+            *((kind.value, phrases) for kind, phrases in _LEXICONS.items()),
+        ]
+    )
+    + ")"
+)
+
+# The literal start of every phrase above (and of "a different ..."). Matching the lexicon only
+# where one of these opens a word finds what finditer finds, about 2.5x faster: at each word
+# start sre tries all ~90 phrases one after the other, while this finder is a trie that fails
+# on the first letter or two. Its leading "[^a-z0-9_]" gives sre a character class to skip
+# ahead on; the text scanned starts with "\n" so that a phrase at the very start has one.
+# tests/test_rule_scans.py checks every phrase against this list.
+_PHRASE_STARTS_TEXT = """
+    error exception traceback time unavailable unable connection rate permission api is was
+    went crash tool search constraint criteria requirement instead as do di not meeting exceed
+    over violat wrong above below under budget within less more at no incorrect mismatch
+    inaccura miscalculat expected off contradict bug incomplete partial only never ran max step
+    gave missing remaining truncate stopped unfinished training may fabricat made hallucinat
+    from my can could unverified invented outdated unrelated irrelevant different misunderst rm
+    drop deleted wiped force data irreversibl limit excluded forbade forbidden prohibited
+    disallowed ignored outside longer shorter later earlier older heavier costlier predate
+    correct meaningless misread should were appear answer reply response
+"""
+_PHRASE_STARTS = _PHRASE_STARTS_TEXT.split()
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of ``words`` that branches one letter at a time; a word that is a prefix
+    of others stands for them all."""
+    by_first: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        by_first.setdefault(word[0], []).append(word[1:])
+    parts = []
+    for first, rests in by_first.items():
+        if "" in rests:
+            parts.append(re.escape(first))
+        elif len(rests) == 1:
+            parts.append(re.escape(first + rests[0]))
+        else:
+            parts.append(f"{re.escape(first)}(?:{_trie(rests)})")
+    return "|".join(parts)
+
+
+_PHRASE_START_RE = re.compile(rf"[^a-z0-9_](?:{_trie(_PHRASE_STARTS)}|a(?=\s))")
+
+
+def lexicon_matches(agent_text: str) -> Iterator[re.Match[str]]:
+    """``_LEXICON_RE.finditer(agent_text)`` for a text that starts with "\n"."""
+    end = 0
+    for candidate in _PHRASE_START_RE.finditer(agent_text):
+        start = candidate.start() + 1
+        if start < end:
+            continue
+        match = _LEXICON_RE.match(agent_text, start)
+        if match is not None:
+            end = match.end()
+            yield match

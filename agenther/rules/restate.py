@@ -1,0 +1,292 @@
+"""The two strategies that edit the original request, keeping the user's own wording:
+
+- ``actual_result`` (wrong results, and constraint violations whose reason says "X instead of
+  Y"): the original request with the wrong part restated as what was produced ("...a new CSV
+  file named 'out.csv'" → "...a new Excel file named 'out.xlsx'").
+- ``drop_constraint`` (constraint violations): the original request minus the constraints the
+  failure reason names, asking instead for the attributes those constraints were about
+  ("...with prices under $5" → "...and list the prices").
+
+Because both keep the original wording, a side-effect verb they keep (book, send, export,
+deploy, ...) must be evidenced by the run, or the candidate is dropped: a goal clause the run did
+not reach never survives.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agenther.evidence import Evidence, extract_quantities
+from agenther.grounding import Constraint
+from agenther.rules.vocabulary import word_set
+
+# What may stand between a constraint and the thing it constrains ("with prices under $5").
+_ATTRIBUTE_BEFORE_RE = re.compile(
+    r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
+    r"(?P<attr>(?:[\w'-]+\s+){0,3}?)(?:(?:is|are|was|were|be|of|at)\s+)?$",
+    re.IGNORECASE,
+)
+_ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
+_SPACES_RE = re.compile(r"\s{2,}")
+_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
+_DANGLING_RE = re.compile(
+    r"(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to))\s*(?=[.!?]|$)"
+)
+
+
+def tidy(text: str) -> str:
+    """``text`` after a cut: doubled spaces, spaces before stops and dangling words removed."""
+    text = _SPACES_RE.sub(" ", text)
+    text = _SPACE_PUNCT_RE.sub(r"\1", text)
+    for _ in range(2):
+        text = _DANGLING_RE.sub("", text).rstrip()
+    text = re.sub(r",\s*,", ",", text)
+    return text.strip()
+
+
+def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
+    """``original`` without the ``unmet`` constraints, asking for what they were about instead;
+    None if too little is left."""
+    text = original
+    attributes: list[str] = []
+    insert_at = len(original)
+    for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
+        start, end = constraint.start, constraint.end
+        match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
+        attribute = ""
+        if match:
+            attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
+            if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
+                attribute = _clause_attribute(attribute, constraint)
+            start = match.start()
+        if not attribute and constraint.currency:
+            attribute = "prices"
+        if attribute:
+            attributes.insert(0, attribute)
+        text = text[:start].rstrip() + " " + text[end:].lstrip()
+        insert_at = min(insert_at, start)
+    text = tidy(text)
+    if len(text.split()) < 2:
+        return None
+    if attributes:
+        unique = list(dict.fromkeys(attributes))
+        # Clauses ("how long it takes") go after the nouns, which share one "the".
+        nouns = [a for a in unique if not a.startswith("how ")]
+        items = ([f"the {nouns[0]}"] if nouns else []) + nouns[1:]
+        items += [a for a in unique if a.startswith("how ")]
+        listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+        end = _sentence_end(text, min(insert_at, len(text)))
+        text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
+    if text[-1:] not in ".!?":
+        text += "."
+    return text
+
+
+_RELATIVE_PRONOUNS = word_set("that which who")
+_TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
+_MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)
+
+
+def _clause_attribute(clause: str, constraint: Constraint) -> str:
+    """What a relative clause before a constraint asks for, as a noun or a "how" clause: its
+    verb opens it ("that takes", "which has a rating"), and a verb is no attribute."""
+    verb, _, rest = clause.partition(" ")
+    noun = _ARTICLE_RE.sub("", rest.strip())
+    if noun:
+        return noun
+    # "takes" asks about one thing, "take" about several.
+    pronoun = "it" if verb.lower().endswith("s") else "they"
+    if _TIME_UNIT_RE.search(constraint.text):
+        return f"how long {pronoun} {verb}"
+    if constraint.currency or _MASS_UNIT_RE.search(constraint.text):
+        return f"how much {pronoun} {verb}"
+    return ""
+
+
+def sentence(text: str) -> str | None:
+    """``text`` as a request of at least two words, ending in a stop."""
+    text = text.strip()
+    if len(text.split()) < 2:
+        return None
+    return text if text[-1:] in ".!?" else text + "."
+
+
+def _sentence_end(text: str, position: int) -> int:
+    match = re.compile(r"[.!?](?:\s|$)").search(text, max(0, position - 1))
+    return match.start() if match else len(text)
+
+
+# "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
+# read off around it (one bounded pass, no backtracking over the whole reason).
+_SWAP_KEYWORD_RE = re.compile(r"\s(?:instead\s+of|rather\s+than|in\s+place\s+of)\s", re.IGNORECASE)
+_EXPECTED_GOT_RE = re.compile(
+    r"\bexpected\s+(?P<expected>[^;!?,]{1,80}?)\s*(?:,|;|\bbut\b)\s*(?:it\s+)?(?:got|received"
+    r"|returned|produced|gave|found|was)\s+(?P<actual>[^;!?]{1,80}?)(?=[;!?,]|\.(?:\s|$)|$)",
+    re.IGNORECASE,
+)
+_SENTENCE_START_RE = re.compile(r".*(?:[;!?]|\.\s)", re.DOTALL)
+_SIDE_END_RE = re.compile(r"[;!?,]|\.(?:\s|$)")
+_EXTENSION_RE = re.compile(r"(?<![\w])\.([A-Za-z][A-Za-z0-9]{0,4})\b")
+_REASON_WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+_CLAUSE_BREAK_RE = re.compile(r",\s+|;\s+|\s+(?:and|then)\s+")
+_FORMAT_DISPLAY = {
+    "xlsx": "Excel",
+    "xls": "Excel",
+    "docx": "Word",
+    "doc": "Word",
+    "pptx": "PowerPoint",
+    "md": "Markdown",
+    "txt": "text",
+    "yml": "YAML",
+    "jpg": "JPEG",
+    "py": "Python",
+}
+_REASON_FILLER = word_set(
+    "the a an as requested asked required expected specified format file output it was is "
+    "saved written exported returned produced used result results value values wrong"
+)
+
+
+def _key_token(text: str) -> tuple[str, str] | None:
+    """What a phrase of the failure reason is about: a file type, a number or a word."""
+    ext = _EXTENSION_RE.search(text)
+    if ext:
+        return ("ext", ext.group(1).lower())
+    quantities = extract_quantities(text)
+    if quantities:
+        return ("num", quantities[0].raw)
+    words = [w for w in _REASON_WORD_RE.findall(text) if w.lower() not in _REASON_FILLER]
+    return ("word", words[-1]) if words else None
+
+
+def _swap_sides(reason: str) -> tuple[str, str] | None:
+    """(expected, actual) phrases of the failure reason, if it says what replaced what."""
+    keyword = _SWAP_KEYWORD_RE.search(reason)
+    if keyword:
+        before = reason[: keyword.start()]
+        head = _SENTENCE_START_RE.match(before)
+        actual = before[head.end() :] if head else before
+        after = reason[keyword.end() :]
+        end = _SIDE_END_RE.search(after)
+        return (after[: end.start()] if end else after), actual
+    match = _EXPECTED_GOT_RE.search(reason)
+    return (match.group("expected"), match.group("actual")) if match else None
+
+
+def _expected_actual(reason: str) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    sides = _swap_sides(reason)
+    if sides is None:
+        return None
+    expected, actual = _key_token(sides[0]), _key_token(sides[1])
+    if expected and actual and expected[0] == actual[0] and expected[1] != actual[1]:
+        return expected, actual
+    return None
+
+
+def _article_for(word: str) -> str:
+    if word.isupper() and len(word) > 1:
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def restate_actual(original: str, reason: str, ev: Evidence) -> str | None:
+    """``original`` with what the failure reason says was expected replaced by what the run
+    produced; None if the reason does not name both, the run does not show the actual one or
+    the request never mentions the expected one."""
+    pair = _expected_actual(reason)
+    if pair is None:
+        return None
+    (kind, expected), (_, actual) = pair
+    if kind == "ext":
+        pattern = re.compile(
+            rf"(?<![\w])([\w-]+(?:[./][\w-]+)*)\.{re.escape(expected)}\b|"
+            rf"(?<![\w.]){re.escape(expected)}\b",
+            re.IGNORECASE,
+        )
+        actual_files = re.findall(rf"[\w-]+(?:[./][\w-]+)*\.{re.escape(actual)}\b", ev.text)
+        if not actual_files:
+            return None
+    else:
+        if actual.lower() not in ev.text:
+            return None
+        pattern = re.compile(rf"(?<![\w.]){re.escape(expected)}(?![\w])", re.IGNORECASE)
+        actual_files = []
+    matches = list(pattern.finditer(original))
+    if not matches:
+        return None
+    # Only the last clause that mentions the expected thing is about the output.
+    last = matches[-1]
+    breaks = [m.end() for m in _CLAUSE_BREAK_RE.finditer(original, 0, last.start())]
+    clause_start = breaks[-1] if breaks else 0
+    pieces: list[str] = []
+    cursor = 0
+    for match in matches:
+        if match.start() < clause_start:
+            continue
+        if kind == "ext" and match.group(1):
+            stem = match.group(1).lower()
+            same_stem = [f for f in actual_files if f.rsplit(".", 1)[0] == stem]
+            replacement = _original_case(original, (same_stem or actual_files)[0])
+        elif kind == "ext":
+            replacement = _FORMAT_DISPLAY.get(actual, actual.upper())
+        else:
+            replacement = actual
+        prefix = original[cursor : match.start()]
+        article = re.search(r"\b(a|an|A|An)(\s+(?:new\s+)?)$", prefix)
+        if article:
+            next_word = "new" if article.group(2).strip() else replacement
+            chosen = _article_for(next_word)
+            if article.group(1)[0].isupper():
+                chosen = chosen.capitalize()
+            prefix = prefix[: article.start()] + chosen + article.group(2)
+        pieces.append(prefix + replacement)
+        cursor = match.end()
+    pieces.append(original[cursor:])
+    return "".join(pieces)
+
+
+def _original_case(original: str, lowered: str) -> str:
+    """File names in ``Evidence.text`` are lower-cased; keep the stem's case from the prompt."""
+    index = original.lower().find(lowered.rsplit(".", 1)[0])
+    if index < 0:
+        return lowered
+    stem = original[index : index + len(lowered.rsplit(".", 1)[0])]
+    return stem + "." + lowered.rsplit(".", 1)[1]
+
+
+# --- side effects the kept wording promises ----------------------------------------------------
+
+_SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
+    "book": ("book", "reserv"),
+    "reserve": ("reserv", "book"),
+    "buy": ("buy", "bought", "purchas", "order"),
+    "purchase": ("purchas", "bought", "order"),
+    "pay": ("pay", "paid"),
+    "send": ("send", "sent", "email", "mail"),
+    "email": ("email", "sent", "mail"),
+    "delete": ("delet", "remov"),
+    "remove": ("remov", "delet"),
+    "deploy": ("deploy", "rollout", "releas"),
+    "install": ("install",),
+    "schedule": ("schedul", "calendar", "invit"),
+    "cancel": ("cancel",),
+    "upload": ("upload",),
+    "publish": ("publish", "post"),
+    "transfer": ("transfer",),
+    "submit": ("submit",),
+    "export": ("export", "sav", "writ", "to_"),
+    "save": ("sav", "export", "writ"),
+}
+_VERB_FORM_RE = re.compile(
+    r"\b(" + "|".join(sorted(_SIDE_EFFECTS, key=len, reverse=True)) + r")(?:s|es|ed|ing|d)?\b",
+    re.IGNORECASE,
+)
+
+
+def unevidenced_side_effect(prompt: str, record: str) -> str | None:
+    """The first side-effect verb of ``prompt`` that ``record`` shows nothing for, if any."""
+    for match in _VERB_FORM_RE.finditer(prompt):
+        roots = _SIDE_EFFECTS[match.group(1).lower()]
+        if not any(root in record for root in roots):
+            return match.group(0)
+    return None

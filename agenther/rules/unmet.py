@@ -1,0 +1,82 @@
+"""Unmet requirements that are not numbers, cut from copied wording.
+
+Copied wording must not keep the requirement the run failed. Besides comparator constraints
+(which ``drop_constraints`` drops) a request can fail on a place ("in Berlin"), a deadline ("by
+Friday"), an exclusion ("without using dateutil") or a count ("5 hotels" when 3 were found).
+Such a phrase is taken for the unmet one when the failure reason names its key word; a count,
+when the reason counts short ("only 3", "two of five") or the run stopped before the end.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agenther.rules.restate import tidy
+from agenther.rules.vocabulary import contains_words, word_set
+
+_NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
+_COUNT = rf"(?:\d{{1,3}}|{_NUMBER_WORDS})"
+_PLACE_RE = re.compile(
+    r",?\s*\b(?:in|near|around|at)\s+(?:the\s+)?(?P<key>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)"
+)
+_DEADLINE_RE = re.compile(
+    r",?\s*(?:\bso\s+(?:that\s+)?\w+\s+(?:\w+\s+)?)?\b(?:by|before|until|no\s+later\s+than)\s+"
+    r"(?:the\s+)?(?:end\s+of\s+)?(?:(?:next|this)\s+)?(?P<key>monday|tuesday|wednesday|thursday"
+    r"|friday|saturday|sunday|tomorrow|tonight|today|noon|midnight|january|february|march|april"
+    r"|may|june|july|august|september|october|november|december|week|month"
+    r"|\d{1,2}(?::\d{2})?\s*(?:am|pm)|\d{4}-\d{2}-\d{2})\b",
+    re.IGNORECASE,
+)
+_EXCLUSION_RE = re.compile(
+    r",?\s*\b(?:without(?:\s+using)?|except(?:\s+for)?|excluding|but\s+not|and\s+not"
+    r"|not\s+using)\s+(?:the\s+|any\s+|an?\s+)?(?P<key>[\w.-]+)"
+    r"(?:\s+(?:library|package|module|tool|command|function|api|framework|service))?",
+    re.IGNORECASE,
+)
+_DEADLINE_WORDS_RE = re.compile(r"\b(?:deadline|late|later|after|missed|overdue)\b", re.I)
+_COUNT_RE = re.compile(
+    rf"\b(?:all\s+)?(?:the\s+)?(?P<key>{_COUNT})\s+(?=(?:[A-Za-z-]+\s+){{0,2}}[A-Za-z-]+s\b)",
+    re.IGNORECASE,
+)
+_SHORT_COUNT_RE = re.compile(
+    rf"\b(?:only|just)\s+{_COUNT}\b|\b{_COUNT}\s+of\s+(?:the\s+)?{_COUNT}\b"
+    rf"|\basked\s+for\s+{_COUNT}\b",
+    re.IGNORECASE,
+)
+# A number after these is a limit (dropped as a constraint), not a count of things asked for.
+_LIMIT_WORDS = word_set("under over than most least within to about around below above by up")
+
+
+def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) -> str:
+    """``text`` without the place, deadline, exclusion and count phrases the failure names."""
+    named = reason.lower()
+
+    def names(key: str) -> bool:
+        return contains_words(named, key.lower())
+
+    cuts: list[tuple[int, int]] = []
+    for match in _PLACE_RE.finditer(text):
+        if names(match.group("key")):
+            cuts.append(match.span())
+    for match in _DEADLINE_RE.finditer(text):
+        if names(match.group("key")) or _DEADLINE_WORDS_RE.search(reason):
+            cuts.append(match.span())
+    for match in _EXCLUSION_RE.finditer(text):
+        if names(match.group("key")):
+            cuts.append(match.span())
+    if stopped_early or _SHORT_COUNT_RE.search(reason):
+        for match in _COUNT_RE.finditer(text):
+            before = text[: match.start()].split()
+            if not before or before[-1].lower() not in _LIMIT_WORDS:
+                cuts.append(match.span())
+    if not cuts:
+        return text
+    kept, cursor = [], 0
+    for start, end in sorted(cuts):
+        if start >= cursor:
+            kept.append(text[cursor:start])
+            cursor = end
+        else:
+            cursor = max(cursor, end)
+    kept.append(text[cursor:])
+    return tidy(" ".join(kept))

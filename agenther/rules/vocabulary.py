@@ -1,0 +1,44 @@
+"""Words the rule relabeler's modules share: word lists, phrase matching, and the filler of any
+request."""
+
+from __future__ import annotations
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The words of ``text``, for membership tests."""
+    return frozenset(text.split())
+
+
+def word_list(text: str) -> tuple[str, ...]:
+    """Argument names in order of preference."""
+    return tuple(text.split())
+
+
+def join_parts(*parts: str) -> str:
+    """The non-empty ``parts``, joined by spaces."""
+    return " ".join(p for p in parts if p)
+
+
+def contains_words(text: str, phrase: str) -> bool:
+    """``phrase`` occurs in ``text`` on word boundaries; a plain ``find`` loop, because a regex
+    per phrase would be compiled afresh for every run."""
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+            return True
+        start = text.find(phrase, start + 1)
+    return False
+
+
+# Words any request uses ("find", "list", "please"): they never say what a run was about.
+REQUEST_WORDS = word_set(
+    """
+    find list show report search tell give get run write their them what you the and then
+    output confirm when done matching results result for from with that this into about all
+    please can could would find me your its are was were has have had will also each any
+    which where who how out over per
+    """
+)
