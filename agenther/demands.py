@@ -355,3 +355,53 @@ def _objects_demanded_by_data(steps: Iterable[AgentStep]) -> set[str]:
             found = {o for o in found if not o.startswith("amount:")}
         tainted |= found
     return tainted
+
+
+# Statements that change data, in the arguments of a SQL or shell tool.
+_WRITE_STATEMENT_RE = re.compile(
+    r"\b(?:delete\s+from|drop\s+(?:table|database|index)|truncate\s+table|rm\s+-\w*[rf]"
+    r"|update\s+\w+\s+set|insert\s+into)\b",
+    re.IGNORECASE,
+)
+
+
+def _families_performed(step: AgentStep) -> set[str]:
+    """The side-effect families a successful step carried out, read off its tool name (and
+    the write statements of a SQL or shell command), never off read-only calls."""
+    if observation_kind(step.observation) is ObservationKind.ERROR:
+        return set()
+    name = step.action_name.lower()
+    done: set[str] = set()
+    if not _READ_ONLY_CALL_RE.match(step.action_name):
+        done = {f.name for f in _FAMILIES if any(stem in name for stem in f.calls)}
+    # "sql_query" reads by its name, but its statement may still delete.
+    arguments = json.dumps(step.action_input, ensure_ascii=False)
+    if _WRITE_STATEMENT_RE.search(arguments):
+        statement = _WRITE_STATEMENT_RE.search(arguments)
+        assert statement is not None
+        verb = statement.group(0).lower()
+        done.add("delete" if verb.startswith(("delete", "drop", "truncate", "rm")) else "write")
+    return done
+
+
+def unrequested_actions(trajectory: FailedTrajectory) -> list[str]:
+    """Side effects the run carried out that the user never asked for (an injected order it
+    obeyed, a task it drifted into). An example built on such a run teaches the action."""
+    asked = set(demanded_actions(trajectory.original_prompt))
+    performed: set[str] = set()
+    for step in trajectory.steps:
+        performed |= _families_performed(step)
+    if "write" in performed and ("write" in asked or _asks_to_change(trajectory.original_prompt)):
+        performed.discard("write")
+    return sorted(performed - asked)
+
+
+_CHANGE_RE = re.compile(
+    r"\b(?:update|set|change|insert|add|create|mark|rename|fix|correct|edit|modify|adjust"
+    r"|increase|decrease|move|archive|restock|apply)\b",
+    re.IGNORECASE,
+)
+
+
+def _asks_to_change(request: str) -> bool:
+    return _CHANGE_RE.search(request) is not None

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from agenther.demonstration import run_problem
 from agenther.errors import LLMResponseError
 from agenther.evidence import collect_evidence
 from agenther.grounding import unmet_constraints, verify_grounding
@@ -47,6 +48,7 @@ from agenther.models import (
     ReplayOutcome,
     SecondJudgeVerdict,
 )
+from agenther.request_style import style_problems
 from agenther.rules.decide import decide_by_rules
 from agenther.run_text import INJECTION_NOTICE, quote_untrusted, render_trajectory, truncate_text
 
@@ -291,6 +293,9 @@ class PromptRelabeler:
         llm = self._llm
         if llm is None:
             raise ValueError("use_llm=True needs an llm_client; pass one to PromptRelabeler")
+        spoiled = run_problem(t)
+        if spoiled:  # no request could be paired with this run: spend no call
+            return RelabelDecision(accepted=False, reason=spoiled, attempts=0)
         evidence = collect_evidence(t)
         unmet = unmet_constraints(t, analysis)
         calls = 0
@@ -324,8 +329,9 @@ class PromptRelabeler:
             grounding = verify_grounding(
                 prompt, t, analysis, outcome, evidence=evidence, unmet=unmet
             )
-            if not grounding.ok:
-                attempt.status, attempt.detail = "ungrounded", "; ".join(grounding.problems)
+            problems = [*grounding.problems, *style_problems(prompt, t)]
+            if problems:
+                attempt.status, attempt.detail = "ungrounded", "; ".join(problems)
                 continue
             if attempt.confidence < min_confidence:
                 attempt.status = "low_confidence"

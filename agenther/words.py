@@ -37,3 +37,33 @@ def prefix_stem(word: str) -> str:
     """A coarser key than ``stem``, Stage 1's: a prefix is enough to match "prices"/"pricing"
     or "suppliers"/"supplier"."""
     return word[:4] if len(word) <= 6 else word[:5]
+
+
+# Short function words that tell languages written in Latin letters apart.
+_FUNCTION_WORDS = {
+    "en": frozenset(
+        "the a an and or of to in on for with from by is are was were what which how many "
+        "much me my i you your it this that these those find show list get all any please "
+        "can could would".split()
+    ),
+    "de": frozenset(
+        "der die das und oder ein eine mit von zu für ist sind ich mir mein wie".split()
+    ),
+    "fr": frozenset("le la les et ou un une des du avec pour est sont je moi mon quel".split()),
+    "es": frozenset("el la los las y o un una con para de del es son yo mi qué cuál".split()),
+    "pt": frozenset("o a os as e ou um uma com para de do da é são eu meu qual".split()),
+    "it": frozenset("il lo la gli le e o un una con per di del è sono io mio quale".split()),
+    "nl": frozenset("de het een en of met van voor is zijn ik mijn wat welke".split()),
+}
+_NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
+
+
+def english(text: str) -> bool:
+    """Whether ``text`` reads as English: Latin letters only, and at least as many English
+    function words than any other language's (a request with none is taken as English)."""
+    if _NON_LATIN_RE.search(text):
+        return False
+    words = tokens(text)
+    hits = {lang: sum(w in vocab for w in words) for lang, vocab in _FUNCTION_WORDS.items()}
+    others = max(count for lang, count in hits.items() if lang != "en")
+    return hits["en"] > others or hits["en"] == others == 0

@@ -23,7 +23,12 @@ from agenther.formats.output import SampleWriter
 from agenther.models import OutputFormat
 from tests.support.fake_openai import FakeOpenAI, Fault
 from tests.support.format_checks import CHECKS
-from tests.support.trajectories import REFERENCE_FILE, reference_trajectories, relabeled_for
+from tests.support.trajectories import (
+    REFERENCE_FILE,
+    answered_reference_trajectories,
+    reference_trajectories,
+    relabeled_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,25 +44,29 @@ def test_run_on_the_reference_file_in_every_format(
     out = tmp_path / f"{fmt}.jsonl"
     assert main(["run", str(REFERENCE_FILE), "--rule-based", "-f", fmt, "-o", str(out)]) == 0
     records = _jsonl(out)
-    assert len(records) == 2
+    assert len(records) == 1
     for record in records:
         CHECKS[fmt](record)
     if fmt == "openai":
         ids = [p["trajectory_id"] for p in _jsonl(tmp_path / "openai.provenance.jsonl")]
     else:
         ids = [r["agenther"]["trajectory_id"] for r in records]
-    assert sorted(ids) == ["traj_001", "traj_002"]
+    assert ids == ["traj_002"]
     rejects = _jsonl(tmp_path / f"{fmt}.rejects.jsonl")
+    # traj_001's answer admits it failed; traj_003's tools all errored.
     assert [(r["trajectory_id"], r["outcome"], r["line"]) for r in rejects] == [
-        ("traj_003", "rejected", 3)
+        ("traj_001", "rejected", 1),
+        ("traj_003", "rejected", 3),
     ]
+    assert "the final answer admits a failure" in rejects[0]["reason"]
     # The rejection says what Stage 1 found, so turned-down runs can be counted by type.
-    assert rejects[0]["failure_type"] == "tool_error"
-    assert rejects[0]["recoverable"] is False
-    assert 0 <= rejects[0]["weight"] < 0.3 or rejects[0]["recoverable"] is False
-    assert 0 <= rejects[0]["severity"] <= 1
+    assert rejects[0]["failure_type"] == "constraint_violation"
+    assert rejects[1]["failure_type"] == "tool_error"
+    assert rejects[1]["recoverable"] is False
+    for reject in rejects:
+        assert 0 <= reject["weight"] <= 1 and 0 <= reject["severity"] <= 1
     summary = capsys.readouterr().out
-    assert "3 trajectories read, 0 invalid lines, 2 examples, 1 rejected, 0 errors" in summary
+    assert "3 trajectories read, 0 invalid lines, 1 examples, 2 rejected, 0 errors" in summary
     assert "llm: no calls" in summary
     if fmt == "sharegpt":
         assert (
@@ -66,7 +75,7 @@ def test_run_on_the_reference_file_in_every_format(
 
 
 def test_one_broken_line_of_ten_is_rejected_and_the_rest_processed(tmp_path: Path) -> None:
-    runs = reference_trajectories()[:2]
+    runs = answered_reference_trajectories()[:2]
     lines = [
         runs[i % 2].model_copy(update={"trajectory_id": f"run_{i}"}).model_dump_json()
         for i in range(10)
@@ -132,7 +141,7 @@ def test_config_file_settings_and_flags_combine(tmp_path: Path) -> None:
         "pipeline:\n  rule_based: true\n  output_format: dpo\n  output_dir: " + str(tmp_path) + "\n"
     )
     assert main(["run", str(REFERENCE_FILE), "--config", str(config)]) == 0
-    assert len(_jsonl(tmp_path / "augmented_dpo.jsonl")) == 2
+    assert len(_jsonl(tmp_path / "augmented_dpo.jsonl")) == 1
     out = tmp_path / "flag.jsonl"
     assert (
         main(["run", str(REFERENCE_FILE), "--config", str(config), "-f", "sft", "-o", str(out)])
@@ -273,7 +282,7 @@ def test_the_console_script_and_module_entry_point_run(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert len(_jsonl(out)) == 2
+    assert len(_jsonl(out)) == 1
 
 
 def test_environment_sits_between_the_config_file_and_the_flags(

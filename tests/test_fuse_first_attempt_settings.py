@@ -18,7 +18,7 @@ from streams.cli import register, settings_from_args
 from streams.settings import ServiceSettings
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.llm_replies import install_default_replies
-from tests.support.trajectories import REFERENCE_FILE
+from tests.support.trajectories import write_answered_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,8 @@ def test_agenther_run_takes_the_flag_over_the_yaml_file(
     config = _yaml_file(tmp_path, **pipeline)
     with FakeOpenAI() as fake:
         install_default_replies(fake)
-        code = main(["run", str(REFERENCE_FILE), "--config", str(config), "--base-url",
+        runs = write_answered_reference(tmp_path)
+        code = main(["run", str(runs), "--config", str(config), "--base-url",
                      fake.base_url, *flags])  # fmt: skip
         calls = Counter(request.schema_name for request in fake.requests)
     assert code == 0

@@ -33,9 +33,9 @@ from tests.support.llm_replies import (
     joint_analysis_reply,
     rejecting_judge,
 )
-from tests.support.trajectories import reference_trajectories
+from tests.support.trajectories import answered_reference_trajectories
 
-SUPPLIERS, SCRIPT, ERRORED = reference_trajectories()
+SUPPLIERS, SCRIPT, ERRORED = answered_reference_trajectories()
 
 REPLY: dict[str, Any] = {
     "actual_achievements": ["MicroMetals sells copper wire at $5.30/kg, MOQ 10kg.", " "],

@@ -25,7 +25,7 @@ from tests.support.llm_replies import (
     install_default_replies,
     rejecting_judge,
 )
-from tests.support.trajectories import reference_trajectories
+from tests.support.trajectories import answered_reference_trajectories, reference_trajectories
 
 RELABEL = HindsightPromptReply.__name__
 JUDGE = SecondJudgeVerdict.__name__
@@ -41,7 +41,7 @@ ANALYSIS = FailureAnalysis(
 
 @pytest.fixture
 def traj() -> FailedTrajectory:
-    return reference_trajectories()[0]
+    return answered_reference_trajectories()[0]
 
 
 @pytest.fixture
@@ -404,7 +404,7 @@ async def test_pipeline_in_llm_mode_with_the_default_replies(fake_llm: FakeOpenA
     )
     pipeline = AgentHERPipeline(config)
     try:
-        results = await pipeline.aprocess_batch(reference_trajectories()[:2])
+        results = await pipeline.aprocess_batch(answered_reference_trajectories()[:2])
     finally:
         await pipeline.aclose()
     assert [r.success for r in results] == [True, True], [r.error for r in results]

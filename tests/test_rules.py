@@ -19,7 +19,7 @@ from agenther.rules.decide import decide_by_rules
 from agenther.rules.steps import name_words
 from agenther.rules.tool_work import describe_step
 from agenther.rules.unmet import cut_unmet_phrases
-from tests.support.trajectories import reference_trajectories
+from tests.support.trajectories import answered_reference_trajectories, reference_trajectories
 
 CV, WR, INC, TE = (
     FailureType.CONSTRAINT_VIOLATION,
@@ -29,8 +29,15 @@ CV, WR, INC, TE = (
 )
 
 
+# The runs' own answers do not matter to these cases, as long as they admit no failure.
+NEUTRAL_ANSWER = "Here is what the tools returned."
+
+
 def run(
-    prompt: str, steps: list[tuple[str, dict[str, Any], str]], reason: str, final: str = ""
+    prompt: str,
+    steps: list[tuple[str, dict[str, Any], str]],
+    reason: str,
+    final: str = NEUTRAL_ANSWER,
 ) -> FailedTrajectory:
     return FailedTrajectory(
         trajectory_id="case",
@@ -286,7 +293,8 @@ def test_reference_file_with_the_rule_detector() -> None:
         decision = decide_by_rules(trajectory, extract_rules(trajectory), analyze_rules(trajectory))
         prompts[tid] = decision.relabeled.hindsight_prompt if decision.relabeled else None
     assert prompts == {
-        "traj_001": "Find copper wire suppliers and list the prices and minimum order quantities.",
+        # Its answer says it failed ("I was unable to find a supplier meeting both criteria").
+        "traj_001": None,
         "traj_002": (
             "Write a Python script that reads a CSV file, filters rows where the 'age' column "
             "is greater than 30, and exports the result to a new Excel file named "
@@ -303,9 +311,18 @@ def test_traj_003_is_rejected_whatever_stage_1_says(kind: FailureType | None) ->
     assert "no tool step succeeded" in decision.reason
 
 
-def test_traj_001_without_a_failure_type_still_drops_the_constraints() -> None:
-    decision = decide_by_rules(reference_trajectories()[0])
+def test_a_final_answer_that_admits_the_failure_spoils_every_request() -> None:
+    decision = decide_by_rules(reference_trajectories()[0], None, analysis(CV))
+    assert not decision.accepted and decision.attempts == 0
+    assert "the final answer admits a failure ('unable')" in decision.reason
+
+
+def test_traj_001_answered_with_its_findings_drops_the_constraints() -> None:
+    decision = decide_by_rules(answered_reference_trajectories()[0])
     assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == (
+        "Find copper wire suppliers and list the prices and minimum order quantities."
+    )
     assert "$5" not in decision.relabeled.hindsight_prompt
     assert "100kg" not in decision.relabeled.hindsight_prompt
 
@@ -381,9 +398,23 @@ def test_kept_side_effect_verb_must_be_evidenced() -> None:
 def test_tool_names_become_plain_verbs(
     name: str, args: dict[str, Any], observation: str, phrase: str
 ) -> None:
-    trajectory = run("x", [(name, args, observation)], "")
-    described = describe_step(trajectory.steps[0], collect_evidence(trajectory))
+    # The user asked for this very thing (a tool named by nouns alone is said back only then).
+    request = " ".join(name_words(name))
+    trajectory = run(request, [(name, args, observation)], "")
+    described = describe_step(trajectory.steps[0], collect_evidence(trajectory), request)
     assert described is not None and described[0] == phrase
+
+
+@pytest.mark.parametrize(
+    ("name", "request_text"),
+    [
+        ("pedidos_consultar", "Qual é o status do meu pedido?"),
+        ("calendar_freebusy", "When is Priya free on Thursday?"),
+    ],
+)
+def test_a_tool_name_the_user_never_said_is_not_read_back(name: str, request_text: str) -> None:
+    trajectory = run(request_text, [(name, {"id": "BR-5"}, "status: shipped")], "")
+    assert describe_step(trajectory.steps[0], collect_evidence(trajectory), request_text) is None
 
 
 def test_name_words() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from agenther.demonstration import run_problem
 from agenther.grounding import verify_grounding
 from agenther.models import (
     FailedTrajectory,
@@ -32,6 +33,7 @@ from agenther.models import (
     RelabeledData,
     ReplayOutcome,
 )
+from agenther.request_style import style_problems
 from agenther.rules.facts import RunFacts
 from agenther.rules.figures import figures, unsupported_figures
 from agenther.rules.restate import (
@@ -45,7 +47,7 @@ from agenther.rules.subject import has_subject, subject_phrase, subject_words
 from agenther.rules.tool_work import asked_about, tool_work_request
 from agenther.rules.unmet import cut_unmet_phrases
 from agenther.rules.vocabulary import REQUEST_WORDS
-from agenther.words import WORD_RE, stem
+from agenther.words import WORD_RE, english, stem
 
 DROP_CONSTRAINT = "drop_constraint"
 ACTUAL_RESULT = "actual_result"
@@ -74,7 +76,7 @@ class _Scored:
 def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
     t = run.trajectory
     grounding = verify_grounding(prompt, t, run.analysis, evidence=run.evidence, unmet=run.unmet)
-    problems = list(grounding.problems)
+    problems = [*grounding.problems, *style_problems(prompt, t)]
     if strategy == TOOL_WORK:
         # Tool work is said in the agent's terms (its arguments), which only an observation
         # backs; the other strategies keep the user's own numbers, checked by the verifier.
@@ -135,14 +137,20 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
             dropped = sentence(cut)
         if dropped and has_subject(dropped, run):
             yield dropped, DROP_CONSTRAINT
-    work = tool_work_request(run.ok_steps, run.observations)
+    if not english(t.original_prompt):
+        return  # the tool-work templates are English; a request must stay in the user's language
+    work = tool_work_request(run.ok_steps, run.observations, request=t.original_prompt)
     if work and not has_subject(work, run):
         # Name the subject in the user's words when an observation repeats them; an
         # off-topic run's request is by definition not what it worked on.
         subject = None if kind is FailureType.OFF_TOPIC else subject_phrase(run)
         if subject and not asked_about(subject, run):
             subject = None
-        work = tool_work_request(run.ok_steps, run.observations, subject) if subject else None
+        work = (
+            tool_work_request(run.ok_steps, run.observations, subject, t.original_prompt)
+            if subject
+            else None
+        )
     if work:
         yield work, TOOL_WORK
 
@@ -162,6 +170,9 @@ def decide_by_rules(
         return RelabelDecision(
             accepted=False, reason="no tool step succeeded: nothing to relabel", attempts=0
         )
+    spoiled = run_problem(trajectory)
+    if spoiled:
+        return RelabelDecision(accepted=False, reason=spoiled, attempts=0)
     invented = unsupported_figures(trajectory)
     if invented:
         # Any prompt would be paired with this answer, and train the model to invent figures.

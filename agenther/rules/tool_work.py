@@ -143,7 +143,7 @@ _CLOSINGS = {
     _WRITE: "confirm when it is done",
     _ACT: "confirm when it is done",
 }
-_MAX_PHRASES = 3
+_MAX_PHRASES = 2  # one to use; a second only shows the run did different things
 
 
 # Words of a tool name that say how it fetches, not what.
@@ -162,8 +162,16 @@ def _plural(phrase: str) -> str:
     return phrase + "s"
 
 
-def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
-    """A plain-verb request for one tool call, and its kind; None if nothing can be said."""
+def requested_words(words: list[str], request: str) -> bool:
+    """Whether every word occurs (stemmed) in the user's own request."""
+    asked = {stem(w) for w in re.findall(r"[a-z]+", request.lower())}
+    return all(stem(w) in asked for w in words)
+
+
+def describe_step(step: AgentStep, ev: Evidence, request: str = "") -> tuple[str, str] | None:
+    """A plain-verb request for one tool call, and its kind; None if nothing can be said.
+    ``request`` is the user's original request: a tool named by nouns alone is only said
+    back in words the user used."""
     words = name_words(step.action_name)
     if not words:
         return None
@@ -189,6 +197,10 @@ def describe_step(step: AgentStep, ev: Evidence) -> tuple[str, str] | None:
                 obj = f"{prep} {obj}"
             return (f"{verb} {obj}".rstrip(), kind)
         if not nouns:  # a name of filler words only ("a", "tool_api") names no work
+            return None
+        if not requested_words(nouns, request):
+            # "Get the pedidos consultar", "get the calendar freebusy": a tool's name said back
+            # is narration unless the user asked for that thing in those words.
             return None
         phrase = f"get the {_noun_phrase(nouns)}"
         obj = query or target
@@ -276,16 +288,21 @@ def asked_about(subject: Subject, run: RunFacts) -> bool:
     if subject.modifies:
         return True
     for step in run.ok_steps:
-        if describe_step(step, run.observations) is not None:
+        if describe_step(step, run.observations, run.trajectory.original_prompt) is not None:
             unnamed = unnamed_objects(step, run.observations)
             return not unnamed or any(subject.text.lower() in arg for arg in unnamed)
     return False
 
 
 def tool_work_request(
-    ok_steps: list[AgentStep], ev: Evidence, subject: Subject | None = None
+    ok_steps: list[AgentStep], ev: Evidence, subject: Subject | None = None, request: str = ""
 ) -> str | None:
-    """The tool work as one request; ``subject`` (what it was about) joins the first phrase."""
+    """The tool work as one request; ``subject`` (what it was about) joins the phrase.
+
+    Only work of one kind becomes a request: "search for X, then get the Y, then run Z" is
+    the agent's log read back, not something a user asks for, so several different pieces of
+    work give none.
+    """
     phrases: list[str] = []
     kinds: list[str] = []
     seen_tools: set[str] = set()
@@ -293,23 +310,21 @@ def tool_work_request(
         if step.action_name in seen_tools:
             continue
         seen_tools.add(step.action_name)
-        described = describe_step(step, ev)
+        described = describe_step(step, ev, request)
         if described is None or described[0] in phrases:
             continue
         phrases.append(described[0])
         kinds.append(described[1])
         if len(phrases) == _MAX_PHRASES:
             break
-    if not phrases:
+    if len(phrases) != 1:
         return None
     if subject:
         joined = _with_subject(phrases[0], subject)
         if joined is None:
             return None
         phrases[0] = joined
-    body = phrases[0] if len(phrases) == 1 else ", then ".join(phrases)
-    joiner = ", and " if len(phrases) > 1 else " and "
-    text = f"{body}{joiner}{_CLOSINGS[kinds[-1]]}."
+    text = f"{phrases[0]} and {_CLOSINGS[kinds[0]]}."
     return text[0].upper() + text[1:]
 
 

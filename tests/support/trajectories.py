@@ -21,6 +21,29 @@ def reference_trajectories() -> list[FailedTrajectory]:
     return [FailedTrajectory.model_validate(item) for item in raw]
 
 
+# traj_001's own answer admits the missed constraints ("I was unable to find a copper wire
+# supplier meeting both criteria"): no relabeled request may be paired with it (docs/quality.md),
+# so tests of the relabeling machinery use the run answering with the suppliers it found.
+SUPPLIERS_ANSWER = (
+    "Copper wire suppliers: MetalWorks Inc $6.20/kg (MOQ 50kg), WireWorld $5.80/kg (MOQ 200kg), "
+    "CopperDirect $4.90/kg (MOQ 500kg), AlloySupply $7.10/kg (MOQ 25kg), BulkMetals $5.50/kg "
+    "(MOQ 100kg), MicroMetals $5.30/kg (MOQ 10kg), LocalWire Co $6.50/kg (MOQ 20kg)."
+)
+
+
+def answered_reference_trajectories() -> list[FailedTrajectory]:
+    """The reference runs, traj_001 answering with what it found instead of its failure."""
+    first, *rest = reference_trajectories()
+    return [first.model_copy(update={"final_answer": SUPPLIERS_ANSWER}), *rest]
+
+
+def write_answered_reference(directory: Path) -> Path:
+    path = directory / "answered_reference.json"
+    runs = [t.model_dump(mode="json") for t in answered_reference_trajectories()]
+    path.write_text(json.dumps(runs), encoding="utf-8")
+    return path
+
+
 def relabeled_for(
     trajectory: FailedTrajectory, prompt: str = "Compare the options found"
 ) -> RelabeledData:

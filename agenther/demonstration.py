@@ -1,0 +1,24 @@
+"""Can this run demonstrate *anything*? Checked once per run, before any request is written.
+
+Two things spoil every example a run could give, whatever the request (docs/quality.md):
+its final answer admits the failure (``agenther.final_answer``), or it carried out a side
+effect the user never asked for (``agenther.demands.unrequested_actions``: an injected order it
+obeyed, a task it drifted into). Both modes ask this first; in LLM mode it saves every call.
+"""
+
+from __future__ import annotations
+
+from agenther.demands import unrequested_actions
+from agenther.final_answer import answer_problem
+from agenther.models import FailedTrajectory
+
+
+def run_problem(trajectory: FailedTrajectory) -> str | None:
+    """Why no example can come from ``trajectory``, or None."""
+    problem = answer_problem(trajectory.final_answer)
+    if problem:
+        return problem
+    unasked = unrequested_actions(trajectory)
+    if unasked:
+        return f"the run did what nobody asked for ({', '.join(unasked)})"
+    return None

@@ -1,0 +1,49 @@
+"""Is the run's final answer a demonstration of anything? (docs/quality.md, part c)
+
+An example pairs the hindsight request with the run as it happened, final answer included. An
+answer that apologises, says the task could not be done or talks about the requirement it
+missed ("I was unable to find a supplier meeting both criteria") answers the *failed* request,
+not the new one: trained on, it teaches the model to announce failure after succeeding. Neither
+mode rewrites answers today, so such a run yields no example in either mode.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ADMISSION_RE = re.compile(
+    r"""
+    \b(?:unable|could\s*n[o']?t|couldn't|can't|cannot|wasn't\s+able|was\s+not\s+able
+      |were\s+not\s+able|not\s+able\s+to|did\s*n[o']?t\s+(?:find|work|manage|succeed|get)
+      |failed\s+to|unfortunately|i'?m\s+sorry|apologi[sz]e|sorry|ran\s+out\s+of
+      |no\s+(?:\w+\s+){0,3}(?:was|were|could\s+be)\s+found|none\s+of\s+(?:the|them|these)
+      |(?:does|do)\s*n[o']?t\s+meet|not\s+(?:possible|available)\s+to
+      |only\s+(?:managed|got\s+through|found\s+\d+\s+of))\b
+    | \b(?:leider|konnte\s+(?:\w+\s+)?nicht|nicht\s+gefunden|nicht\s+möglich)\b
+    | \b(?:malheureusement|n'ai\s+pas\s+pu|impossible\s+de|aucun\w*\s+\w+\s+trouv)
+    | \b(?:lamentablemente|no\s+pude|no\s+(?:se\s+)?(?:encontr|pudo)|no\s+fue\s+posible)
+    | \b(?:infelizmente|não\s+consegui|não\s+foi\s+possível|nenhum\w*\s+\w+\s+encontrad)
+    | \b(?:purtroppo|non\s+sono\s+riuscit|non\s+è\s+stato\s+possibile)
+    | \b(?:helaas|niet\s+gelukt|kon\s+(?:\w+\s+)?niet)\b
+    | не\s+удалось | к\s+сожалению | не\s+смог
+    | 无法 | 未能 | 没有找到 | 抱歉 | 很遗憾 | できませんでした | 見つかりません | 申し訳
+    | 찾을\s*수\s*없 | 죄송 | 실패했
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def admitted_failure(final_answer: str) -> str | None:
+    """The words of ``final_answer`` that admit the run failed, if any."""
+    match = _ADMISSION_RE.search(final_answer)
+    return " ".join(match.group(0).split()) if match else None
+
+
+def answer_problem(final_answer: str) -> str | None:
+    """Why this final answer cannot close a training example, or None when it can."""
+    if not final_answer.strip():
+        return "the run has no final answer to pair with a request"
+    admitted = admitted_failure(final_answer)
+    if admitted:
+        return f"the final answer admits a failure ('{admitted}'), so it answers no new request"
+    return None
