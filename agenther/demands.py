@@ -53,10 +53,11 @@ def _alts(text: str) -> tuple[str, ...]:
 class _Family:
     name: str
     english: tuple[str, ...]  # base verbs, matched in imperative position
-    foreign: tuple[
-        str, ...
-    ]  # imperative/infinitive forms, matched as word starts or (CJK) anywhere
+    # Imperative/infinitive forms, matched as word starts or (CJK) anywhere.
+    foreign: tuple[str, ...]
     calls: tuple[str, ...]  # stems of a tool name or argument that performs it
+    # Whole requests for it that do not start with its verb ("add X to my cart").
+    phrases: str = ""
 
 
 _FAMILIES = (
@@ -115,6 +116,8 @@ _FAMILIES = (
             "|закажите|забронируй|购买|买|预订|下单|订购|購入|予約|注文|구매|예약|주문"
         ),
         _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
+        r"\badd\b[^.\n]{0,80}?\bto\s+(?:my|the|our)\s+(?:cart|basket|bag|order)\b"
+        r"|\bplace\s+(?:an|the|my)\s+order\b",
     ),
     _Family(
         "change access or systems",
@@ -147,7 +150,12 @@ def _foreign_pattern(stems: Iterable[str]) -> re.Pattern[str]:
 
 
 _PATTERNS = [
-    (family, _english_pattern(family.english), _foreign_pattern(family.foreign))
+    (
+        family,
+        _english_pattern(family.english),
+        _foreign_pattern(family.foreign),
+        re.compile(family.phrases, re.IGNORECASE) if family.phrases else None,
+    )
     for family in _FAMILIES
 ]
 
@@ -188,8 +196,10 @@ def demanded_actions(text: str) -> list[str]:
     """The side-effect families ``text`` asks for, in family order."""
     return [
         family.name
-        for family, english, foreign in _PATTERNS
-        if english.search(text) or foreign.search(text)
+        for family, english, foreign, phrases in _PATTERNS
+        if english.search(text)
+        or foreign.search(text)
+        or (phrases is not None and phrases.search(text))
     ]
 
 

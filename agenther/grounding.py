@@ -46,7 +46,10 @@ _UNIT = (
 _VALUE = (
     r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
     + _UNIT
-    + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+)?)"
+    + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+"
+    # A rate after the value belongs to the constraint ("under $1,800 a month").
+    + r"|\s+(?:a|an|per|each)\s+(?:month|night|week|year|day|hour|person|kg|kilo|pound|lb"
+    + r"|unit|item|seat|ticket|head))?)"
 )
 _POSTFIX = (
     r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"

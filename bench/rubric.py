@@ -73,11 +73,14 @@ _EVERYDAY = _word_set(
 
 
 def _tool_names(trajectory: Any) -> set[str]:
+    """Tool names a request should not say, unless the user said them too ("a shell one-liner"
+    asked for by a user is theirs to ask)."""
+    asked = trajectory.original_prompt.lower()
     names = set()
     for step in trajectory.steps:
-        name = step.action_name.strip()
-        if len(name) >= 4 and name.lower() not in _EVERYDAY:
-            names.add(name.lower())
+        name = step.action_name.strip().lower()
+        if len(name) >= 4 and name not in _EVERYDAY and name not in asked:
+            names.add(name)
     return names
 
 
@@ -111,7 +114,12 @@ _FILLER = _word_set("a an the please can could would will you me my i to for of 
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "").rstrip(".:") for n in _NUMBER.findall(text)}
+    """Numbers by value as a reader compares them: "06" in a date is 6, "1,200" is 1200."""
+    found = set()
+    for raw in _NUMBER.findall(text):
+        number = raw.replace(",", "").rstrip(".:")
+        found.add(number.lstrip("0") or "0" if number.isdigit() else number)
+    return found
 
 
 def _terms(text: str) -> list[str]:

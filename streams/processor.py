@@ -200,8 +200,12 @@ class RelabelService:
                 task.cancel()
             await asyncio.gather(*orphans, return_exceptions=True)
             for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:  # a helper task's bug must not turn a clean stop into exit 1
+                    logger.exception("background task %s failed", task.get_name())
             await self._close()
             if health is not None:
                 await health.stop()
@@ -536,12 +540,15 @@ class RelabelService:
         while True:
             await asyncio.sleep(_LAG_INTERVAL_S)
             for tp in consumer.assignment():
-                highwater = consumer.highwater(tp)
-                if highwater is None:
-                    continue
+                # A rebalance may take the partition away between assignment() and these calls;
+                # aiokafka then asserts (or finds no assignment at all). Lag is skipped, not
+                # fatal: a dead lag task used to fail the whole shutdown with exit 1.
                 try:
+                    highwater = consumer.highwater(tp)
+                    if highwater is None:
+                        continue
                     position = await asyncio.wait_for(consumer.position(tp), 0.5)
-                except (TimeoutError, KafkaError, AssertionError):
+                except (TimeoutError, KafkaError, AssertionError, AttributeError):
                     continue
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                     max(0, highwater - position)

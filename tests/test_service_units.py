@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import random
 
+import pytest
+
 from streams.dead_letters import (
     DEAD_LETTER_HEADERS,
     ScrubbingFilter,
@@ -82,3 +84,49 @@ def test_dead_letter_keeps_original_bytes_and_replaces_old_failure_headers() -> 
     assert headers["agenther-source-partition"] == b"3"
     assert headers["agenther-source-offset"] == b"42"
     assert b"sk-zzzz" not in headers["agenther-error"]
+
+
+async def test_the_lag_gauge_survives_a_partition_taken_away_mid_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiokafka asserts in ``highwater`` for a partition a rebalance just took away; the lag
+    task must skip it. A dead lag task used to turn the next SIGTERM into exit 1."""
+    import asyncio
+
+    from aiokafka import TopicPartition
+
+    from agenther.config import PipelineConfig
+    from streams import processor
+    from streams.processor import RelabelService
+    from streams.settings import ServiceSettings
+
+    kept, taken = TopicPartition("runs", 0), TopicPartition("runs", 1)
+
+    class Rebalancing:
+        def assignment(self) -> set[TopicPartition]:
+            return {kept, taken}
+
+        def highwater(self, tp: TopicPartition) -> int:
+            assert tp == kept, "Partition is not assigned"
+            return 10
+
+        async def position(self, tp: TopicPartition) -> int:
+            return 7
+
+    monkeypatch.setattr(processor, "_LAG_INTERVAL_S", 0.01)
+    service = RelabelService(
+        ServiceSettings(
+            bootstrap_servers="127.0.0.1:1",
+            metrics_port=0,
+            pipeline=PipelineConfig(rule_based=True),
+        )
+    )
+    service._consumer = Rebalancing()  # type: ignore[assignment]
+    task = asyncio.create_task(service._lag_loop())
+    await asyncio.sleep(0.1)
+    assert not task.done(), task.exception()
+    task.cancel()
+    lag = service.metrics.registry.get_sample_value(
+        "agenther_consumer_lag", {"topic": "runs", "partition": "0"}
+    )
+    assert lag == 3

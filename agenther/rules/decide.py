@@ -20,6 +20,7 @@ bypassed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -54,6 +55,22 @@ ACTUAL_RESULT = "actual_result"
 TOOL_WORK = "tool_work"
 
 _PRIORS = {DROP_CONSTRAINT: 1.0, ACTUAL_RESULT: 1.0, TOOL_WORK: 0.75}
+
+# The tool-work requests a person sends as they are; any other shape ("Query the users table
+# and show me the output", "Create the calendar about Priya", "Search for docs matching early
+# termination") reads the agent's log back and is refused, precision before acceptance.
+_SOURCE_NAMES = (
+    "the web|Wikipedia|arXiv|PubMed|GitHub|the news|the academic literature|the docs"
+    "|the knowledge base|the catalog"
+)
+_NATURAL_TOOL_WORK = re.compile(
+    rf"^Search (?:{_SOURCE_NAMES}) for [^,]+ and list the results\.$"
+    r"|^(?:Search|Find) for (?:[a-z-]+ ){0,2}[a-z-]+s (?:in|from|near|on|to|at) [^,]+"
+    r" and list the results\.$"
+    r"|^Run (?!the )[\w./-]+ [^,]* and show me the output\.$"
+    r"|^Check the weather (?:in|for|at) [^,]+ and report what you find\.$"
+    r"|^Translate [^,]+ into [A-Z][a-z]+ and (?:confirm when it is done|report what you find)\.$"
+)
 
 
 def support_ratio(prompt: str, record: str) -> float:
@@ -151,7 +168,7 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
             if subject
             else None
         )
-    if work:
+    if work and _NATURAL_TOOL_WORK.match(work):
         yield work, TOOL_WORK
 
 

@@ -79,22 +79,65 @@ def _derivable(figure: str, values: list[float], totals: list[float]) -> bool:
     return False
 
 
+# A figure the answer claims: not part of an identifier ("PM2.5", "X1", "ord_88"), with the
+# scale word that may follow it ("411 million").
+_CLAIM_RE = re.compile(
+    r"(?<![A-Za-z_.\d])(\d+(?:[.,:]\d+)*)(?:\s*(million|billion|thousand|bn|k|m)\b)?",
+    re.IGNORECASE,
+)
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+_CLOCK_RE = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
+
+
+def _claims(text: str) -> dict[str, float]:
+    """The answer's figures as written, each with its scale (1 when none)."""
+    found: dict[str, float] = {}
+    for match in _CLAIM_RE.finditer(text):
+        figure = match.group(1).replace(",", "").rstrip(".:")
+        scale = _SCALES.get((match.group(2) or "").lower(), 1.0)
+        found.setdefault(figure, scale)
+    return found
+
+
+def _clock_times(texts: list[str]) -> set[tuple[int, int]]:
+    """Times of day in the texts, "14:05" and "2024-03-08T14:05:00" alike, as (hour, minute)."""
+    return {(int(h), int(m)) for text in texts for h, m in _CLOCK_RE.findall(text)}
+
+
+def _observed_time(figure: str, times: set[tuple[int, int]]) -> bool:
+    """ "1:30" (as in "1:30 PM") is backed by an observed 13:30, and "11:00" by 11:00:00."""
+    hour, _, minute = figure.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and len(minute) == 2):
+        return False
+    h, m = int(hour), int(minute)
+    return any((h + shift, m) in times for shift in (0, 12, -12))
+
+
 def unsupported_figures(t: FailedTrajectory) -> list[str]:
     """Figures of the final answer that neither the observations, the request nor the agent's
     own tool arguments show, nor a simple computation from observed values gives: the answer
     asserts them on its own (a hallucination, whatever Stage 1 typed the failure as)."""
-    answer = figures(t.final_answer)
+    answer = _claims(t.final_answer)
     if not answer:
         return []
     observations = [s.observation for s in t.steps]
     arguments = " ".join(str(v) for s in t.steps for v in s.action_input.values())
     known = figures("\n".join(observations)) | figures(t.original_prompt) | figures(arguments)
     values, totals = _observed_values(observations)
+    times = _clock_times([*observations, arguments, t.original_prompt])
     missing = []
-    for figure in sorted(answer - known):
+    for figure in sorted(set(answer) - known):
         number = _as_number(figure)
         if number is not None and number.is_integer() and number <= _SMALL_COUNT:
             continue
+        if _observed_time(figure, times):
+            continue
+        scale = answer[figure]
+        if scale != 1.0 and number is not None:
+            # "411 million" rounds an observed 411,234,567.
+            scaled = [v / scale for v in values]
+            if _derivable(figure, scaled, []):
+                continue
         if not _derivable(figure, values, totals):
             missing.append(figure)
     return missing

@@ -59,6 +59,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
                 attribute = _clause_attribute(attribute, constraint)
             start = match.start()
+        # "..., something under $60": the stand-in noun goes with its constraint.
+        orphan = _ORPHAN_BEFORE_RE.search(text[:start])
+        if orphan and not attribute:
+            start = orphan.start()
         if not attribute and constraint.currency:
             attribute = "prices"
         if attribute:
@@ -83,6 +87,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
 
 
 _RELATIVE_PRONOUNS = word_set("that which who")
+_ORPHAN_BEFORE_RE = re.compile(r",?\s*\b(?:something|anything|one|ones)\s*$", re.IGNORECASE)
 _TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
 _MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)
 

@@ -106,7 +106,8 @@ async def test_service_waits_for_the_broker_and_survives_its_restart(
         keys = {r.key.decode() for r in got}
         assert keys >= wanted, (sorted(wanted - keys), service.log_text()[-4000:])
         assert service.running
-        assert service.terminate() == 0
+        code = service.terminate()
+        assert code == 0, service.log_text()[-4000:]
     finally:
         service.close()
         broker.kill9()
