@@ -70,6 +70,8 @@ _BROKEN: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"\b(?:of|with|a)\s+magnitude\b(?!\s+\d)", re.IGNORECASE), "a half-cut constraint"),
     (re.compile(r"^\s*[,.;:!?)]|^\s*(?:and|or|but|with)\b", re.IGNORECASE), "a broken start"),
+    # "a shell one-liner, that sums ...": the comma a cut clause left before its relative.
+    (re.compile(r"\w,\s+that\s+(?!is\b|means\b)\w"), "a comma cut off from its clause"),
 )
 
 

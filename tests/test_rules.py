@@ -16,6 +16,7 @@ from agenther.grounding import has_injection, verify_grounding
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.outcome_extractor import extract_rules
 from agenther.rules.decide import decide_by_rules
+from agenther.rules.figures import unsupported_figures
 from agenther.rules.steps import name_words
 from agenther.rules.tool_work import describe_step
 from agenther.rules.unmet import cut_unmet_phrases
@@ -126,7 +127,8 @@ CASES: dict[str, tuple[FailedTrajectory, FailureType | None, str | None, tuple[s
         ),
         INC,
         # The table the query read names its subject; a bare "query the database" named none.
-        "Query the orders table and show me the output.",
+        # "Query the orders table and show me the output." drops what the run found: refused.
+        None,
         ("region", "SELECT"),
     ),
     "get_weather": (
@@ -481,17 +483,15 @@ def test_a_prompt_naming_nothing_the_run_saw_is_rejected() -> None:
     assert not decision.accepted
 
 
-def test_the_subject_comes_from_the_request_when_an_observation_repeats_it() -> None:
+def test_a_request_that_reads_the_query_back_is_refused() -> None:
+    # "Query the database about monthly active users" is the agent's log, not a request.
     trajectory = run(
         "Give me the monthly active users for 2024 and plot them.",
         [("sql_query", {}, "month | monthly active users\nJan | 1200\nFeb | 1350")],
         "No plot was made.",
     )
     decision = decide_by_rules(trajectory, None, analysis(INC))
-    assert decision.relabeled is not None
-    assert decision.relabeled.hindsight_prompt == (
-        "Query the database about monthly active users and show me the output."
-    )
+    assert not decision.accepted
 
 
 def test_an_off_topic_run_never_borrows_the_requests_subject() -> None:
@@ -530,8 +530,8 @@ def test_a_describing_word_goes_before_its_noun_never_after_about() -> None:
         "price constraint not met: cheapest direct flight is $612",
     )
     decision = decide_by_rules(trajectory, None, analysis(CV))
-    assert decision.relabeled is not None
-    assert decision.relabeled.hindsight_prompt == "Search for direct flights and list the results."
+    # "Search for direct flights and list the results." drops the route the run searched.
+    assert decision.relabeled is None
 
 
 @pytest.mark.parametrize("word", ["today", "yesterday", "direct", "available"])
@@ -600,7 +600,7 @@ def test_an_answer_adding_up_observed_prices_is_no_invention() -> None:
         "The summary was never emailed.",
         final="The open invoices total €1,650.50.",
     )
-    assert decide_by_rules(trajectory, None, analysis(INC)).accepted
+    assert unsupported_figures(trajectory) == []
 
 
 @pytest.mark.parametrize(
@@ -644,10 +644,11 @@ def test_an_http_tool_is_a_look_up_of_what_the_user_named() -> None:
         "The answer named the author, not the maintainer.",
         final="The maintainer is Roman Haritonov.",
     )
-    decision = decide_by_rules(trajectory, None, analysis(WR))
-    assert decision.relabeled is not None
-    assert "requests-cache" in decision.relabeled.hindsight_prompt
-    assert "HTTP" not in decision.relabeled.hindsight_prompt
+    # "get the HTTP" names how it fetched, not what: the step reads as a look-up, and a
+    # request built on it needs a subject, which "Look up the requests-cache" reads back.
+    described = describe_step(trajectory.steps[0], collect_evidence(trajectory))
+    assert described == ("look up", "fetch")
+    assert not decide_by_rules(trajectory, None, analysis(WR)).accepted
 
 
 @pytest.mark.parametrize(

@@ -63,12 +63,15 @@ _SOURCE_NAMES = (
     "the web|Wikipedia|arXiv|PubMed|GitHub|the news|the academic literature|the docs"
     "|the knowledge base|the catalog"
 )
+_NO_ABOUT = r"(?:(?!\babout\b)[^,])+"  # "flights from MAD to FCO about Madrid" is no request
 _NATURAL_TOOL_WORK = re.compile(
-    rf"^Search (?:{_SOURCE_NAMES}) for [^,]+ and list the results\.$"
-    r"|^(?:Search|Find) for (?:[a-z-]+ ){0,2}[a-z-]+s (?:in|from|near|on|to|at) [^,]+"
+    rf"^Search (?:{_SOURCE_NAMES}) for {_NO_ABOUT} and list the results\.$"
+    rf"|^(?:Search|Find) for (?:[a-z-]+ ){{0,2}}[a-z-]+s (?:in|from|near|on|to|at) {_NO_ABOUT}"
     r" and list the results\.$"
     r"|^Run (?!the )[\w./-]+ [^,]* and show me the output\.$"
     r"|^Check the weather (?:in|for|at) [^,]+ and report what you find\.$"
+    # "Get the stock price for AAPL": only built from nouns the user's request used.
+    rf"|^Get the (?:[a-z]+ ){{0,2}}[a-z]+ (?:for|in|of|at) {_NO_ABOUT} and report what you find\.$"
     r"|^Translate [^,]+ into [A-Z][a-z]+ and (?:confirm when it is done|report what you find)\.$"
 )
 

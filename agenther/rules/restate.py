@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from agenther.demands import demanded_actions
 from agenther.evidence import Evidence, extract_quantities
 from agenther.grounding import Constraint
 from agenther.rules.vocabulary import word_set
@@ -72,7 +73,9 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     text = tidy(text)
     if len(text.split()) < 2:
         return None
-    if attributes:
+    # "...and add it to my cart and list the prices": an action asked for is answered by doing
+    # it, so nothing is added to list.
+    if attributes and not demanded_actions(text):
         unique = list(dict.fromkeys(attributes))
         # Clauses ("how long it takes") go after the nouns, which share one "the".
         nouns = [a for a in unique if not a.startswith("how ")]
