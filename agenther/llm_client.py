@@ -20,6 +20,7 @@ key; the endpoint's own error text is kept, redacted.
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import json
 import logging
@@ -32,7 +33,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import openai
 from openai import AsyncOpenAI
@@ -394,7 +395,25 @@ class LLMClient:
 
     def _remember(self, reply: _Reply) -> None:
         if self.cache is not None and reply.cache_key is not None:
+            if self._echoes_key(reply.text):
+                # An endpoint that sends our key back must not get it written to disk; such a
+                # reply is not worth replaying anyway: a replay simply asks again.
+                return
             self.cache.put(reply.cache_key, reply.text)
+
+    def _echoes_key(self, text: str) -> bool:
+        if self._api_key is None:
+            return False
+        secret = self._api_key.get_secret_value()
+        if len(secret) < 4:
+            return False
+        forms = {
+            secret,
+            json.dumps(secret)[1:-1],
+            quote(secret, safe=""),
+            base64.b64encode(secret.encode()).decode(),
+        }
+        return any(form in text for form in forms)
 
     async def _complete(
         self,

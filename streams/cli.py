@@ -259,7 +259,11 @@ class _ConnectNoise(logging.Filter):
     (logged to the bare ``aiokafka`` logger, so a level on a child logger cannot reach them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "aiokafka" and str(record.msg).startswith("Unable "))
+        if record.name == "aiokafka" and str(record.msg).startswith("Unable "):
+            # A refused login is no network blip: it repeats until someone fixes the
+            # credentials, so say so (the line is scrubbed like every other).
+            return "AuthenticationFailed" in record.getMessage()
+        return True
 
 
 _CONNECT_NOISE = _ConnectNoise()

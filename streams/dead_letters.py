@@ -6,6 +6,7 @@ Error text comes from exceptions, and exceptions from HTTP clients like to quote
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -48,8 +49,11 @@ class SecretScrubber:
     """Removes known secret values and credential-shaped substrings from text."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        # Longest first, so a secret that contains another is removed whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        # Longest first, so a secret that contains another is removed whole. Each also as
+        # reprs spell it: libraries log their requests (aiokafka's DEBUG log shows the SASL
+        # token as bytes, where a backslash or a non-ASCII character is escaped).
+        forms = {f for s in secrets if s and len(s) >= 4 for f in _spellings(s)}
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def scrub(self, text: str, limit: int = MAX_ERROR_CHARS) -> str:
         for secret in self._secrets:
@@ -75,6 +79,15 @@ class SecretScrubber:
             )
             current = current.__cause__ or current.__context__
         return self.scrub(" <- ".join(parts))
+
+
+def _spellings(secret: str) -> set[str]:
+    return {
+        secret,
+        repr(secret.encode("utf-8"))[2:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        json.dumps(secret)[1:-1],
+    }
 
 
 Headers = list[tuple[str, bytes]]

@@ -27,6 +27,24 @@ VALUE_DROPPED_HEADER = "agenther-value-dropped"
 _SEND_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
 
 
+def _shrink(records: Sequence[Outgoing]) -> bool:
+    """One step smaller; False when nothing is left to drop. Our own headers stay: they are
+    short and say where the input is."""
+    shrunk = False
+    for out in records:
+        names = {name for name, _ in out.headers}
+        if VALUE_DROPPED_HEADER not in names:
+            out.value = None
+            out.headers.append((VALUE_DROPPED_HEADER, b"broker refused the size"))
+            shrunk = True
+        elif out.key is not None or any(not n.startswith("agenther-") for n in names):
+            out.key = None
+            out.value = b""  # a record needs a key or a value
+            out.headers = [(n, v) for n, v in out.headers if n.startswith("agenther-")]
+            shrunk = True
+    return shrunk
+
+
 class DeadLetterFactory(Protocol):
     def __call__(
         self, record: Any, stage: str, exc: BaseException | None, *, attempts: int
@@ -64,11 +82,16 @@ class Delivery:
                     decision.label, decision.reason = replacement.label, replacement.reason
                     continue
                 if not exc.retriable:
-                    # The dead letter itself is refused (too large): keep the headers only.
-                    for out in decision.records:
-                        out.value = None
-                        out.headers.append((VALUE_DROPPED_HEADER, b"broker refused the size"))
-                    continue
+                    # The dead letter itself is refused (too large): make it smaller, first
+                    # without the value, then without the key and the run's own headers.
+                    if _shrink(decision.records):
+                        continue
+                    logger.error(
+                        "dead letter refused even without key, value and the run's headers "
+                        "(%s); the event is given up",
+                        self._scrubber.describe(exc),
+                    )
+                    return
                 if self._stop.is_set():
                     raise Abandoned() from exc
                 delay = _SEND_BACKOFF.ceiling(attempt)

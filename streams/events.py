@@ -153,7 +153,9 @@ def trajectory_to_event(
     )
 
 
-def training_example_from_sample(sample: AugmentedSample, run_id: str) -> TrainingExample:
+def training_example_from_sample(
+    sample: AugmentedSample, run_id: str, *, created_at: datetime | None = None
+) -> TrainingExample:
     """The output record for ``sample``; confidence and failure type come from the record's
     ``agenther`` block when the augmenter wrote one, else from the sample's metadata."""
     provenance = sample.record.get("agenther")
@@ -174,6 +176,7 @@ def training_example_from_sample(sample: AugmentedSample, run_id: str) -> Traini
         confidence=float(confidence) if isinstance(confidence, int | float) else None,
         failure_type=str(failure_type) if failure_type else None,
         pipeline_version=str(info.get("pipeline_version") or PIPELINE_VERSION),
+        **({"created_at": created_at} if created_at is not None else {}),
     )
 
 

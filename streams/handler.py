@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -136,9 +136,11 @@ class EventHandler:
                 record, DECODE_STAGE, exc, attempts=1, error=exc.reason or str(exc)
             )
         origin = _origin(record, event)
+        made_at = _made_at(record, event)
         if event.status == "success":
             sample = self.pipeline.positive_example(trajectory)
-            return await self._example(training_example_from_sample(sample, event.run_id), origin)
+            example = training_example_from_sample(sample, event.run_id, created_at=made_at)
+            return await self._example(example, origin)
 
         result, attempts = await self._relabel(record, trajectory)
         if isinstance(result, StageError):
@@ -146,7 +148,7 @@ class EventHandler:
                 record, result.stage, result.cause, attempts=attempts, origin_s=origin
             )
         if result.success and result.sample is not None:
-            example = training_example_from_sample(result.sample, event.run_id)
+            example = training_example_from_sample(result.sample, event.run_id, created_at=made_at)
             return await self._example(example, origin)
         return await self._rejection(event, result, origin)
 
@@ -314,6 +316,14 @@ class EventHandler:
             reason=kind,
             origin_s=origin_s if origin_s is not None else _record_time(record),
         )
+
+
+def _made_at(record: Any, event: AgentRunEvent) -> datetime | None:
+    """A time stamp that a redelivery repeats: the event's time, else the input record's."""
+    if "event_time" in event.model_fields_set:  # else it defaults to the decoding time
+        return event.event_time
+    seconds = _record_time(record)
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
 def _record_time(record: Any) -> float | None:

@@ -176,3 +176,61 @@ async def test_sasl_password_stays_out_of_the_log_when_the_connection_fails(
     assert log.count("not reachable") >= 2, log[-3000:]
     assert ready_status == 503
     assert not secret_leaks([SASL_PASSWORD, API_KEY], {"log": log, "metrics": metrics}), log
+
+
+async def test_the_llm_reply_cache_never_holds_the_key(fake_llm: FakeOpenAI, tmp_path: Any) -> None:
+    """The on-disk reply cache (``pipeline.cache_dir``) is a file tree that outlives the
+    process (a volume, a CI artifact): an endpoint that echoes the key back in its replies
+    must not get the key written there, in any form, whatever the reply's fate (used, repaired,
+    refused as an error)."""
+    import contextlib
+
+    from agenther.config import PipelineConfig
+    from agenther.pipeline import AgentHERPipeline
+    from agenther.prompt_relabeler import HindsightPromptReply
+    from streams.events import AgentRunEvent, event_to_trajectory
+    from tests.support.llm_replies import hindsight_reply
+
+    install_default_replies(fake_llm)
+    calls = itertools.count()
+
+    def echoing_stage_two(request: FakeRequest) -> Any:
+        reply = outcome_report_reply(request)
+        echoed = {
+            **reply,
+            "actual_achievements": [echoing(request), *reply["actual_achievements"]],
+            "limitations": echoing(request),
+        }
+        return [
+            echoed,  # valid for the schema: used as it is
+            f"here is your key {echoing(request)}",  # not JSON: repaired by a second request
+            Fault.status(500, message=f"upstream failed for {echoing(request)}"),  # retried
+            reply,
+        ][next(calls) % 4]
+
+    def echoing_relabeler(request: FakeRequest) -> Any:
+        return {**hindsight_reply(request), "rationale": echoing(request)}
+
+    fake_llm.on_schema(OutcomeReport.__name__, echoing_stage_two)
+    fake_llm.on_schema(HindsightPromptReply.__name__, echoing_relabeler)
+    cache = tmp_path / "cache"
+    config = PipelineConfig(
+        base_url=fake_llm.base_url, api_key=API_KEY, cache_dir=str(cache), max_retries=1
+    )
+    pipeline = AgentHERPipeline(config)
+    try:
+        for run in unique_runs("cache", 8):
+            trajectory = event_to_trajectory(AgentRunEvent.model_validate(run))
+            with contextlib.suppress(Exception):  # a stage may fail: the cache is the point
+                await pipeline.arelabel(trajectory)
+    finally:
+        await pipeline.aclose()
+
+    files = {str(p.relative_to(cache)): p.read_bytes() for p in cache.rglob("*") if p.is_file()}
+    # The scenario did what it claims: replies were cached, the key went out with every
+    # request, and the endpoint sent it back in replies of every kind.
+    assert files
+    assert all(r.headers.get("Authorization") == f"Bearer {API_KEY}" for r in fake_llm.requests)
+    assert len(fake_llm.requests) >= 8
+    leaks = secret_leaks([API_KEY], files)
+    assert not leaks, leaks
