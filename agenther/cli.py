@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
 from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
+from agenther.flags import add_pipeline_flags, pipeline_overrides
 from agenther.formats.episode import dumps
 from agenther.formats.output import SampleWriter
 from agenther.models import FailedTrajectory, OutputFormat
@@ -39,21 +40,9 @@ EXIT_USAGE = 2  # the invocation cannot run (argparse uses 2 as well)
 EXIT_FATAL_LLM = 3  # the endpoint refuses key or model, is out of quota, or is unreachable
 EXIT_ALL_FAILED = 4  # no example, and runs ended in errors: something is wrong, not just strict
 
+
 # Flags that map one-to-one onto PipelineConfig fields; unset flags leave the config (or the
 # YAML file) in charge.
-_CONFIG_FLAGS = {
-    "model": "model",
-    "base_url": "base_url",
-    "judge_model": "judge_model",
-    "judge_base_url": "judge_base_url",
-    "min_confidence": "min_confidence",
-    "max_attempts": "relabel_max_attempts",
-    "concurrency": "max_concurrency",
-    "cache_dir": "cache_dir",
-    "fuse_first_attempt": "fuse_first_attempt",
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -104,21 +93,7 @@ def _add_run(commands: Any) -> None:
         choices=[f.value for f in OutputFormat],
         help="trainer format (default sft)",
     )
-    run.add_argument("--rule-based", action="store_true", help="zero-cost mode: no LLM calls")
-    run.add_argument("--model", help="LLM model name")
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint")
-    run.add_argument("--judge-model", help="second judge's model (default: --model)")
-    run.add_argument("--judge-base-url", help="second judge's endpoint (default: --base-url)")
-    run.add_argument("--min-confidence", type=float, help="acceptance threshold θ (default 0.5)")
-    run.add_argument("--max-attempts", type=int, help="relabel attempts K (default 3)")
-    run.add_argument("--concurrency", type=int, help="runs in flight (default 16)")
-    run.add_argument("--cache-dir", help="cache LLM replies here (re-runs cost nothing)")
-    run.add_argument(
-        "--fuse-first-attempt",
-        action=argparse.BooleanOptionalAction,
-        help="the joint Stage 1+2 call also writes relabel attempt 1 (2 calls per example, "
-        "not 3; Stages 1/2 then run at the attempt's temperature); default off",
-    )
+    add_pipeline_flags(run)
     run.add_argument(
         "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
     )
@@ -255,15 +230,9 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    overrides: dict[str, Any] = {
-        name: getattr(args, flag)
-        for flag, name in _CONFIG_FLAGS.items()
-        if getattr(args, flag) is not None
-    }
+    overrides = pipeline_overrides(args)
     if args.format is not None:
         overrides["output_format"] = OutputFormat(args.format)
-    if args.rule_based:
-        overrides["rule_based"] = True
     return PipelineConfig.from_sources(args.config, **overrides)
 
 
@@ -390,7 +359,9 @@ def _usage_lines(pipeline: Any) -> list[str]:
         lines.append(
             f"  llm {model}: {counts['requests']} requests, {counts['prompt_tokens']} prompt + "
             f"{counts['completion_tokens']} completion tokens, ${counts['cost_usd']:.4f}, "
-            f"{counts['cache_hits']} cache hits, {counts['failures']} failed calls"
+            f"{counts['cache_hits']} cache hits, {counts['failures']} failed calls, "
+            f"structured output {counts['structured_output']}"
+            + (f" (after {counts['format_refusals']} refused)" if counts["format_refusals"] else "")
         )
     return lines or ["  llm: no calls"]
 

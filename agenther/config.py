@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -27,6 +27,11 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+# The structured-output ladder, best first (see agenther.llm_client); "auto" learns the rung.
+STRUCTURED_OUTPUT_RUNGS = ("json_schema", "json_object_schema", "json_object", "text")
+StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "json_object", "text"]
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(validate_assignment=True, extra="forbid")
 
@@ -37,7 +42,7 @@ class PipelineConfig(BaseModel):
 
     # Zero-cost mode: every stage uses its rule-based implementation, no LLM is called.
     rule_based: bool = False
-    use_llm_detector: bool = False
+    use_llm_detector: bool = True
     use_llm_extractor: bool = True
     use_llm_relabeler: bool = True
     # With both Stage 1 and Stage 2 on the LLM: one call answers both (see joint_analysis.py).
@@ -59,7 +64,9 @@ class PipelineConfig(BaseModel):
     judge_api_key: SecretStr | None = None
 
     max_concurrency: int = Field(default=16, ge=1, le=1024)
-    request_timeout: float = Field(default=60.0, gt=0)
+    # None: 60 s for a hosted API, 600 s for an endpoint on this machine or network.
+    request_timeout: float | None = Field(default=None, gt=0)
+    structured_output: StructuredOutput = "auto"
     max_retries: int = Field(default=4, ge=0, le=20)
     observation_token_budget: int = Field(default=1500, ge=64)
     cache_dir: str | None = None

@@ -40,7 +40,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from agenther.config import DEFAULT_PRICES, resolve_secret
+from agenther.config import DEFAULT_PRICES, STRUCTURED_OUTPUT_RUNGS, resolve_secret
 from agenther.errors import (
     LLMError,
     LLMFatalError,
@@ -49,7 +49,7 @@ from agenther.errors import (
     LLMResponseError,
     LLMTransientError,
 )
-from agenther.llm_cache import ResponseCache
+from agenther.llm_cache import ResponseCache, RungMemory
 from agenther.llm_usage import PriceTable, UsageTracker
 from agenther.run_text import approx_tokens, truncate_text
 
@@ -58,11 +58,18 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
-# Rungs of the structured-output ladder, best first.
-JSON_SCHEMA = "json_schema"
-JSON_OBJECT = "json_object"
-TEXT = "text"
-_LADDER = (JSON_SCHEMA, JSON_OBJECT, TEXT)
+# Rungs of the structured-output ladder, best first. ``json_object_schema`` is json_object mode
+# with the schema alongside, which llama-cpp-python's server enforces by grammar.
+JSON_SCHEMA, JSON_OBJECT_SCHEMA, JSON_OBJECT, TEXT = LADDER = STRUCTURED_OUTPUT_RUNGS
+AUTO = "auto"  # learn the rung from the endpoint's answers
+
+# Request timeouts when none is set: a hosted API answers in seconds; a model on a local CPU
+# may need minutes for one call.
+REMOTE_TIMEOUT_S = 60.0
+LOCAL_TIMEOUT_S = 600.0
+# Consecutive 5xx answers to a structured request after which the same request is sent without
+# its response_format: if that one succeeds, the endpoint refuses the format, it is not failing.
+_FIVE_XX_BEFORE_PROBE = 2
 
 # The line that names the schema in the system prompt on the json_object and text rungs
 # (the json_schema rung names it in response_format). Test fakes route replies by it.
@@ -83,6 +90,7 @@ _CONTENT_FILTER = re.compile(
     re.IGNORECASE,
 )
 _QUOTA = re.compile(r"insufficient_quota|exceeded your current quota|billing", re.IGNORECASE)
+_STRICT_SCHEMA_REFUSED = re.compile(r"invalid schema for response_format", re.IGNORECASE)
 _FORMAT_WORDS = re.compile(
     r"response_format|json_schema|json_object|structured output|guided|grammar", re.IGNORECASE
 )
@@ -113,13 +121,21 @@ _MAX_ECHOED_REPLY_TOKENS = 1500
 
 
 class _FormatRejected(Exception):
-    """The endpoint refused the response_format of the current rung."""
+    """The endpoint refused the response_format of the current rung (the message says how)."""
+
+
+class _StrictSchemaRejected(_FormatRejected):
+    """The endpoint takes json_schema but not this schema in strict mode (OpenAI's "Invalid
+    schema for response_format"): the same rung, non-strict, will do."""
 
 
 @dataclass
 class _LoopState:
     client: AsyncOpenAI
     semaphore: asyncio.Semaphore
+    # Held by structured calls until one has been answered: concurrent first calls would each
+    # spend a refused request learning the same rung.
+    learning: asyncio.Lock
 
 
 @dataclass
@@ -162,7 +178,8 @@ class LLMClient:
         max_tokens: int = 1024,
         max_retries: int = 4,
         *,
-        timeout: float = 60.0,
+        timeout: float | None = None,
+        structured_output: str = AUTO,
         max_concurrency: int = 16,
         cache_dir: str | None = None,
         prices: Mapping[str, tuple[float, float]] | None = None,
@@ -176,7 +193,10 @@ class LLMClient:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.max_retries = max_retries
-        self.timeout = timeout
+        # Whether the endpoint runs on this machine or network: such a server usually cannot
+        # cancel a request it is generating, so a timed-out request is not sent again.
+        self.local = bool(base_url) and _is_local(base_url or "")
+        self.timeout = timeout or (LOCAL_TIMEOUT_S if self.local else REMOTE_TIMEOUT_S)
         self.max_concurrency = max_concurrency
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -185,7 +205,20 @@ class LLMClient:
         self.prices = PriceTable(DEFAULT_PRICES if prices is None else prices)
         self.cache = ResponseCache(cache_dir) if cache_dir else None
         self._api_key = _resolve_api_key(api_key, base_url)
-        self._rung = JSON_SCHEMA
+        if structured_output != AUTO and structured_output not in LADDER:
+            raise ValueError(
+                f"structured_output must be one of {', '.join((AUTO, *LADDER))}, "
+                f"not {structured_output!r}"
+            )
+        self.structured_output = structured_output
+        self._rungs = RungMemory(cache_dir) if cache_dir else None
+        learned = self._rungs.get(self._endpoint) if self._rungs else None
+        self._rung = structured_output if structured_output != AUTO else learned or JSON_SCHEMA
+        self._strict = True  # off once the endpoint refused a schema in strict mode
+        # Whether a structured request has been answered on the current rung (or it is pinned
+        # or remembered), so calls may go in parallel.
+        self._settled = structured_output != AUTO or learned is not None
+        self.usage.record_rung(self.model, self._rung)
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
@@ -198,6 +231,10 @@ class LLMClient:
     def structured_rung(self) -> str:
         """The structured-output rung this endpoint was last seen to accept."""
         return self._rung
+
+    @property
+    def _endpoint(self) -> str:
+        return f"{self.base_url or 'https://api.openai.com/v1'}|{self.model}"
 
     # ----------------------------------------------------------------------------- async API
 
@@ -228,20 +265,48 @@ class LLMClient:
         max_tokens: int | None = None,
     ) -> T:
         """A reply parsed into ``output_schema``, with one repair retry if it does not validate."""
+        if self._settled:
+            return await self._structured(
+                system_prompt, user_prompt, output_schema, temperature, max_tokens
+            )
+        async with self._state().learning:
+            return await self._structured(
+                system_prompt, user_prompt, output_schema, temperature, max_tokens
+            )
+
+    async def _structured(
+        self,
+        system_prompt: str,
+        user_prompt: str,
+        output_schema: type[T],
+        temperature: float | None,
+        max_tokens: int | None,
+    ) -> T:
         name = _SCHEMA_NAME.sub("_", output_schema.__name__)[:64]
         schema = output_schema.model_json_schema()
         while True:
             rung = self._rung
             messages, response_format = _structured_request(
-                rung, name, schema, system_prompt, user_prompt
+                rung, name, schema, system_prompt, user_prompt, strict=self._strict
             )
             try:
                 reply = await self._complete(
                     messages, temperature, max_tokens, response_format, rung, schema
                 )
-            except _FormatRejected:
-                self._step_down(rung)
+            except _StrictSchemaRejected as refused:
+                if self._strict:
+                    self.usage.record_format_refusal(self.model)
+                    logger.info(
+                        "%s refused a strict schema (%s); non-strict now", self.model, refused
+                    )
+                    self._strict = False
+                else:
+                    self._step_down(rung, str(refused))
                 continue
+            except _FormatRejected as refused:
+                self._step_down(rung, str(refused))
+                continue
+            self._settled = True
             break
 
         self._refuse_unusable(reply)
@@ -266,8 +331,8 @@ class LLMClient:
                 fixed = await self._complete(
                     repair, temperature, max_tokens, response_format, rung, schema
                 )
-            except _FormatRejected:
-                self._step_down(rung)
+            except _FormatRejected as refused:
+                self._step_down(rung, str(refused))
                 raise LLMResponseError(
                     f"{self.model}: {name} reply did not validate and the repair was refused"
                 ) from None
@@ -275,6 +340,9 @@ class LLMClient:
             try:
                 result = _parse_reply(fixed.text, output_schema)
             except (ValueError, ValidationError) as second:
+                # Kept all the same: a replay of this run fails the same way, for free.
+                self._remember(reply)
+                self._remember(fixed)
                 raise LLMResponseError(
                     f"{self.model}: {name} reply did not validate after a repair retry: "
                     f"{_describe(second)}"
@@ -374,15 +442,26 @@ class LLMClient:
                     timeout=self.timeout,
                     max_retries=0,  # retries are ours: only transient errors, with jitter
                 )
-                state = _LoopState(client, asyncio.Semaphore(self.max_concurrency))
+                state = _LoopState(client, asyncio.Semaphore(self.max_concurrency), asyncio.Lock())
                 self._states[loop] = state
             return state
 
-    def _step_down(self, rejected: str) -> None:
+    def _step_down(self, rejected: str, why: str) -> None:
+        self.usage.record_format_refusal(self.model)
+        if self.structured_output != AUTO:
+            raise LLMFatalError(
+                f"{self.model}: the endpoint refuses structured_output={rejected} ({why}); "
+                f"pin another rung or use {AUTO}"
+            )
         # Concurrent calls may all be refused on the same rung; step down once per rung.
         if self._rung == rejected:
-            self._rung = _LADDER[min(_LADDER.index(rejected) + 1, len(_LADDER) - 1)]
-            logger.info("%s refused %s output; using %s", self.model, rejected, self._rung)
+            self._rung = LADDER[min(LADDER.index(rejected) + 1, len(LADDER) - 1)]
+            logger.info(
+                "%s refused %s output (%s); using %s", self.model, rejected, why, self._rung
+            )
+            self.usage.record_rung(self.model, self._rung)
+            if self._rungs is not None:
+                self._rungs.put(self._endpoint, self._rung)
 
     def _refuse_unusable(self, reply: _Reply) -> None:
         """A refusal or a filtered reply is no answer, and asking again would not change it."""
@@ -460,11 +539,13 @@ class LLMClient:
             extra["response_format"] = response_format
         started = time.monotonic()
         attempt = 0
+        five_xx = 0
         while True:
             state = self._state()
             problem = ""
             retry_after: float | None = None
             refusal: Exception | None = None
+            final = False
             try:
                 async with state.semaphore, asyncio.timeout(self.timeout):
                     response = await state.client.chat.completions.create(
@@ -481,14 +562,28 @@ class LLMClient:
             except openai.APIStatusError as exc:
                 error = self._endpoint_error(exc)
                 retry_after = _retry_after(exc.response.headers)
-                if response_format is not None and _rejects_response_format(error):
-                    refusal = _FormatRejected()
+                if response_format is not None and _STRICT_SCHEMA_REFUSED.search(error.message):
+                    refusal = _StrictSchemaRejected(error.describe())
+                elif response_format is not None and _rejects_response_format(error):
+                    refusal = _FormatRejected(error.describe())
                 else:
                     refusal = _classify(self.model, error, retry_after)
                     if refusal is None:
                         problem = error.describe()
+                        five_xx = five_xx + 1 if error.status >= 500 else 0
+                        if (
+                            response_format is not None
+                            and five_xx >= _FIVE_XX_BEFORE_PROBE
+                            and await self._refuses_structured(messages)
+                        ):
+                            refusal = _FormatRejected(
+                                f"{problem} (repeated; a plain request succeeds)"
+                            )
             except (TimeoutError, openai.APITimeoutError):
                 problem = f"no reply within {self.timeout:g}s"
+                # A local server goes on generating the abandoned request; sending it again
+                # would only queue behind it.
+                final = self.local
             except openai.APIConnectionError as exc:
                 problem = f"connection error ({self._redact(str(exc.__cause__ or exc))})"
             except ValueError as exc:  # a JSON body cut off or mangled on the way
@@ -500,6 +595,12 @@ class LLMClient:
                 if not isinstance(refusal, _FormatRejected):
                     self.usage.record_failure(self.model, type(refusal).__name__)
                 raise refusal
+            if final:
+                self.usage.record_failure(self.model, "LLMTransientError")
+                raise LLMTransientError(
+                    f"{self.model}: {problem}; not retried: a local server cannot cancel the "
+                    "request it is still generating (raise --request-timeout)"
+                )
             if attempt >= self.max_retries:
                 self.usage.record_failure(self.model, "LLMTransientError")
                 raise LLMTransientError(
@@ -519,6 +620,22 @@ class LLMClient:
             self.usage.record_retry(self.model)
             logger.debug("%s: %s; retry %d in %.2fs", self.model, problem, attempt, delay)
             await asyncio.sleep(delay)
+
+    async def _refuses_structured(self, messages: list[dict[str, str]]) -> bool:
+        """After repeated 5xx to a structured request: whether the same messages without a
+        response_format get an answer (one token is enough). The same content, so a 5xx that
+        this content causes is not mistaken for a refused format."""
+        state = self._state()
+        try:
+            async with state.semaphore, asyncio.timeout(self.timeout):
+                await state.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    max_tokens=1,
+                )
+        except (openai.OpenAIError, TimeoutError, ValueError):
+            return False
+        return True
 
     def _account(
         self, response: ChatCompletion, messages: list[dict[str, str]], seconds: float
@@ -607,15 +724,22 @@ def _messages(system_prompt: str, user_prompt: str) -> list[dict[str, str]]:
 
 
 def _structured_request(
-    rung: str, name: str, schema: dict[str, Any], system_prompt: str, user_prompt: str
+    rung: str,
+    name: str,
+    schema: dict[str, Any],
+    system_prompt: str,
+    user_prompt: str,
+    *,
+    strict: bool = True,
 ) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
     if rung == JSON_SCHEMA:
-        strict, is_strict = strict_json_schema(schema)
+        converted, is_strict = strict_json_schema(schema)
+        is_strict = is_strict and strict
         response_format: dict[str, Any] | None = {
             "type": "json_schema",
             "json_schema": {
                 "name": name,
-                "schema": strict if is_strict else schema,
+                "schema": converted if is_strict else schema,
                 "strict": is_strict,
             },
         }
@@ -626,7 +750,12 @@ def _structured_request(
         f"{SCHEMA_NAME_MARKER}{name}\n"
         f"{SCHEMA_MARKER}{json.dumps(schema, separators=(',', ':'))}"
     )
-    response_format = {"type": "json_object"} if rung == JSON_OBJECT else None
+    if rung == JSON_OBJECT_SCHEMA:
+        response_format = {"type": "json_object", "schema": schema}
+    elif rung == JSON_OBJECT:
+        response_format = {"type": "json_object"}
+    else:
+        response_format = None
     return _messages(system, user_prompt), response_format
 
 

@@ -16,6 +16,8 @@ from agenther.config import DEFAULT_PRICES
 RequestListener = Callable[[str, int, int, float, bool, float], None]
 # (model, error class name): a call that failed for good, after the client's own retries
 FailureListener = Callable[[str, str], None]
+# (model, rung): the structured-output rung a client uses from now on
+RungListener = Callable[[str, str], None]
 
 
 @dataclass
@@ -27,6 +29,8 @@ class ModelUsage:
     cache_hits: int = 0
     retries: int = 0
     failures: int = 0  # calls that ended in an error, after the client's own retries
+    format_refusals: int = 0  # structured requests the endpoint refused (each steps down)
+    structured_output: str = ""  # the ladder rung in use
 
 
 class PriceTable:
@@ -60,6 +64,7 @@ class UsageTracker:
         self._models: dict[str, ModelUsage] = {}
         self._listeners: list[RequestListener] = [on_request] if on_request else []
         self._failure_listeners: list[FailureListener] = []
+        self._rung_listeners: list[RungListener] = []
 
     def add_listener(self, listener: RequestListener) -> None:
         with self._lock:
@@ -68,6 +73,15 @@ class UsageTracker:
     def add_failure_listener(self, listener: FailureListener) -> None:
         with self._lock:
             self._failure_listeners.append(listener)
+
+    def add_rung_listener(self, listener: RungListener) -> None:
+        """Told the rung of every model already known, then each change."""
+        with self._lock:
+            self._rung_listeners.append(listener)
+            known = [(m, u.structured_output) for m, u in self._models.items()]
+        for model, rung in known:
+            if rung:
+                listener(model, rung)
 
     def record_request(
         self,
@@ -98,6 +112,17 @@ class UsageTracker:
             listeners = list(self._failure_listeners)
         for listener in listeners:
             listener(model, error_type)
+
+    def record_rung(self, model: str, rung: str) -> None:
+        with self._lock:
+            self._models.setdefault(model, ModelUsage()).structured_output = rung
+            listeners = list(self._rung_listeners)
+        for listener in listeners:
+            listener(model, rung)
+
+    def record_format_refusal(self, model: str) -> None:
+        with self._lock:
+            self._models.setdefault(model, ModelUsage()).format_refusals += 1
 
     def record_retry(self, model: str) -> None:
         with self._lock:

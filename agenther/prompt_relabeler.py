@@ -205,7 +205,7 @@ class PromptRelabeler:
             )
         reply = await self._llm.acall_structured(
             RELABEL_SYSTEM_PROMPT,
-            self._relabel_user_prompt(trajectory, outcome, None),
+            self._relabel_user_prompt(trajectory, outcome, []),
             HindsightPromptReply,
             temperature=temperature,
         )
@@ -300,7 +300,6 @@ class PromptRelabeler:
         unmet = unmet_constraints(t, analysis)
         calls = 0
         attempts: list[_Attempt] = []
-        feedback: _Attempt | None = None
 
         for number in range(1, max(1, max_attempts) + 1):
             reply = first_attempt if number == 1 else None
@@ -309,20 +308,18 @@ class PromptRelabeler:
                 try:
                     reply = await llm.acall_structured(
                         RELABEL_SYSTEM_PROMPT,
-                        self._relabel_user_prompt(t, outcome, feedback),
+                        self._relabel_user_prompt(t, outcome, attempts),
                         HindsightPromptReply,
                         temperature=temperature if number == 1 else retry_temperature,
                     )
                 except LLMResponseError as exc:
-                    feedback = _Attempt(number, "", 0.0, "", "unparseable", str(exc))
-                    attempts.append(feedback)
+                    attempts.append(_Attempt(number, "", 0.0, "", "unparseable", str(exc)))
                     logger.info("run %s attempt %d: unparseable reply", t.trajectory_id, number)
                     continue
 
             prompt = " ".join(reply.hindsight_prompt.split())
             attempt = _Attempt(number, prompt, _clamp(reply.confidence), reply.rationale, "", "")
             attempts.append(attempt)
-            feedback = attempt
             if not reply.is_valid_replay:
                 attempt.status, attempt.detail = "invalid", "you marked it is_valid_replay=false"
                 continue
@@ -390,7 +387,7 @@ class PromptRelabeler:
         return True
 
     def _relabel_user_prompt(
-        self, t: FailedTrajectory, outcome: ReplayOutcome, feedback: _Attempt | None
+        self, t: FailedTrajectory, outcome: ReplayOutcome, earlier: list[_Attempt]
     ) -> str:
         achievements_budget = max(16, int(self._token_budget * _ACHIEVEMENTS_SHARE))
         run = render_trajectory(t, max(64, self._token_budget - achievements_budget))
@@ -401,14 +398,16 @@ class PromptRelabeler:
             "What the observations establish: "
             + quote_untrusted("achievements", truncate_text(achieved, achievements_budget)),
         ]
-        if feedback is not None:
+        if earlier:
+            # Every rejected attempt, in plain words: each retry is a new request (never a
+            # cache replay of the last one) and the model is not shown our internals.
+            lines = [f"- {_said(a)}: {_why_rejected(a)}" for a in earlier]
             parts.append(
-                "Your previous attempt was rejected: "
-                + quote_untrusted("rejection", feedback.detail or feedback.status)
+                "Your earlier attempts were rejected:\n"
+                + quote_untrusted("rejections", "\n".join(lines))
+                + "\n\nWrite a different request that avoids these problems; do not repeat an "
+                "earlier one."
             )
-            if feedback.prompt:
-                parts.append("Previous attempt: " + quote_untrusted("previous", feedback.prompt))
-            parts.append("Write a different request that fixes this.")
         return "\n\n".join(parts)
 
     def _judge_user_prompt(self, t: FailedTrajectory, prompt: str) -> str:
@@ -444,6 +443,28 @@ def _accepted(
         mode="llm",
     )
     return RelabelDecision(accepted=True, relabeled=relabeled, reason=how, attempts=calls)
+
+
+def _said(attempt: _Attempt) -> str:
+    return f'"{attempt.prompt}"' if attempt.prompt else "(no usable reply)"
+
+
+def _why_rejected(attempt: _Attempt) -> str:
+    """Why an attempt was turned down, as the model can act on it."""
+    match attempt.status:
+        case "unparseable":
+            return "the reply was not the JSON object asked for"
+        case "invalid":
+            return "you said the run does not satisfy it"
+        case "ungrounded":
+            return attempt.detail
+        case "low_confidence":
+            return f"you were not confident the run satisfies it ({attempt.confidence:.2f})"
+        case "judge_unparseable":
+            return "a reviewer could not judge it"
+        case "judge_rejected":
+            return attempt.detail.replace("an independent judge", "a reviewer")
+    return attempt.detail or attempt.status
 
 
 def _rejection_reason(attempts: list[_Attempt]) -> str:

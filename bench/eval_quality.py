@@ -39,6 +39,7 @@ BLIND_SET = HERE / "blind_set.jsonl"
 TUNING_SETS = [
     HERE / "tuning_blind_1.jsonl",
     HERE / "tuning_blind_2.jsonl",
+    HERE / "tuning_blind_3.jsonl",
     HERE / "holdout_set.jsonl",
     HERE / "eval_set.jsonl",
     HERE / "dev_set.jsonl",
@@ -129,6 +130,10 @@ async def evaluate(config: PipelineConfig, records: list[dict[str, Any]]) -> dic
     if usage is not None:
         report["llm_requests"] = usage.total_requests
         report["llm_cost_usd"] = round(usage.total_cost_usd, 4)
+        report["llm_calls_per_run"] = round(usage.total_requests / n, 2)
+        report["seconds_per_run"] = round(elapsed / n, 2)
+        report["llm_usage"] = usage.snapshot()
+        report["fused_first_attempt"] = config.uses_fused_first_attempt
     return report
 
 
@@ -138,6 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="also evaluate LLM mode against this endpoint")
     parser.add_argument("--model", default="gpt-4o-mini")
     parser.add_argument("--judge-model")
+    parser.add_argument("--concurrency", type=int, default=16, help="LLM runs in flight")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="every K-th run of the blind set only (a slow local model), all modes alike",
+    )
+    parser.add_argument("--cache-dir", help="LLM reply cache (a rerun costs nothing)")
+    parser.add_argument(
+        "--fused",
+        action="store_true",
+        help="LLM mode a second time with the fused first attempt (2 calls per example)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "quality.json")
     parser.add_argument(
         "--sets",
@@ -154,11 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tuning = args.sets if args.sets is not None else [p for p in TUNING_SETS if p.exists()]
 
-    records = load_eval_set(args.blind_set)
+    records = load_eval_set(args.blind_set)[:: args.every]
     reports = [asyncio.run(evaluate(PipelineConfig(rule_based=True), records))]
     if args.base_url:
-        llm = PipelineConfig(model=args.model, base_url=args.base_url, judge_model=args.judge_model)
+        llm = PipelineConfig(
+            model=args.model,
+            base_url=args.base_url,
+            judge_model=args.judge_model,
+            max_concurrency=args.concurrency,
+            cache_dir=args.cache_dir,
+        )
         reports.append(asyncio.run(evaluate(llm, records)))
+        if args.fused:
+            fused = llm.model_copy(update={"fuse_first_attempt": True})
+            reports.append(asyncio.run(evaluate(fused, records)))
     if not args.show_blind_details:
         for report in reports:
             report.pop("mistakes")
@@ -170,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out: dict[str, Any] = {
         "blind_set": args.blind_set.name,
+        "every": args.every,
         "targets_rule_mode": checks,
         "reports": reports,
     }

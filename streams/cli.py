@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agenther.flags import add_pipeline_flags, pipeline_overrides
+
 if TYPE_CHECKING:
     from streams.settings import ServiceSettings
 
@@ -27,20 +29,6 @@ logger = logging.getLogger("agenther.service")
 
 S = argparse.SUPPRESS
 EXIT_USAGE = 2
-
-# Flag dest -> PipelineConfig field, for the pipeline flags of `serve`.
-_PIPELINE_FLAGS = {
-    "rule_based": "rule_based",
-    "model": "model",
-    "base_url": "base_url",
-    "judge_model": "judge_model",
-    "judge_base_url": "judge_base_url",
-    "min_confidence": "min_confidence",
-    "max_attempts": "relabel_max_attempts",
-    "concurrency": "max_concurrency",
-    "cache_dir": "cache_dir",
-    "fuse_first_attempt": "fuse_first_attempt",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -177,21 +165,7 @@ def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
     a("--max-event-bytes", type=int, default=S)
     a("--shutdown-grace", dest="shutdown_grace_s", type=float, default=S)
     p = serve.add_argument_group("pipeline")
-    p.add_argument("--rule-based", action="store_true", default=S, help="no LLM, zero cost")
-    p.add_argument("--model", default=S)
-    p.add_argument("--base-url", default=S)
-    p.add_argument("--judge-model", default=S)
-    p.add_argument("--judge-base-url", default=S)
-    p.add_argument("--min-confidence", type=float, default=S)
-    p.add_argument("--max-attempts", type=int, default=S)
-    p.add_argument("--concurrency", type=int, default=S)
-    p.add_argument("--cache-dir", default=S)
-    p.add_argument(
-        "--fuse-first-attempt",
-        action=argparse.BooleanOptionalAction,
-        default=S,
-        help="the joint Stage 1+2 call also writes relabel attempt 1",
-    )
+    add_pipeline_flags(p)
     serve.set_defaults(func=_serve_command)
 
 
@@ -216,7 +190,7 @@ def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
     given = vars(args)
     fields = set(ServiceSettings.model_fields) - {"pipeline"}
     overrides: dict[str, Any] = {k: v for k, v in given.items() if k in fields}
-    pipeline = {field: given[flag] for flag, field in _PIPELINE_FLAGS.items() if flag in given}
+    pipeline = pipeline_overrides(args)
     if pipeline:
         overrides["pipeline"] = pipeline
     return ServiceSettings.load(given.get("config"), **overrides)

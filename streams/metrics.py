@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from agenther.llm_client import LADDER
+
 _LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
 _STAGE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -94,6 +96,12 @@ class ServiceMetrics:
             ["model", "error"],
             registry=r,
         )
+        self.llm_structured_output = Gauge(
+            "agenther_llm_structured_output",
+            "1 for the structured-output rung each model's endpoint is used with",
+            ["model", "rung"],
+            registry=r,
+        )
         self.llm_quota_errors = Counter(
             "agenther_llm_quota_errors",
             "Runs that met an exhausted LLM quota (429 insufficient_quota)",
@@ -109,6 +117,11 @@ class ServiceMetrics:
     def on_llm_failure(self, model: str, error_type: str) -> None:
         """Failure listener for ``agenther.llm_usage.UsageTracker``."""
         self.llm_failures.labels(model, error_type).inc()
+
+    def on_llm_rung(self, model: str, rung: str) -> None:
+        """Rung listener for ``agenther.llm_usage.UsageTracker``."""
+        for other in LADDER:
+            self.llm_structured_output.labels(model, other).set(1 if other == rung else 0)
 
     def on_llm_request(
         self,

@@ -93,6 +93,7 @@ class RelabelService:
         if self.pipeline.llm is not None:
             self.pipeline.llm.usage.add_listener(self.metrics.on_llm_request)
             self.pipeline.llm.usage.add_failure_listener(self.metrics.on_llm_failure)
+            self.pipeline.llm.usage.add_rung_listener(self.metrics.on_llm_rung)
         self._pool: RulePool | None = None
         if settings.workers and not self.pipeline.config.uses_llm:
             self._pool = RulePool(self.pipeline.config, settings.workers)

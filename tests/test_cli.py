@@ -225,8 +225,8 @@ def test_a_run_with_errors_and_no_example_exits_non_zero(
         )
     assert code == EXIT_ALL_FAILED
     captured = capsys.readouterr()
-    assert "no examples, and 2 of 3 runs ended in an error" in captured.err
-    assert "2 failed calls" in captured.out
+    assert "no examples, and 3 of 3 runs ended in an error" in captured.err
+    assert "3 failed calls" in captured.out
 
 
 def test_llm_usage_is_in_the_summary(

@@ -121,7 +121,10 @@ async def test_transient_errors_propagate(fake_llm: FakeOpenAI, client: LLMClien
     with pytest.raises(LLMTransientError):
         await JointAnalyzer(client).aanalyze(SUPPLIERS)
     await client.aclose()
-    assert len(fake_llm.requests) == 2  # the call and the client's one retry
+    # The call, the client's one retry, then the same messages without response_format (two
+    # 5xx in a row could be a refused format): that one fails too, so it is the server.
+    assert len(fake_llm.requests) == 3
+    assert "response_format" not in fake_llm.requests[2].body
 
 
 # --- the pipeline: calls per run, read from the fake's request log ------------------------------
@@ -236,7 +239,11 @@ def test_joint_analysis_is_part_of_the_fingerprint_only_where_it_applies() -> No
     assert on.uses_joint_analysis and not off.uses_joint_analysis
     assert on.fingerprint() != off.fingerprint()
     # Without the LLM detector the setting changes nothing, and neither does the fingerprint.
-    assert PipelineConfig().fingerprint() == PipelineConfig(joint_analysis=False).fingerprint()
+    rule_stage_1 = {"use_llm_detector": False}
+    assert (
+        PipelineConfig(**rule_stage_1).fingerprint()
+        == PipelineConfig(**rule_stage_1, joint_analysis=False).fingerprint()
+    )
     assert not PipelineConfig(rule_based=True, **both).uses_joint_analysis
 
 
@@ -364,7 +371,7 @@ async def test_after_a_rejected_fused_attempt_the_retries_are_normal_relabel_cal
     assert _temperatures(fake_llm) == [0.3, 0.0, 0.7, 0.0]
     retry = fake_llm.requests[2]
     assert retry.system_prompt == RELABEL_SYSTEM_PROMPT
-    assert "Your previous attempt was rejected" in retry.user_prompt
+    assert "Your earlier attempts were rejected" in retry.user_prompt
     assert "the run does not show this" in retry.user_prompt and GENERIC_PROMPT in retry.user_prompt
     assert result.relabeled is not None and result.relabeled.attempts == 2
     assert result.relabeled.hindsight_prompt != GENERIC_PROMPT

@@ -22,7 +22,7 @@ from agenther.errors import (
     LLMTransientError,
 )
 from agenther.llm_client import (
-    JSON_OBJECT,
+    JSON_OBJECT_SCHEMA,
     JSON_SCHEMA,
     LOCAL_API_KEY,
     TEXT,
@@ -88,18 +88,22 @@ async def test_ladder_falls_back_and_remembers_the_rung(fake_llm: FakeOpenAI) ->
     fake_llm.rejected_formats = {"json_schema"}
     llm = client(fake_llm)
     assert (await llm.acall_structured("judge", "run", Verdict)).is_valid
-    assert [r.response_format_type for r in fake_llm.requests] == ["json_schema", "json_object"]
-    assert llm.structured_rung == JSON_OBJECT
-    # The schema travels in the prompt with the marker line on the lower rungs.
+    assert [r.response_format_type for r in fake_llm.requests] == [
+        "json_schema",
+        "json_object_schema",
+    ]
+    assert llm.structured_rung == JSON_OBJECT_SCHEMA
+    # The schema travels beside json_object (for servers that enforce it) and in the prompt.
+    assert fake_llm.requests[1].body["response_format"]["schema"]["title"] == "Verdict"
     assert "JSON schema name: Verdict" in fake_llm.requests[1].system_prompt
 
     await llm.acall_structured("judge", "run again", Verdict)
-    assert [r.response_format_type for r in fake_llm.requests][2:] == ["json_object"]
+    assert [r.response_format_type for r in fake_llm.requests][2:] == ["json_object_schema"]
     await llm.aclose()
 
 
 async def test_ladder_reaches_plain_text_with_json_extraction(fake_llm: FakeOpenAI) -> None:
-    fake_llm.rejected_formats = {"json_schema", "json_object"}
+    fake_llm.rejected_formats = {"json_schema", "json_object_schema", "json_object"}
     fake_llm.on_schema(
         "Verdict",
         lambda request: (
@@ -119,7 +123,7 @@ async def test_scripted_reject_applies_only_to_json_schema(fake_llm: FakeOpenAI)
     fake_llm.script([Fault.reject_response_format()])
     llm = client(fake_llm)
     await llm.acall_structured("judge", "run", Verdict)
-    assert llm.structured_rung == JSON_OBJECT
+    assert llm.structured_rung == JSON_OBJECT_SCHEMA
     await llm.aclose()
 
 
@@ -216,10 +220,31 @@ async def test_5xx_and_broken_bodies_are_retried(fake_llm: FakeOpenAI) -> None:
     await llm.aclose()
 
 
+async def test_a_local_endpoint_that_times_out_is_not_asked_again(fake_llm: FakeOpenAI) -> None:
+    # A server on this machine goes on generating the abandoned request: a retry would queue
+    # behind it. So one timeout ends the call, and says how to wait longer.
+    fake_llm.script([Fault.delay(600.0)] * 3)
+    llm = client(fake_llm, timeout=0.3, max_retries=2)
+    assert llm.local
+    with pytest.raises(LLMTransientError, match=r"no reply within 0\.3s; not retried.*timeout"):
+        await llm.acall("s", "u")
+    assert len(fake_llm.requests) == 1
+    assert llm.usage.for_model("gpt-4o-mini").failures == 1
+    await llm.aclose()
+
+
+def test_the_default_timeout_fits_the_endpoint() -> None:
+    assert LLMClient(base_url="http://127.0.0.1:8080/v1").timeout == 600.0
+    assert LLMClient(base_url="http://ollama:11434/v1").timeout == 600.0
+    assert LLMClient(api_key=KEY).timeout == 60.0
+    assert LLMClient(base_url="https://api.example.com/v1", api_key=KEY, timeout=7).timeout == 7
+
+
 async def test_timeouts_exhaust_retries_into_a_transient_error(fake_llm: FakeOpenAI) -> None:
     # Each reply would take 10 minutes: the call can only end because every attempt timed out.
     fake_llm.script([Fault.delay(600.0)] * 3)
     llm = client(fake_llm, timeout=0.3, max_retries=2)
+    llm.local = False  # as a hosted API, which drops a request its client abandoned
     with pytest.raises(LLMTransientError, match=r"no reply within 0\.3s; gave up after 3"):
         await llm.acall("s", "u")
     assert len(fake_llm.requests) == 3
@@ -355,9 +380,14 @@ async def test_a_500_that_names_response_format_steps_down_the_ladder(
     llm = client(fake_llm)
     verdict = await llm.acall_structured("s", "u", Verdict)
     assert verdict.is_valid
-    assert llm.structured_rung == JSON_OBJECT
-    assert [r.response_format_type for r in fake_llm.requests] == ["json_schema", "json_object"]
-    assert llm.usage.for_model("gpt-4o-mini").failures == 0  # learning a rung is no failure
+    assert llm.structured_rung == JSON_OBJECT_SCHEMA
+    assert [r.response_format_type for r in fake_llm.requests] == [
+        "json_schema",
+        "json_object_schema",
+    ]
+    usage = llm.usage.for_model("gpt-4o-mini")
+    assert usage.failures == 0  # learning a rung is no failure...
+    assert (usage.format_refusals, usage.structured_output) == (1, JSON_OBJECT_SCHEMA)
     await llm.aclose()
 
 
@@ -433,15 +463,18 @@ async def test_cache_hit_sends_nothing_and_costs_nothing(
     await replay.aclose()
 
 
-async def test_cache_stores_only_replies_that_validated(
+async def test_cache_replays_a_failed_reply_as_the_same_failure(
     fake_llm: FakeOpenAI, tmp_path: Path
 ) -> None:
+    # A replay of the same runs walks the same path for free, failures included.
     fake_llm.script([Fault.broken_json(), Fault.broken_json()])
     llm = client(fake_llm, cache_dir=str(tmp_path))
     with pytest.raises(LLMResponseError):
         await llm.acall_structured("judge", "run", Verdict)
-    assert await llm.acall_structured("judge", "run", Verdict)  # asked again, not replayed
-    assert len(fake_llm.requests) == 3
+    assert len(fake_llm.requests) == 2
+    with pytest.raises(LLMResponseError):
+        await llm.acall_structured("judge", "run", Verdict)
+    assert len(fake_llm.requests) == 2
     # The repaired path was stored whole, so its replay is free.
     fake_llm.script([Fault.schema_violation()])
     await llm.acall_structured("judge", "other", Verdict)
@@ -590,3 +623,102 @@ async def test_remote_endpoint_without_key_is_fatal(monkeypatch: pytest.MonkeyPa
     llm = LLMClient(base_url="https://api.example.com/v1")
     with pytest.raises(LLMFatalError, match="OPENAI_API_KEY"):
         await llm.acall("s", "u")
+
+
+async def test_a_bare_500_to_every_structured_request_is_learned_as_a_refusal(
+    fake_llm: FakeOpenAI,
+) -> None:
+    # A server whose refusal says nothing ("Internal Server Error"): after the second 5xx the
+    # same messages go without response_format; their answer shows the format is the problem.
+    fake_llm.rejected_formats = {"json_schema"}
+    fake_llm.format_rejection_status = 500
+    fake_llm.format_rejection_opaque = True
+    llm = client(fake_llm, max_retries=4)
+    assert (await llm.acall_structured("s", "u", Verdict)).is_valid
+    assert [r.response_format_type for r in fake_llm.requests] == [
+        "json_schema",
+        "json_schema",
+        None,  # the probe: the same messages, one token
+        "json_object_schema",
+    ]
+    assert fake_llm.requests[2].body["max_tokens"] == 1
+    assert fake_llm.requests[2].body["messages"] == fake_llm.requests[0].body["messages"]
+    assert llm.structured_rung == JSON_OBJECT_SCHEMA
+    await llm.aclose()
+
+
+async def test_a_500_this_content_causes_is_not_taken_for_a_refused_format(
+    fake_llm: FakeOpenAI,
+) -> None:
+    fake_llm.fail_matching("poison", Fault.status(500))
+    llm = client(fake_llm, max_retries=2)
+    with pytest.raises(LLMTransientError, match="gave up after 3"):
+        await llm.acall_structured("s", "poison", Verdict)
+    assert llm.structured_rung == JSON_SCHEMA  # the probe failed too: the server is failing
+    await llm.aclose()
+
+
+async def test_a_pinned_rung_is_used_as_is_and_its_refusal_is_fatal(fake_llm: FakeOpenAI) -> None:
+    llm = client(fake_llm, structured_output="json_object")
+    assert (await llm.acall_structured("s", "u", Verdict)).is_valid
+    assert fake_llm.requests[0].response_format_type == "json_object"
+    await llm.aclose()
+
+    fake_llm.rejected_formats = {"json_schema"}
+    pinned = client(fake_llm, structured_output="json_schema")
+    with pytest.raises(LLMFatalError, match="refuses structured_output=json_schema"):
+        await pinned.acall_structured("s", "u", Verdict)
+    await pinned.aclose()
+    with pytest.raises(ValueError, match="structured_output must be one of"):
+        client(fake_llm, structured_output="xml")
+
+
+async def test_the_learned_rung_is_kept_for_the_next_process(
+    fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_llm.rejected_formats = {"json_schema"}
+    first = client(fake_llm, cache_dir=str(tmp_path))
+    await first.acall_structured("s", "u", Verdict)
+    await first.aclose()
+    refused = len(fake_llm.requests)
+
+    later = client(fake_llm, cache_dir=str(tmp_path))
+    assert later.structured_rung == JSON_OBJECT_SCHEMA
+    await later.acall_structured("s", "another run", Verdict)
+    assert [r.response_format_type for r in fake_llm.requests[refused:]] == ["json_object_schema"]
+    # Another model behind the same URL learns its own rung.
+    assert client(fake_llm, cache_dir=str(tmp_path), model="other").structured_rung == JSON_SCHEMA
+    await later.aclose()
+
+
+async def test_a_refused_strict_schema_is_sent_again_non_strict_on_the_same_rung(
+    fake_llm: FakeOpenAI,
+) -> None:
+    # OpenAI's 400 for a schema strict mode cannot take names response_format, but the
+    # endpoint does take json_schema: stepping down would lose schema enforcement.
+    refusal = "Invalid schema for response_format 'Verdict': In context=(), 'x' is not permitted."
+    fake_llm.script([Fault.status(400, message=refusal)])
+    llm = client(fake_llm)
+    assert (await llm.acall_structured("s", "u", Verdict)).is_valid
+    sent = [r.body["response_format"]["json_schema"]["strict"] for r in fake_llm.requests]
+    assert sent == [True, False]
+    assert llm.structured_rung == JSON_SCHEMA
+    await llm.acall_structured("s", "again", Verdict)
+    assert fake_llm.requests[-1].body["response_format"]["json_schema"]["strict"] is False
+    await llm.aclose()
+
+
+async def test_concurrent_first_calls_learn_the_rung_with_one_refused_request(
+    fake_llm: FakeOpenAI,
+) -> None:
+    fake_llm.rejected_formats = {"json_schema"}
+    fake_llm.format_rejection_status = 500
+    llm = client(fake_llm)
+    results = await asyncio.gather(
+        *(llm.acall_structured("s", f"run {n}", Verdict) for n in range(8))
+    )
+    assert all(result.is_valid for result in results)
+    kinds = [r.response_format_type for r in fake_llm.requests]
+    assert kinds.count("json_schema") == 1 and kinds.count("json_object_schema") == 8
+    assert llm.usage.for_model("gpt-4o-mini").format_refusals == 1
+    await llm.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,8 +137,8 @@ async def test_retries_run_hotter_and_say_why_the_last_attempt_failed(
     assert decision.accepted
     assert [r.temperature for r in fake_llm.requests] == [0.3, 0.7, 0.0]
     retry = fake_llm.requests[1].user_prompt
-    assert "previous attempt was rejected" in retry
-    assert "confidence 0.20 is below 0.5" in retry
+    assert "earlier attempts were rejected" in retry
+    assert "you were not confident the run satisfies it (0.20)" in retry
     assert decision.relabeled is not None and decision.relabeled.attempts == 2
     assert decision.relabeled.confidence == pytest.approx((0.8 + 0.9) / 2)
     assert decision.attempts == 3
@@ -410,3 +411,26 @@ async def test_pipeline_in_llm_mode_with_the_default_replies(fake_llm: FakeOpenA
     assert [r.success for r in results] == [True, True], [r.error for r in results]
     for result in results:
         assert result.relabeled is not None and result.relabeled.mode == "llm"
+
+
+async def test_a_model_that_repeats_itself_gets_a_new_request_each_time_in_plain_words(
+    fake_llm: FakeOpenAI, traj: FailedTrajectory, outcome: ReplayOutcome, tmp_path: Path
+) -> None:
+    # The same rejected attempt three times, with the reply cache on: each retry must still
+    # reach the model (a cache replay would hand back the same rejected prompt), and what it
+    # is told is plain language, not our error classes or field names.
+    fake_llm.on_schema(RELABEL, replies(reply(valid=False)))
+    llm = LLMClient(
+        base_url=fake_llm.base_url, api_key="test-key", max_retries=0, cache_dir=str(tmp_path)
+    )
+    decision = await decide(PromptRelabeler(llm), traj, outcome)
+    await llm.aclose()
+
+    assert not decision.accepted
+    sent = [r.user_prompt for r in fake_llm.requests]
+    assert len(sent) == 3 and len(set(sent)) == 3
+    assert sent[2].count(GROUNDED) == 2  # both earlier attempts are listed
+    for retry in sent[1:]:
+        assert "you said the run does not satisfy it" in retry
+        for internal in ("is_valid_replay", "LLMResponseError", "HindsightPromptReply"):
+            assert internal not in retry

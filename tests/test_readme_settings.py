@@ -162,6 +162,8 @@ def _example(setting: str) -> Any:
         candidates = [0.25, 2.0, 1500.0]
     elif kind is str:
         candidates = [f"example-{setting.replace('.', '-')}"]
+    elif typing.get_origin(kind) is typing.Literal:
+        candidates = list(typing.get_args(kind))
     elif typing.get_origin(kind) is dict:
         candidates = [{"some-model": (1.0, 2.0)}]
     else:

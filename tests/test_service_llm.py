@@ -86,7 +86,7 @@ async def test_persistent_transient_error_becomes_a_dead_letter_with_attempts(
         assert record.value == originals[record.key.decode()]
         assert headers["agenther-attempts"] == "3"
         assert headers["agenther-error-type"] == "LLMTransientError"
-        assert headers["agenther-stage"] == "outcome_extraction"
+        assert headers["agenther-stage"] == "failure_detection"
         assert API_KEY not in json.dumps(headers)
         assert "SECRET" not in json.dumps(headers)
     assert service.counts[Outcome.DEAD_LETTER] == 2

@@ -94,8 +94,15 @@ class FakeRequest:
 
     @property
     def response_format_type(self) -> str | None:
+        """The rung the request is on: ``json_object`` with a ``schema`` beside it (which
+        llama-cpp-python's server enforces) reads ``json_object_schema``."""
         response_format = self.body.get("response_format")
-        return response_format.get("type") if isinstance(response_format, dict) else None
+        if not isinstance(response_format, dict):
+            return None
+        kind = response_format.get("type")
+        if kind == "json_object" and "schema" in response_format:
+            return "json_object_schema"
+        return kind
 
     @property
     def is_repair(self) -> bool:
@@ -242,6 +249,8 @@ class FakeOpenAI:
         # with this status: 400 like vLLM/OpenAI, 500 like llama-cpp-python's server.
         self.rejected_formats: set[str] = set()
         self.format_rejection_status = 400
+        # A refusal whose body does not say why (a bare "Internal Server Error").
+        self.format_rejection_opaque = False
         # Tokens (4 characters each) a request may use, prompt plus max_tokens, like a model's
         # context window; None: unlimited.
         self.context_limit: int | None = None
@@ -302,6 +311,7 @@ class FakeOpenAI:
             self._matching.clear()
             self.rejected_formats.clear()
             self.format_rejection_status = 400
+            self.format_rejection_opaque = False
             self.context_limit = None
             self.check_strict_schemas = True
             self.known_models = None
@@ -422,7 +432,9 @@ class FakeOpenAI:
                 code="model_not_found",
             )
         if fake.response_format_type in self.rejected_formats:
-            return _reject_format(fake, self.format_rejection_status)
+            return _reject_format(
+                fake, self.format_rejection_status, opaque=self.format_rejection_opaque
+            )
         if self.check_strict_schemas:
             problem = _strict_schema_problem(fake)
             if problem:
@@ -509,7 +521,9 @@ def _error(
     return web.json_response(body, status=status, headers=headers)
 
 
-def _reject_format(fake: FakeRequest, status: int = 400) -> web.Response:
+def _reject_format(fake: FakeRequest, status: int = 400, *, opaque: bool = False) -> web.Response:
+    if opaque:
+        return _error(status, "Internal Server Error", "server_error")
     if status >= 500:
         # llama-cpp-python's server: its request model allows only text and json_object, and
         # the validation error comes back as a 500 that quotes the field.
