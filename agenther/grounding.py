@@ -26,6 +26,7 @@ from agenther.evidence import (
     extract_quantities,
 )
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType, ReplayOutcome
+from agenther.places import observed_under_another_name
 from agenther.words import stem, tokens
 
 # --- constraints -------------------------------------------------------------------------------
@@ -296,7 +297,10 @@ def entity_supported(entity: str, ev: Evidence) -> bool:
     if ev.has_entity(entity):
         return True
     extensions = _FORMAT_NAMES.get(entity.lower())
-    return extensions is not None and any(ext in ev.text for ext in extensions)
+    if extensions is not None:
+        return any(ext in ev.text for ext in extensions)
+    # "Munich" for an observed "München Hbf": the same city, by the name a person uses.
+    return observed_under_another_name(entity, ev.text)
 
 
 def _restated(prompt: str, unmet: list[Constraint]) -> list[Constraint]:
