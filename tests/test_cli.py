@@ -312,3 +312,15 @@ def test_a_misspelt_or_malformed_environment_setting_is_a_usage_error(
     monkeypatch.setenv("AGENTHER_PIPELINE__PRICES", "{not json")
     assert main(["run", str(REFERENCE_FILE), "--rule-based"]) == EXIT_USAGE
     assert "expected JSON" in capsys.readouterr().err
+
+
+def test_help_imports_neither_the_llm_sdk_nor_the_kafka_client() -> None:
+    # `agenther --help` must answer at once: the openai SDK alone takes ~0.5 s to import.
+    code = (
+        "import sys\n"
+        "from agenther.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('openai' in sys.modules, 'aiokafka' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-2:] == ["False", "False"]
