@@ -49,6 +49,8 @@ USER 10001:10001
 WORKDIR /var/cache/agenther
 ENV HOME=/var/cache/agenther
 
+# In a container loopback is unreachable from outside; the service binds loopback by default.
+ENV AGENTHER_METRICS_HOST=0.0.0.0
 EXPOSE 9464
 
 # slim has no curl; the port follows AGENTHER_METRICS_PORT, where /healthz is served.

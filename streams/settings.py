@@ -55,7 +55,9 @@ class ServiceSettings(BaseSettings):
     max_in_flight: int = Field(default=64, ge=1, le=10_000)
     # Rule-mode worker processes (0 = relabel in the service process); LLM mode ignores it.
     workers: int = Field(default=0, ge=0, le=64)
-    metrics_host: str = "0.0.0.0"
+    # Loopback unless asked: /metrics and /readyz say more than a stranger should read. The
+    # image and the chart bind all interfaces, where the pod network is the boundary.
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     sasl_mechanism: SaslMechanism | None = None

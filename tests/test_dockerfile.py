@@ -239,3 +239,12 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
     for path in (".git", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "bench/out"):
         assert _is_ignored(path, patterns), path
     assert _is_ignored("agenther/__pycache__", patterns)
+
+
+def test_the_image_serves_metrics_beyond_loopback_where_the_service_does_not() -> None:
+    # Outside a container the probes' port binds loopback unless asked; inside one, loopback is
+    # unreachable for the kubelet and `docker run -p`, so the image asks.
+    from streams.settings import ServiceSettings
+
+    assert ServiceSettings.model_fields["metrics_host"].default == "127.0.0.1"
+    assert "AGENTHER_METRICS_HOST=0.0.0.0" in " ".join(_stages()[-1].args("ENV"))
