@@ -54,6 +54,18 @@ class LLMFatalError(LLMError):
     and no other request can succeed either."""
 
 
+class MissingAPIKeyError(LLMFatalError):
+    """No key for an endpoint that needs one. The message names every way to give one, and
+    the way to need none."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no API key: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE naming a file that holds "
+            "it), point --base-url at a local OpenAI-compatible server (which needs no key), or "
+            "use --rule-based, the zero-cost mode that calls no LLM"
+        )
+
+
 class LLMRequestError(LLMError):
     """The endpoint refused this one request for what it carries: too long for the model's
     context (``context_length_exceeded``), blocked by a content filter, or another 4xx about the

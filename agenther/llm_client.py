@@ -48,6 +48,7 @@ from agenther.errors import (
     LLMRequestError,
     LLMResponseError,
     LLMTransientError,
+    MissingAPIKeyError,
 )
 from agenther.llm_cache import ResponseCache, RungMemory
 from agenther.llm_usage import PriceTable, UsageTracker
@@ -433,9 +434,7 @@ class LLMClient:
             state = self._states.get(loop)
             if state is None:
                 if self._api_key is None:
-                    raise LLMFatalError(
-                        "no API key: pass api_key, or set OPENAI_API_KEY or OPENAI_API_KEY_FILE"
-                    )
+                    raise MissingAPIKeyError()
                 client = AsyncOpenAI(
                     api_key=self._api_key.get_secret_value(),
                     base_url=self.base_url,

@@ -172,6 +172,19 @@ def test_a_refused_key_stops_the_run_with_a_distinct_code(
     assert "sk-test-not-a-real-key" not in captured.out + captured.err
 
 
+def test_without_a_key_the_run_says_every_way_forward(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY_FILE", raising=False)
+    code = main(["run", str(REFERENCE_FILE), "-o", str(tmp_path / "out.jsonl")])
+    assert code == EXIT_FATAL_LLM
+    err = capsys.readouterr().err
+    for way in ("OPENAI_API_KEY", "OPENAI_API_KEY_FILE", "--base-url", "--rule-based"):
+        assert way in err
+    assert "api_key" not in err.replace("OPENAI_API_KEY", "")  # no library wording
+
+
 PREVIOUS_OUTPUT = '{"messages": "from an earlier run"}\n'
 
 
