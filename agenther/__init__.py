@@ -14,6 +14,7 @@ from agenther.models import (
     ReplayOutcome,
     SecondJudgeVerdict,
 )
+from agenther.trajectory_io import load_trajectories
 
 if TYPE_CHECKING:
     from agenther.pipeline import AgentHERPipeline, PipelineResult
@@ -30,6 +31,7 @@ def __getattr__(name: str) -> Any:
         return getattr(pipeline, name)
     raise AttributeError(f"module 'agenther' has no attribute {name!r}")
 
+
 __all__ = [
     "AgentHERPipeline",
     "AgentStep",
@@ -44,4 +46,5 @@ __all__ = [
     "ReplayOutcome",
     "SecondJudgeVerdict",
     "__version__",
+    "load_trajectories",
 ]

@@ -64,6 +64,8 @@ def iter_records(path: str | Path) -> Iterator[Loaded | Reject]:
 
 
 def load_trajectories(path: str | Path) -> tuple[list[FailedTrajectory], list[Reject]]:
+    """The valid runs of a JSON array or JSONL file, and the records that are not (each names
+    its line or item and why)."""
     trajectories: list[FailedTrajectory] = []
     rejects: list[Reject] = []
     for record in iter_records(path):
