@@ -29,6 +29,8 @@ logger = logging.getLogger("agenther.service")
 
 S = argparse.SUPPRESS
 EXIT_USAGE = 2
+EXIT_BROKER = 1  # the broker cannot be reached or refused the request
+TAIL_IDLE_S = 10.0
 
 
 def register(subparsers: Any) -> None:
@@ -85,7 +87,10 @@ def register(subparsers: Any) -> None:
     tail.add_argument("-n", type=int, default=None, help="stop after N records")
     tail.add_argument("--from-beginning", action="store_true")
     tail.add_argument(
-        "--idle-timeout", type=float, default=None, help="stop after S seconds without records"
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help=f"stop after S seconds without records (default: {TAIL_IDLE_S:g} with -n, else never)",
     )
     tail.set_defaults(func=_tail_command)
 
@@ -253,11 +258,19 @@ def _bootstrap(settings: ServiceSettings) -> str | None:
     return None
 
 
-def _run(coro: Any) -> int:
+def _run(coro: Any, bootstrap: str | None = None) -> int:
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
     try:
         result: int = asyncio.run(coro)
     except KeyboardInterrupt:
         return 130
+    except KafkaConnectionError as exc:
+        print(f"agenther: cannot connect to Kafka at {bootstrap}: {exc}", file=sys.stderr)
+        return EXIT_BROKER
+    except KafkaError as exc:
+        print(f"agenther: Kafka refused the request: {exc}", file=sys.stderr)
+        return EXIT_BROKER
     return result
 
 
@@ -359,10 +372,13 @@ def _produce_command(args: argparse.Namespace) -> int:
     settings = _load_settings(args)
     if settings is None:
         return EXIT_USAGE
+    if not Path(args.file).is_file():
+        print(f"agenther: {args.file}: no such file", file=sys.stderr)
+        return EXIT_USAGE
     bootstrap = _bootstrap(settings)
     if bootstrap is None:
         return EXIT_USAGE
-    return _run(_produce(settings, bootstrap, args.file))
+    return _run(_produce(settings, bootstrap, args.file), bootstrap)
 
 
 async def _produce(settings: ServiceSettings, bootstrap: str, path: str) -> int:
@@ -370,14 +386,15 @@ async def _produce(settings: ServiceSettings, bootstrap: str, path: str) -> int:
 
     from streams.events import EventCodec, EventDecodeError
 
+    records = _raw_records(path)  # a bad file is found before any connection
     codec = EventCodec(settings.schema_registry_url, settings.max_event_bytes)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", **settings.kafka_client_kwargs()
     )
-    await producer.start()
     sent = bad = 0
     try:
-        for where, raw in _raw_records(path):
+        await producer.start()
+        for where, raw in records:
             try:
                 # Decoding validates and turns the reference's trajectory shape into an event.
                 event = await codec.decode_run_event(raw)
@@ -416,8 +433,11 @@ def _tail_command(args: argparse.Namespace) -> int:
     bootstrap = _bootstrap(settings)
     if bootstrap is None:
         return EXIT_USAGE
+    idle = args.idle_timeout
+    if idle is None and args.n is not None:
+        idle = TAIL_IDLE_S  # "the first N" of a topic holding fewer must still end
     return _run(
-        _tail(settings, bootstrap, args.topic, args.n, args.from_beginning, args.idle_timeout)
+        _tail(settings, bootstrap, args.topic, args.n, args.from_beginning, idle), bootstrap
     )
 
 
@@ -439,7 +459,6 @@ async def _tail(
         auto_offset_reset="earliest" if from_beginning else "latest",
         **settings.kafka_client_kwargs(),
     )
-    await consumer.start()
     printed = 0
     last = time.monotonic()
     stop = asyncio.Event()
@@ -447,6 +466,7 @@ async def _tail(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await consumer.start()
         while not stop.is_set() and (limit is None or printed < limit):
             batch = await consumer.getmany(timeout_ms=200)
             records = sorted(

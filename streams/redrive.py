@@ -71,11 +71,16 @@ async def redrive_dead_letters(
         auto_offset_reset="earliest",
         **kwargs,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **kwargs)
+    # A dry run makes no producer at all: one never started nor stopped is reported unclosed.
+    producer = (
+        None
+        if dry_run
+        else AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **kwargs)
+    )
     try:
         # Started inside the try: a failed start still has to close its client.
         await consumer.start()
-        if not dry_run:
+        if producer is not None:
             await producer.start()
         if dlq_topic not in await consumer.topics():
             raise RedriveError(f"topic {dlq_topic} does not exist")
@@ -99,7 +104,7 @@ async def redrive_dead_letters(
                 continue
             report.redriven += 1
             report.by_topic[target] += 1
-            if not dry_run:
+            if producer is not None:
                 sends.append(
                     await producer.send(
                         target,
@@ -111,7 +116,7 @@ async def redrive_dead_letters(
         await asyncio.gather(*sends)
     finally:
         await consumer.stop()
-        if not dry_run:
+        if producer is not None:
             await producer.stop()
     logger.info("redrive of %s: %s", dlq_topic, report)
     return report

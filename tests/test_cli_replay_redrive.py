@@ -199,6 +199,7 @@ async def test_redrive_dry_run_then_by_reason(kafka_bootstrap: str) -> None:
 
     dry = await agenther(*base, "--dry-run")
     assert dry.returncode == 0, dry.stderr
+    assert "Unclosed" not in dry.stderr  # no producer is made for a dry run
     assert f"2 dead letters scanned, 2 matched, 2 would redrive ({source}: 2)" in dry.stdout
 
     chosen = await agenther(*base, "--reason", "llmtransient")
@@ -223,7 +224,8 @@ async def test_bad_requests_exit_2_and_an_unreachable_broker_exits_1(
     missing = f"dlq-missing-{uuid.uuid4().hex[:8]}"
     no_broker = f"127.0.0.1:{unused_port()}"
     # Independent runs: in parallel, to keep the file quick.
-    partition_alone, no_dlq, unreachable = await asyncio.gather(
+    runs = str(ROOT / "data" / "reference_example_trajectories.json")
+    partition_alone, no_dlq, unreachable, no_file, produce_to, tail_from = await asyncio.gather(
         agenther(
             "replay",
             "--bootstrap-servers",
@@ -247,7 +249,15 @@ async def test_bad_requests_exit_2_and_an_unreachable_broker_exits_1(
             "t",
             "--to-earliest",
         ),
+        agenther("produce", "no-such-runs.jsonl", "--bootstrap-servers", kafka_bootstrap),
+        agenther("produce", runs, "--bootstrap-servers", no_broker),
+        agenther("tail", "--topic", "t", "-n", "1", "--bootstrap-servers", no_broker),
     )
+    assert_refused(no_file, "no-such-runs.jsonl: no such file")
+    for failed in (produce_to, tail_from):
+        assert failed.returncode == 1, failed
+        assert f"agenther: cannot connect to Kafka at {no_broker}" in failed.stderr
+        assert "Traceback" not in failed.stderr and "Unclosed" not in failed.stderr
     assert_refused(partition_alone, "--partition goes with --to-offset")
     assert_refused(no_dlq, f"topic {missing} does not exist")
     assert unreachable.returncode == 1, unreachable

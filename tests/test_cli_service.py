@@ -211,12 +211,10 @@ async def test_produce_and_tail_commands(
             "--topic",
             topics.input,
             "-n",
-            "2",
+            "3",  # one more than the topic holds: the default idle timeout ends it
             "--from-beginning",
             "--bootstrap-servers",
             kafka_bootstrap,
-            "--idle-timeout",
-            "10",
         ),
         capture_output=True,
         text=True,
