@@ -156,6 +156,12 @@ def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
     )
     a("--metrics-host", default=S)
     a("--metrics-port", type=int, default=S, help="0 turns the HTTP endpoint off")
+    a(
+        "--embedded-broker-port",
+        type=int,
+        default=S,
+        help="without --bootstrap-servers: the embedded broker's loopback port (0: a free one)",
+    )
     a("--schema-registry-url", default=S, help="Avro output in Confluent wire format")
     a("--topic-partitions", type=int, default=S)
     a("--replication-factor", type=int, default=S)
@@ -291,13 +297,14 @@ async def serve(settings: ServiceSettings) -> int:
 
     broker: EmbeddedBroker | None = None
     if not settings.bootstrap_servers:
-        broker = EmbeddedBroker()
+        broker = EmbeddedBroker(port=settings.embedded_broker_port)
         try:
             address = broker.start()  # main thread: see broker._detach_and_die_with_parent
         except BrokerError as exc:
             logger.error("%s", exc)
             return 1
-        logger.info("no bootstrap servers given: embedded broker (memory only) at %s", address)
+        # On stdout's first line: the address other commands need (--bootstrap-servers).
+        print(f"embedded broker (memory only) at {address}", flush=True)
         settings = settings.model_copy(update={"bootstrap_servers": address})
     try:
         service = RelabelService(settings)

@@ -36,6 +36,7 @@ from agenther.pipeline import AgentHERPipeline
 from streams.dead_letters import SecretScrubber
 from streams.delivery import Delivery
 from streams.events import EventCodec
+from streams.group_leave import leave_generation_zero
 from streams.handler import Abandoned, Decision, EventHandler, Fatal, Outcome
 from streams.health import HealthServer
 from streams.metrics import ServiceMetrics
@@ -404,6 +405,8 @@ class RelabelService:
         await self._commit()
 
     async def _close(self) -> None:
+        if self._consumer is not None:
+            await leave_generation_zero(self._consumer)
         for client in (self._consumer, self._producer):
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -416,7 +419,8 @@ class RelabelService:
             self._pool.close()
         if self._owns_pipeline:
             await self.pipeline.aclose()
-        logger.info("stopped (%s)", ", ".join(f"{k.value}={v}" for k, v in self.counts.items()))
+        done = ", ".join(f"{k.value}={v}" for k, v in self.counts.items()) or "no events"
+        logger.info("stopped (%s)", done)
 
     # -- rebalancing -----------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     # image and the chart bind all interfaces, where the pod network is the boundary.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Without bootstrap_servers, `serve` starts an embedded broker on this loopback port
+    # (0: a free one), so `produce`/`tail` in another shell can be pointed at it.
+    embedded_broker_port: int = Field(default=0, ge=0, le=65535)
     security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None

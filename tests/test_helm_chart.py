@@ -37,6 +37,8 @@ CRD_API_VERSIONS = {
 # Settings the chart sets itself, so that ports, probes and volumes always agree with the file.
 CHART_MANAGED = {"metrics_host", "metrics_port"}
 CHART_MANAGED_PIPELINE = {"cache_dir"}
+# A pod always has a cluster to join: the embedded broker is for a laptop.
+NOT_FOR_A_POD = {"embedded_broker_port"}
 # Secrets come from Secret references (env), never from values.
 SECRETS = {"sasl_password"}
 SECRET_PIPELINE = {"api_key", "judge_api_key"}
@@ -301,7 +303,7 @@ def test_values_schema_offers_exactly_the_settings_the_service_reads() -> None:
     config = schema["properties"]["config"]
     service_fields = set(ServiceSettings.model_fields) - {"pipeline"}
     assert set(config["properties"]) - {"pipeline"} == _settable(
-        service_fields, CHART_MANAGED, SECRETS
+        service_fields, CHART_MANAGED, SECRETS, NOT_FOR_A_POD
     )
     pipeline_fields = set(PipelineConfig.model_fields)
     assert set(config["properties"]["pipeline"]["properties"]) == _settable(
