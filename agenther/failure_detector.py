@@ -39,7 +39,7 @@ from agenther.grounding import find_constraints, has_injection
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.lexicon import COMPARATOR_GROUP, DESTRUCTIVE_GROUP, lexicon_matches
 from agenther.rules.observations import ObservationKind, failed_head, observation_kind
-from agenther.run_text import INJECTION_NOTICE, render_trajectory
+from agenther.run_text import INJECTION_NOTICE, fit_context, render_trajectory
 from agenther.words import LETTER_WORD_RE, WORD_RE, prefix_stem
 
 if TYPE_CHECKING:
@@ -477,13 +477,16 @@ class FailureDetector:
 
     async def _detect_llm(self, trajectory: FailedTrajectory) -> FailureAnalysis:
         llm = self._client()
-        user_prompt = "Classify the failure of this agent run.\n\n" + render_trajectory(
-            trajectory, self._token_budget
-        )
-        reply = await llm.acall_structured(
-            _SYSTEM_PROMPT, user_prompt, FailureJudgement, temperature=0.0
-        )
-        return analysis_from_judgement(reply)
+
+        async def ask(budget: int) -> FailureJudgement:
+            user_prompt = "Classify the failure of this agent run.\n\n" + render_trajectory(
+                trajectory, budget
+            )
+            return await llm.acall_structured(
+                _SYSTEM_PROMPT, user_prompt, FailureJudgement, temperature=0.0
+            )
+
+        return analysis_from_judgement(await fit_context(ask, self._token_budget))
 
 
 def analysis_from_judgement(reply: FailureJudgement) -> FailureAnalysis:

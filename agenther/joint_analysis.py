@@ -32,7 +32,7 @@ from agenther.outcome_extractor import (
     outcome_from_report,
 )
 from agenther.prompt_relabeler import HINDSIGHT_RULES, HindsightPromptReply
-from agenther.run_text import INJECTION_NOTICE, render_trajectory
+from agenther.run_text import INJECTION_NOTICE, fit_context, render_trajectory
 
 if TYPE_CHECKING:
     from agenther.llm_client import LLMClient
@@ -99,13 +99,17 @@ class JointAnalyzer:
         ``LLMTransientError``, ``LLMFatalError`` and ``LLMResponseError`` propagate, as they do
         from either stage alone.
         """
-        user_prompt = (
-            "Classify the failure of this agent run and report what it established.\n\n"
-            + render_trajectory(trajectory, self._token_budget)
-        )
-        reply = await self._llm.acall_structured(
-            JOINT_SYSTEM_PROMPT, user_prompt, JointAnalysisReply, temperature=0.0
-        )
+
+        async def ask(budget: int) -> JointAnalysisReply:
+            user_prompt = (
+                "Classify the failure of this agent run and report what it established.\n\n"
+                + render_trajectory(trajectory, budget)
+            )
+            return await self._llm.acall_structured(
+                JOINT_SYSTEM_PROMPT, user_prompt, JointAnalysisReply, temperature=0.0
+            )
+
+        reply = await fit_context(ask, self._token_budget)
         return analysis_from_judgement(reply), outcome_from_report(reply, trajectory)
 
     async def aanalyze_with_first_attempt(
@@ -117,13 +121,17 @@ class JointAnalyzer:
         The candidate is unchecked: the relabeler verifies and judges it as its attempt 1. An
         unusable reply fails the whole call, as in ``aanalyze``.
         """
-        user_prompt = (
-            "Classify the failure of this agent run, report what it established and write the "
-            "request it fully carries out.\n\n" + render_trajectory(trajectory, self._token_budget)
-        )
-        reply = await self._llm.acall_structured(
-            FUSED_SYSTEM_PROMPT, user_prompt, FusedAnalysisReply, temperature=temperature
-        )
+
+        async def ask(budget: int) -> FusedAnalysisReply:
+            user_prompt = (
+                "Classify the failure of this agent run, report what it established and write "
+                "the request it fully carries out.\n\n" + render_trajectory(trajectory, budget)
+            )
+            return await self._llm.acall_structured(
+                FUSED_SYSTEM_PROMPT, user_prompt, FusedAnalysisReply, temperature=temperature
+            )
+
+        reply = await fit_context(ask, self._token_budget)
         candidate = HindsightPromptReply.model_validate(
             reply.model_dump(include=set(HindsightPromptReply.model_fields))
         )

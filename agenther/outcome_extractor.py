@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from agenther.evidence import collect_evidence, extract_entities, extract_quantities
 from agenther.models import FailedTrajectory, ReplayOutcome
 from agenther.rules.observations import ObservationKind, observation_kind
-from agenther.run_text import INJECTION_NOTICE, render_trajectory
+from agenther.run_text import INJECTION_NOTICE, fit_context, render_trajectory
 
 if TYPE_CHECKING:
     from agenther.llm_client import LLMClient
@@ -208,13 +208,16 @@ class OutcomeExtractor:
 
     async def _extract_llm(self, trajectory: FailedTrajectory) -> ReplayOutcome:
         llm = self._client()
-        user_prompt = "Report what this agent run established.\n\n" + render_trajectory(
-            trajectory, self._token_budget, include_goal=False
-        )
-        reply = await llm.acall_structured(
-            _SYSTEM_PROMPT, user_prompt, OutcomeReport, temperature=0.0
-        )
-        return outcome_from_report(reply, trajectory)
+
+        async def ask(budget: int) -> OutcomeReport:
+            user_prompt = "Report what this agent run established.\n\n" + render_trajectory(
+                trajectory, budget, include_goal=False
+            )
+            return await llm.acall_structured(
+                _SYSTEM_PROMPT, user_prompt, OutcomeReport, temperature=0.0
+            )
+
+        return outcome_from_report(await fit_context(ask, self._token_budget), trajectory)
 
 
 def outcome_from_report(reply: OutcomeReport, trajectory: FailedTrajectory) -> ReplayOutcome:

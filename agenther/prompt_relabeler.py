@@ -50,7 +50,13 @@ from agenther.models import (
 )
 from agenther.request_style import style_problems
 from agenther.rules.decide import decide_by_rules
-from agenther.run_text import INJECTION_NOTICE, quote_untrusted, render_trajectory, truncate_text
+from agenther.run_text import (
+    INJECTION_NOTICE,
+    fit_context,
+    quote_untrusted,
+    render_trajectory,
+    truncate_text,
+)
 
 if TYPE_CHECKING:
     from agenther.llm_client import LLMClient
@@ -305,13 +311,18 @@ class PromptRelabeler:
             reply = first_attempt if number == 1 else None
             if reply is None:
                 calls += 1
-                try:
-                    reply = await llm.acall_structured(
+                heat = temperature if number == 1 else retry_temperature
+
+                async def ask(budget: int, heat: float = heat) -> HindsightPromptReply:
+                    return await llm.acall_structured(
                         RELABEL_SYSTEM_PROMPT,
-                        self._relabel_user_prompt(t, outcome, attempts),
+                        self._relabel_user_prompt(t, outcome, attempts, budget),
                         HindsightPromptReply,
-                        temperature=temperature if number == 1 else retry_temperature,
+                        temperature=heat,
                     )
+
+                try:
+                    reply = await fit_context(ask, self._token_budget)
                 except LLMResponseError as exc:
                     attempts.append(_Attempt(number, "", 0.0, "", "unparseable", str(exc)))
                     logger.info("run %s attempt %d: unparseable reply", t.trajectory_id, number)
@@ -361,13 +372,17 @@ class PromptRelabeler:
         """
         judge = self._judge or self._llm
         assert judge is not None
-        try:
-            verdict = await judge.acall_structured(
+
+        async def ask(budget: int) -> SecondJudgeVerdict:
+            return await judge.acall_structured(
                 JUDGE_SYSTEM_PROMPT,
-                self._judge_user_prompt(t, attempt.prompt),
+                self._judge_user_prompt(t, attempt.prompt, budget),
                 SecondJudgeVerdict,
                 temperature=0.0,
             )
+
+        try:
+            verdict = await fit_context(ask, self._token_budget)
         except LLMResponseError as exc:
             attempt.status, attempt.detail = "judge_unparseable", f"the judge's reply: {exc}"
             return False
@@ -387,10 +402,15 @@ class PromptRelabeler:
         return True
 
     def _relabel_user_prompt(
-        self, t: FailedTrajectory, outcome: ReplayOutcome, earlier: list[_Attempt]
+        self,
+        t: FailedTrajectory,
+        outcome: ReplayOutcome,
+        earlier: list[_Attempt],
+        budget: int | None = None,
     ) -> str:
-        achievements_budget = max(16, int(self._token_budget * _ACHIEVEMENTS_SHARE))
-        run = render_trajectory(t, max(64, self._token_budget - achievements_budget))
+        budget = self._token_budget if budget is None else budget
+        achievements_budget = max(16, int(budget * _ACHIEVEMENTS_SHARE))
+        run = render_trajectory(t, max(64, budget - achievements_budget))
         achieved = "\n".join(f"- {a}" for a in outcome.actual_achievements) or "(none)"
         parts = [
             "Write the hindsight request for this agent run.",
@@ -410,12 +430,10 @@ class PromptRelabeler:
             )
         return "\n\n".join(parts)
 
-    def _judge_user_prompt(self, t: FailedTrajectory, prompt: str) -> str:
+    def _judge_user_prompt(self, t: FailedTrajectory, prompt: str, budget: int) -> str:
         # The judge never sees the original goal or failure reason: it judges the new request
         # against the run alone.
-        run = render_trajectory(
-            t, self._token_budget, include_goal=False, include_failure_reason=False
-        )
+        run = render_trajectory(t, budget, include_goal=False, include_failure_reason=False)
         return (
             "Does this run fully satisfy the request?\n\nRequest: "
             + quote_untrusted("request", prompt)

@@ -8,12 +8,20 @@ run data (observations, final answers, user text) always reaches the model insid
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
+from agenther.errors import LLMRequestError
 from agenther.models import AgentStep, FailedTrajectory
 
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
 CHARS_PER_TOKEN = 4
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
 # Below this a rendering cannot hold even its tags; smaller budgets are raised to it.
 MIN_RENDER_BUDGET = 64
 
@@ -215,3 +223,20 @@ def _escape(text: str) -> str:
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+async def fit_context(ask: Callable[[int], Awaitable[T]], token_budget: int) -> T:
+    """``ask(token_budget)``; when the endpoint answers that the prompt does not fit the model's
+    context window, ask once more with half the run data.
+
+    The budget counts ~4 characters a token, and a small local model's window (2-4k tokens)
+    fills sooner with JSON, numbers or non-English text, which take more tokens per character.
+    """
+    try:
+        return await ask(token_budget)
+    except LLMRequestError as exc:
+        smaller = token_budget // 2
+        if exc.code != CONTEXT_LENGTH_EXCEEDED or smaller < MIN_RENDER_BUDGET:
+            raise
+        logger.info("prompt too long for the model's context; again with %d tokens of run", smaller)
+        return await ask(smaller)

@@ -23,7 +23,7 @@ from agenther.models import FailureType
 from agenther.pipeline import AgentHERPipeline, PipelineResult
 from agenther.prompt_relabeler import HINDSIGHT_RULES, RELABEL_SYSTEM_PROMPT, HindsightPromptReply
 from agenther.run_text import INJECTION_NOTICE
-from tests.support.fake_openai import FakeOpenAI, FakeRequest, Fault
+from tests.support.fake_openai import FakeOpenAI, FakeRequest, Fault, count_prompt_tokens
 from tests.support.llm_replies import (
     GENERIC_PROMPT,
     accepting_judge,
@@ -520,3 +520,28 @@ async def test_fused_examples_have_their_own_ids_and_cache_entries(
     again = await relabel(fuse_first_attempt=True)
     assert len(fake_llm.requests) == sent  # a replay of the fused run comes from the cache
     assert again.sample is not None and again.sample.example_id == fused.sample.example_id
+
+
+async def test_a_prompt_too_long_for_the_context_is_asked_again_with_half_the_run(
+    fake_llm: FakeOpenAI, client: LLMClient
+) -> None:
+    # A small local model's window: the run rendered at the full budget does not fit, the
+    # server says so (400 context_length_exceeded), and half the run data does.
+    install_default_replies(fake_llm)
+    steps = [
+        step.model_copy(update={"observation": step.observation + " filler" * 800})
+        for step in SUPPLIERS.steps
+    ]
+    long_run = SUPPLIERS.model_copy(update={"steps": steps})
+    await JointAnalyzer(client, token_budget=1500).aanalyze(long_run)
+    full = fake_llm.requests[-1]
+    full_size = count_prompt_tokens(full) + int(full.body["max_tokens"])
+    fake_llm.requests.clear()
+
+    fake_llm.context_limit = full_size - 200
+    analysis, _ = await JointAnalyzer(client, token_budget=1500).aanalyze(long_run)
+    await client.aclose()
+    assert analysis.failure_type is not None
+    first, second = fake_llm.requests
+    assert count_prompt_tokens(first) == count_prompt_tokens(full)  # refused: 400
+    assert count_prompt_tokens(second) < count_prompt_tokens(first) - 500  # half the run, accepted

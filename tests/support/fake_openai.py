@@ -440,7 +440,7 @@ class FakeOpenAI:
             if problem:
                 return _error(400, problem, "invalid_request_error", param="response_format")
         if self.context_limit is not None:
-            needed = _prompt_tokens(fake) + int(fake.body.get("max_tokens") or 0)
+            needed = count_prompt_tokens(fake) + int(fake.body.get("max_tokens") or 0)
             if needed > self.context_limit:
                 return _context_length_error(self.context_limit, needed)
 
@@ -465,7 +465,7 @@ class FakeOpenAI:
 _completion_ids = itertools.count(1)
 
 
-def _prompt_tokens(fake: FakeRequest) -> int:
+def count_prompt_tokens(fake: FakeRequest) -> int:
     return math.ceil(sum(len(_text(m)) for m in fake.messages) / 4)
 
 
@@ -476,7 +476,7 @@ def _completion(
     finish_reason: str = "stop",
     refusal: str | None = None,
 ) -> dict[str, Any]:
-    prompt_tokens = _prompt_tokens(fake)
+    prompt_tokens = count_prompt_tokens(fake)
     completion_tokens = math.ceil(len(content or refusal or "") / 4)
     return {
         "id": f"chatcmpl-fake-{next(_completion_ids)}",
