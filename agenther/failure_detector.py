@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 from agenther.evidence import extract_entities, extract_numbers
 from agenther.grounding import find_constraints, has_injection
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
+from agenther.reply_bounds import short_text
 from agenther.rules.lexicon import COMPARATOR_GROUP, DESTRUCTIVE_GROUP, lexicon_matches
 from agenther.rules.observations import ObservationKind, failed_head, observation_kind
 from agenther.run_text import INJECTION_NOTICE, fit_context, render_trajectory
@@ -406,7 +407,7 @@ class FailureJudgement(BaseModel):
     recoverable: bool = Field(
         description="Whether the observations show something real a different goal could rest on"
     )
-    explanation: str
+    explanation: short_text(240)  # type: ignore[valid-type]
 
 
 # The labels and scales of a FailureJudgement; the joint Stage 1+2 prompt reuses them.

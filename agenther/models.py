@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agenther.reply_bounds import short_text
+
 
 class AgentStep(BaseModel):
     """One step of an agent run: what it thought, which tool it called, what came back."""
@@ -92,7 +94,7 @@ class SecondJudgeVerdict(BaseModel):
 
     is_valid: bool
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
-    rejection_reason: str = Field(default="")
+    rejection_reason: short_text(240) = Field(default="")  # type: ignore[valid-type]
 
 
 class OutputFormat(str, Enum):

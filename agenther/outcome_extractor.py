@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from agenther.evidence import collect_evidence, extract_entities, extract_quantities
 from agenther.models import FailedTrajectory, ReplayOutcome
+from agenther.reply_bounds import few, short_text
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.run_text import INJECTION_NOTICE, fit_context, render_trajectory
 
@@ -147,15 +148,21 @@ class _RuleOutcome(ReplayOutcome):
 class OutcomeReport(BaseModel):
     """The LLM's reply: facts only, no ids it was never given."""
 
-    actual_achievements: list[str] = Field(
+    actual_achievements: few(6, 160) = Field(  # type: ignore[valid-type]
         description="Facts the observations establish, one short sentence each"
     )
-    key_observations: list[str] = Field(
+    key_observations: few(4, 160) = Field(  # type: ignore[valid-type]
         default_factory=list, description="The most informative tool results, quoted briefly"
     )
-    limitations: str = Field(description="What the run did not establish or finish")
-    entities: list[str] = Field(default_factory=list, description="Named things observed")
-    numbers: list[str] = Field(default_factory=list, description="Quantities observed")
+    limitations: short_text(240) = Field(  # type: ignore[valid-type]
+        description="What the run did not establish or finish"
+    )
+    entities: few(10, 60) = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Named things observed"
+    )
+    numbers: few(10, 30) = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Quantities observed"
+    )
 
 
 # What counts as established and what each OutcomeReport field holds; the joint Stage 1+2

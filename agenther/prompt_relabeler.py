@@ -48,6 +48,7 @@ from agenther.models import (
     ReplayOutcome,
     SecondJudgeVerdict,
 )
+from agenther.reply_bounds import short_text
 from agenther.request_style import style_problems
 from agenther.rules.decide import decide_by_rules
 from agenther.run_text import (
@@ -71,7 +72,9 @@ class HindsightPromptReply(BaseModel):
 
     hindsight_prompt: str = Field(description="A natural user request the run fully satisfies")
     is_valid_replay: bool = Field(description="True only if the run fully satisfies the prompt")
-    rationale: str = Field(default="", description="Which observations satisfy the prompt")
+    rationale: short_text(240) = Field(  # type: ignore[valid-type]
+        default="", description="Which observations satisfy the prompt"
+    )
     # Not bounded here: an out-of-range number is clamped rather than failing the reply.
     confidence: float = Field(description="0 to 1: how sure you are the run satisfies it")
 
