@@ -30,6 +30,7 @@ from agenther.flags import add_pipeline_flags, pipeline_overrides
 from agenther.formats.episode import dumps
 from agenther.formats.output import SampleWriter
 from agenther.models import FailedTrajectory, OutputFormat
+from agenther.progress import Progress
 from agenther.trajectory_io import Loaded, Reject, iter_records
 
 logger = logging.getLogger("agenther.cli")
@@ -98,7 +99,13 @@ def _add_run(commands: Any) -> None:
         "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
     )
     run.add_argument("--rejects", type=Path, help="rejects JSONL (default OUTPUT.rejects.jsonl)")
-    run.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log to stderr, with a progress line every 10 s when stderr is not a terminal "
+        "(on a terminal a progress bar shows anyway)",
+    )
     run.set_defaults(func=_run_command)
 
 
@@ -277,6 +284,7 @@ async def _relabel_file(
     origin: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
     fatal: LLMFatalError | LLMQuotaError | None = None
     fmt: OutputFormat = pipeline.config.output_format
+    progress = Progress()
 
     with SampleWriter(output, fmt) as writer, RejectWriter(rejects_path) as rejects:
 
@@ -298,11 +306,13 @@ async def _relabel_file(
                     if result.success and result.sample is not None:
                         writer.write(result.sample)
                         summary.examples += 1
+                        progress.done("example")
                         continue
                     if isinstance(result.exception, LLMFatalError | LLMQuotaError):
                         fatal = result.exception
                         break
                     outcome = "error" if result.exception is not None else "rejected"
+                    progress.done(outcome)
                     (summary.errors if outcome == "error" else summary.rejected)[
                         result.stage_reached
                     ] += 1
@@ -318,13 +328,14 @@ async def _relabel_file(
                         }
                     )
         finally:
+            progress.close()
             await _cancel_other_tasks()
             await pipeline.aclose()
 
     for text in summary.lines():
         print(text)
-    print(f"  output: {output} ({writer.count} lines)")
-    print(f"  rejects: {rejects_path} ({rejects.count} lines)")
+    print(f"  output: {output} ({_lines(writer.count)})")
+    print(f"  rejects: {rejects_path} ({_lines(rejects.count)})")
     for text in _usage_lines(pipeline):
         print(text)
     if fatal is not None:
@@ -339,6 +350,10 @@ async def _relabel_file(
         )
         return EXIT_ALL_FAILED
     return EXIT_OK
+
+
+def _lines(count: int) -> str:
+    return f"{count} line" if count == 1 else f"{count} lines"
 
 
 async def _cancel_other_tasks() -> None:
