@@ -26,7 +26,12 @@ from pydantic import ValidationError
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
 from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
-from agenther.flags import add_pipeline_flags, pipeline_overrides
+from agenther.flags import (
+    add_pipeline_flags,
+    describe_defaults,
+    pipeline_defaults,
+    pipeline_overrides,
+)
 from agenther.formats.episode import dumps
 from agenther.formats.output import SampleWriter
 from agenther.models import FailedTrajectory, OutputFormat
@@ -95,6 +100,7 @@ def _add_run(commands: Any) -> None:
         help="trainer format (default sft)",
     )
     add_pipeline_flags(run)
+    describe_defaults(run, pipeline_defaults())
     run.add_argument(
         "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
     )

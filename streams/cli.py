@@ -20,7 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agenther.flags import add_pipeline_flags, pipeline_overrides
+from agenther.flags import (
+    add_pipeline_flags,
+    describe_defaults,
+    pipeline_defaults,
+    pipeline_overrides,
+)
 
 if TYPE_CHECKING:
     from streams.settings import ServiceSettings
@@ -177,7 +182,19 @@ def _add_serve(subparsers: Any, connection: argparse.ArgumentParser) -> None:
     a("--shutdown-grace", dest="shutdown_grace_s", type=float, default=S)
     p = serve.add_argument_group("pipeline")
     add_pipeline_flags(p)
+    describe_defaults(serve, {**_service_defaults(), **pipeline_defaults()})
     serve.set_defaults(func=_serve_command)
+
+
+def _service_defaults() -> dict[str, tuple[str, Any]]:
+    """dest -> (env var, default) for the service's own settings."""
+    from streams.settings import ServiceSettings
+
+    return {
+        name: (f"AGENTHER_{name.upper()}", field.default)
+        for name, field in ServiceSettings.model_fields.items()
+        if name != "pipeline"
+    }
 
 
 def _duration(text: str) -> timedelta:

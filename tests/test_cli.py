@@ -338,3 +338,27 @@ def test_help_imports_neither_the_llm_sdk_nor_the_kafka_client() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_every_settings_flag_says_its_default_and_environment_variable() -> None:
+    import argparse
+
+    from agenther.cli import build_parser
+    from agenther.flags import PIPELINE_FLAGS
+    from streams.settings import ServiceSettings
+
+    commands = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices
+    pipeline = {flag.dest for flag in PIPELINE_FLAGS}
+    checked = 0
+    for name, settings in (
+        ("run", pipeline),
+        ("serve", pipeline | set(ServiceSettings.model_fields)),
+    ):
+        for action in commands[name]._actions:
+            if action.dest in settings:
+                assert action.help and "default: " in action.help, (name, action.dest)
+                assert "env AGENTHER_" in action.help, (name, action.dest)
+                checked += 1
+    assert checked > 40
