@@ -1,8 +1,9 @@
 """Stage 3 in rule mode: the candidate prompts of a run, their scores, and the decision.
 
-Three strategies are tried in this order, each only where it fits the failure:
-``actual_result`` and ``drop_constraint`` (``agenther.rules.restate``), then ``tool_work``
-(``agenther.rules.tool_work``), the fallback for any failure type.
+Four strategies are tried in this order, each only where it fits the failure:
+``actual_result`` and ``drop_constraint`` (``agenther.rules.restate``), ``drop_action``
+(``agenther.rules.clauses``: the request without the one action the run failed), then
+``tool_work`` (``agenther.rules.tool_work``), the fallback for any failure type.
 
 Scores, all deterministic:
 
@@ -35,6 +36,7 @@ from agenther.models import (
     ReplayOutcome,
 )
 from agenther.request_style import style_problems
+from agenther.rules.clauses import without_failed_action
 from agenther.rules.facts import RunFacts
 from agenther.rules.figures import figures, unsupported_figures
 from agenther.rules.restate import (
@@ -52,9 +54,10 @@ from agenther.words import WORD_RE, english, stem
 
 DROP_CONSTRAINT = "drop_constraint"
 ACTUAL_RESULT = "actual_result"
+DROP_ACTION = "drop_action"
 TOOL_WORK = "tool_work"
 
-_PRIORS = {DROP_CONSTRAINT: 1.0, ACTUAL_RESULT: 1.0, TOOL_WORK: 0.75}
+_PRIORS = {DROP_CONSTRAINT: 1.0, ACTUAL_RESULT: 1.0, DROP_ACTION: 1.0, TOOL_WORK: 0.75}
 
 # The tool-work requests a person sends as they are; any other shape ("Query the users table
 # and show me the output", "Create the calendar about Priya", "Search for docs matching early
@@ -157,6 +160,15 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
             dropped = sentence(cut)
         if dropped and has_subject(dropped, run):
             yield dropped, DROP_CONSTRAINT
+    if kind in (
+        FailureType.INCOMPLETE,
+        FailureType.CONSTRAINT_VIOLATION,
+        FailureType.TOOL_ERROR,
+        None,
+    ):
+        kept = without_failed_action(t.original_prompt, t.failure_reason, t.final_answer)
+        if kept and has_subject(kept, run):
+            yield kept, DROP_ACTION
     if not english(t.original_prompt):
         return  # the tool-work templates are English; a request must stay in the user's language
     work = tool_work_request(run.ok_steps, run.observations, request=t.original_prompt)
