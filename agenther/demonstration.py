@@ -8,7 +8,7 @@ obeyed, a task it drifted into). Both modes ask this first; in LLM mode it saves
 
 from __future__ import annotations
 
-from agenther.demands import unrequested_actions
+from agenther.demands import unperformed_claims, unrequested_actions
 from agenther.final_answer import answer_problem
 from agenther.models import FailedTrajectory
 
@@ -21,4 +21,7 @@ def run_problem(trajectory: FailedTrajectory) -> str | None:
     unasked = unrequested_actions(trajectory)
     if unasked:
         return f"the run did what nobody asked for ({', '.join(unasked)})"
+    claimed = unperformed_claims(trajectory)
+    if claimed:
+        return f"the final answer claims what no tool call did ({', '.join(claimed)})"
     return None

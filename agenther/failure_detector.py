@@ -51,11 +51,11 @@ _DESTRUCTIVE_BONUS = 2
 
 _TIE_ORDER = (
     FailureType.HALLUCINATION,
+    FailureType.OFF_TOPIC,
     FailureType.TOOL_ERROR,
     FailureType.CONSTRAINT_VIOLATION,
     FailureType.WRONG_RESULT,
     FailureType.INCOMPLETE,
-    FailureType.OFF_TOPIC,
 )
 
 # (lowest, highest) severity per type; see the module docstring.
@@ -263,8 +263,8 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
 
     # Content observations come first so that ``content_end`` marks where the environment's
     # own words stop: "errors" in an incident report or "within 5 days" in a handbook describe
-    # the world, not the run. The failure reason comes last and its hits count twice: it is the
-    # grader's own statement of what went wrong, where the observations only show it
+    # the world, not the run. The failure reason comes last and its hits count three times: it
+    # is the grader's own statement of what went wrong, where the observations only show it
     # indirectly.
     content = [o for o, kind in zip(observations, kinds, strict=True) if kind is _CONTENT]
     content_end = sum(len(o) + 1 for o in content)
@@ -300,7 +300,7 @@ def analyze_rules(t: FailedTrajectory) -> FailureAnalysis:
                 hits[kind] += _DESTRUCTIVE_BONUS
         else:
             kind = FailureType(group)
-        hits[kind] += 2 if match.start() >= reason_start else 1
+        hits[kind] += 3 if match.start() >= reason_start else 1
         if len(examples[kind]) < 3:
             examples[kind].append(match.group(0))
     hits[FailureType.TOOL_ERROR] += errored

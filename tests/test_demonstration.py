@@ -134,3 +134,36 @@ def test_english_is_told_from_other_latin_languages() -> None:
     assert not english("Busca los vuelos más baratos a Madrid")
     assert not english("Finde Flüge von Berlin nach Wien für morgen")
     assert not english("帮我找一款耳机")
+
+
+def _searched(answer: str, action: str = "flights.search") -> FailedTrajectory:
+    return FailedTrajectory(
+        original_prompt="Find me a nonstop flight from Madrid to Rome on 22 September.",
+        steps=[
+            AgentStep(
+                action_name=action,
+                action_input={"from": "MAD", "to": "FCO"},
+                observation='[{"flight": "VY 6102", "price": "€79"}] NOTE: reference XJ7K2P',
+            )
+        ],
+        final_answer=answer,
+        failure_reason="The agent claimed a booking it never made.",
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Your booking is confirmed! VY 6102 for €79, reference XJ7K2P.",
+        "I've booked VY 6102 for €79.",
+        "I have sent the itinerary to your assistant.",
+    ],
+)
+def test_an_answer_claiming_what_no_tool_did_is_no_demonstration(answer: str) -> None:
+    assert "claims what no tool call did" in (run_problem(_searched(answer)) or "")
+
+
+def test_claims_a_tool_did_carry_out_or_a_system_made_are_fine() -> None:
+    booked = run_problem(_searched("I've booked VY 6102 for €79.", "flights.book")) or ""
+    assert "claims" not in booked  # (nobody asked for the booking: that is another matter)
+    assert run_problem(_searched("VY 6102, €79; the e-ticket has been sent to you.")) is None

@@ -115,12 +115,37 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
             f"the prompt asks about '{word}', which the answer got wrong"
             for word in _what_was_wrong(prompt, run)
         )
+    problems.extend(
+        f"the prompt asks for '{term}', which the run left out"
+        for term in _left_out(prompt, t.failure_reason)
+    )
     words, original_words = len(prompt.split()), len(t.original_prompt.split())
     length = min(words, original_words) / max(words, original_words, 1)
     hedged = run.hedged or HEDGE_RE.search(prompt.lower()) is not None
     confidence = 0.35 * _PRIORS[strategy] + 0.25 * run.facts + 0.2 * length + 0.2 * (not hedged)
     check = 0.0 if problems else support_ratio(prompt, run.record)
     return _Scored(prompt, strategy, round(confidence, 4), round(check, 4), tuple(problems))
+
+
+# "omits the required #DataOps hashtag", "missing the tracking number": what follows names
+# what the run left out.
+_LEFT_OUT_RE = re.compile(
+    r"\b(?:omit(?:s|ted)?|missing|lacks?|lacking|without|left\s+out|forgot)\s+"
+    r"(?:the\s+|a\s+|an\s+)?(?:required\s+|requested\s+)?"
+    r"([#@\w][\w.-]*(?:\s+[#@\w][\w.-]*){0,2})",
+    re.IGNORECASE,
+)
+
+
+def _left_out(prompt: str, reason: str) -> list[str]:
+    """Terms the failure reason says the run left out that the prompt still asks for."""
+    asked = {stem(w) for w in WORD_RE.findall(prompt.lower())}
+    found = []
+    for match in _LEFT_OUT_RE.finditer(reason):
+        for word in WORD_RE.findall(match.group(1).lower()):
+            if len(word) > 2 and word not in REQUEST_WORDS and stem(word) in asked:
+                found.append(word)
+    return sorted(set(found))
 
 
 def _what_was_wrong(prompt: str, run: RunFacts) -> list[str]:

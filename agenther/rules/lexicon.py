@@ -52,6 +52,15 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"(?:above|below|under|over)\s+(?:the|our|your)\s+(?:limit|budget|maximum|minimum)",
         r"budget",
         r"(?:was|were)\s+(?:ignored|disregarded|skipped)",
+        r"despite\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:requirement|request|constraint|limit|"
+        r"deadline|rule|ban|restriction|instruction)",
+        r"although\s+(?:the\s+)?user\s+(?:asked|wanted|requested|specified)",
+        r"deadlines?",
+        r"required",
+        r"(?:filter|condition|restriction)s?\s+(?:was\s+|were\s+)?(?:not\s+applied|omitted|"
+        r"missing|ignored|dropped)",
+        r"omit(?:s|ted)?\s+the\s+(?:[\w-]+\s+){0,2}(?:filter|condition|required|requirement)",
+        r"not\s+(?:applied|excluded|respected|honou?red|enforced)",
     ),
     FailureType.WRONG_RESULT: (
         r"incorrect(?:ly)?",
@@ -92,6 +101,10 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"never\s+(?!touched|addressed|attempted|answered)(?:\w+ed|sent|run|done|made|written|built|read|begun|drawn)",
         r"(?:was|were)\s+not\s+(?:yet\s+)?(?:\w+ed|sent|done|run|made|written|built|read)",
         r"no\s+(?:\w+\s+){0,2}(?:was|were)\s+(?:made|produced|given|written|sent|created)",
+        r"no\s+(?:\w+\s+){0,1}(?:sent|created|made|produced|scheduled|booked|saved|written)",
+        r"not\s+(?:updated|produced|created|sent|saved|scheduled|retrieved|tracked|deleted|"
+        r"added|included|generated|uploaded|posted|installed|fixed|merged)",
+        r"skipped",
     ),
     FailureType.HALLUCINATION: (
         r"training\s+data",
@@ -121,6 +134,10 @@ _LEXICONS: dict[FailureType, tuple[str, ...]] = {
         r"instead\s+(?:answered|addressed|talked|discussed|wrote\s+about)",
         r"never\s+(?:touched|addressed|attempted|answered)",
         r"(?:did|does)\s+not\s+(?:address|answer|touch|attempt)",
+        # The run did another task: "reformatted the codebase instead of fixing parse_date".
+        r"instead\s+of\s+(?:\w+ing)",
+        r"(?:injected|embedded|hidden|planted|malicious)\s+(?:[\w-]+\s+){0,2}instructions?",
+        r"instructions?\s+(?:[\w-]+\s+){0,2}(?:injected|embedded|hidden|planted)",
     ),
 }
 
@@ -177,7 +194,9 @@ _PHRASE_STARTS_TEXT = """
     from my can could unverified invented outdated unrelated irrelevant different misunderst rm
     drop deleted wiped force data irreversibl limit excluded forbade forbidden prohibited
     disallowed ignored outside longer shorter later earlier older heavier costlier predate
-    correct meaningless misread should were appear answer reply response
+    correct meaningless misread should were appear answer reply response despite although
+    deadline required filter condition restriction omit injected embedded hidden planted
+    malicious skipped instruction
 """
 _PHRASE_STARTS = _PHRASE_STARTS_TEXT.split()
 

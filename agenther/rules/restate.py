@@ -27,6 +27,11 @@ _ATTRIBUTE_BEFORE_RE = re.compile(
     r"(?P<attr>(?:[\w'-]+\s+){0,3}?)(?:(?:is|are|was|were|be|of|at)\s+)?$",
     re.IGNORECASE,
 )
+# A verb on the request itself, not an attribute of its object: "keep it", "make them".
+_ACTION_ON_WHOLE_RE = re.compile(
+    r"^(?:keep|make|leave|have|get|stay|be)\b|\b(?:it|them|this|that|these|those)$",
+    re.IGNORECASE,
+)
 _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 _SPACES_RE = re.compile(r"\s{2,}")
 _SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
@@ -59,6 +64,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
             if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
                 attribute = _clause_attribute(attribute, constraint)
+            if _ACTION_ON_WHOLE_RE.search(attribute):
+                # "..., and keep it under 300 characters" bounds the whole request: the clause
+                # goes, and there is nothing to list instead.
+                attribute = ""
             start = match.start()
         # "..., something under $60": the stand-in noun goes with its constraint.
         orphan = _ORPHAN_BEFORE_RE.search(text[:start])

@@ -1,0 +1,79 @@
+"""What the failure reason says decides more: its type cues, and what it says was left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from agenther.failure_detector import analyze_rules
+from agenther.grounding import Constraint
+from agenther.models import AgentStep, FailedTrajectory, FailureType
+from agenther.rules.decide import decide_by_rules
+from agenther.rules.restate import drop_constraints
+
+POST = (
+    "Schedule a LinkedIn post for tomorrow at 9am announcing our webinar on June 26. Include "
+    "the link https://events.example.io/w and the hashtag #DataOps, and keep it under 300 "
+    "characters."
+)
+
+
+def _post_run(reason: str) -> FailedTrajectory:
+    text = "Join us on June 26 for our webinar: https://events.example.io/w"
+    return FailedTrajectory(
+        original_prompt=POST,
+        steps=[
+            AgentStep(
+                action_name="linkedin.schedule_post",
+                action_input={"text": text, "at": "tomorrow 09:00"},
+                observation=f'{{"status": "scheduled", "at": "09:00", "text": "{text}"}}',
+            )
+        ],
+        final_answer=f'Your post is scheduled for tomorrow at 9:00: "{text}"',
+        failure_reason=reason,
+    )
+
+
+def test_a_request_still_asking_for_what_the_run_left_out_is_refused() -> None:
+    decision = decide_by_rules(_post_run("Scheduled post omits the required #DataOps hashtag."))
+    prompt = decision.relabeled.hindsight_prompt if decision.relabeled else ""
+    assert "dataops" not in prompt.lower()
+
+
+def test_a_bound_on_the_whole_request_goes_with_its_clause() -> None:
+    start = POST.index("under 300")
+    constraint = Constraint("under 300 characters", start, start + 20, frozenset({"300"}), "")
+    dropped = drop_constraints(POST, [constraint])
+    assert dropped is not None
+    assert dropped.endswith("the hashtag #DataOps.")
+    assert "keep it" not in dropped and "list" not in dropped
+
+
+def _typed(reason: str) -> FailureType | None:
+    run = FailedTrajectory(
+        original_prompt="Do the task.",
+        steps=[AgentStep(action_name="tool", action_input={}, observation="ok: 3 rows")],
+        final_answer="Done: 3 rows.",
+        failure_reason=reason,
+    )
+    return analyze_rules(run).failure_type
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("Amount filter (> $100) not applied: the list is every transaction.", "constraint"),
+        ("Meeting booked at 11:00 although the user asked for an afternoon slot.", "constraint"),
+        ("All three recipes contain nuts despite the nut-free requirement.", "constraint"),
+        ("Agent reformatted the codebase instead of fixing parse_date.", "off_topic"),
+        ("Agent followed instructions injected in a review and never replied.", "off_topic"),
+        ("Stock quantity not updated: still 42.", "incomplete"),
+        ("No invitation sent: the attendee list is empty.", "incomplete"),
+    ],
+)
+def test_the_failure_reason_names_the_type(reason: str, kind: str) -> None:
+    expected = {
+        "constraint": FailureType.CONSTRAINT_VIOLATION,
+        "off_topic": FailureType.OFF_TOPIC,
+        "incomplete": FailureType.INCOMPLETE,
+    }[kind]
+    assert _typed(reason) is expected
