@@ -1,9 +1,11 @@
 """Can this run demonstrate *anything*? Checked once per run, before any request is written.
 
-Two things spoil every example a run could give, whatever the request (docs/quality.md):
-its final answer admits the failure (``agenther.final_answer``), or it carried out a side
-effect the user never asked for (``agenther.demands.unrequested_actions``: an injected order it
-obeyed, a task it drifted into). Both modes ask this first; in LLM mode it saves every call.
+Some things spoil every example a run could give, whatever the request (docs/quality.md):
+its final answer admits the failure (``agenther.final_answer``), states figures no observation
+shows (``agenther.rules.figures``: whatever request it is paired with learns to invent them),
+or claims a side effect no tool call made; or the run carried out a side effect the user never
+asked for (``agenther.demands.unrequested_actions``: an injected order it obeyed, a task it
+drifted into). Both modes ask this first; in LLM mode it saves every call.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from agenther.demands import unperformed_claims, unrequested_actions
 from agenther.final_answer import answer_problem
 from agenther.models import FailedTrajectory
+from agenther.rules.figures import unsupported_figures
 
 
 def run_problem(trajectory: FailedTrajectory) -> str | None:
@@ -24,4 +27,7 @@ def run_problem(trajectory: FailedTrajectory) -> str | None:
     claimed = unperformed_claims(trajectory)
     if claimed:
         return f"the final answer claims what no tool call did ({', '.join(claimed)})"
+    invented = unsupported_figures(trajectory)
+    if invented:
+        return f"the final answer states {', '.join(invented)}, which no observation shows"
     return None

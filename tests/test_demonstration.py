@@ -167,3 +167,9 @@ def test_claims_a_tool_did_carry_out_or_a_system_made_are_fine() -> None:
     booked = run_problem(_searched("I've booked VY 6102 for €79.", "flights.book")) or ""
     assert "claims" not in booked  # (nobody asked for the booking: that is another matter)
     assert run_problem(_searched("VY 6102, €79; the e-ticket has been sent to you.")) is None
+
+
+def test_an_answer_stating_figures_no_observation_shows_spoils_the_run_in_both_modes() -> None:
+    invented = _searched("VY 6102 costs €79 and boards at gate 47, seat 12C, 1,350 km.")
+    assert "which no observation shows" in (run_problem(invented) or "")
+    assert run_problem(_searched("VY 6102 costs €79.")) is None

@@ -38,7 +38,7 @@ from agenther.models import (
 from agenther.request_style import style_problems
 from agenther.rules.clauses import without_failed_action
 from agenther.rules.facts import RunFacts
-from agenther.rules.figures import figures, unsupported_figures
+from agenther.rules.figures import figures
 from agenther.rules.restate import (
     drop_constraints,
     restate_actual,
@@ -230,14 +230,6 @@ def decide_by_rules(
     spoiled = run_problem(trajectory)
     if spoiled:
         return RelabelDecision(accepted=False, reason=spoiled, attempts=0)
-    invented = unsupported_figures(trajectory)
-    if invented:
-        # Any prompt would be paired with this answer, and train the model to invent figures.
-        return RelabelDecision(
-            accepted=False,
-            reason=f"the final answer states {', '.join(invented)}, which no observation shows",
-            attempts=0,
-        )
     run = RunFacts.of(trajectory, analysis, ok_steps)
     scored: list[_Scored] = []
     for prompt, strategy in _candidates(run):
