@@ -92,6 +92,7 @@ async def test_service_never_leaks_the_key_or_the_sasl_password(
             "DEBUG",
             "--base-url",
             fake_llm.base_url,
+            "--no-llm-detector",  # Stage 2 alone asks the model: the schema hooked above
             "--transient-retries",
             "1",
             "--retry-backoff-ms",
@@ -215,7 +216,11 @@ async def test_the_llm_reply_cache_never_holds_the_key(fake_llm: FakeOpenAI, tmp
     fake_llm.on_schema(HindsightPromptReply.__name__, echoing_relabeler)
     cache = tmp_path / "cache"
     config = PipelineConfig(
-        base_url=fake_llm.base_url, api_key=API_KEY, cache_dir=str(cache), max_retries=1
+        base_url=fake_llm.base_url,
+        api_key=API_KEY,
+        cache_dir=str(cache),
+        max_retries=1,
+        use_llm_detector=False,  # Stage 2 alone asks the model: the schema hooked above
     )
     pipeline = AgentHERPipeline(config)
     try:
