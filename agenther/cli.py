@@ -1,7 +1,8 @@
 """The ``agenther`` command: ``run`` and ``validate`` on trajectory files.
 
-The Kafka service's commands are mounted from ``streams.cli`` when that package is importable;
-this module itself never imports Kafka, so a library-only install has a working CLI.
+Other packages add commands through the ``agenther.commands`` entry-point group (the Kafka
+service registers its own that way); this module never imports them by name, so a
+library-only install has a working CLI and the library never depends on the service.
 API keys come only from ``OPENAI_API_KEY`` / ``OPENAI_API_KEY_FILE`` (and the judge's
 ``AGENTHER_JUDGE_API_KEY``): a key flag would end up in shell history and ``ps``.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import itertools
 import logging
 import sys
@@ -26,12 +26,7 @@ from pydantic import ValidationError
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
 from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
-from agenther.flags import (
-    add_pipeline_flags,
-    describe_defaults,
-    pipeline_defaults,
-    pipeline_overrides,
-)
+from agenther.flags import PIPELINE_FLAGS, RUN_FLAGS
 from agenther.formats.episode import dumps
 from agenther.formats.output import SampleWriter
 from agenther.models import FailedTrajectory, OutputFormat
@@ -47,8 +42,9 @@ EXIT_FATAL_LLM = 3  # the endpoint refuses key or model, is out of quota, or is 
 EXIT_ALL_FAILED = 4  # no example, and runs ended in errors: something is wrong, not just strict
 
 
-# Flags that map one-to-one onto PipelineConfig fields; unset flags leave the config (or the
-# YAML file) in charge.
+COMMAND_GROUP = "agenther.commands"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_run(commands)
     _add_validate(commands)
-    _mount_service_commands(commands)
+    _add_registered_commands(commands)
     return parser
 
 
@@ -93,14 +89,8 @@ def _add_run(commands: Any) -> None:
     run.add_argument(
         "-o", "--output", type=Path, help="output JSONL (default outputs/augmented_FMT.jsonl)"
     )
-    run.add_argument(
-        "-f",
-        "--format",
-        choices=[f.value for f in OutputFormat],
-        help="trainer format (default sft)",
-    )
-    add_pipeline_flags(run)
-    describe_defaults(run, pipeline_defaults())
+    RUN_FLAGS.add_to(run)
+    PIPELINE_FLAGS.add_to(run)
     run.add_argument(
         "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
     )
@@ -127,15 +117,18 @@ def _add_validate(commands: Any) -> None:
     validate.set_defaults(func=_validate_command)
 
 
-def _mount_service_commands(commands: Any) -> None:
-    try:
-        service = importlib.import_module("streams.cli")
-    except ImportError as exc:
-        # A library-only install has no service; its commands are simply not offered.
-        logger.debug("service commands unavailable: %s", exc)
-        return
-    register = getattr(service, "register", None)
-    if callable(register):
+def _add_registered_commands(commands: Any) -> None:
+    """Each entry point of the group is a ``register(subparsers)`` adding one command; its
+    own imports wait until the command runs."""
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError as exc:
+            # Its package is not installed (a library-only install): not offered.
+            logger.debug("command %s unavailable: %s", entry.name, exc)
+            continue
         register(commands)
 
 
@@ -243,10 +236,8 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    overrides = pipeline_overrides(args)
-    if args.format is not None:
-        overrides["output_format"] = OutputFormat(args.format)
-    return PipelineConfig.from_sources(args.config, **overrides)
+    overrides = {**RUN_FLAGS.overrides(args), **PIPELINE_FLAGS.overrides(args)}
+    return PipelineConfig.load(args.config, **overrides)
 
 
 async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: Path) -> int:

@@ -1,7 +1,9 @@
-"""Pipeline settings.
+"""Pipeline settings, and the one way every agenther setting is read.
 
 Field names of the reference's ``PipelineConfig`` are kept; everything new has a default.
 API keys are ``SecretStr`` so that no repr, log line or dump of the config shows them.
+``LayeredSettings`` is the precedence both the batch CLI and the service use: defaults < YAML
+file < environment < flags (the keyword arguments); ``streams.settings`` builds on it.
 """
 
 from __future__ import annotations
@@ -9,11 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from agenther.models import OutputFormat
 
@@ -32,44 +43,157 @@ STRUCTURED_OUTPUT_RUNGS = ("json_schema", "json_object_schema", "json_object", "
 StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "json_object", "text"]
 
 
-class PipelineConfig(BaseModel):
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+ENV_PREFIX = "AGENTHER_PIPELINE__"
 
-    model: str = "gpt-4o-mini"
-    base_url: str | None = None
+# The YAML file being read by ``LayeredSettings.load``, with the class it is for: a settings
+# source, not an argument, because pydantic-settings builds its sources from the class alone
+# (and builds nested settings models, which must not take the outer file's top level).
+_YAML_VALUES: ContextVar[tuple[type, dict[str, Any]] | None] = ContextVar(
+    "agenther_yaml", default=None
+)
+
+
+class LayeredSettings(BaseSettings):
+    """Settings read, later winning, from: defaults < YAML file < environment < keyword
+    arguments (the command's flags). No ``.env`` file is read, on purpose."""
+
+    # The top-level key under which this model's fields sit in a YAML file, if any.
+    yaml_section: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, _NoUnknownPipelineVariables(settings_cls), env_settings]
+        from_file = _YAML_VALUES.get()
+        if from_file is not None and from_file[0] is settings_cls:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=from_file[1]))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Self:
+        """Settings from every source; ``overrides`` are the flags that were given."""
+        values = cls._yaml_values(config_file)
+        with _reading_yaml(None if values is None else (cls, values)):
+            try:
+                return cls(**overrides)
+            except SettingsError as exc:
+                # Its text names the field and the source, not what the value should be.
+                raise ValueError(
+                    f"{exc}: a mapping or list setting's variable holds JSON"
+                ) from None
+
+    @classmethod
+    def _yaml_values(cls, config_file: str | Path | None) -> dict[str, Any] | None:
+        if config_file is None:
+            return None
+        path = Path(config_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        import yaml
+
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        if cls.yaml_section is None:
+            return data
+        # A file of only this model's fields, or one whose section holds them.
+        section = data.get(cls.yaml_section, data)
+        if not isinstance(section, dict):
+            raise ValueError(f"{path}: expected a mapping under '{cls.yaml_section}:'")
+        return section
+
+
+@contextmanager
+def _reading_yaml(values: tuple[type, dict[str, Any]] | None) -> Iterator[None]:
+    token = _YAML_VALUES.set(values)
+    try:
+        yield
+    finally:
+        _YAML_VALUES.reset(token)
+
+
+class _NoUnknownPipelineVariables(PydanticBaseSettingsSource):
+    """A misspelt ``AGENTHER_PIPELINE__`` variable is an error, not silently ignored (as a
+    misspelt YAML key is). Contributes no values itself."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        for name in os.environ:
+            if name.upper().startswith(ENV_PREFIX):
+                field = name[len(ENV_PREFIX) :].lower()
+                if field not in PipelineConfig.model_fields:
+                    raise ValueError(f"{name}: PipelineConfig has no field {field!r}")
+        return {}
+
+
+class PipelineConfig(LayeredSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, validate_assignment=True, extra="forbid", validate_default=True
+    )
+    yaml_section: ClassVar[str | None] = "pipeline"
+
+    model: str = Field(default="gpt-4o-mini", description="LLM model name")
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint; none: OpenAI's"
+    )
     api_key: SecretStr | None = None
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
 
     # Zero-cost mode: every stage uses its rule-based implementation, no LLM is called.
-    rule_based: bool = False
-    use_llm_detector: bool = True
+    rule_based: bool = Field(default=False, description="zero-cost mode: no LLM calls")
+    use_llm_detector: bool = Field(
+        default=True, description="Stage 1 by the model, as in the paper"
+    )
     use_llm_extractor: bool = True
     use_llm_relabeler: bool = True
     # With both Stage 1 and Stage 2 on the LLM: one call answers both (see joint_analysis.py).
     joint_analysis: bool = True
     # Off: Algorithm 1 as published. On, with joint analysis and the LLM relabeler: the joint
     # call also writes relabel attempt 1, at ``temperature`` (Stages 1/2 then run at 0.3, not 0).
-    fuse_first_attempt: bool = False
-    output_format: OutputFormat = OutputFormat.SFT
+    fuse_first_attempt: bool = Field(
+        default=False,
+        description="the joint Stage 1+2 call also writes relabel attempt 1 (2 calls per "
+        "example, not 3; Stages 1/2 then run at the attempt's temperature)",
+    )
+    output_format: OutputFormat = Field(default=OutputFormat.SFT, description="trainer format")
 
-    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # θ
-    relabel_max_attempts: int = Field(default=3, ge=1, le=10)  # K
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="acceptance threshold θ")
+    relabel_max_attempts: int = Field(default=3, ge=1, le=10, description="relabel attempts K")
     fallback_factor: float = Field(default=0.8, ge=0.0, le=1.0)  # fallback at c >= 0.8θ
     severity_threshold: float = Field(default=0.3, ge=0.0, le=1.0)  # δ, applied to weight w
     retry_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
 
     # The second judge may be another model behind another endpoint (paper v4).
-    judge_model: str | None = None
-    judge_base_url: str | None = None
+    judge_model: str | None = Field(default=None, description="second judge's model; none: --model")
+    judge_base_url: str | None = Field(
+        default=None, description="second judge's endpoint; none: --base-url"
+    )
     judge_api_key: SecretStr | None = None
 
-    max_concurrency: int = Field(default=16, ge=1, le=1024)
-    # None: 60 s for a hosted API, 600 s for an endpoint on this machine or network.
-    request_timeout: float | None = Field(default=None, gt=0)
-    structured_output: StructuredOutput = "auto"
+    max_concurrency: int = Field(default=16, ge=1, le=1024, description="runs in flight")
+    request_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="seconds to wait for one LLM reply; none: 60, or 600 for a local "
+        "endpoint, whose timed-out request is not retried",
+    )
+    structured_output: StructuredOutput = Field(
+        default="auto",
+        description="how JSON replies are asked for: auto learns it from the endpoint",
+    )
     max_retries: int = Field(default=4, ge=0, le=20)
     observation_token_budget: int = Field(default=1500, ge=64)
-    cache_dir: str | None = None
+    cache_dir: str | None = Field(
+        default=None, description="cache LLM replies here (re-runs cost nothing)"
+    )
     prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     output_dir: str = "outputs"
@@ -138,62 +262,8 @@ class PipelineConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> PipelineConfig:
-        return cls(**{**_yaml_section(path), **overrides})
-
-    @classmethod
-    def from_sources(
-        cls,
-        yaml_path: str | Path | None = None,
-        environ: Mapping[str, str] | None = None,
-        **overrides: Any,
-    ) -> PipelineConfig:
-        """Settings from, later winning: defaults < YAML file < ``AGENTHER_PIPELINE__<FIELD>``
-        environment variables < ``overrides`` (the CLI's flags).
-
-        The variable names are the ones ``agenther serve`` reads, so one environment
-        configures the batch CLI and the service alike.
-        """
-        from_file = _yaml_section(yaml_path) if yaml_path is not None else {}
-        from_env = env_settings(os.environ if environ is None else environ)
-        return cls(**{**from_file, **from_env, **overrides})
-
-
-ENV_PREFIX = "AGENTHER_PIPELINE__"
-
-# Values pydantic cannot read from a plain string: these variables hold JSON.
-_JSON_FIELDS = frozenset({"prices"})
-
-
-def env_settings(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The ``PipelineConfig`` fields set by ``AGENTHER_PIPELINE__<FIELD>`` variables (field
-    names case-insensitive); an unknown field is an error, as in a YAML file."""
-    found: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.upper().startswith(ENV_PREFIX):
-            continue
-        field = name[len(ENV_PREFIX) :].lower()
-        if field not in PipelineConfig.model_fields:
-            raise ValueError(f"{name}: PipelineConfig has no field {field!r}")
-        if field in _JSON_FIELDS:
-            try:
-                found[field] = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{name}: expected JSON ({exc.msg})") from None
-        else:
-            found[field] = raw
-    return found
-
-
-def _yaml_section(path: str | Path) -> dict[str, Any]:
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    section = data.get("pipeline", data)
-    if not isinstance(section, dict):
-        raise ValueError(f"{path}: expected a mapping under 'pipeline:'")
-    return section
+        """The reference's constructor: ``load`` with a file."""
+        return cls.load(path, **overrides)
 
 
 def resolve_secret(value: SecretStr | None, env_name: str) -> str | None:

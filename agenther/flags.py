@@ -1,112 +1,118 @@
-"""The pipeline's command-line flags, in one table for `agenther run` and `agenther serve`.
+"""Command-line flags as a table onto settings fields: one table per settings model.
 
-Each flag names the ``PipelineConfig`` field it sets; a flag not given leaves the field to the
-settings file and the environment (argparse.SUPPRESS keeps it out of the namespace).
+A flag names the field it sets; its type, choices, help, default and environment variable
+come from the field itself, so the help cannot drift from the settings. A flag not given
+leaves the field to the settings file and the environment (argparse.SUPPRESS keeps it out of
+the namespace), which is how ``LayeredSettings`` ranks flags above both.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agenther.config import STRUCTURED_OUTPUT_RUNGS
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
+
+from agenther.config import ENV_PREFIX, PipelineConfig
 
 
 @dataclass(frozen=True)
 class Flag:
     name: str  # --flag-name
-    config_field: str  # PipelineConfig field
-    help: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def dest(self) -> str:
-        return self.name.removeprefix("--").replace("-", "_")
+    setting: str  # the settings field it sets
+    short: str | None = None  # -f
+    options: Mapping[str, Any] = field(default_factory=dict)  # argparse overrides
 
 
-PIPELINE_FLAGS: tuple[Flag, ...] = (
-    Flag("--rule-based", "rule_based", "zero-cost mode: no LLM calls", {"action": "store_true"}),
-    Flag("--model", "model", "LLM model name"),
-    Flag("--base-url", "base_url", "OpenAI-compatible endpoint; none: OpenAI's"),
-    Flag("--judge-model", "judge_model", "second judge's model; none: --model"),
-    Flag("--judge-base-url", "judge_base_url", "second judge's endpoint; none: --base-url"),
-    Flag(
-        "--min-confidence",
-        "min_confidence",
-        "acceptance threshold θ",
-        {"type": float},
-    ),
-    Flag("--max-attempts", "relabel_max_attempts", "relabel attempts K", {"type": int}),
-    Flag("--concurrency", "max_concurrency", "runs in flight", {"type": int}),
-    Flag("--cache-dir", "cache_dir", "cache LLM replies here (re-runs cost nothing)"),
-    Flag(
-        "--request-timeout",
-        "request_timeout",
-        "seconds to wait for one LLM reply; none: 60, or 600 for a local endpoint, whose "
-        "timed-out request is not retried",
-        {"type": float},
-    ),
-    Flag(
-        "--structured-output",
-        "structured_output",
-        "how JSON replies are asked for: auto learns it from the endpoint",
-        {"choices": ("auto", *STRUCTURED_OUTPUT_RUNGS)},
-    ),
-    Flag(
-        "--llm-detector",
-        "use_llm_detector",
-        "Stage 1 by the model, as in the paper",
-        {"action": argparse.BooleanOptionalAction},
-    ),
-    Flag(
-        "--fuse-first-attempt",
-        "fuse_first_attempt",
-        "the joint Stage 1+2 call also writes relabel attempt 1 (2 calls per example, not 3; "
-        "Stages 1/2 then run at the attempt's temperature)",
-        {"action": argparse.BooleanOptionalAction},
-    ),
+@dataclass(frozen=True)
+class FlagTable:
+    """Flags onto the fields of one settings model, whose env variables carry ``env_prefix``."""
+
+    model: type[BaseSettings]
+    env_prefix: str
+    flags: tuple[Flag, ...]
+    # Namespace keys are ``dest_prefix + field``, so two tables never share a key.
+    dest_prefix: str = ""
+
+    def dest(self, flag: Flag) -> str:
+        return self.dest_prefix + flag.setting
+
+    def add_to(self, parser: argparse.ArgumentParser | Any) -> None:
+        """Add every flag to ``parser`` (or an argument group)."""
+        for flag in self.flags:
+            info = self.model.model_fields[flag.setting]
+            options = {**_argparse_options(info), **flag.options}
+            if "action" not in options and "choices" not in options:
+                options["metavar"] = flag.setting.upper()
+            names = (flag.short, flag.name) if flag.short else (flag.name,)
+            parser.add_argument(
+                *names,
+                dest=self.dest(flag),
+                default=argparse.SUPPRESS,
+                help=self.help(flag),
+                **options,
+            )
+
+    def help(self, flag: Flag) -> str:
+        info = self.model.model_fields[flag.setting]
+        default = info.get_default(call_default_factory=True)
+        shown = "none" if default is None else getattr(default, "value", default)
+        note = f"default: {shown}; env {self.env_prefix}{flag.setting.upper()}"
+        return f"{info.description} ({note})" if info.description else note
+
+    def overrides(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The fields the given flags set."""
+        given = vars(args)
+        return {f.setting: given[self.dest(f)] for f in self.flags if self.dest(f) in given}
+
+
+def _argparse_options(info: FieldInfo) -> dict[str, Any]:
+    kind = _non_optional(info.annotation)
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if kind in (int, float):
+        return {"type": kind}
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return {"choices": [member.value for member in kind]}
+    if typing.get_origin(kind) is typing.Literal:
+        return {"choices": list(typing.get_args(kind))}
+    return {}
+
+
+def _non_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _pipeline_table(*flags: Flag) -> FlagTable:
+    return FlagTable(PipelineConfig, ENV_PREFIX, flags, dest_prefix="pipeline.")
+
+
+# The pipeline's flags, shared by `agenther run` and `agenther serve`.
+PIPELINE_FLAGS = _pipeline_table(
+    Flag("--rule-based", "rule_based", options={"action": "store_true"}),
+    Flag("--model", "model"),
+    Flag("--base-url", "base_url"),
+    Flag("--judge-model", "judge_model"),
+    Flag("--judge-base-url", "judge_base_url"),
+    Flag("--min-confidence", "min_confidence"),
+    Flag("--max-attempts", "relabel_max_attempts"),
+    Flag("--concurrency", "max_concurrency"),
+    Flag("--cache-dir", "cache_dir"),
+    Flag("--request-timeout", "request_timeout"),
+    Flag("--structured-output", "structured_output"),
+    Flag("--llm-detector", "use_llm_detector"),
+    Flag("--fuse-first-attempt", "fuse_first_attempt"),
 )
 
-
-def add_pipeline_flags(parser: argparse.ArgumentParser | Any) -> None:
-    """Add every pipeline flag to ``parser`` (or an argument group)."""
-    for flag in PIPELINE_FLAGS:
-        parser.add_argument(
-            flag.name, dest=flag.dest, default=argparse.SUPPRESS, help=flag.help, **flag.options
-        )
-
-
-def pipeline_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``PipelineConfig`` fields the given flags set."""
-    given = vars(args)
-    return {flag.config_field: given[flag.dest] for flag in PIPELINE_FLAGS if flag.dest in given}
-
-
-def describe_defaults(
-    parser: argparse.ArgumentParser,
-    fields: dict[str, tuple[str, Any]],
-) -> None:
-    """Append each setting's default and environment variable to its flag's help.
-
-    ``fields`` maps an argparse dest to (environment variable, default). Written from the
-    settings models themselves, so the help cannot drift from them.
-    """
-    for action in parser._actions:  # argparse has no public iterator over its actions
-        if action.dest not in fields:
-            continue
-        env, default = fields[action.dest]
-        shown = "none" if default is None else getattr(default, "value", default)
-        note = f"default: {shown}; env {env}"
-        action.help = f"{action.help} ({note})" if action.help else note
-
-
-def pipeline_defaults() -> dict[str, tuple[str, Any]]:
-    """dest -> (env var, default) for every pipeline flag."""
-    from agenther.config import ENV_PREFIX, PipelineConfig
-
-    fields = PipelineConfig.model_fields
-    return {
-        flag.dest: (f"{ENV_PREFIX}{flag.config_field.upper()}", fields[flag.config_field].default)
-        for flag in PIPELINE_FLAGS
-    }
+# `agenther run` only: the service's format is a service setting.
+RUN_FLAGS = _pipeline_table(Flag("--format", "output_format", short="-f"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -325,7 +326,8 @@ def test_a_misspelt_or_malformed_environment_setting_is_a_usage_error(
     monkeypatch.delenv("AGENTHER_PIPELINE__MIN_CONFIDENSE")
     monkeypatch.setenv("AGENTHER_PIPELINE__PRICES", "{not json")
     assert main(["run", str(REFERENCE_FILE), "--rule-based"]) == EXIT_USAGE
-    assert "expected JSON" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert '"prices"' in err and "holds JSON" in err
 
 
 def test_help_imports_neither_the_llm_sdk_nor_the_kafka_client() -> None:
@@ -344,13 +346,13 @@ def test_every_settings_flag_says_its_default_and_environment_variable() -> None
     import argparse
 
     from agenther.cli import build_parser
-    from agenther.flags import PIPELINE_FLAGS
+    from agenther.flags import PIPELINE_FLAGS, RUN_FLAGS
     from streams.settings import ServiceSettings
 
     commands = next(
         a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
     ).choices
-    pipeline = {flag.dest for flag in PIPELINE_FLAGS}
+    pipeline = {table.dest(flag) for table in (PIPELINE_FLAGS, RUN_FLAGS) for flag in table.flags}
     checked = 0
     for name, settings in (
         ("run", pipeline),
@@ -358,7 +360,11 @@ def test_every_settings_flag_says_its_default_and_environment_variable() -> None
     ):
         for action in commands[name]._actions:
             if action.dest in settings:
-                assert action.help and "default: " in action.help, (name, action.dest)
-                assert "env AGENTHER_" in action.help, (name, action.dest)
+                # What it does (the field's description), then its default and variable.
+                assert action.help and not action.help.startswith("default"), (name, action.dest)
+                assert re.search(r"\(default: [^;]+; env AGENTHER_\w+\)$", action.help), (
+                    name,
+                    action.dest,
+                )
                 checked += 1
     assert checked > 40

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from agenther.cli import main
-from streams.cli import register, settings_from_args
+from streams.commands.serve import register, settings_from_args
 from streams.settings import ServiceSettings
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.llm_replies import install_default_replies

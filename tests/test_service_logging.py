@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from streams.cli import configure_logging
+from streams.commands.common import configure_logging
 from streams.settings import ServiceSettings
 
 
