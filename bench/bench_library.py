@@ -39,7 +39,7 @@ async def _stream(pipeline: AgentHERPipeline, runs: list[FailedTrajectory]) -> i
 
 
 async def _direct(pipeline: AgentHERPipeline, runs: list[FailedTrajectory]) -> tuple[int, int]:
-    """The stages one after the other, as in the README's stage-by-stage example.
+    """The stages one after the other, each used alone as docs/library.md describes.
 
     Returns (examples made, runs where a stage raised)."""
     made = errors = 0

@@ -1,6 +1,8 @@
-"""The README's configuration reference (operators' section) against the code: every setting the
+"""The configuration reference (docs/configuration.md) against the code: every setting the
 service reads is in the table and nothing else is, and each row's flag, environment variable,
-YAML key and default really set that setting. The chart's config file uses only real settings."""
+YAML key and default really set that setting. Every variable the reference or the operators'
+section (docs/service.md) names is read by the code. The chart's config file uses only real
+settings."""
 
 from __future__ import annotations
 
@@ -22,12 +24,12 @@ from pydantic import BaseModel, SecretStr, TypeAdapter
 from pydantic.fields import FieldInfo
 
 from agenther.config import PipelineConfig
-from streams import cli
+from streams.commands import serve as serve_command
 from streams.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "| setting | flag | env var | YAML key | default | meaning |"
-# Fields of the shared PipelineConfig that only the batch CLI uses; the README says so.
+# Fields of the shared PipelineConfig that only the batch CLI uses; docs/configuration.md says so.
 IGNORED_BY_THE_SERVICE = {"pipeline.output_format", "pipeline.output_dir"}
 # Secrets: no flag, no YAML key; the variable named here, or a file named by VARIABLE_FILE.
 SECRET_ENV = {
@@ -51,10 +53,17 @@ class Row:
         return self.setting in SECRET_ENV
 
 
+def _section(page: str, name: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    return text.split(f"<!-- section: {name} -->", 1)[1].split(f"<!-- /section: {name} -->")[0]
+
+
 def _operators_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    block = text.split("<!-- section: operators -->", 1)[1].split("<!-- /section: operators -->")[0]
-    return re.sub(r"<!-- schemas -->.*?<!-- /schemas -->", "", block, flags=re.S)
+    """The configuration reference, then the operators' section without topics and schemas."""
+    operators = re.sub(
+        r"<!-- schemas -->.*?<!-- /schemas -->", "", _section("service.md", "operators"), flags=re.S
+    )
+    return _section("configuration.md", "configuration") + "\n" + operators
 
 
 def _ticked(cell: str) -> tuple[str, ...]:
@@ -136,7 +145,7 @@ def test_ignored_pipeline_settings_are_named_as_ignored() -> None:
 def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agenther")
     commands = parser.add_subparsers(dest="command")
-    cli.register(commands)
+    serve_command.register(commands)
     serve: argparse.ArgumentParser = commands.choices["serve"]
     return serve
 
@@ -210,7 +219,7 @@ def test_each_flag_sets_its_setting(row: Row) -> None:
             expected = _example(row.setting)
             argv = [flag, _as_text(expected)]
         namespace = parser.parse_args(argv)
-        settings = cli.settings_from_args(namespace)
+        settings = serve_command.settings_from_args(namespace)
         assert _value(settings, row.setting) == expected, flag
 
 

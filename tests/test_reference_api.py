@@ -1,6 +1,6 @@
 """The reference's public API (alphadl/AgentHER) keeps working, so its users switch unedited.
 
-Deliberate differences, documented in the README: ``save_samples`` writes the trainer lines
+Deliberate differences, documented in docs/library.md: ``save_samples`` writes the trainer lines
 (``sample.record``) rather than a dump of ``AugmentedSample``; ``to_sft`` keeps the run's
 steps as separate tool-call turns instead of one flattened assistant message.
 """

@@ -244,7 +244,7 @@ async def rebalance_scenario(
     # Duplicates only repeat the same output.
     duplicates, restamped = check_duplicates(outputs, topics.output)
     if not kill:
-        # A graceful handoff drains and commits before the partitions move (README,
+        # A graceful handoff drains and commits before the partitions move (docs/service.md,
         # "Upgrading"): nothing is processed twice.
         assert duplicates == 0, duplicates
 
