@@ -44,11 +44,13 @@ class DataAugmenter:
         pipeline_fingerprint: str = "",
         mode: str = "rule",
         *,
+        models: tuple[str, ...] = (),
         max_observation_tokens: int | None = DEFAULT_MAX_OBSERVATION_TOKENS,
         sharegpt_thoughts: ThoughtPolicy = "think",
     ) -> None:
         self.pipeline_fingerprint = pipeline_fingerprint
         self.mode = mode
+        self.models = models
         self.max_observation_tokens = max_observation_tokens
         self.sharegpt_thoughts: ThoughtPolicy = sharegpt_thoughts
 
@@ -189,6 +191,8 @@ class DataAugmenter:
             weight=weight,
             analysis=analysis,
             mode=self.mode,
+            settings=self.pipeline_fingerprint,
+            models=self.models,
         )
         if with_provenance:
             record = {**record, PROVENANCE_KEY: origin}

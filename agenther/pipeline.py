@@ -125,6 +125,7 @@ class AgentHERPipeline:
         self.augmenter = DataAugmenter(
             pipeline_fingerprint=cfg.fingerprint(),
             mode="llm" if cfg.use_llm_relabeler else "rule",
+            models=_models(cfg),
         )
         # Its own salt keeps a success's example id apart from any relabeled example's.
         self._success_augmenter = DataAugmenter(
@@ -421,3 +422,11 @@ def _stage_failed(trajectory: FailedTrajectory, exc: StageError) -> PipelineResu
     return PipelineResult(
         trajectory.trajectory_id, exc.stage, False, error=str(exc), exception=exc.cause
     )
+
+
+def _models(cfg: PipelineConfig) -> tuple[str, ...]:
+    """The models an example's stages used: the model, then a distinct judge."""
+    if not cfg.uses_llm:
+        return ()
+    judge = cfg.judge_model if cfg.use_llm_relabeler else None
+    return (cfg.model, judge) if judge and judge != cfg.model else (cfg.model,)

@@ -202,7 +202,7 @@ class EventCodec:
             if schema_registry_url
             else None
         )
-        self._writer_schemas: dict[int, Any] = {}
+        self._writer_schemas: dict[tuple[int, str], Any] = {}
 
     @property
     def avro_output(self) -> bool:
@@ -223,6 +223,19 @@ class EventCodec:
                 # The reference's trajectory files hold failures only.
                 data = {"status": "failure", **data, "run_id": data["trajectory_id"]}
         return self._validate_event(data)
+
+    async def decode_training_example(self, value: bytes | None) -> TrainingExample:
+        """An output record as written by ``encode_training_example`` (JSON or Avro)."""
+        if not value:
+            raise EventDecodeError("empty message value")
+        if avro_codec.is_framed(value):
+            data = await self._read_avro(value, avro_codec.TRAINING_EXAMPLE)
+        else:
+            data = _loads_object(value, what="message")
+        try:
+            return TrainingExample.model_validate(data)
+        except ValidationError as exc:
+            raise EventDecodeError(_validation_reason(exc)) from None
 
     async def encode_run_event(self, event: AgentRunEvent, *, topic: str | None = None) -> bytes:
         if self.registry is None:
@@ -257,6 +270,9 @@ class EventCodec:
         return avro_codec.frame(schema_id, avro_codec.parsed_schema(name), record)
 
     async def _read_avro_event(self, value: bytes) -> dict[str, Any]:
+        return run_event_from_avro(await self._read_avro(value, avro_codec.AGENT_RUN_EVENT))
+
+    async def _read_avro(self, value: bytes, name: str) -> dict[str, Any]:
         try:
             schema_id, body = avro_codec.unframe(value)
         except ValueError as exc:
@@ -266,17 +282,14 @@ class EventCodec:
                 f"Confluent Avro message (schema id {schema_id}) but no schema registry is "
                 "configured (set schema_registry_url)"
             )
-        writer = await self._writer_schema(schema_id)
+        writer = await self._writer_schema(schema_id, name)
         try:
-            record = avro_codec.read(
-                body, writer, avro_codec.parsed_schema(avro_codec.AGENT_RUN_EVENT)
-            )
+            return avro_codec.read(body, writer, avro_codec.parsed_schema(name))
         except ValueError as exc:
             raise EventDecodeError(f"schema id {schema_id}: {exc}") from None
-        return run_event_from_avro(record)
 
-    async def _writer_schema(self, schema_id: int) -> Any:
-        if schema_id not in self._writer_schemas:
+    async def _writer_schema(self, schema_id: int, name: str) -> Any:
+        if (schema_id, name) not in self._writer_schemas:
             assert self.registry is not None
             try:
                 text = await self.registry.schema_by_id(schema_id)
@@ -288,12 +301,12 @@ class EventCodec:
                 raise EventDecodeError(
                     f"schema id {schema_id} is not a valid Avro schema"
                 ) from None
-            expected = f"{avro_codec.NAMESPACE}.{avro_codec.AGENT_RUN_EVENT}"
+            expected = f"{avro_codec.NAMESPACE}.{name}"
             # Reading an unrelated record (or a hostile array of nulls) must not even start.
             if avro_codec.record_name(schema) != expected:
                 raise EventDecodeError(f"schema id {schema_id} is not {expected}")
-            self._writer_schemas[schema_id] = schema
-        return self._writer_schemas[schema_id]
+            self._writer_schemas[(schema_id, name)] = schema
+        return self._writer_schemas[(schema_id, name)]
 
     def _validate_event(self, data: dict[str, Any]) -> AgentRunEvent:
         steps = data.get("steps")

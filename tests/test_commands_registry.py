@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE_COMMANDS = {"serve", "broker", "demo", "produce", "tail", "replay", "dlq"}
+SERVICE_COMMANDS = {"serve", "broker", "demo", "produce", "tail", "replay", "dlq", "export"}
 
 
 def test_the_library_names_the_service_in_no_import_static_or_dynamic() -> None:

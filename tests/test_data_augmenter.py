@@ -34,7 +34,8 @@ def test_example_ids_are_deterministic_and_distinct_per_format_and_settings() ->
 
 def test_every_record_carries_the_full_provenance() -> None:
     run = reference_trajectories()[0]
-    sample = DataAugmenter("fp", mode="llm").to_sft(run, relabeled_for(run), 0.7, ANALYSIS)
+    augmenter = DataAugmenter("fp", mode="llm", models=("gpt-4o-mini", "judge-x"))
+    sample = augmenter.to_sft(run, relabeled_for(run), 0.7, ANALYSIS)
     assert sample.record["agenther"] == {
         "trajectory_id": "traj_001",
         "example_id": sample.example_id,
@@ -49,6 +50,8 @@ def test_every_record_carries_the_full_provenance() -> None:
         "hindsight_prompt": "Compare the options found",
         "mode": "llm",
         "pipeline_version": PIPELINE_VERSION,
+        "settings_fingerprint": "fp",
+        "models": ["gpt-4o-mini", "judge-x"],
     }
     assert sample.metadata["agenther"] == sample.record["agenther"]
     assert sample.weight == 0.7

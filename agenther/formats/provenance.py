@@ -40,6 +40,8 @@ def provenance(
     weight: float,
     analysis: FailureAnalysis | None,
     mode: str,
+    settings: str = "",
+    models: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     failure_type = analysis.failure_type.value if analysis and analysis.failure_type else None
     return {
@@ -56,4 +58,7 @@ def provenance(
         "hindsight_prompt": relabeled.hindsight_prompt,
         "mode": mode,
         "pipeline_version": PIPELINE_VERSION,
+        # Which settings and models made it, so a dataset card can say so; only when known.
+        **({"settings_fingerprint": settings} if settings else {}),
+        **({"models": list(models)} if models else {}),
     }

@@ -145,8 +145,16 @@ class OperationFailed(Exception):
         return self.exit_code
 
 
-def run_operation(coro: Any, settings: ServiceSettings, bootstrap: str) -> Any:
-    """Run a one-shot Kafka operation; its expected failures become ``OperationFailed``."""
+def run_operation(
+    coro: Any,
+    settings: ServiceSettings,
+    bootstrap: str,
+    *,
+    refused: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Run a one-shot Kafka operation; its expected failures become ``OperationFailed``.
+
+    ``refused``: the operation's own errors for a request that cannot be done as asked."""
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
     from streams.dead_letters import SecretScrubber
@@ -154,12 +162,13 @@ def run_operation(coro: Any, settings: ServiceSettings, bootstrap: str) -> Any:
     from streams.replay import ReplayError
 
     scrub = SecretScrubber(settings.secret_values()).scrub
+    operator_errors: tuple[type[BaseException], ...] = (ReplayError, RedriveError, ValueError)
     try:
         return asyncio.run(coro)
     except KeyboardInterrupt:
         raise OperationFailed("interrupted", EXIT_INTERRUPTED) from None
     # A refused request (active group, missing topic, bad target) is the operator's to fix.
-    except (ReplayError, RedriveError, ValueError) as exc:
+    except operator_errors + refused as exc:
         raise OperationFailed(scrub(str(exc)), EXIT_USAGE) from None
     except KafkaConnectionError:
         raise OperationFailed(
