@@ -1,4 +1,5 @@
-"""The ``agenther`` command: ``run`` and ``validate`` on trajectory files.
+"""The ``agenther`` command: ``run`` and ``validate`` on trajectory files, ``report`` on what
+``run`` (or an export) wrote.
 
 Other packages add commands through the ``agenther.commands`` entry-point group (the Kafka
 service registers its own that way); this module never imports them by name, so a
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_run(commands)
     _add_validate(commands)
+    _add_report(commands)
     _add_registered_commands(commands)
     return parser
 
@@ -117,6 +119,36 @@ def _add_validate(commands: Any) -> None:
     validate.set_defaults(func=_validate_command)
 
 
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser(
+        "report",
+        help="one self-contained HTML page of what a run produced and why",
+        description="Render the output of `agenther run` (a trainer JSONL file, with its "
+        "rejects file and, for OpenAI, its provenance sidecar) or an export directory "
+        "(manifest.json, data/ shards, rejects.jsonl) as one HTML file that needs no network: "
+        "counts, charts, the examples and the rejects. Needs matplotlib "
+        "(pip install 'agenther[report]'). Exit 0; 2 for a bad invocation or input.",
+    )
+    report.add_argument("path", type=Path, metavar="PATH", help="output JSONL or export directory")
+    report.add_argument(
+        "--rejects", type=Path, help="rejects JSONL (default OUTPUT.rejects.jsonl if present)"
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="HTML file (default DIR/report.html for a directory, OUTPUT.report.html for a file)",
+    )
+    report.add_argument("--title", help="page title (default: the input's name)")
+    report.add_argument(
+        "--max-rows",
+        type=int,
+        default=2000,
+        help="rows per table; counts and charts cover all (default: 2000)",
+    )
+    report.set_defaults(func=_report_command)
+
+
 def _add_registered_commands(commands: Any) -> None:
     """Each entry point of the group is a ``register(subparsers)`` adding one command; its
     own imports wait until the command runs."""
@@ -152,6 +184,40 @@ def _validate_command(args: argparse.Namespace) -> int:
     if valid == 0 and bad == 0:
         print(f"{path}: no trajectories in file")
     return EXIT_INVALID_INPUT if bad or not valid else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    # Imported here: ``--help`` and the other commands need neither it nor matplotlib.
+    from agenther.report import MissingDependencyError, ReportInputError, write_report
+
+    if not args.path.exists():
+        print(f"agenther report: {args.path}: no such file or directory", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_rows < 1:
+        print("agenther report: --max-rows must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        target, data = write_report(
+            args.path, args.output, rejects=args.rejects, title=args.title, max_rows=args.max_rows
+        )
+    except MissingDependencyError as exc:
+        print(f"agenther report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ReportInputError, OSError) as exc:
+        print(f"agenther report: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    counts = data.counts()
+    print(
+        f"{target}: {counts['examples']} examples, {counts['rejected']} rejected, "
+        f"{counts['invalid']} invalid, {counts['errors']} errors "
+        f"({target.stat().st_size / 1024:.0f} KB)"
+    )
+    for problem in data.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------------------- run

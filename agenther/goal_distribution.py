@@ -19,14 +19,17 @@ _LEAD_IN = re.compile(
     r"|let's\s+)+",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_SUBJECTS = {"i", "we"}
 
 
 def leading_verb(prompt: str) -> str:
-    """The request's first word after any politeness, lower-cased ("" when there is none)."""
-    text = _LEAD_IN.sub("", prompt.strip())
-    match = _WORD.search(text)
-    return match.group(0).lower() if match else ""
+    """The request's first word after any politeness and a leading "I"/"we", lower-cased and
+    without its contraction ("What's" -> "what", "I need a route" -> "need"); "" for none."""
+    words = [re.sub(r"['’].*", "", w) for w in _WORD.findall(_LEAD_IN.sub("", prompt.strip()))]
+    if len(words) > 1 and words[0].lower() in _SUBJECTS:
+        words = words[1:]
+    return words[0].lower() if words else ""
 
 
 @dataclass(frozen=True)

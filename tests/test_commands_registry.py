@@ -37,7 +37,7 @@ def test_each_registered_command_is_offered_with_its_own_parser() -> None:
     subparsers = next(
         a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
     )
-    assert set(subparsers.choices) == {"run", "validate"} | SERVICE_COMMANDS
+    assert set(subparsers.choices) == {"run", "validate", "report"} | SERVICE_COMMANDS
 
 
 def test_a_command_whose_package_is_missing_is_left_out_not_an_error() -> None:
@@ -51,13 +51,13 @@ def test_a_command_whose_package_is_missing_is_left_out_not_an_error() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_registering_every_command_imports_no_kafka_client_or_llm_sdk() -> None:
+def test_registering_every_command_imports_no_kafka_client_llm_sdk_or_plotting() -> None:
     code = (
         "import sys\n"
         "from agenther.cli import build_parser\n"
         "build_parser()\n"
         "roots = {m.split('.')[0] for m in sys.modules}\n"
-        "heavy = roots & {'aiokafka', 'openai', 'fastavro'}\n"
+        "heavy = roots & {'aiokafka', 'openai', 'fastavro', 'matplotlib'}\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
