@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from agenther.config import ENV_PREFIX, PipelineConfig
+from agenther.inputs.settings import InputSettings
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,10 @@ PIPELINE_FLAGS = _pipeline_table(
 
 # `agenther run` only: the service's format is a service setting.
 RUN_FLAGS = _pipeline_table(Flag("--format", "output_format", short="-f"))
+
+# How input records are read, shared by `agenther run`, `agenther produce` and `agenther serve`.
+INPUT_FLAGS = FlagTable(
+    InputSettings,
+    "AGENTHER_",
+    (Flag("--input-format", "input_format"), Flag("--trace-failure", "trace_failure")),
+)

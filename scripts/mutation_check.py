@@ -41,15 +41,35 @@ MUTANTS = (
         "commit-before-ack",
         "the input offset is marked done before its outputs are acknowledged",
         "streams/processor.py",
-        """            decision = await self._handler.decide(record)
+        """                decision = await self._handler.decide(record)
             # The at-least-once rule: the offset is marked done only after ``deliver`` has
             # seen every output acknowledged.
             await self._delivery.deliver(record, decision)""",
-        """            decision = await self._handler.decide(record)
-            if self._epochs[tp] == epoch and self._offsets.complete(tp, record.offset):
-                self._commit_wanted.set()
+        """                decision = await self._handler.decide(record)
+            self._commits.done(tp, [record.offset], epoch)
             await self._delivery.deliver(record, decision)""",
         ("tests/reliability/test_commit_rule.py",),
+    ),
+    Mutant(
+        "trace-message-done-when-buffered",
+        "a message of trace spans is marked done when it is buffered, before its trace has an "
+        "outcome: a stop or crash while the trace waits for its root loses it",
+        "streams/processor.py",
+        """                if not self._traces.add(tp, record, spans):""",
+        """                self._commits.done(tp, [record.offset], epoch)
+                if not self._traces.add(tp, record, spans):""",
+        (
+            "tests/test_service_inputs.py::"
+            "test_a_buffered_trace_holds_its_offset_back_until_it_has_an_outcome",
+        ),
+    ),
+    Mutant(
+        "trace-cut-in-two",
+        "the commit position may fall inside a relabeled trace, so a restart reads its tail alone",
+        "streams/trace_assembly.py",
+        """        while cut := [first for first, last in settled if first < floor <= last]:""",
+        """        while cut := []:""",
+        ("tests/reliability/test_trace_crash_recovery.py",),
     ),
     Mutant(
         "per-event-400-is-fatal",

@@ -14,30 +14,46 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agenther.config import PipelineConfig
+from agenther.inputs import InputFormat
 from agenther.models import OutputFormat
 from streams.broker import EmbeddedBroker
 from streams.processor import Outcome, RelabelService
-from streams.sample_runs import demo_messages
+from streams.sample_runs import FAILED_RUNS, MALFORMED_VALUES, SUCCESS_RUN, demo_messages
+from streams.sample_traces import trace_messages
 from streams.settings import ServiceSettings
 from streams.topics import ensure_topics
 
 INPUT, OUTPUT, REJECTS, DLQ = "agent-runs", "her-examples", "her-rejects", "her-dlq"
 
 
-async def run_demo(output_format: str = "sft", timeout_s: float = 25.0) -> int:
+async def run_demo(
+    output_format: str = "sft",
+    timeout_s: float = 25.0,
+    input_format: InputFormat = InputFormat.AUTO,
+) -> int:
     started = time.monotonic()
     broker = EmbeddedBroker()
     address = broker.start()  # main thread: see broker._detach_and_die_with_parent
     print(f"embedded broker at {address}")
     try:
         await ensure_topics(address, [INPUT, OUTPUT, REJECTS, DLQ], partitions=2)
-        messages = demo_messages()
+        if input_format in (InputFormat.OTLP_PROTO, InputFormat.OTLP_JSON):
+            # Each sample run as a trace in two messages (children, then the root), and the
+            # demo's first bad record: one outcome per trace, one for the bad record.
+            messages = trace_messages([*FAILED_RUNS, SUCCESS_RUN], input_format)
+            messages.append((b"demo-broken", MALFORMED_VALUES[0]))
+            events = len(FAILED_RUNS) + 2
+        else:
+            messages = demo_messages()
+            events = len(messages)
         await _publish(address, messages)
-        print(f"published {len(messages)} events to {INPUT}")
+        print(f"published {len(messages)} {input_format.value} messages to {INPUT}")
 
         settings = ServiceSettings(
             bootstrap_servers=address,
             output_format=OutputFormat(output_format),
+            input_format=input_format,
+            trace_grace_s=0.2,
             metrics_port=0,
             create_topics=False,
             session_timeout_ms=2000,
@@ -47,7 +63,7 @@ async def run_demo(output_format: str = "sft", timeout_s: float = 25.0) -> int:
         service = RelabelService(settings)
         runner = asyncio.create_task(service.run())
         deadline = started + timeout_s
-        while sum(service.counts.values()) < len(messages) and time.monotonic() < deadline:
+        while sum(service.counts.values()) < events and time.monotonic() < deadline:
             if runner.done():
                 break
             await asyncio.sleep(0.05)
@@ -69,9 +85,9 @@ async def run_demo(output_format: str = "sft", timeout_s: float = 25.0) -> int:
         key = record.key.decode() if record.key else "-"
         print(f"dead      {key:<16} {headers['agenther-error-type']}: {headers['agenther-error']}")
     counts = ", ".join(f"{o.value}={service.counts[o]}" for o in Outcome)
-    print(f"\n{accounted} of {len(messages)} events accounted for: {counts}")
+    print(f"\n{accounted} of {events} events accounted for: {counts}")
     print(f"done in {time.monotonic() - started:.1f}s")
-    if code != 0 or accounted != len(messages):
+    if code != 0 or accounted != events:
         return 1
     return 0
 

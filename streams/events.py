@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agenther.config import PIPELINE_VERSION
 from agenther.errors import InvalidTrajectoryError
+from agenther.inputs import InputFormat, InputMappingError
+from agenther.inputs.openai_chat import run_from_chat
+from agenther.inputs.records import record_format
 from agenther.models import AgentStep, AugmentedSample, FailedTrajectory
 from streams import avro_codec
 from streams.schema_registry import SchemaNotFoundError, SchemaRegistryClient
@@ -194,8 +197,10 @@ class EventCodec:
         *,
         max_steps: int = DEFAULT_MAX_STEPS,
         registry_auth: tuple[str, str] | None = None,
+        input_format: InputFormat = InputFormat.AUTO,
     ) -> None:
         self.max_event_bytes = max_event_bytes
+        self.input_format = input_format
         self.max_steps = max_steps
         self.registry = (
             SchemaRegistryClient(schema_registry_url, auth=registry_auth)
@@ -218,11 +223,11 @@ class EventCodec:
         if avro_codec.is_framed(value):
             data = await self._read_avro_event(value)
         else:
-            data = _loads_object(value, what="message")
+            data = self._as_run(_loads_object(value, what="message"))
             if "run_id" not in data and "trajectory_id" in data:
                 # The reference's trajectory files hold failures only.
                 data = {"status": "failure", **data, "run_id": data["trajectory_id"]}
-        return self._validate_event(data)
+        return self.validate_event(data)
 
     async def decode_training_example(self, value: bytes | None) -> TrainingExample:
         """An output record as written by ``encode_training_example`` (JSON or Avro)."""
@@ -308,7 +313,20 @@ class EventCodec:
             self._writer_schemas[(schema_id, name)] = schema
         return self._writer_schemas[(schema_id, name)]
 
-    def _validate_event(self, data: dict[str, Any]) -> AgentRunEvent:
+    def _as_run(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An OpenAI chat transcript as the run it records; other shapes as they are. Trace
+        data never gets here: its spans are assembled into runs first."""
+        try:
+            fmt = record_format(data, self.input_format)
+            if fmt is InputFormat.OPENAI_CHAT:
+                return run_from_chat(data)
+        except InputMappingError as exc:
+            raise EventDecodeError(exc.reason) from None
+        if fmt is InputFormat.OTLP_JSON:
+            raise EventDecodeError("OTLP trace data where a run event was expected")
+        return data
+
+    def validate_event(self, data: dict[str, Any]) -> AgentRunEvent:
         steps = data.get("steps")
         if isinstance(steps, list) and len(steps) > self.max_steps:
             raise EventDecodeError(f"steps: {len(steps)} steps exceed max_steps={self.max_steps}")

@@ -16,6 +16,8 @@ from typing import Any
 
 from agenther.config import PIPELINE_VERSION
 from agenther.errors import LLMQuotaError, StageError
+from agenther.inputs import InputMappingError
+from agenther.inputs.genai_trace import run_from_trace
 from agenther.models import FailedTrajectory
 from agenther.pipeline import AgentHERPipeline, PipelineResult
 from streams.dead_letters import Headers, SecretScrubber, build_dead_letter
@@ -34,6 +36,7 @@ from streams.retry import Backoff
 from streams.schema_registry import SchemaRegistryUnavailableError
 from streams.settings import ServiceSettings
 from streams.stopping import StopSignal
+from streams.trace_assembly import AssembledTrace
 from streams.workers import RulePool
 
 logger = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ class EventHandler:
         self._stop = stop
         self._quota = quota
         self._backoff = Backoff.from_ms(settings.retry_backoff_ms, settings.retry_backoff_max_ms)
+        self._predicate = settings.failure_predicate()
 
     async def decide(self, record: Any) -> Decision:
         """Raises only ``Fatal`` and ``Abandoned``; any other error becomes a dead letter, so
@@ -126,6 +130,9 @@ class EventHandler:
                 error_type="EventTooLarge",
                 error=f"value of {len(value)} bytes exceeds max_event_bytes={s.max_event_bytes}",
             )
+        if isinstance(record, AssembledTrace) and not s.emit_successes and self._succeeded(record):
+            # Told before mapping: a success needs no message content to be skipped.
+            return Decision(Outcome.SKIPPED, [], origin_s=_record_time(record))
         try:
             event = await self._decode(record, value)
             if event.status == "success" and not s.emit_successes:
@@ -155,6 +162,8 @@ class EventHandler:
     async def _decode(self, record: Any, value: bytes | None) -> AgentRunEvent:
         """Decode, waiting out a schema registry outage: an Avro event is not poison just
         because its writer schema could not be fetched right now."""
+        if isinstance(record, AssembledTrace):
+            return self._trace_event(record)
         attempt = 0
         while True:
             attempt += 1
@@ -174,6 +183,21 @@ class EventHandler:
                 )
                 if await self._stop.sleep(delay):
                     raise Abandoned() from exc
+
+    def _succeeded(self, trace: AssembledTrace) -> bool:
+        root = next((span for span in trace.spans if span.is_root), None)
+        if trace.problem is not None or root is None:
+            return False
+        return self._predicate.failure_reason(trace.spans, root) is None
+
+    def _trace_event(self, trace: AssembledTrace) -> AgentRunEvent:
+        if trace.problem is not None:
+            raise EventDecodeError(trace.problem)
+        try:
+            data = run_from_trace(trace.spans, self._predicate)
+        except InputMappingError as exc:
+            raise EventDecodeError(f"trace {trace.trace_id}: {exc.reason}") from None
+        return self.codec.validate_event(data)
 
     async def _relabel(
         self, record: Any, trajectory: FailedTrajectory
@@ -285,22 +309,26 @@ class EventHandler:
         origin_s: float | None = None,
     ) -> Decision:
         """The record's original key, value and headers for the dead-letter topic, with the
-        reason in headers."""
+        reason in headers; for an assembled trace, one letter per message that carried it."""
         kind = error_type or (type(exc).__name__ if exc is not None else "Error")
         text = error if error is not None else (self._scrubber.describe(exc) if exc else kind)
-        letter = build_dead_letter(
-            key=record.key,
-            value=record.value,
-            original_headers=list(record.headers or ()),
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            stage=stage,
-            error_type=kind,
-            error=text,
-            attempts=attempts,
-            scrubber=self._scrubber,
-        )
+        parts = record.parts if isinstance(record, AssembledTrace) else [record]
+        letters = [
+            build_dead_letter(
+                key=part.key,
+                value=part.value,
+                original_headers=list(part.headers or ()),
+                source_topic=part.topic,
+                source_partition=part.partition,
+                source_offset=part.offset,
+                stage=stage,
+                error_type=kind,
+                error=text,
+                attempts=attempts,
+                scrubber=self._scrubber,
+            )
+            for part in parts
+        ]
         logger.warning(
             "dead letter for %s-%d@%d at %s: %s",
             record.topic,
@@ -311,7 +339,10 @@ class EventHandler:
         )
         return Decision(
             Outcome.DEAD_LETTER,
-            [Outgoing(self.settings.dlq_topic, letter.key, letter.value, list(letter.headers))],
+            [
+                Outgoing(self.settings.dlq_topic, letter.key, letter.value, list(letter.headers))
+                for letter in letters
+            ],
             label=stage,
             reason=kind,
             origin_s=origin_s if origin_s is not None else _record_time(record),

@@ -69,6 +69,11 @@ class ServiceMetrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.open_traces = Gauge(
+            "agenther_open_traces",
+            "Traces being assembled: spans buffered, root or grace period awaited",
+            registry=r,
+        )
         self.in_flight = Gauge(
             "agenther_in_flight", "Input events being processed right now", registry=r
         )

@@ -1,10 +1,13 @@
 """The service runtime: a consumer-group member that relabels runs and commits safely.
 
-It connects (waiting for the broker, checking the LLM endpoint once), consumes with
-backpressure, hands each record to ``streams.handler`` for a decision, writes it with
-``streams.delivery``, and commits. Guarantees (at-least-once):
+It connects (``streams.startup``: waiting for the broker, checking the LLM endpoint once),
+consumes with backpressure, assembles trace input into runs (``streams.trace_assembly``), hands
+each run to ``streams.handler`` for a decision, writes it with ``streams.delivery``, and commits
+(``streams.commits``). Guarantees (at-least-once):
 
-- an input offset is committed only after every record it produced is acknowledged;
+- an input offset is committed only after every record it produced is acknowledged; a message
+  of trace spans, only after every trace it carried spans of has its outcome, and never so
+  that a relabeled trace is cut in two;
 - per partition the commit is the lowest contiguous completed offset, since runs finish out
   of order while their LLM calls overlap;
 - every event ends as exactly one of: example, rejection, dead letter, skipped success;
@@ -29,23 +32,31 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 
-from agenther.errors import LLMFatalError, LLMQuotaError, LLMTransientError
+from agenther.errors import LLMFatalError
+from agenther.inputs import InputMappingError
 from agenther.pipeline import AgentHERPipeline
+from streams.commits import Commits
 from streams.dead_letters import SecretScrubber
 from streams.delivery import Delivery
 from streams.events import EventCodec
 from streams.group_leave import leave_generation_zero
-from streams.handler import Abandoned, Decision, EventHandler, Fatal, Outcome
+from streams.handler import DECODE_STAGE, Abandoned, Decision, EventHandler, Fatal, Outcome
 from streams.health import HealthServer
 from streams.metrics import ServiceMetrics
-from streams.offsets import OffsetTracker
 from streams.quota_pause import QuotaPause
 from streams.retry import Backoff
 from streams.settings import ServiceSettings
+from streams.startup import ProducerFactory, check_llm, connect
 from streams.stopping import StopSignal
-from streams.topics import ensure_topics
+from streams.trace_assembly import (
+    TRACE_FORMATS,
+    AssembledTrace,
+    DeadLetterNow,
+    TraceAssembler,
+    trace_spans,
+)
 from streams.workers import RulePool
 
 logger = logging.getLogger(__name__)
@@ -55,14 +66,9 @@ __all__ = ["EXIT_FATAL", "EXIT_OK", "Outcome", "RelabelService"]
 EXIT_OK = 0
 EXIT_FATAL = 3  # stopped on a configuration error; the offending event is not committed
 
-_COMMIT_COALESCE_S = 0.05
+_ASSEMBLY_TICK_S = 0.1
 _LAG_INTERVAL_S = 1.0
 _POLL_TIMEOUT_MS = 200
-_PRODUCER_LINGER_MS = 5
-_PRODUCER_BATCH_BYTES = 1024 * 1024
-_CONNECT_BACKOFF = Backoff(initial_s=0.5, max_s=10.0)
-
-ProducerFactory = Callable[..., Any]
 
 
 class RelabelService:
@@ -100,7 +106,21 @@ class RelabelService:
             self._pool = RulePool(self.pipeline.config, settings.workers)
         elif settings.workers:
             logger.info("workers=%d ignored: LLM stages run in-process", settings.workers)
-        self.codec = EventCodec(settings.schema_registry_url, settings.max_event_bytes)
+        self.codec = EventCodec(
+            settings.schema_registry_url,
+            settings.max_event_bytes,
+            input_format=settings.input_format,
+        )
+        self._traces: TraceAssembler | None = None
+        if settings.input_format in TRACE_FORMATS:
+            self._traces = TraceAssembler(settings.trace_grace_s, settings.trace_max_wait_s)
+        traces = self._traces
+        self._commits = Commits(
+            self.scrubber,
+            floor=traces.commit_floor if traces is not None else None,
+            # Their spans are read again from the committed offset by whoever owns them next.
+            on_forget=traces.drop if traces is not None else None,
+        )
         self.counts: Counter[Outcome] = Counter()
         self.metrics_port: int | None = None
         self.exit_code = EXIT_OK
@@ -115,8 +135,6 @@ class RelabelService:
         self._handler: EventHandler | None = None
         self._delivery: Delivery | None = None
         self._slot_freed = asyncio.Event()
-        self._commit_wanted = asyncio.Event()
-        self._commit_lock = asyncio.Lock()
         self._ready = False
         self._fatal = False
         self._joined = asyncio.Event()
@@ -125,11 +143,6 @@ class RelabelService:
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._revoking: set[TopicPartition] = set()
         self._in_flight = 0
-        self._offsets: OffsetTracker[TopicPartition] = OffsetTracker()
-        # Bumped when a partition's tracking restarts, so work begun before it cannot mark an
-        # offset of the new tracking done.
-        self._epochs: Counter[TopicPartition] = Counter()
-        self._last_commit: dict[TopicPartition, int] = {}
 
     # -- state for health checks and tests -------------------------------------------------
 
@@ -164,6 +177,10 @@ class RelabelService:
         completes; tests call it to check the commit rule without racing that loop)."""
         await self._commit()
 
+    async def _commit(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        if self._consumer is not None:
+            await self._commits.commit(self._consumer, partitions)
+
     def stop(self) -> None:
         if not self._stop.is_set():
             logger.info("stopping: no new events are fetched, in-flight work is drained")
@@ -190,9 +207,13 @@ class RelabelService:
                 await self._pool.start()
             if await self._check_llm() and await self._connect():
                 background = [
-                    asyncio.create_task(self._commit_loop(), name="agenther-commit"),
+                    asyncio.create_task(self._commits.loop(self._consumer), name="agenther-commit"),
                     asyncio.create_task(self._lag_loop(), name="agenther-lag"),
                 ]
+                if self._traces is not None:
+                    background.append(
+                        asyncio.create_task(self._assembly_loop(), name="agenther-traces")
+                    )
                 await self._consume()
                 await self._drain()
         finally:
@@ -214,117 +235,42 @@ class RelabelService:
         return self.exit_code
 
     async def _check_llm(self) -> bool:
-        """One minimal request per LLM endpoint before joining the group, so the service is
-        never ready with a key or model that cannot work. A wrong key or model stops it
-        (exit 3); an endpoint that is down or out of quota is waited for. False if stopped."""
-        attempt = 0
-        while not self._stop.is_set():
-            attempt += 1
-            try:
-                await self.pipeline.acheck_endpoints()
-                return True
-            except LLMFatalError as exc:
-                self._fatal = True
-                self.exit_code = EXIT_FATAL
-                logger.error(
-                    "the LLM endpoint refuses this configuration, not starting: %s",
-                    self.scrubber.describe(exc),
-                )
-                return False
-            except (LLMTransientError, LLMQuotaError) as exc:
-                delay = max(_CONNECT_BACKOFF.ceiling(attempt), exc.retry_after or 0.0)
-                logger.warning(
-                    "LLM endpoint not usable yet (attempt %d: %s); retrying in %.1fs",
-                    attempt,
-                    self.scrubber.describe(exc),
-                    delay,
-                )
-                await self._stop.sleep(delay)
-        return False
+        try:
+            return await check_llm(self.pipeline, self._stop, self.scrubber)
+        except LLMFatalError:
+            self._fatal = True
+            self.exit_code = EXIT_FATAL
+            return False
 
     async def _connect(self) -> bool:
-        """Start clients, waiting for the broker with capped backoff; False if stopped first."""
-        attempt = 0
+        """Start clients, waiting for the broker; False if stopped first."""
         s = self.settings
-        kwargs = s.kafka_client_kwargs()
-        while not self._stop.is_set():
-            attempt += 1
-            consumer: AIOKafkaConsumer | None = None
-            producer: Any = None
-            try:
-                if s.create_topics:
-                    await ensure_topics(
-                        self.bootstrap_servers,
-                        [s.input_topic, s.output_topic, s.rejects_topic, s.dlq_topic],
-                        partitions=s.topic_partitions,
-                        replication_factor=s.replication_factor,
-                        client_kwargs=kwargs,
-                    )
-                producer = self._producer_factory(
-                    bootstrap_servers=self.bootstrap_servers,
-                    acks="all",
-                    linger_ms=_PRODUCER_LINGER_MS,
-                    # Examples are several KB: the 16 KB default holds two, and every further
-                    # send to that partition then waits for the batch to drain.
-                    max_batch_size=_PRODUCER_BATCH_BYTES,
-                    # Dead letters carry the original value, which may be up to the broker's
-                    # limit even when it exceeds our max_event_bytes.
-                    max_request_size=max(8 * 1024 * 1024, 2 * s.max_event_bytes),
-                    **kwargs,
-                )
-                await producer.start()
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap_servers,
-                    group_id=s.group_id,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    session_timeout_ms=s.session_timeout_ms,
-                    heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
-                    fetch_max_wait_ms=s.fetch_max_wait_ms,
-                    **kwargs,
-                )
-                consumer.subscribe([s.input_topic], listener=_Rebalance(self))
-                await consumer.start()
-            except (KafkaConnectionError, KafkaError, OSError) as exc:
-                for client in (consumer, producer):
-                    if client is not None:
-                        with contextlib.suppress(Exception):
-                            await client.stop()
-                delay = _CONNECT_BACKOFF.ceiling(attempt)
-                logger.warning(
-                    "Kafka at %s not reachable (attempt %d: %s); retrying in %.1fs",
-                    self.bootstrap_servers,
-                    attempt,
-                    self.scrubber.describe(exc),
-                    delay,
-                )
-                await self._stop.sleep(delay)
-                continue
-            self._consumer, self._producer = consumer, producer
-            self._handler = EventHandler(
-                s,
-                self.pipeline,
-                self.codec,
-                pool=self._pool,
-                scrubber=self.scrubber,
-                metrics=self.metrics,
-                stop=self._stop,
-                quota=self._quota,
-            )
-            self._delivery = Delivery(
-                producer,
-                dead_letter=self._handler.dead_letter,
-                scrubber=self.scrubber,
-                stop=self._stop,
-            )
-            logger.info(
-                "consuming %s as group %s from %s",
-                s.input_topic,
-                s.group_id,
-                self.bootstrap_servers,
-            )
-            return True
-        return False
+        clients = await connect(
+            s, self._producer_factory, _Rebalance(self), self._stop, self.scrubber
+        )
+        if clients is None:
+            return False
+        self._consumer, self._producer = clients
+        self._handler = EventHandler(
+            s,
+            self.pipeline,
+            self.codec,
+            pool=self._pool,
+            scrubber=self.scrubber,
+            metrics=self.metrics,
+            stop=self._stop,
+            quota=self._quota,
+        )
+        self._delivery = Delivery(
+            self._producer,
+            dead_letter=self._handler.dead_letter,
+            scrubber=self.scrubber,
+            stop=self._stop,
+        )
+        logger.info(
+            "consuming %s as group %s from %s", s.input_topic, s.group_id, self.bootstrap_servers
+        )
+        return True
 
     async def _consume(self) -> None:
         consumer = self._consumer
@@ -333,6 +279,10 @@ class RelabelService:
         while not self._stop.is_set():
             if self._quota.closed:
                 await self._hold(lambda: self._quota.closed)
+                continue
+            if self._traces_full():
+                # Full of traces waiting for their roots or grace: they close by time.
+                await self._hold(self._traces_full)
                 continue
             free = limit - self._in_flight
             if free <= 0:
@@ -369,11 +319,33 @@ class RelabelService:
         consumer.resume(*(paused & consumer.assignment() - self._revoking))
 
     def _start(self, tp: TopicPartition, record: Any) -> None:
-        self._offsets.track(tp, record.offset)
+        epoch = self._commits.track(tp, record.offset)
         self.metrics.events_consumed.inc()
+        if self._traces is not None:
+            try:
+                spans = trace_spans(record.value, self.settings.input_format)
+            except Exception as exc:  # whatever the bytes are, they must not stop the service
+                reason = exc.reason if isinstance(exc, InputMappingError) else repr(exc)
+                self._launch(tp, record, DeadLetterNow(type(exc).__name__, reason))
+                return
+            if spans is not None:
+                if not self._traces.add(tp, record, spans):
+                    # A message without spans: nothing to wait for.
+                    self._commits.done(tp, [record.offset], epoch)
+                return
+        self._launch(tp, record)
+
+    def _traces_full(self) -> bool:
+        traces = self._traces
+        return traces is not None and traces.open >= self.settings.max_open_traces
+
+    def _launch(
+        self, tp: TopicPartition, record: Any, verdict: DeadLetterNow | None = None
+    ) -> None:
         self._in_flight += 1
         self.metrics.in_flight.set(self._in_flight)
-        task = asyncio.create_task(self._process(tp, record, self._epochs[tp]))
+        epoch = self._commits.epoch(tp)
+        task = asyncio.create_task(self._process(tp, record, epoch, verdict))
         self._tasks.setdefault(tp, set()).add(task)
 
         def finished(t: asyncio.Task[None]) -> None:
@@ -384,11 +356,27 @@ class RelabelService:
 
         task.add_done_callback(finished)
 
+    def _launch_due_traces(self, *, flush: bool = False) -> None:
+        assert self._traces is not None
+        for tp, trace in self._traces.due(flush=flush):
+            self._launch(tp, trace)
+        self.metrics.open_traces.set(self._traces.open)
+
+    async def _assembly_loop(self) -> None:
+        assert self._traces is not None
+        while True:
+            await asyncio.sleep(_ASSEMBLY_TICK_S)
+            self._launch_due_traces()
+
     async def _drain(self) -> None:
         """Wait for in-flight work up to ``shutdown_grace_s``, then commit what is done."""
         consumer = self._consumer
         if consumer is not None:
             consumer.pause(*consumer.assignment())
+        if self._traces is not None:
+            # A trace whose root has come is relabeled now; one still without it stays
+            # uncommitted and is assembled again after the restart.
+            self._launch_due_traces(flush=True)
         tasks = [t for group in self._tasks.values() for t in group]
         if tasks:
             logger.info("draining %d in-flight events", len(tasks))
@@ -445,7 +433,7 @@ class RelabelService:
             )
         else:
             await self._commit(revoked)
-        self._forget(revoked)
+        self._commits.forget(revoked)
         for tp in revoked:
             self._tasks.pop(tp, None)
             with contextlib.suppress(KeyError):
@@ -459,85 +447,6 @@ class RelabelService:
         self.metrics.ready.set(1)
         self._joined.set()
         logger.info("partitions assigned: %s", _names(assigned) or "(none)")
-
-    # -- committing ------------------------------------------------------------------------
-
-    async def _commit_loop(self) -> None:
-        while True:
-            await self._commit_wanted.wait()
-            self._commit_wanted.clear()
-            await asyncio.sleep(_COMMIT_COALESCE_S)
-            await self._commit()
-
-    async def _commit(self, partitions: Iterable[TopicPartition] | None = None) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        async with self._commit_lock:
-            assigned = consumer.assignment()
-            chosen = assigned if partitions is None else set(partitions) & assigned
-            positions = self._offsets.to_commit(chosen)
-            if positions:
-                positions = await self._still_ours(consumer, positions)
-            if not positions:
-                return
-            try:
-                await consumer.commit(positions)
-            except KafkaError as exc:
-                # Nothing is lost: the offsets stay uncommitted and are retried next time.
-                logger.warning("commit failed: %s", self.scrubber.describe(exc))
-                return
-            self._offsets.committed(positions)
-            self._last_commit.update(positions)
-            logger.debug(
-                "committed %s", {f"{t.topic}-{t.partition}": o for t, o in positions.items()}
-            )
-
-    async def _still_ours(
-        self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
-        """The positions that are safe to commit.
-
-        While this member owns a partition only it commits there, so the group's offset must
-        still be the one it last committed. If not, the broker lost the group's state (an
-        in-memory broker restarted empty) while the consumer kept reading at its old position:
-        committing would skip the first records of the new log. Such a partition restarts from
-        what the broker holds instead.
-        """
-        known = [tp for tp in positions if tp in self._last_commit]
-        if not known:
-            return positions
-        try:
-            found = await asyncio.gather(*(consumer.committed(tp) for tp in known))
-        except KafkaError as exc:
-            logger.warning("commit check failed: %s", self.scrubber.describe(exc))
-            return {}
-        safe = dict(positions)
-        for tp, offset in zip(known, found, strict=True):
-            if offset == self._last_commit[tp]:
-                continue
-            del safe[tp]
-            logger.warning(
-                "%s: the group's committed offset is %s, not the %d this member committed "
-                "(the broker lost the group's state); restarting the partition from %s",
-                _name(tp),
-                offset,
-                self._last_commit[tp],
-                "the beginning" if offset is None else offset,
-            )
-            self._forget([tp])
-            if offset is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, offset)
-        return safe
-
-    def _forget(self, partitions: Iterable[TopicPartition]) -> None:
-        partitions = list(partitions)
-        self._offsets.drop(partitions)
-        for tp in partitions:
-            self._epochs[tp] += 1
-            self._last_commit.pop(tp, None)
 
     async def _lag_loop(self) -> None:
         consumer = self._consumer
@@ -561,10 +470,22 @@ class RelabelService:
 
     # -- one event -------------------------------------------------------------------------
 
-    async def _process(self, tp: TopicPartition, record: Any, epoch: int) -> None:
+    async def _process(
+        self, tp: TopicPartition, record: Any, epoch: int, verdict: DeadLetterNow | None = None
+    ) -> None:
         assert self._handler is not None and self._delivery is not None
         try:
-            decision = await self._handler.decide(record)
+            if verdict is not None:
+                decision = self._handler.dead_letter(
+                    record,
+                    DECODE_STAGE,
+                    None,
+                    attempts=1,
+                    error_type=verdict.kind,
+                    error=verdict.reason,
+                )
+            else:
+                decision = await self._handler.decide(record)
             # The at-least-once rule: the offset is marked done only after ``deliver`` has
             # seen every output acknowledged.
             await self._delivery.deliver(record, decision)
@@ -582,8 +503,13 @@ class RelabelService:
             return
         except Abandoned:
             return
-        if self._epochs[tp] == epoch and self._offsets.complete(tp, record.offset):
-            self._commit_wanted.set()
+        if self._commits.epoch(tp) == epoch:
+            if isinstance(record, AssembledTrace):
+                assert self._traces is not None
+                # A message is done once every trace it carried spans of is.
+                self._commits.done(tp, self._traces.finished(tp, record), epoch)
+            else:
+                self._commits.done(tp, [record.offset], epoch)
         self._account(decision)
 
     def _account(self, decision: Decision) -> None:

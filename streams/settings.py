@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from agenther.config import LayeredSettings, PipelineConfig, resolve_secret
+from agenther.config import PipelineConfig, resolve_secret
+from agenther.inputs.settings import InputSettings
 from agenther.models import OutputFormat
 
 
@@ -31,7 +32,7 @@ class SaslMechanism(StrEnum):
     SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
-class ServiceSettings(LayeredSettings):
+class ServiceSettings(InputSettings):
     model_config = SettingsConfigDict(
         env_prefix="AGENTHER_",
         env_nested_delimiter="__",
@@ -57,6 +58,18 @@ class ServiceSettings(LayeredSettings):
     )
     max_in_flight: int = Field(
         default=64, ge=1, le=10_000, description="runs in flight; fetching pauses when full"
+    )
+    # A trace's spans arrive in several messages, the root usually last; stragglers may follow.
+    trace_grace_s: float = Field(
+        default=2.0, ge=0, description="traces: wait this long after the root span for stragglers"
+    )
+    trace_max_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="traces: dead-letter a trace whose root span has not come after this long",
+    )
+    max_open_traces: int = Field(
+        default=1000, ge=1, description="traces being assembled; fetching pauses when full"
     )
     # Rule-mode worker processes (0 = relabel in the service process); LLM mode ignores it.
     workers: int = Field(

@@ -110,6 +110,25 @@ def test_demo_relabels_the_sample_runs_and_exits_zero() -> None:
 
 
 @pytest.mark.kafka
+def test_demo_relabels_the_sample_runs_traced_as_otlp() -> None:
+    result = subprocess.run(
+        cli("demo", "--input-format", "otlp-proto"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    # Ten failed traces and a successful one in two messages each, a bad record: 23 messages,
+    # 12 outcomes.
+    assert "published 23 otlp-proto messages" in result.stdout
+    assert "12 of 12 events accounted for" in result.stdout
+    assert result.stdout.count("example   ") >= 3
+    assert "dead_letter=1, skipped_success=1" in result.stdout
+
+
+@pytest.mark.kafka
 async def test_sigterm_drains_in_flight_work_and_commits(
     kafka_bootstrap: str, service_topics: Any, fake_llm: FakeOpenAI
 ) -> None:

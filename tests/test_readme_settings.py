@@ -170,7 +170,7 @@ def _example(setting: str) -> Any:
     elif kind is float:
         candidates = [0.25, 2.0, 1500.0]
     elif kind is str:
-        candidates = [f"example-{setting.replace('.', '-')}"]
+        candidates = [f"example-{setting.replace('.', '-')}", "example.attribute=fail"]
     elif typing.get_origin(kind) is typing.Literal:
         candidates = list(typing.get_args(kind))
     elif typing.get_origin(kind) is dict:

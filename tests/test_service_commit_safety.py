@@ -50,10 +50,9 @@ def _service(consumer: FakeConsumer) -> RelabelService:
 
 
 def _done(service: RelabelService, *offsets: int) -> None:
-    for offset in offsets:
-        service._offsets.track(TP, offset)
-    for offset in offsets:
-        service._offsets.complete(TP, offset)
+    epochs = [service._commits.track(TP, offset) for offset in offsets]
+    for offset, epoch in zip(offsets, epochs, strict=True):
+        service._commits.done(TP, [offset], epoch)
 
 
 async def test_commits_move_on_while_the_group_offset_is_ours() -> None:
@@ -72,7 +71,7 @@ async def test_a_group_offset_lost_by_the_broker_restarts_the_partition() -> Non
     service = _service(consumer)
     _done(service, 0, 1, 2, 3, 4)
     await service._commit()
-    epoch = service._epochs[TP]
+    epoch = service._commits.epoch(TP)
 
     consumer.group_offsets.clear()  # the broker restarted empty; the consumer read on at 5
     _done(service, 5, 6)
@@ -80,8 +79,8 @@ async def test_a_group_offset_lost_by_the_broker_restarts_the_partition() -> Non
 
     assert consumer.commits == [{TP: 5}], "7 would skip offsets 0-4 of the new log"
     assert consumer.seeks == [(TP, None)]  # no group offset: from the beginning
-    assert service._offsets.to_commit() == {}
-    assert service._epochs[TP] == epoch + 1  # work begun before cannot complete new offsets
+    assert service._commits._offsets.to_commit() == {}
+    assert service._commits.epoch(TP) == epoch + 1  # work begun before cannot complete new offsets
 
     # Tracking starts again from the re-read records, and commits resume.
     _done(service, 0, 1)
@@ -107,7 +106,7 @@ async def test_partitions_lost_with_the_membership_are_not_committed() -> None:
     _done(service, 0, 1, 2)
     await service._on_revoked({TP})
     assert consumer.commits == []
-    assert service._offsets.to_commit() == {}
+    assert service._commits._offsets.to_commit() == {}
 
 
 async def test_a_normal_revocation_commits_finished_work_first() -> None:

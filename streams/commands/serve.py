@@ -8,7 +8,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
-from agenther.flags import PIPELINE_FLAGS, Flag
+from agenther.flags import INPUT_FLAGS, PIPELINE_FLAGS, Flag
 from streams.commands.common import (
     EXIT_USAGE,
     connection_parser,
@@ -48,6 +48,9 @@ SERVE_FLAGS = service_table(
     Flag("--session-timeout-ms", "session_timeout_ms"),
     Flag("--max-event-bytes", "max_event_bytes"),
     Flag("--shutdown-grace", "shutdown_grace_s"),
+    Flag("--trace-grace-s", "trace_grace_s"),
+    Flag("--trace-max-wait-s", "trace_max_wait_s"),
+    Flag("--max-open-traces", "max_open_traces"),
 )
 
 
@@ -59,6 +62,7 @@ def register(subparsers: Any) -> None:
         description="Settings: defaults < --config YAML < AGENTHER_* env < these flags.",
     )
     SERVE_FLAGS.add_to(serve)
+    INPUT_FLAGS.add_to(serve.add_argument_group("input"))
     PIPELINE_FLAGS.add_to(serve.add_argument_group("pipeline"))
     serve.set_defaults(func=_serve_command)
 
@@ -67,11 +71,11 @@ def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
     """``serve``'s settings: every source, its flags on top."""
     from streams.commands.common import settings_from_args as from_args
 
-    return from_args(args, SERVE_FLAGS, pipeline=True)
+    return from_args(args, SERVE_FLAGS, INPUT_FLAGS, pipeline=True)
 
 
 def _serve_command(args: argparse.Namespace) -> int:
-    settings = load_settings(args, SERVE_FLAGS, pipeline=True)
+    settings = load_settings(args, SERVE_FLAGS, INPUT_FLAGS, pipeline=True)
     if settings is None:
         return EXIT_USAGE
     return run_async(serve(settings))
