@@ -196,3 +196,40 @@ async def test_chat_transcripts_are_runs_under_auto(
     assert relabeled == [b"chat-1", b"chat-2"]
     [letter] = [r for r in outputs if r.topic == topics.dlq]
     assert "no tool calls" in headers_of(letter)["agenther-error"]
+
+
+async def test_a_rebalance_drops_half_assembled_traces_without_committing_them(
+    kafka_bootstrap: str, service_topics: Any, running_services: Any
+) -> None:
+    """Member A buffers children of traces in both partitions; member B joins and takes one
+    partition. A drops that partition's open traces uncommitted, so B reads them again from
+    their first message and, once the roots arrive, every trace is relabeled whole."""
+    topics = await service_topics(partitions=2)
+    traces = [agent_trace(goal) for goal in _goals() * 4]
+    await produce(
+        kafka_bootstrap,
+        topics.input,
+        [(trace_id(t), otlp_proto(_split(t)[0])) for t in traces],
+    )
+    settings = topics.settings(
+        kafka_bootstrap, input_format=InputFormat.OTLP_PROTO, trace_grace_s=0.1
+    )
+    first = await running_services(settings)
+    assert await wait_for(lambda: len(first.assignment) == 2)
+    assert await wait_for(lambda: first._traces is not None and first._traces.open == 12)
+    second = await running_services(settings)
+    assert await wait_for(lambda: len(first.assignment) == 1 and len(second.assignment) == 1)
+    # The revoked partition's traces are gone from A (12 keys over 2 partitions: some in each).
+    assert first._traces is not None and 0 < first._traces.open < 12
+    assert await committed_offsets(kafka_bootstrap, topics.group, topics.input) in ({0: -1, 1: -1},)
+
+    await produce(
+        kafka_bootstrap,
+        topics.input,
+        [(trace_id(t), otlp_proto(_split(t)[1])) for t in traces],
+    )
+    outputs = await collect(
+        kafka_bootstrap, [topics.output, topics.rejects, topics.dlq], until=len(traces)
+    )
+    assert not [headers_of(r)["agenther-error"] for r in outputs if r.topic == topics.dlq]
+    assert sorted(r.key.decode() for r in outputs) == sorted(trace_id(t) for t in traces)
