@@ -321,9 +321,11 @@ class RelabelService:
     def _start(self, tp: TopicPartition, record: Any) -> None:
         epoch = self._commits.track(tp, record.offset)
         self.metrics.events_consumed.inc()
-        if self._traces is not None:
+        value = record.value
+        # An oversized message is not parsed at all: the handler dead-letters it unread.
+        if self._traces is not None and value and len(value) <= self.settings.max_event_bytes:
             try:
-                spans = trace_spans(record.value, self.settings.input_format)
+                spans = trace_spans(value, self.settings.input_format)
             except Exception as exc:  # whatever the bytes are, they must not stop the service
                 reason = exc.reason if isinstance(exc, InputMappingError) else repr(exc)
                 self._launch(tp, record, DeadLetterNow(type(exc).__name__, reason))

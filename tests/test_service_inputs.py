@@ -233,3 +233,21 @@ async def test_a_rebalance_drops_half_assembled_traces_without_committing_them(
     )
     assert not [headers_of(r)["agenther-error"] for r in outputs if r.topic == topics.dlq]
     assert sorted(r.key.decode() for r in outputs) == sorted(trace_id(t) for t in traces)
+
+
+async def test_an_oversized_trace_message_is_dead_lettered_unread(
+    kafka_bootstrap: str, service_topics: Any, running_services: Any
+) -> None:
+    topics = await service_topics(partitions=1)
+    spans = agent_trace("Find the cheapest direct flight " + "x" * 5000)
+    value = otlp_proto(spans)
+    await produce(kafka_bootstrap, topics.input, [(trace_id(spans), value)])
+    service = await running_services(
+        topics.settings(
+            kafka_bootstrap, input_format=InputFormat.OTLP_PROTO, max_event_bytes=len(value) - 1
+        )
+    )
+    [letter] = await collect(kafka_bootstrap, topics.dlq, until=1)
+    assert headers_of(letter)["agenther-error-type"] == "EventTooLarge"
+    assert letter.value == value
+    assert service.counts[Outcome.DEAD_LETTER] == 1
