@@ -27,12 +27,13 @@ from pydantic import ValidationError
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
 from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
-from agenther.flags import PIPELINE_FLAGS, RUN_FLAGS
+from agenther.flags import INPUT_FLAGS, PIPELINE_FLAGS, RUN_FLAGS
 from agenther.formats.episode import dumps
 from agenther.formats.output import SampleWriter
+from agenther.inputs.settings import InputSettings
 from agenther.models import FailedTrajectory, OutputFormat
 from agenther.progress import Progress
-from agenther.trajectory_io import Loaded, Reject, iter_records
+from agenther.trajectory_io import Loaded, Record, Reject, Skipped, iter_records
 
 logger = logging.getLogger("agenther.cli")
 
@@ -80,8 +81,10 @@ def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="relabel a trajectory file into training examples",
-        description="Relabel failed runs from FILE (JSON array or JSONL) into training "
-        "examples, written line by line as they complete. Bad lines go to the rejects file. "
+        description="Relabel failed runs from FILE (JSON array or JSONL of agenther runs, "
+        "OpenAI chat transcripts or OTLP/JSON traces; or one serialized OTLP TracesData with "
+        "--input-format otlp-proto) into training examples, written line by line as they "
+        "complete. Bad lines go to the rejects file; successful runs are skipped. "
         "The input and the LLM endpoint are checked before the output is touched. Exit 0; "
         "1 if FILE holds no valid trajectory; 2 for a bad invocation; 3 if the LLM endpoint "
         "refuses the key or model, is out of quota or unreachable; 4 if no example came out "
@@ -92,6 +95,7 @@ def _add_run(commands: Any) -> None:
         "-o", "--output", type=Path, help="output JSONL (default outputs/augmented_FMT.jsonl)"
     )
     RUN_FLAGS.add_to(run)
+    INPUT_FLAGS.add_to(run)
     PIPELINE_FLAGS.add_to(run)
     run.add_argument(
         "--config", type=Path, help="YAML file of PipelineConfig fields; flags override it"
@@ -115,6 +119,7 @@ def _add_validate(commands: Any) -> None:
         "Exit 1 if any record is bad or the file holds none.",
     )
     validate.add_argument("file", type=Path, metavar="FILE")
+    INPUT_FLAGS.add_to(validate)
     validate.add_argument("-v", "--verbose", action="store_true")
     validate.set_defaults(func=_validate_command)
 
@@ -172,15 +177,21 @@ def _validate_command(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"agenther validate: {path}: no such file", file=sys.stderr)
         return EXIT_USAGE
-    valid = 0
-    bad = 0
-    for record in iter_records(path):
+    try:
+        inputs = InputSettings.load(None, **INPUT_FLAGS.overrides(args))
+    except (ValidationError, ValueError) as exc:
+        print(f"agenther validate: invalid settings: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    valid = bad = skipped = 0
+    for record in iter_records(path, inputs):
         if isinstance(record, Reject):
             bad += 1
             print(f"{path}: {record.describe()}")
+        elif isinstance(record, Skipped):
+            skipped += 1
         else:
             valid += 1
-    print(f"{path}: {valid} valid, {bad} invalid")
+    print(f"{path}: {valid} valid, {bad} invalid" + (f", {skipped} successes" if skipped else ""))
     if valid == 0 and bad == 0:
         print(f"{path}: no trajectories in file")
     return EXIT_INVALID_INPUT if bad or not valid else EXIT_OK
@@ -227,13 +238,15 @@ def _report_command(args: argparse.Namespace) -> int:
 class RunSummary:
     read: int = 0
     invalid: int = 0
+    skipped: int = 0  # successful runs in a chat or trace input
     examples: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
+        skipped = f", {self.skipped} successes skipped" if self.skipped else ""
         out = [
-            f"{self.read} trajectories read, {self.invalid} invalid lines, "
+            f"{self.read} trajectories read{skipped}, {self.invalid} invalid lines, "
             f"{self.examples} examples, {sum(self.rejected.values())} rejected, "
             f"{sum(self.errors.values())} errors"
         ]
@@ -279,6 +292,7 @@ def _run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         config = _config_from_args(args)
+        inputs = InputSettings.load(None, **INPUT_FLAGS.overrides(args))
     except (ValidationError, ValueError, OSError) as exc:
         print(f"agenther run: invalid settings: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -298,7 +312,7 @@ def _run_command(args: argparse.Namespace) -> int:
     fmt = config.output_format
     output: Path = args.output or Path(config.output_dir) / f"augmented_{fmt.value}.jsonl"
     rejects: Path = args.rejects or output.with_name(output.stem + ".rejects.jsonl")
-    return asyncio.run(_run_stream(pipeline, source, output, rejects))
+    return asyncio.run(_run_stream(pipeline, iter_records(source, inputs), source, output, rejects))
 
 
 def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -306,14 +320,15 @@ def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig.load(args.config, **overrides)
 
 
-async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: Path) -> int:
+async def _run_stream(
+    pipeline: Any, records: Iterator[Record], source: Path, output: Path, rejects_path: Path
+) -> int:
     """Check the input and the endpoint, then relabel; an existing output file is only
     replaced once both are known to be usable."""
-    records = iter_records(source)
-    leading: list[Reject] = []
+    leading: list[Record] = []
     first: Loaded | None = None
     for record in records:
-        if isinstance(record, Reject):
+        if not isinstance(record, Loaded):
             leading.append(record)
             continue
         first = record
@@ -321,8 +336,8 @@ async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: P
     if first is None:
         await pipeline.aclose()
         print(
-            f"agenther run: {source} holds no valid trajectory ({len(leading)} invalid "
-            f"records; `agenther validate {source}` lists them); {output} was not touched",
+            f"agenther run: {source} holds no valid trajectory ({_invalid_and_skipped(leading)}; "
+            f"`agenther validate {source}` lists them); {output} was not touched",
             file=sys.stderr,
         )
         return EXIT_INVALID_INPUT
@@ -341,7 +356,7 @@ async def _run_stream(pipeline: Any, source: Path, output: Path, rejects_path: P
 
 
 async def _relabel_file(
-    pipeline: Any, records: Iterator[Loaded | Reject], output: Path, rejects_path: Path
+    pipeline: Any, records: Iterator[Record], output: Path, rejects_path: Path
 ) -> int:
     summary = RunSummary()
     origin: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
@@ -356,6 +371,9 @@ async def _relabel_file(
                 if isinstance(record, Reject):
                     summary.invalid += 1
                     rejects.write({"outcome": "invalid", "stage": "input", **record.as_dict()})
+                    continue
+                if isinstance(record, Skipped):
+                    summary.skipped += 1
                     continue
                 summary.read += 1
                 origin[record.trajectory.trajectory_id].append((record.line, record.where))
@@ -413,6 +431,12 @@ async def _relabel_file(
         )
         return EXIT_ALL_FAILED
     return EXIT_OK
+
+
+def _invalid_and_skipped(records: list[Record]) -> str:
+    skipped = sum(isinstance(r, Skipped) for r in records)
+    text = f"{len(records) - skipped} invalid records"
+    return text + (f", {skipped} successful runs skipped" if skipped else "")
 
 
 def _lines(count: int) -> str:

@@ -3,7 +3,9 @@ the batch.
 
 Every record becomes either a ``FailedTrajectory`` or a ``Reject`` that names its line (JSONL)
 or item (array), says why in words, and keeps the original text. JSONL is read line by line in
-constant memory; a JSON array has to be parsed whole.
+constant memory; a JSON array has to be parsed whole. Records may also be OpenAI chat
+transcripts or OTLP/JSON trace documents (``agenther.inputs``); their successful runs are
+``Skipped``. A file of ``otlp-proto`` is one serialized ``TracesData``.
 
 A record without ``trajectory_id`` gets one derived from its content rather than a random one,
 so replaying the same file yields the same example ids.
@@ -13,13 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from agenther.inputs import InputFormat, InputMappingError
+from agenther.inputs.genai_trace import run_from_trace
+from agenther.inputs.openai_chat import run_from_chat
+from agenther.inputs.otlp import Span, spans_from_json, spans_from_proto
+from agenther.inputs.records import by_trace, record_format
+from agenther.inputs.settings import InputSettings
 from agenther.models import FailedTrajectory
 
 MAX_REASON_CHARS = 500
@@ -43,6 +52,16 @@ class Reject:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A successful run (a chat transcript or a trace whose status says so): nothing to
+    relabel."""
+
+    run_id: str
+    line: int
+    where: Literal["line", "item"] = "line"
+
+
+@dataclass(frozen=True)
 class Loaded:
     """A valid trajectory and where it came from."""
 
@@ -51,16 +70,23 @@ class Loaded:
     where: Literal["line", "item"] = "line"
 
 
-def iter_records(path: str | Path) -> Iterator[Loaded | Reject]:
-    """Trajectories and rejects in file order."""
+Record = Loaded | Reject | Skipped
+
+
+def iter_records(path: str | Path, inputs: InputSettings | None = None) -> Iterator[Record]:
+    """Trajectories, rejects and skipped successes in file order."""
+    reader = _Reader(inputs or InputSettings())
     source = Path(path)
     with source.open("rb") as handle:
+        if reader.format is InputFormat.OTLP_PROTO:
+            yield from reader.proto_records(handle.read())
+            return
         first = _first_significant_byte(handle)
         handle.seek(0)
         if first == b"[":
-            yield from _array_records(handle.read())
+            yield from reader.array_records(handle.read())
         else:
-            yield from _jsonl_records(handle)
+            yield from reader.jsonl_records(handle)
 
 
 def load_trajectories(path: str | Path) -> tuple[list[FailedTrajectory], list[Reject]]:
@@ -71,7 +97,7 @@ def load_trajectories(path: str | Path) -> tuple[list[FailedTrajectory], list[Re
     for record in iter_records(path):
         if isinstance(record, Reject):
             rejects.append(record)
-        else:
+        elif isinstance(record, Loaded):
             trajectories.append(record.trajectory)
     return trajectories, rejects
 
@@ -88,46 +114,111 @@ def parse_trajectory(data: object) -> FailedTrajectory:
         raise ValueError(_validation_reason(exc)) from None
 
 
-def _jsonl_records(handle: Any) -> Iterator[Loaded | Reject]:
-    for number, raw_line in enumerate(handle, start=1):
-        raw_bytes: bytes = raw_line.rstrip(b"\r\n")
-        if number == 1:
-            raw_bytes = raw_bytes.removeprefix(b"\xef\xbb\xbf")
-        if not raw_bytes.strip():
-            continue
-        try:
-            text = raw_bytes.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raw = raw_bytes.decode("utf-8", errors="backslashreplace")
-            yield Reject(number, f"not UTF-8 text ({exc.reason} at byte {exc.start})", raw)
-            continue
-        yield _record(text, number, "line")
+class _Reader:
+    def __init__(self, inputs: InputSettings) -> None:
+        self.format = inputs.input_format
+        self.predicate = inputs.failure_predicate()
 
+    def jsonl_records(self, handle: Any) -> Iterator[Record]:
+        for number, raw_line in enumerate(handle, start=1):
+            raw_bytes: bytes = raw_line.rstrip(b"\r\n")
+            if number == 1:
+                raw_bytes = raw_bytes.removeprefix(b"\xef\xbb\xbf")
+            if not raw_bytes.strip():
+                continue
+            try:
+                text = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raw = raw_bytes.decode("utf-8", errors="backslashreplace")
+                yield Reject(number, f"not UTF-8 text ({exc.reason} at byte {exc.start})", raw)
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Reject(number, f"invalid JSON: {exc.msg} (column {exc.colno})", text)
+                continue
+            yield from self._runs(data, text, number, "line")
 
-def _array_records(content: bytes) -> Iterator[Loaded | Reject]:
-    text = content.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Reject(exc.lineno, f"invalid JSON array: {exc.msg} (column {exc.colno})", text)
-        return
-    for number, item in enumerate(items, start=1):
+    def array_records(self, content: bytes) -> Iterator[Record]:
+        text = content.decode("utf-8", errors="replace").removeprefix("\ufeff")
         try:
-            yield Loaded(parse_trajectory(item), number, "item")
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Reject(exc.lineno, f"invalid JSON array: {exc.msg} (column {exc.colno})", text)
+            return
+        for number, item in enumerate(items, start=1):
+            yield from self._runs(item, None, number, "item")
+
+    def proto_records(self, content: bytes) -> Iterator[Record]:
+        try:
+            spans = spans_from_proto(content)
+        except InputMappingError as exc:
+            yield Reject(1, exc.reason, content[:2000].decode("utf-8", "backslashreplace"))
+            return
+        for number, trace in enumerate(by_trace(spans), start=1):
+            # A binary file has no text to keep: the reject names the trace instead.
+            yield from self._mapped(
+                partial(self._trace_run, trace), f"trace {trace[0].trace_id}", number, "item"
+            )
+
+    def _trace_run(self, spans: list[Span]) -> dict[str, Any]:
+        return run_from_trace(spans, self.predicate)
+
+    def _runs(
+        self, data: Any, text: str | None, number: int, where: Literal["line", "item"]
+    ) -> Iterator[Record]:
+        original = text if text is not None else json.dumps(data, ensure_ascii=False, default=str)
+        try:
+            fmt = record_format(data, self.format)
+            if fmt is InputFormat.OTLP_JSON:
+                traces = by_trace(spans_from_json(data))
+        except InputMappingError as exc:
+            yield Reject(number, exc.reason, original, where)
+            return
+        if fmt is InputFormat.AGENTHER:
+            try:
+                yield Loaded(parse_trajectory(data), number, where)
+            except ValueError as exc:
+                yield Reject(number, _short(str(exc)), original, where)
+        elif fmt is InputFormat.OPENAI_CHAT:
+            yield from self._mapped(partial(run_from_chat, data), original, number, where)
+        else:
+            # One line may hold several traces; each is a run (or a reject) of its own.
+            for trace in traces:
+                yield from self._mapped(partial(self._trace_run, trace), original, number, where)
+
+    def _mapped(
+        self,
+        run: Callable[[], dict[str, Any]],
+        original: str,
+        number: int,
+        where: Literal["line", "item"],
+    ) -> Iterator[Record]:
+        try:
+            mapped = run()
+        except InputMappingError as exc:
+            yield Reject(number, exc.reason, original, where)
+            return
+        if mapped["status"] == "success":
+            yield Skipped(str(mapped["run_id"]), number, where)
+            return
+        try:
+            yield Loaded(parse_trajectory(_trajectory_fields(mapped)), number, where)
         except ValueError as exc:
-            raw = json.dumps(item, ensure_ascii=False, default=str)
-            yield Reject(number, _short(str(exc)), raw, "item")
+            yield Reject(number, _short(str(exc)), original, where)
 
 
-def _record(text: str, number: int, where: Literal["line", "item"]) -> Loaded | Reject:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Reject(number, f"invalid JSON: {exc.msg} (column {exc.colno})", text, where)
-    try:
-        return Loaded(parse_trajectory(data), number, where)
-    except ValueError as exc:
-        return Reject(number, _short(str(exc)), text, where)
+def _trajectory_fields(run: dict[str, Any]) -> dict[str, Any]:
+    """A mapped run (in the agent-run-event shape) as ``FailedTrajectory`` fields."""
+    return {
+        "trajectory_id": run["run_id"],
+        "original_prompt": run["original_prompt"],
+        "steps": run["steps"],
+        "final_answer": run["final_answer"],
+        "failure_reason": run["failure_reason"],
+        "metadata": run.get("metadata") or {},
+        "tools": run.get("tools"),
+    }
 
 
 def _validation_reason(exc: ValidationError) -> str:

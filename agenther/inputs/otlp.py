@@ -36,7 +36,7 @@ class Span:
         return not self.parent_id
 
 
-def spans_from_proto(raw: bytes) -> list[Span]:
+def _traces_data(raw: bytes) -> Any:
     try:
         from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
     except ImportError:
@@ -50,6 +50,11 @@ def spans_from_proto(raw: bytes) -> list[Span]:
         data.ParseFromString(raw)
     except DecodeError as exc:
         raise InputMappingError(f"not OTLP protobuf trace data: {exc}") from None
+    return data
+
+
+def spans_from_proto(raw: bytes) -> list[Span]:
+    data = _traces_data(raw)
     spans = []
     for resource_spans in data.resource_spans:
         for scope_spans in resource_spans.scope_spans:
@@ -92,6 +97,13 @@ def _proto_value(value: Any) -> Any:
 def spans_from_json(data: Any) -> list[Span]:
     if not isinstance(data, dict):
         raise InputMappingError("OTLP/JSON trace data is an object with resourceSpans")
+    try:
+        return _json_spans(data)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InputMappingError(f"not OTLP/JSON trace data: {type(exc).__name__}: {exc}") from None
+
+
+def _json_spans(data: dict[str, Any]) -> list[Span]:
     spans = []
     for resource_spans in _list(data, "resourceSpans", "resource_spans"):
         for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
@@ -180,3 +192,54 @@ def _json_value(value: Any) -> Any:
             if isinstance(kv, dict)
         }
     return inner
+
+
+def split_proto(raw: bytes) -> list[tuple[str, bytes]]:
+    """One serialized ``TracesData`` per trace (its spans with their resource and scope), keyed
+    by the trace id in hex: the messages of the Collector's Kafka exporter with
+    ``partition_traces_by_id: true``."""
+    data = _traces_data(raw)
+    traces: dict[str, Any] = {}
+    scopes: dict[tuple[str, int, int], Any] = {}
+    for r, resource_spans in enumerate(data.resource_spans):
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
+            for span in scope_spans.spans:
+                trace_id = span.trace_id.hex()
+                target = scopes.get((trace_id, r, s))
+                if target is None:
+                    piece = traces.setdefault(trace_id, type(data)())
+                    into = piece.resource_spans.add()
+                    into.resource.CopyFrom(resource_spans.resource)
+                    into.schema_url = resource_spans.schema_url
+                    target = into.scope_spans.add()
+                    target.scope.CopyFrom(scope_spans.scope)
+                    target.schema_url = scope_spans.schema_url
+                    scopes[(trace_id, r, s)] = target
+                target.spans.add().CopyFrom(span)
+    return [(trace_id, bytes(piece.SerializeToString())) for trace_id, piece in traces.items()]
+
+
+def split_json(data: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``split_proto`` for an OTLP/JSON document."""
+    if not isinstance(data, dict):
+        raise InputMappingError("OTLP/JSON trace data is an object with resourceSpans")
+    traces: dict[str, dict[str, Any]] = {}
+    scopes: dict[tuple[str, int, int], list[Any]] = {}
+    for r, resource_spans in enumerate(_list(data, "resourceSpans", "resource_spans")):
+        for s, scope_spans in enumerate(_list(resource_spans, "scopeSpans", "scope_spans")):
+            for span in _list(scope_spans, "spans"):
+                trace_id = _hex_id(span.get("traceId") or span.get("trace_id"), 16)
+                target = scopes.get((trace_id, r, s))
+                if target is None:
+                    piece = traces.setdefault(trace_id, {"resourceSpans": []})
+                    scope = {k: v for k, v in scope_spans.items() if k != "spans"}
+                    target = scope["spans"] = []
+                    resource = {
+                        k: v
+                        for k, v in resource_spans.items()
+                        if k not in ("scopeSpans", "scope_spans")
+                    }
+                    piece["resourceSpans"].append({**resource, "scopeSpans": [scope]})
+                    scopes[(trace_id, r, s)] = target
+                target.append(span)
+    return list(traces.items())

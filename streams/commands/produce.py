@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agenther.flags import Flag
+from agenther.flags import INPUT_FLAGS, Flag
 from streams.commands.common import (
     EXIT_USAGE,
     bootstrap_of,
@@ -31,14 +31,21 @@ def register(subparsers: Any) -> None:
         "produce",
         parents=[connection_parser()],
         help="publish runs from a JSON array or JSONL file",
+        description="Publish each run of FILE to the input topic, keyed by its run id. Traces "
+        "(otlp-json lines, or with --input-format otlp-proto one serialized TracesData) are "
+        "published as the Collector's Kafka exporter writes them: one message per trace, "
+        "keyed by the trace id in hex.",
     )
-    produce.add_argument("file", help="JSON array or JSONL of run events or reference trajectories")
+    produce.add_argument(
+        "file", help="JSON array or JSONL of run events, trajectories, chat transcripts or traces"
+    )
     PRODUCE_FLAGS.add_to(produce)
+    INPUT_FLAGS.add_to(produce)
     produce.set_defaults(func=_produce_command)
 
 
 def _produce_command(args: argparse.Namespace) -> int:
-    settings = load_settings(args, PRODUCE_FLAGS)
+    settings = load_settings(args, PRODUCE_FLAGS, INPUT_FLAGS)
     if settings is None:
         return EXIT_USAGE
     if not Path(args.file).is_file():
@@ -58,5 +65,8 @@ async def _produce(settings: ServiceSettings, bootstrap: str, path: str) -> int:
     except InputFileError as exc:
         print(f"agenther: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"published {sent} runs to {settings.input_topic}" + (f", skipped {bad}" if bad else ""))
+    what = "messages" if settings.input_format.value.startswith("otlp") else "runs"
+    print(
+        f"published {sent} {what} to {settings.input_topic}" + (f", skipped {bad}" if bad else "")
+    )
     return 0 if sent or not bad else 1
