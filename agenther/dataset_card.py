@@ -60,6 +60,7 @@ def render_dataset_card(manifest: Manifest, lines: Sequence[dict[str, Any]], sou
         _distribution("weight", [line.get("weight") for line in lines]),
         _distribution("confidence", [line.get("confidence") for line in lines]),
         "",
+        *_turned_down(manifest),
         "## How it was made",
         "",
         _table(("pipeline version", "examples"), _counted(lines, "pipeline_version")),
@@ -138,3 +139,15 @@ def _size_category(n: int) -> str:
         if n < limit:
             return label
     return "100K<n<1M"
+
+
+def _turned_down(manifest: Manifest) -> list[str]:
+    """What the service did not turn into examples, when the export read those topics."""
+    out = []
+    if manifest.rejects_positions:
+        out += [f"Rejected runs: {manifest.rejects} (`rejects.jsonl`, with reasons).", ""]
+    if manifest.dead_letter_positions:
+        letters = sum(manifest.dead_letters.values())
+        kinds = ", ".join(f"{n} × {kind}" for kind, n in sorted(manifest.dead_letters.items()))
+        out += [f"Dead-lettered events: {letters}" + (f" ({kinds})" if kinds else "") + ".", ""]
+    return out

@@ -67,6 +67,11 @@ class Manifest(BaseModel):
     shards: list[Shard] = Field(default_factory=list)
     examples: int = 0
     skipped: dict[str, int] = Field(default_factory=dict)  # reason -> count, all runs
+    # With --rejects-topic / --dlq-topic: where those reads stopped, and what they found.
+    rejects_positions: dict[str, int] = Field(default_factory=dict)
+    rejects: int = 0
+    dead_letter_positions: dict[str, int] = Field(default_factory=dict)
+    dead_letters: dict[str, int] = Field(default_factory=dict)  # "stage: error type" -> count
 
     def check_same_dataset(self, other: Manifest) -> None:
         """An incremental export must add to the same dataset, never mix two."""

@@ -3,7 +3,8 @@
 Two inputs: the output of one ``agenther run`` (trainer lines, the rejects file beside them and,
 for ``-f openai``, the ``.provenance.jsonl`` sidecar), or an export directory
 (``manifest.json`` naming the format, ``data/<format>-NNNNN.jsonl`` shards with their
-sidecars for OpenAI, an optional ``rejects.jsonl``). Both load into one :class:`ReportData`.
+sidecars for OpenAI, optional ``rejects.jsonl`` and ``dead_letters.jsonl`` written by
+``agenther export --rejects-topic/--dlq-topic``). Both load into one :class:`ReportData`.
 
 A line that cannot be read is listed in ``ReportData.problems``, never fatal: a report of a
 half-written file should still show the half that is there.
@@ -28,6 +29,7 @@ MANIFEST = "manifest.json"
 DATA = "data"
 PROVENANCE = "provenance"
 EXPORT_REJECTS = "rejects.jsonl"
+EXPORT_DEAD_LETTERS = "dead_letters.jsonl"  # outcome "error", from the service's dead letters
 NO_TYPE = "(none)"  # a reject turned down before Stage 1 named a failure type
 OUTCOMES = ("accepted", "rejected", "error")  # per failure type; invalid lines have no type
 FORMATS = tuple(f.value for f in OutputFormat)
@@ -172,7 +174,8 @@ def load_export_dir(path: str | Path) -> ReportData:
     and the shards it names (``shards[].file``, with ``shards[].provenance`` sidecars); a
     manifest that names none means every ``data/<format>-NNNNN.jsonl`` (or ``.parquet``),
     with the sidecar ``provenance/<format>-NNNNN.jsonl`` or
-    ``data/<format>-NNNNN.provenance.jsonl`` where present. ``rejects.jsonl`` is optional."""
+    ``data/<format>-NNNNN.provenance.jsonl`` where present. ``rejects.jsonl`` and
+    ``dead_letters.jsonl`` are optional."""
     path = Path(path)
     manifest_path = path / MANIFEST
     try:
@@ -191,9 +194,9 @@ def load_export_dir(path: str | Path) -> ReportData:
             continue
         data.sources.append(str(shard))
         _load_trainer_file(shard, data, sidecar)
-    rejects = path / EXPORT_REJECTS
-    if rejects.is_file():
-        _load_rejects(rejects, data)
+    for outcomes in (EXPORT_REJECTS, EXPORT_DEAD_LETTERS):
+        if (path / outcomes).is_file():
+            _load_rejects(path / outcomes, data)
     return data
 
 

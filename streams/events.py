@@ -242,6 +242,17 @@ class EventCodec:
         except ValidationError as exc:
             raise EventDecodeError(_validation_reason(exc)) from None
 
+    async def decode_rejection(self, value: bytes) -> Rejection:
+        """A record of the rejections topic as written by ``encode_rejection``."""
+        if avro_codec.is_framed(value):
+            data = await self._read_avro(value, avro_codec.REJECTION)
+        else:
+            data = _loads_object(value, what="message")
+        try:
+            return Rejection.model_validate(data)
+        except ValidationError as exc:
+            raise EventDecodeError(_validation_reason(exc)) from None
+
     async def encode_run_event(self, event: AgentRunEvent, *, topic: str | None = None) -> bytes:
         if self.registry is None:
             return event.model_dump_json().encode()

@@ -6,6 +6,9 @@ offset, or the first fetch's high watermark where a broker lists less), and noth
 taken, so examples produced meanwhile wait for the next export. Deduplicated: replays repeat
 example ids; an id already in the directory (from this run or an earlier one) is skipped.
 Incremental: the manifest keeps the next offset per partition; the next export starts there.
+With ``--rejects-topic`` and ``--dlq-topic`` the rejections and dead letters are snapshotted
+the same way (``streams.export_outcomes``), so ``agenther report DIR`` shows why runs were
+turned down.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +24,18 @@ from typing import Any
 
 from agenther.export_dir import ExportDir, ExportDirError, ExportFilters, FileFormat, Manifest
 from streams.events import EventCodec, EventDecodeError, TrainingExample
+from streams.export_outcomes import (
+    DEAD_LETTERS_FILE,
+    REJECTS_FILE,
+    OutcomeFile,
+    dead_letter_entry,
+    dead_letters_file,
+    rejection_entry,
+    rejects_file,
+)
+from streams.snapshot import Progress, UnknownTopicError, read_snapshot
 
 logger = logging.getLogger(__name__)
-
-# How long a fetch may bring nothing before the export stops short of its snapshot (a broker
-# whose end offsets run ahead of what it serves); what was read is kept.
-IDLE_GIVE_UP_S = 30.0
 
 
 class ExportError(RuntimeError):
@@ -41,6 +50,8 @@ class ExportRequest:
     file_format: FileFormat = "jsonl"
     filters: ExportFilters = field(default_factory=ExportFilters)
     max_examples: int | None = None
+    rejects_topic: str | None = None  # also snapshot the rejections into rejects.jsonl
+    dlq_topic: str | None = None  # also list the dead letters (headers only)
 
 
 @dataclass
@@ -50,17 +61,20 @@ class ExportReport:
     total: int = 0  # examples in the directory after this run
     skipped: Counter[str] = field(default_factory=Counter)
     stopped_short: bool = False
+    rejects: int | None = None  # new rejections, when asked for
+    dead_letters: int | None = None
 
     def lines(self, out_dir: Path) -> list[str]:
         where = f" to {out_dir / self.shard}" if self.shard else ""
         out = [f"exported {self.written} new examples{where}; {self.total} in {out_dir}"]
+        if self.rejects is not None:
+            out.append(f"  {self.rejects} new rejections in {out_dir / REJECTS_FILE}")
+        if self.dead_letters is not None:
+            out.append(f"  {self.dead_letters} new dead letters in {out_dir / DEAD_LETTERS_FILE}")
         out += [f"  skipped {n}: {reason}" for reason, n in sorted(self.skipped.items())]
         if self.stopped_short:
             out.append("  stopped before the snapshot's end: run the export again")
         return out
-
-
-Progress = Callable[[int, int], None]  # (records read, records left in the snapshot)
 
 
 async def export_topic(
@@ -71,95 +85,66 @@ async def export_topic(
     schema_registry_url: str | None = None,
     progress: Progress | None = None,
 ) -> ExportReport:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     directory = ExportDir(request.out_dir)
     manifest = _manifest_for(directory, request)
     directory.remove_orphans(manifest)
     seen = directory.seen_ids()
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **(client_kwargs or {}),
-    )
     codec = EventCodec(schema_registry_url)
     report = ExportReport()
     records: list[dict[str, Any]] = []
     provenance: list[dict[str, Any]] = []
     new_ids: list[str] = []
+
+    async def take(message: Any) -> bool:
+        example = await _decode(codec, message.value, report)
+        if example is None:
+            return False
+        skip = _skip_reason(example, message, request, manifest)
+        if skip is not None:
+            report.skipped[skip] += 1
+        elif example.example_id in seen:
+            report.skipped["duplicate example id (a replay)"] += 1
+        else:
+            seen.add(example.example_id)
+            new_ids.append(example.example_id)
+            records.append(json.loads(example.record))
+            provenance.append(_provenance(example, message))
+        return request.max_examples is not None and len(records) >= request.max_examples
+
+    rejects = rejects_file(directory.path) if request.rejects_topic else None
+    letters = dead_letters_file(directory.path) if request.dlq_topic else None
     try:
-        await consumer.start()
-        if request.topic not in await consumer.topics():
-            raise ExportError(f"topic {request.topic} does not exist")
-        partitions = [
-            TopicPartition(request.topic, n)
-            for n in sorted(consumer.partitions_for_topic(request.topic) or ())
-        ]
-        consumer.assign(partitions)
-        beginning = await consumer.beginning_offsets(partitions)
-        listed = await consumer.end_offsets(partitions)
-        start = {
-            tp: max(manifest.positions.get(str(tp.partition), 0), beginning[tp])
-            for tp in partitions
-        }
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        position = dict(start)
-        # The snapshot: per partition, the end offset listed at the start, or the high
-        # watermark of the first fetch if higher (some brokers, Tansu among them, list the
-        # last batch's first offset as the end). Nothing past it is taken.
-        end: dict[Any, int] = {}
-        read = 0
-        idle_since = datetime.now(UTC)
-        full = False
-        while not full and (
-            len(end) < len(partitions) or any(position[tp] < end[tp] for tp in partitions)
-        ):
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp in partitions:
-                highwater = consumer.highwater(tp)
-                if tp not in end and highwater is not None:
-                    end[tp] = max(listed[tp], highwater)
-            if not batch:
-                if (datetime.now(UTC) - idle_since).total_seconds() > IDLE_GIVE_UP_S:
-                    report.stopped_short = True
-                    break
-                continue
-            idle_since = datetime.now(UTC)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset >= end[tp] or full:
-                        break
-                    position[tp] = message.offset + 1
-                    read += 1
-                    example = await _decode(codec, message.value, report)
-                    if example is None:
-                        continue
-                    skip = _skip_reason(example, message, request, manifest)
-                    if skip is not None:
-                        report.skipped[skip] += 1
-                        continue
-                    if example.example_id in seen:
-                        report.skipped["duplicate example id (a replay)"] += 1
-                        continue
-                    seen.add(example.example_id)
-                    new_ids.append(example.example_id)
-                    records.append(json.loads(example.record))
-                    provenance.append(_provenance(example, message))
-                    full = request.max_examples is not None and len(records) >= (
-                        request.max_examples
-                    )
-                if not full:
-                    # Offsets without a record (transaction markers, compaction) count as read.
-                    position[tp] = max(position[tp], min(await consumer.position(tp), end[tp]))
-            if progress is not None:
-                left = sum(max(0, end.get(tp, listed[tp]) - position[tp]) for tp in partitions)
-                progress(read, left)
+        snapshot = await read_snapshot(
+            bootstrap, request.topic, manifest.positions, take, client_kwargs, progress
+        )
+        if rejects is not None:
+            assert request.rejects_topic is not None
+            manifest.rejects_positions = await _outcomes(
+                bootstrap,
+                client_kwargs,
+                request.rejects_topic,
+                manifest.rejects_positions,
+                lambda m: rejection_entry(codec, m, request.filters),
+                rejects,
+                request.filters,
+                report,
+            )
+        if letters is not None:
+            assert request.dlq_topic is not None
+            manifest.dead_letter_positions = await _outcomes(
+                bootstrap,
+                client_kwargs,
+                request.dlq_topic,
+                manifest.dead_letter_positions,
+                _dead_letter,
+                letters,
+                request.filters,
+                report,
+            )
+    except UnknownTopicError as exc:
+        raise ExportError(str(exc)) from None
     finally:
-        await consumer.stop()
         await codec.aclose()
 
     if report.skipped.get("another format"):
@@ -169,23 +154,58 @@ async def export_topic(
             report.skipped["another format"],
             manifest.format,
         )
-    offsets = {
-        str(tp.partition): (start[tp], position[tp])
-        for tp in partitions
-        if position[tp] > start[tp]
-    }
+    report.stopped_short = snapshot.stopped_short
     if records:
-        shard = directory.write_shard(manifest, records, provenance, offsets)
+        shard = directory.write_shard(manifest, records, provenance, snapshot.ranges())
         manifest.shards.append(shard)
         report.shard = shard.file
-    manifest.positions.update({str(tp.partition): position[tp] for tp in partitions})
+    manifest.positions.update({str(p): o for p, o in snapshot.position.items()})
     manifest.examples += len(records)
     for reason, count in report.skipped.items():
         manifest.skipped[reason] = manifest.skipped.get(reason, 0) + count
+    # Outcome lines go first: the manifest, written last, is what counts them as read.
+    if rejects is not None:
+        report.rejects = rejects.write()
+        manifest.rejects += report.rejects
+    if letters is not None:
+        for entry in letters.pending():
+            key = f"{entry['stage']}: {entry['error_type']}"
+            manifest.dead_letters[key] = manifest.dead_letters.get(key, 0) + 1
+        report.dead_letters = letters.write()
     directory.commit(manifest, new_ids)
     report.written = len(records)
     report.total = manifest.examples
     return report
+
+
+async def _dead_letter(message: Any) -> dict[str, Any] | str:
+    return dead_letter_entry(message)
+
+
+async def _outcomes(
+    bootstrap: str,
+    client_kwargs: dict[str, Any] | None,
+    topic: str,
+    positions: dict[str, int],
+    entry: Callable[[Any], Awaitable[dict[str, Any] | str]],
+    into: OutcomeFile,
+    filters: ExportFilters,
+    report: ExportReport,
+) -> dict[str, int]:
+    """Read ``topic`` up to its snapshot into ``into``; the next positions."""
+
+    async def take(message: Any) -> bool:
+        found = await entry(message)
+        skip = found if isinstance(found, str) else _time_skip(message, filters)
+        if skip is not None:
+            report.skipped[f"{topic}: {skip}"] += 1
+        elif isinstance(found, dict) and not into.add(found):
+            report.skipped[f"{topic}: already exported (a replay)"] += 1
+        return False
+
+    snapshot = await read_snapshot(bootstrap, topic, positions, take, client_kwargs)
+    report.stopped_short = report.stopped_short or snapshot.stopped_short
+    return {**positions, **{str(p): o for p, o in snapshot.position.items()}}
 
 
 def _manifest_for(directory: ExportDir, request: ExportRequest) -> Manifest:
@@ -226,15 +246,21 @@ def _skip_reason(
     if example.format != manifest.format:
         return "another format"
     filters = request.filters
+    if (too_early_or_late := _time_skip(message, filters)) is not None:
+        return too_early_or_late
+    if filters.min_weight is not None and example.weight < filters.min_weight:
+        return "weight below --min-weight"
+    if filters.failure_types and example.failure_type not in filters.failure_types:
+        return "failure type not asked for"
+    return None
+
+
+def _time_skip(message: Any, filters: ExportFilters) -> str | None:
     produced = datetime.fromtimestamp(message.timestamp / 1000, UTC)
     if filters.since is not None and produced < filters.since:
         return "before --since"
     if filters.until is not None and produced >= filters.until:
         return "at or after --until"
-    if filters.min_weight is not None and example.weight < filters.min_weight:
-        return "weight below --min-weight"
-    if filters.failure_types and example.failure_type not in filters.failure_types:
-        return "failure type not asked for"
     return None
 
 

@@ -312,3 +312,54 @@ async def test_the_services_output_with_a_replay_exports_each_example_once(
     assert f"skipped {examples}: duplicate example id (a replay)" in done.stdout
     ids = _exported_ids(out)
     assert len(ids) == len(set(ids)) == examples
+
+
+async def test_rejections_and_dead_letters_are_exported_once_for_the_report(
+    kafka_bootstrap: str, service_topics: Any, running_services: Any, tmp_path: Path
+) -> None:
+    topics = await service_topics(partitions=2)
+    runs: list[Any] = [
+        dict(run, run_id=f"{run['run_id']}-{n}") for n in range(2) for run in FAILED_RUNS
+    ]
+    await produce(kafka_bootstrap, topics.input, [*runs, (b"garbage", b"\x00 not a run")])
+    first = await running_services(topics.settings(kafka_bootstrap))
+    assert await wait_for(lambda: sum(first.counts.values()) == len(runs) + 1, timeout_s=60)
+    rejected = first.counts[Outcome.REJECTION]
+    assert rejected >= 4 and first.counts[Outcome.DEAD_LETTER] == 1
+    out = tmp_path / "served"
+    outcomes = ("--rejects-topic", topics.rejects, "--dlq-topic", topics.dlq)
+    done = await asyncio.to_thread(_export, kafka_bootstrap, topics.output, out, *outcomes)
+    assert done.returncode == 0, done.stderr
+    assert f"{rejected} new rejections" in done.stdout, done.stdout
+    assert "1 new dead letters" in done.stdout
+
+    # A replay repeats every rejection and the dead letter; the next export adds none.
+    again = await running_services(topics.settings(kafka_bootstrap, group_id=f"{topics.group}-2"))
+    assert await wait_for(lambda: sum(again.counts.values()) == len(runs) + 1, timeout_s=60)
+    done = await asyncio.to_thread(_export, kafka_bootstrap, topics.output, out, *outcomes)
+    assert done.returncode == 0, done.stderr
+    assert "0 new rejections" in done.stdout and "0 new dead letters" in done.stdout
+
+    lines = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert len(lines) == len({x["trajectory_id"] for x in lines}) == rejected
+    assert all(x["failure_type"] and x["reason"] and x["stage"] for x in lines)
+    [letter] = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
+    assert letter["stage"] == "decode" and "not a run" not in json.dumps(letter)  # no value
+    manifest = ExportDir(out).manifest()
+    assert manifest is not None and manifest.rejects == rejected
+    assert sum(manifest.dead_letters.values()) == 1
+    card = (out / "README.md").read_text()
+    assert f"Rejected runs: {rejected} " in card
+    assert "Dead-lettered events: 1 (1 × decode: EventDecodeError)" in card
+
+    report = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "agenther", "report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    assert f"{rejected} rejected" in report.stdout and "1 errors" in report.stdout

@@ -68,6 +68,17 @@ def register(subparsers: Any) -> None:
         help="only this failure type (repeatable)",
     )
     export.add_argument("--max-examples", type=int, default=None, metavar="N")
+    export.add_argument(
+        "--rejects-topic",
+        metavar="TOPIC",
+        help="also snapshot this topic's rejections into DIR/rejects.jsonl (one per run), "
+        "for agenther report",
+    )
+    export.add_argument(
+        "--dlq-topic",
+        metavar="TOPIC",
+        help="also list this topic's dead letters in DIR/dead_letters.jsonl (headers only)",
+    )
     export.set_defaults(func=_export_command)
 
 
@@ -102,6 +113,8 @@ def _export_command(args: argparse.Namespace) -> int:
             failure_types=sorted(set(args.failure_type)),
         ),
         max_examples=args.max_examples,
+        rejects_topic=args.rejects_topic,
+        dlq_topic=args.dlq_topic,
     )
     progress = _Progress()
     try:
