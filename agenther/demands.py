@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from agenther.evidence import extract_quantities
+from agenther.evidence import extract_quantities, shared_scan
 from agenther.models import AgentStep, FailedTrajectory
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.words import tokens
@@ -194,13 +194,19 @@ def _objects(text: str) -> set[str]:
 
 def demanded_actions(text: str) -> list[str]:
     """The side-effect families ``text`` asks for, in family order."""
-    return [
+    return list(_demanded(text))
+
+
+# Prompts and observations are asked about by several checks: each text is searched once.
+@shared_scan
+def _demanded(text: str) -> tuple[str, ...]:
+    return tuple(
         family.name
         for family, english, foreign, phrases in _PATTERNS
         if english.search(text)
         or foreign.search(text)
         or (phrases is not None and phrases.search(text))
-    ]
+    )
 
 
 # --- meta-instructions: about judging, validity or instructions, never a task ----------------
