@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         default=InputFormat.AUTO.value,
         choices=[InputFormat.AUTO.value, InputFormat.OTLP_PROTO.value, InputFormat.OTLP_JSON.value],
         help="publish the sample runs as agenther events (auto) or as OTLP traces the way the "
-        "Collector's Kafka exporter writes them (otlp-proto needs agenther[otlp])",
+        "Collector's Kafka exporter writes them",
     )
     demo.add_argument("--timeout", type=float, default=25.0, help="seconds before giving up")
     demo.set_defaults(func=_demo_command)
