@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,6 +41,9 @@ DEFAULT_OUTPUT_TOPIC = "her-examples"
 DEFAULT_REJECTS_TOPIC = "her-rejects"
 
 RunStatus = Literal["failure", "success", "unknown"]
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class EventDecodeError(InvalidTrajectoryError):
@@ -231,25 +234,21 @@ class EventCodec:
 
     async def decode_training_example(self, value: bytes | None) -> TrainingExample:
         """An output record as written by ``encode_training_example`` (JSON or Avro)."""
+        return await self._decode_output(value, avro_codec.TRAINING_EXAMPLE, TrainingExample)
+
+    async def decode_rejection(self, value: bytes | None) -> Rejection:
+        """A record of the rejections topic as written by ``encode_rejection``."""
+        return await self._decode_output(value, avro_codec.REJECTION, Rejection)
+
+    async def _decode_output(self, value: bytes | None, name: str, model: type[M]) -> M:
         if not value:
             raise EventDecodeError("empty message value")
         if avro_codec.is_framed(value):
-            data = await self._read_avro(value, avro_codec.TRAINING_EXAMPLE)
+            data = await self._read_avro(value, name)
         else:
             data = _loads_object(value, what="message")
         try:
-            return TrainingExample.model_validate(data)
-        except ValidationError as exc:
-            raise EventDecodeError(_validation_reason(exc)) from None
-
-    async def decode_rejection(self, value: bytes) -> Rejection:
-        """A record of the rejections topic as written by ``encode_rejection``."""
-        if avro_codec.is_framed(value):
-            data = await self._read_avro(value, avro_codec.REJECTION)
-        else:
-            data = _loads_object(value, what="message")
-        try:
-            return Rejection.model_validate(data)
+            return model.model_validate(data)
         except ValidationError as exc:
             raise EventDecodeError(_validation_reason(exc)) from None
 

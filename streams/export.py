@@ -118,30 +118,24 @@ async def export_topic(
         snapshot = await read_snapshot(
             bootstrap, request.topic, manifest.positions, take, client_kwargs, progress
         )
-        if rejects is not None:
-            assert request.rejects_topic is not None
-            manifest.rejects_positions = await _outcomes(
-                bootstrap,
-                client_kwargs,
-                request.rejects_topic,
-                manifest.rejects_positions,
-                lambda m: rejection_entry(codec, m, request.filters),
-                rejects,
-                request.filters,
-                report,
-            )
-        if letters is not None:
-            assert request.dlq_topic is not None
-            manifest.dead_letter_positions = await _outcomes(
-                bootstrap,
-                client_kwargs,
-                request.dlq_topic,
-                manifest.dead_letter_positions,
-                _dead_letter,
-                letters,
-                request.filters,
-                report,
-            )
+        # The other outputs, each read up to its own snapshot, into its own file.
+        others = [
+            (request.rejects_topic, "rejects_positions", rejects, _rejection(codec, request)),
+            (request.dlq_topic, "dead_letter_positions", letters, _dead_letter),
+        ]
+        for topic, positions, into, entry in others:
+            if topic is not None and into is not None:
+                read_to = await _outcomes(
+                    bootstrap,
+                    client_kwargs,
+                    topic,
+                    getattr(manifest, positions),
+                    entry,
+                    into,
+                    request.filters,
+                    report,
+                )
+                setattr(manifest, positions, read_to)
     except UnknownTopicError as exc:
         raise ExportError(str(exc)) from None
     finally:
@@ -168,14 +162,24 @@ async def export_topic(
         report.rejects = rejects.write()
         manifest.rejects += report.rejects
     if letters is not None:
-        for entry in letters.pending():
-            key = f"{entry['stage']}: {entry['error_type']}"
+        for letter in letters.pending():
+            key = f"{letter['stage']}: {letter['error_type']}"
             manifest.dead_letters[key] = manifest.dead_letters.get(key, 0) + 1
         report.dead_letters = letters.write()
     directory.commit(manifest, new_ids)
     report.written = len(records)
     report.total = manifest.examples
     return report
+
+
+Entry = Callable[[Any], Awaitable[dict[str, Any] | str]]
+
+
+def _rejection(codec: EventCodec, request: ExportRequest) -> Entry:
+    async def entry(message: Any) -> dict[str, Any] | str:
+        return await rejection_entry(codec, message, request.filters)
+
+    return entry
 
 
 async def _dead_letter(message: Any) -> dict[str, Any] | str:
@@ -187,7 +191,7 @@ async def _outcomes(
     client_kwargs: dict[str, Any] | None,
     topic: str,
     positions: dict[str, int],
-    entry: Callable[[Any], Awaitable[dict[str, Any] | str]],
+    entry: Entry,
     into: OutcomeFile,
     filters: ExportFilters,
     report: ExportReport,

@@ -71,10 +71,7 @@ async def rejection_entry(
 ) -> dict[str, Any] | str:
     """The rejects-file line for a record of the rejections topic, or why it is skipped."""
     try:
-        value = message.value
-        if not value:
-            raise EventDecodeError("empty message value")
-        rejection = await codec.decode_rejection(value)
+        rejection = await codec.decode_rejection(message.value)
     except EventDecodeError as exc:
         return f"not a rejection ({exc.reason})"
     if filters.failure_types and rejection.failure_type not in filters.failure_types:

@@ -80,7 +80,7 @@ def _otlp_json(raw: bytes, fmt: InputFormat) -> list[tuple[str, dict[str, object
     if fmt not in (InputFormat.AUTO, InputFormat.OTLP_JSON):
         return None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
     except ValueError as exc:
         if fmt is InputFormat.AUTO:
             return None  # the codec names what is wrong with it

@@ -236,7 +236,8 @@ def trace_spans(value: bytes | None, input_format: InputFormat) -> list[Span] | 
     if input_format is InputFormat.AUTO and not any(mark in value for mark in _OTLP_JSON_MARKS):
         return None
     try:
-        data = json.loads(value)
+        # Decoded first: given bytes, json guesses UTF-16 or 32 and names that codec instead.
+        data = json.loads(value.decode("utf-8"))
     except ValueError as exc:
         if input_format is InputFormat.AUTO:
             return None

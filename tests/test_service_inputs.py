@@ -84,7 +84,8 @@ async def test_each_failed_trace_ends_once_keyed_by_its_trace_id(
     assert await wait_for(lambda: service.in_flight == 0)
     await service.commit_now()
     committed = await committed_offsets(kafka_bootstrap, topics.group, topics.input)
-    assert sum(committed.values()) == len(messages)
+    # -1: a partition the keys did not reach.
+    assert sum(max(offset, 0) for offset in committed.values()) == len(messages)
 
 
 async def test_a_trace_whose_root_never_comes_is_dead_lettered_after_the_max_wait(
