@@ -286,7 +286,8 @@ _FILE_EXTENSIONS = _word_set(
 # A capitalised token: CamelCase, a word with digits (AlphaFold3, GPT-4o), an acronym or a
 # Title-case word. Sequences of them separated by single spaces form one multiword name.
 _DIGIT_TAIL = r"-?\d(?:[\w-]|\.(?=\w))*+"
-_CAP_TOKEN = rf"[A-Z][A-Za-z]*+(?:{_DIGIT_TAIL})?(?:'s)?"
+# An apostrophe inside a name keeps it whole: "O'Hare", "McDonald's", "Sant'Angelo".
+_CAP_TOKEN = rf"[A-Z][A-Za-z]*+(?:{_DIGIT_TAIL})?(?:['’][A-Za-z]++)?"
 _LOWER_ID = rf"[a-z]++{_DIGIT_TAIL}"
 # Every branch starts at a word start, so the shared (?<!\w) rejects positions inside words
 # at once; possessive quantifiers keep a failing branch from backtracking through a word.

@@ -15,10 +15,19 @@ _ADMISSION_RE = re.compile(
     r"""
     \b(?:unable|could\s*n[o']?t|couldn't|can't|cannot|wasn't\s+able|was\s+not\s+able
       |were\s+not\s+able|not\s+able\s+to|did\s*n[o']?t\s+(?:find|work|manage|succeed|get)
+      |did\s+not\s+\w+|didn't\s+\w+|still\s+to\s+(?:do|come|be\s+done)|not\s+yet
+      |(?:is|are|was|were)\s*n[o']?t\s+installed|isn't\s+installed|aren't\s+installed
       |failed\s+to|unfortunately|i'?m\s+sorry|apologi[sz]e|sorry|ran\s+out\s+of
       |no\s+(?:\w+\s+){0,3}(?:was|were|could\s+be)\s+found|none\s+of\s+(?:the|them|these)
       |(?:does|do)\s*n[o']?t\s+meet|not\s+(?:possible|available)\s+to
       |only\s+(?:managed|got\s+through|found\s+\d+\s+of))\b
+    | \bno\s+(?:[\w-]+\s+){0,4}(?:matches|meets|satisfies|fits|has|offers|qualifies)\b
+    | \bnothing\s+(?:[\w-]+\s+){0,4}(?:is|was|were|comes?)\s+(?:in\s+)?(?:under|below|over|above
+      |within|cheaper|less|more|lower|higher)\b
+    | \b(?:both|all\s+(?:the|your|of\s+the|of\s+your)?|your)\s*(?:filters|criteria|conditions
+      |requirements|constraints)\b
+    | \b(?:over|above|exceeds?|exceeding|beyond)\s+(?:your|the)\s+(?:budget|limit|maximum|cap)\b
+    | \bthe\s+closest\s+(?:match(?:es)?|options?|ones?|alternatives?|are|is|i\s+(?:could|can))\b
     | \b(?:leider|konnte\s+(?:\w+\s+)?nicht|nicht\s+gefunden|nicht\s+möglich)\b
     | \b(?:malheureusement|n'ai\s+pas\s+pu|impossible\s+de|aucun\w*\s+\w+\s+trouv)
     | \b(?:lamentablemente|no\s+pude|no\s+(?:se\s+)?(?:encontr|pudo)|no\s+fue\s+posible)

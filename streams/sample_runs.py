@@ -52,7 +52,10 @@ FAILED_RUNS: list[dict[str, Any]] = [
                 "CopperDirect minimum order is 500kg for all wire products.",
             ),
         ],
-        final="No supplier meets both constraints.",
+        # Lists the suppliers without saying none meets both limits: a demonstration of
+        # "list copper wire suppliers", where "no supplier meets both" would demonstrate nothing.
+        final="MetalWorks sells at $6.20/kg (MOQ 50kg), CopperDirect at $4.90/kg (MOQ 500kg) "
+        "and BulkMetals at $5.50/kg (MOQ 100kg).",
         reason="constraint violation: no supplier under $5/kg with MOQ below 100kg",
     ),
     _run(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agenther.models import AgentStep, FailedTrajectory, FailureType
-from bench.eval_quality import BLIND_SET, TUNING_SETS, load_eval_set, split
+from bench.eval_quality import BLIND_SET, THIRD_BLIND_SET, TUNING_SETS, load_eval_set, split
 from bench.generate import FAILURE_TYPES, generate
 from bench.rubric import phrase_in, rubric_problems
 
@@ -41,7 +41,7 @@ BLIND_LABELS = {
 }
 
 
-@pytest.mark.parametrize("path", [BLIND_SET, *TUNING_SETS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [BLIND_SET, THIRD_BLIND_SET, *TUNING_SETS], ids=lambda p: p.name)
 def test_labelled_sets_are_well_formed(path: Path) -> None:
     records = load_eval_set(path)
     assert len({r["trajectory_id"] for r in records}) == len(records)
@@ -65,6 +65,13 @@ def test_the_blind_set_is_the_frozen_yardstick() -> None:
     records = load_eval_set(BLIND_SET)
     assert len(records) >= 120
     assert len({r["metadata"]["domain"] for r in records}) >= 15
+
+
+def test_the_third_blind_set_is_frozen_too() -> None:
+    """Committed (fadd91b) before any run of the rules on it."""
+    digest = hashlib.sha256(THIRD_BLIND_SET.read_bytes()).hexdigest()
+    assert digest == "80539b0a25daeca1b90a04ac0d4685c548c318eb931d359af45549fb7f69c965"
+    assert len(load_eval_set(THIRD_BLIND_SET)) == 48
 
 
 RUN = FailedTrajectory(

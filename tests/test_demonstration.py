@@ -36,6 +36,14 @@ def run(
         "很遗憾，无法找到符合条件的航班。",
         "申し訳ありませんが、見つかりませんでした。",
         "К сожалению, не удалось найти.",
+        # Talk of the requirement it missed, or of work it left.
+        "No ETF matches both filters. The closest are SCHD and SPYD.",
+        "The cheapest is the Batavus at €450; nothing in that size is under €400.",
+        "No hotel near Kyoto Station has 4.5 stars; the best is Hotel Kanra.",
+        "It comes to $612, over your budget.",
+        "A prometheus release already exists, so I did not install a new one.",
+        "Day 1: Belém Tower. Day 2: Alfama. (Day 3 and restaurants still to do.)",
+        "pytest-cov isn't installed, so no coverage figure; 142 passed.",
     ],
 )
 def test_an_answer_that_admits_the_failure_is_found_in_any_language(answer: str) -> None:
@@ -48,6 +56,7 @@ def test_an_answer_that_admits_the_failure_is_found_in_any_language(answer: str)
         "Three direct flights: TAP TP218 $512, SATA S4 224 $489 and United UA 65 $530.",
         "The pods in payments are all Running; api-7f9 restarted twice.",
         "Der Termin ist für Dienstag 10 Uhr eingetragen.",
+        "It's the cheapest hub on NimbusMart that has HDMI and three USB-A ports.",
     ],
 )
 def test_an_answer_that_delivers_is_not_mistaken_for_an_admission(answer: str) -> None:

@@ -121,6 +121,11 @@ def test_entities_skip_apostrophes_and_long_quotes() -> None:
     assert extract_entities(text) == []
 
 
+def test_an_apostrophe_inside_a_name_keeps_it_whole() -> None:
+    text = "Flights from Chicago O'Hare to Denver; lunch in Sant'Angelo."
+    assert extract_entities(text) == ["Chicago O'Hare", "Denver", "Sant'Angelo"]
+
+
 def test_evidence_uses_observations_and_final_answer_not_prompt_or_thoughts() -> None:
     t = FailedTrajectory(
         original_prompt="Ask Zeta Corp about the 777 order",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agenther.rules.clauses import split_actions, without_failed_action
+from agenther.rules.clauses import split_actions, without_failed_action, without_missing_detail
 
 CAR = (
     "Reserve a compact car at Denver International Airport from June 12 to June 15 and add a "
@@ -14,8 +14,81 @@ RESERVED = "Your compact car is reserved: Enterprise, pick-up June 12 at 10:00. 
 
 
 def test_the_failed_later_action_is_dropped() -> None:
-    kept = without_failed_action(CAR, "Child seat was never added (extras list empty).", RESERVED)
+    kept = without_failed_action(
+        CAR, "Child seat was never added (extras list empty).", RESERVED, RESERVED
+    )
     assert kept == "Reserve a compact car at Denver International Airport from June 12 to June 15."
+
+
+def test_actions_that_act_on_the_dropped_ones_result_go_with_it() -> None:
+    request = (
+        "Scale the checkout deployment in staging to 5 replicas, then kick off the smoke-test "
+        "pipeline and tell me whether it passes."
+    )
+    answer = "checkout in staging is now scaled to 5 replicas, all Running."
+    reason = "Smoke-test pipeline was never triggered; the run stopped after scaling."
+    kept = without_failed_action(request, reason, answer, answer)
+    assert kept == "Scale the checkout deployment in staging to 5 replicas."
+
+
+def test_the_answer_may_name_what_the_observations_show() -> None:
+    request = "Check the status of my most recent order and start a return for the blender in it."
+    reason = "Return was not started (RMA page 404)."
+    answer = "Order #187 is Complete. It contained a Ninja Blender ($89.99)."
+    observed = "order #187: status complete; items: ninja blender $89.99"
+    assert without_failed_action(request, reason, answer, "") is None
+    kept = without_failed_action(request, reason, answer, observed)
+    assert kept == "Check the status of my most recent order."
+
+
+def test_an_answer_using_a_dropped_verb_claims_that_action() -> None:
+    request = "Export the report to a CSV and email it to Dana."
+    reason = "The email to Dana was never sent."
+    assert without_failed_action(request, reason, "Exported and emailed.", "") is None
+
+
+def test_a_verb_the_kept_request_uses_too_is_no_claim() -> None:
+    request = "Add a last_login column, backfill it from sessions, and add an index."
+    reason = "No index was created."
+    answer = "Added last_login and backfilled 184220 users."
+    kept = without_failed_action(request, reason, answer, "")
+    assert kept == "Add a last_login column and backfill it from sessions."
+
+
+RECIPE = (
+    "Find me a chicken tikka masala recipe for 4 people, with the ingredient list and the "
+    "calories per serving."
+)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason", "expected"),
+    [
+        (RECIPE, "Calories per serving were never obtained (nutrition API 429).",
+         "Find me a chicken tikka masala recipe for 4 people, with the ingredient list."),
+        ("List the top 5 products by units sold in Q3 2024, together with each product's "
+         "supplier name.", "Supplier names missing: the join query failed.",
+         "List the top 5 products by units sold in Q3 2024."),
+    ],
+)  # fmt: skip
+def test_a_missing_detail_is_dropped(request_text: str, reason: str, expected: str) -> None:
+    answer = "Here it is: 1. Tikka masala for 4 ... 5. Cable — 4,812 units"
+    assert without_missing_detail(request_text, reason, answer, "") == expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "answer"),
+    [
+        # The answer speaks of the dropped detail, or admits the failure.
+        ("Calories per serving were never obtained.", "Recipe below; about 450 calories each."),
+        ("Calories per serving were never obtained.", "I could not get the nutrition data."),
+        # The reason also names the main request, or no detail at all.
+        ("The recipe was not for 4 people and calories were missing.", "Recipe below."),
+        ("The recipe site timed out.", "Recipe below."),
+    ],
+)
+def test_no_detail_is_dropped_unless_cleanly(reason: str, answer: str) -> None:
+    assert without_missing_detail(RECIPE, reason, answer, "") is None
 
 
 def test_a_lead_in_stays_with_the_first_action() -> None:
@@ -46,4 +119,4 @@ def test_a_lead_in_stays_with_the_first_action() -> None:
     ],
 )
 def test_no_request_when_dropping_is_not_clean(request_text: str, reason: str, answer: str) -> None:
-    assert without_failed_action(request_text, reason, answer) is None
+    assert without_failed_action(request_text, reason, answer, "") is None

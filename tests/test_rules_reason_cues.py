@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import pytest
 
 from agenther.failure_detector import analyze_rules
 from agenther.grounding import Constraint
 from agenther.models import AgentStep, FailedTrajectory, FailureType
 from agenther.rules.decide import decide_by_rules
+from agenther.rules.failure_signals import failure_signals
+from agenther.rules.failure_types import type_features
 from agenther.rules.restate import drop_constraints
 
 POST = (
@@ -77,3 +82,40 @@ def test_the_failure_reason_names_the_type(reason: str, kind: str) -> None:
         "incomplete": FailureType.INCOMPLETE,
     }[kind]
     assert _typed(reason) is expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        # Neighbours the lexicon's most hits confused (the run's errors said tool_error).
+        ("The email was only saved as a draft; no send call was made, yet the agent claimed "
+         "it was sent.", FailureType.HALLUCINATION),
+        ("Python 3.13 was never retrieved (fetch timed out twice); the answer covers 3.12 "
+         "only.", FailureType.INCOMPLETE),
+        ("Freight refund request failed (500, 504) and the answer does not mention it.",
+         FailureType.TOOL_ERROR),
+        ("Average computed over all orders; the returning-customer filter was never applied.",
+         FailureType.WRONG_RESULT),
+    ],
+)  # fmt: skip
+def test_the_fitted_type_model_reads_how_the_reason_is_phrased(
+    reason: str, kind: FailureType
+) -> None:
+    assert _typed(reason) is kind
+
+
+def test_the_type_model_covers_every_type_and_reads_its_own_features() -> None:
+    raw = json.loads(
+        resources.files("agenther.rules").joinpath("failure_types.json").read_text("utf-8")
+    )
+    assert sorted(raw["classes"]) == sorted(kind.value for kind in FailureType)
+    assert all(len(row) == len(raw["classes"]) for row in raw["weights"].values())
+    run = FailedTrajectory(
+        original_prompt="Do the task.",
+        steps=[AgentStep(action_name="tool", action_input={}, observation="Error: 503")],
+        final_answer="",
+        failure_reason="The upload timed out.",
+    )
+    features = type_features(run, failure_signals(run))
+    assert {"reason:upload", "reason:the upload", "errored", "no_answer"} <= features.keys()
+    assert any(name in raw["weights"] for name in features)

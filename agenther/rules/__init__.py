@@ -6,8 +6,9 @@ that succeeded, as a plain request), and scores each candidate against the run. 
 modules serve them: ``steps`` (which steps count), ``arguments`` (values read from tool
 arguments), ``unmet`` (unmet requirements that are not numbers), ``subject`` (what a prompt is
 about), ``figures`` (numbers a reader checks), ``facts`` (one run's facts, computed once) and
-``vocabulary`` (shared word lists). ``observations`` classifies tool results for every stage,
-and ``lexicon`` holds Stage 1's failure lexicons.
+``vocabulary`` (shared word lists). ``observations`` classifies tool results for every stage;
+``lexicon`` holds Stage 1's failure lexicons, ``failure_signals`` scores a run with them, and
+``failure_types`` turns the signals into a type with weights fitted on the tuning sets.
 """
 
 # Nothing is imported here: the grounding verifier, which decide_by_rules calls, itself

@@ -1,13 +1,20 @@
-"""The request without the part the run failed: "Reserve a compact car at Denver airport from
-June 12 to June 15 and add a child seat", failed because "the child seat was never added",
-becomes "Reserve a compact car at Denver airport from June 12 to June 15."
+"""The request without the part the run left out, as an action or as a detail.
+
+An action: "Reserve a compact car at Denver airport from June 12 to June 15 and add a child
+seat", failed because "the child seat was never added", becomes "Reserve a compact car at
+Denver airport from June 12 to June 15." A detail: "Find a chicken tikka masala recipe for 4,
+with the ingredient list and the calories per serving", failed because "calories per serving
+were never obtained", becomes "Find a chicken tikka masala recipe for 4, with the ingredient
+list."
 
 A request is cut into its actions where a joiner ("and", "then", a comma or a semicolon) is
 followed by an action verb; the failure reason names the failed one by its words. Only a later
 action is dropped, and only when the reason points at it alone: an earlier action may be what
 the later ones act on, and a kept action that says "it" or "them" may mean the dropped one.
 The final answer must not speak of the dropped action at all (neither its failure nor a claim
-that it was done): it is paired with the shorter request as its answer.
+that it was done): it is paired with the shorter request as its answer. Its words count as
+speaking of it unless a usable observation shows them too (the blender in an order whose
+return failed is still an item of the order).
 """
 
 from __future__ import annotations
@@ -24,7 +31,12 @@ _ACTION_VERBS = word_set(
     summarize summarise compare sort filter put print show report calculate compute convert
     translate reserve order buy cancel open move copy rename run test deploy restart install
     commit push tag assign label confirm apply submit find get make draft return highlight flag
-    note cc let rate review pick select choose archive close merge book
+    note cc let rate review pick select choose archive close merge book change edit modify
+    adjust increase reduce raise lower replace fix start stop pause resume restore enable
+    disable turn request refund track verify fetch retrieve pull search plot chart draw
+    generate build register subscribe unsubscribe pin follow accept decline approve reject
+    remind configure rotate scale rollback revert backup attach kick trigger publish
+    backfill migrate populate seed index clean dedupe refactor lint format
     """
 )
 _JOINER = re.compile(
@@ -74,8 +86,9 @@ def _content(text: str) -> set[str]:
     }
 
 
-def without_failed_action(request: str, reason: str, answer: str) -> str | None:
-    """The request minus the one later action the failure reason names, or None."""
+def without_failed_action(request: str, reason: str, answer: str, observed: str) -> str | None:
+    """The request minus the one later action the failure reason names (with the actions
+    right after it that act on its result), or None."""
     if not reason.strip():
         return None
     actions = split_actions(request.strip().rstrip(".!?"))
@@ -87,16 +100,94 @@ def without_failed_action(request: str, reason: str, answer: str) -> str | None:
     failed = [i for i, score in enumerate(overlap) if score == best]
     if best == 0 or len(failed) != 1 or failed[0] == 0:
         return None
-    kept = [action for i, action in enumerate(actions) if i != failed[0]]
-    if any(_BACK_REFERENCE.search(action) for action in kept[1:]):
+    dropped = failed[0]
+    # Later actions that say "it" or "them" act on the dropped one's result ("kick off the
+    # pipeline and tell me whether it passes"): they go with it.
+    last = dropped + 1
+    while last < len(actions) and _BACK_REFERENCE.search(actions[last]):
+        last += 1
+    kept = actions[:dropped] + actions[last:]
+    if any(_BACK_REFERENCE.search(action) for action in actions[last:]):
         return None
-    if any(overlap[i] for i in range(len(actions)) if i != failed[0]):
+    if any(overlap[i] for i in range(len(actions)) if not dropped <= i < last):
         return None  # the reason also speaks of a kept action: it may have failed too
     if all(action.lower().split()[0] in _PREPARATORY for action in kept):
         return None  # "Go through the PAY board backlog." asks for nothing
-    dropped_only = _content(actions[failed[0]]) - set().union(*(_content(a) for a in kept))
-    if dropped_only & _content(answer):
-        return None  # the answer speaks of the dropped action
-    if _FAILURE_WORDS.search(answer):
+    dropped_only = set().union(*(_content(a) for a in actions[dropped:last])) - set().union(
+        *(_content(a) for a in kept)
+    )
+    # The answer may name what the observations show ("the order held a blender", "the Sales
+    # sheet"); any other word of the dropped action means it speaks of that action.
+    if {word for word in dropped_only & _content(answer) if word not in _content(observed)}:
+        return None
+    if _FAILURE_WORDS.search(answer) or _claims(actions[dropped:last], kept, answer):
         return None
     return " and ".join(kept) + "."
+
+
+_IRREGULAR = {
+    "send": "sent", "buy": "bought", "make": "made", "write": "wrote written", "pay": "paid",
+    "run": "ran", "get": "got gotten", "find": "found", "tell": "told", "give": "gave given",
+    "build": "built", "put": "put", "set": "set", "draw": "drew drawn", "pick": "picked",
+}  # fmt: skip
+
+
+def _claims(dropped: list[str], kept: list[str], answer: str) -> bool:
+    """Whether ``answer`` uses the verb of a dropped action ("Sent." after "send it to Dana"),
+    one that no kept action uses too ("Added the column" may speak of "add a column")."""
+    words = set(WORD_RE.findall(answer.lower()))
+    kept_words = set(WORD_RE.findall(" ".join(kept).lower()))
+    for action in dropped:
+        verb = action.split()[0].lower()
+        if verb in kept_words:
+            continue
+        forms = {verb, verb + "s", verb + "ed", verb + "d", verb + "ing", verb + "es"}
+        forms.update(_IRREGULAR.get(verb, "").split())
+        if forms & words:
+            return True
+    return False
+
+
+# "..., with the ingredient list and the calories per serving": details asked for on top of the
+# main request, up to the end of its sentence.
+_DETAIL_RE = re.compile(
+    r",?\s+(?:together\s+with|along\s+with|as\s+well\s+as|including|plus|with)\s+"
+    r"(?P<items>[^.;!?]+?)\s*(?=[.;!?]|$)",
+    re.IGNORECASE,
+)
+_ITEM_SPLIT_RE = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
+
+
+def without_missing_detail(request: str, reason: str, answer: str, observed: str) -> str | None:
+    """The request without the details the failure reason says are missing ("with the
+    ingredient list and the calories per serving", failed because "calories per serving were
+    never obtained", keeps "with the ingredient list"), or None.
+
+    Only the last detail phrase of the request is read, and only when the reason names some of
+    its items and nothing else of the request; the answer must not speak of a dropped item
+    (unless an observation shows its words too) nor admit a failure."""
+    if not reason.strip() or _FAILURE_WORDS.search(answer):
+        return None
+    request = request.strip()
+    matches = list(_DETAIL_RE.finditer(request))
+    if not matches:
+        return None
+    detail = matches[-1]
+    named = _content(reason)
+    items = [item for item in _ITEM_SPLIT_RE.split(detail.group("items")) if item.strip()]
+    missing = [item for item in items if _content(item) & named]
+    rest = request[: detail.start()] + request[detail.end() :]
+    if not missing or _content(rest) & named or len(rest.split()) < 3:
+        return None
+    spoken = set().union(*(_content(item) for item in missing)) & _content(answer)
+    if spoken - _content(observed):
+        return None
+    kept = [item for item in items if item not in missing]
+    if kept:
+        listed = kept[0] if len(kept) == 1 else ", ".join(kept[:-1]) + " and " + kept[-1]
+        start = detail.start("items")
+        text = request[:start] + listed + request[detail.end("items") :]
+    else:
+        text = rest
+    text = text.strip()
+    return text if text[-1:] in ".!?" else text + "."

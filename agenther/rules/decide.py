@@ -1,9 +1,10 @@
 """Stage 3 in rule mode: the candidate prompts of a run, their scores, and the decision.
 
-Four strategies are tried in this order, each only where it fits the failure:
-``actual_result`` and ``drop_constraint`` (``agenther.rules.restate``), ``drop_action``
-(``agenther.rules.clauses``: the request without the one action the run failed), then
-``tool_work`` (``agenther.rules.tool_work``), the fallback for any failure type.
+Five strategies are tried in this order, each only where it fits the failure:
+``actual_result`` and ``drop_constraint`` (``agenther.rules.restate``), ``drop_action`` and
+``drop_detail`` (``agenther.rules.clauses``: the request without the one action, or the
+details, the run left out), then ``tool_work`` (``agenther.rules.tool_work``), the fallback for
+any failure type.
 
 Scores, all deterministic:
 
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agenther.demonstration import run_problem
+from agenther.evidence import extract_entities
 from agenther.grounding import verify_grounding
 from agenther.models import (
     FailedTrajectory,
@@ -36,7 +38,7 @@ from agenther.models import (
     ReplayOutcome,
 )
 from agenther.request_style import style_problems
-from agenther.rules.clauses import without_failed_action
+from agenther.rules.clauses import without_failed_action, without_missing_detail
 from agenther.rules.facts import RunFacts
 from agenther.rules.figures import figures
 from agenther.rules.restate import (
@@ -55,9 +57,16 @@ from agenther.words import WORD_RE, english, stem
 DROP_CONSTRAINT = "drop_constraint"
 ACTUAL_RESULT = "actual_result"
 DROP_ACTION = "drop_action"
+DROP_DETAIL = "drop_detail"
 TOOL_WORK = "tool_work"
 
-_PRIORS = {DROP_CONSTRAINT: 1.0, ACTUAL_RESULT: 1.0, DROP_ACTION: 1.0, TOOL_WORK: 0.75}
+_PRIORS = {
+    DROP_CONSTRAINT: 1.0,
+    ACTUAL_RESULT: 1.0,
+    DROP_ACTION: 1.0,
+    DROP_DETAIL: 1.0,
+    TOOL_WORK: 0.75,
+}
 
 # The tool-work requests a person sends as they are; any other shape ("Query the users table
 # and show me the output", "Create the calendar about Priya", "Search for docs matching early
@@ -77,6 +86,26 @@ _NATURAL_TOOL_WORK = re.compile(
     rf"|^Get the (?:[a-z]+ ){{0,2}}[a-z]+ (?:for|in|of|at) {_NO_ABOUT} and report what you find\.$"
     r"|^Translate [^,]+ into [A-Z][a-z]+ and (?:confirm when it is done|report what you find)\.$"
 )
+
+
+_SUPERLATIVE_RE = re.compile(
+    r"\b(?:cheapest|lowest|highest|best|fastest|shortest|longest|earliest|latest|closest"
+    r"|nearest|largest|smallest|biggest|(?<!at\s)(?:most|least)|top)\b",
+    re.IGNORECASE,
+)
+
+
+def _partly_named(prompt: str, t: FailedTrajectory) -> list[str]:
+    """Names of several words in ``prompt`` of which the final answer has some words, not all."""
+    answer = t.final_answer.lower()
+    answer_words = set(WORD_RE.findall(answer))
+    return [
+        name
+        for name in extract_entities(prompt)
+        if " " in name
+        and name.lower() not in answer
+        and answer_words & set(WORD_RE.findall(name.lower()))
+    ]
 
 
 def support_ratio(prompt: str, record: str) -> float:
@@ -110,6 +139,12 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
     side_effect = unevidenced_side_effect(prompt, run.done)
     if side_effect:
         problems.append(f"the run shows nothing for '{side_effect}'")
+    if strategy == TOOL_WORK:
+        # The request names the agent's search terms; an answer that names only part of a
+        # name (asked for "Siemens Healthineers", told about "Siemens") is about another one.
+        problems.extend(
+            f"the answer names only part of '{name}'" for name in _partly_named(prompt, t)
+        )
     if strategy == TOOL_WORK and run.wrong_result:
         problems.extend(
             f"the prompt asks about '{word}', which the answer got wrong"
@@ -178,7 +213,10 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
             restated = sentence(cut_unmet_phrases(restated, reason, stopped_early=stopped_early))
         if restated and has_subject(restated, run):
             yield restated, ACTUAL_RESULT
-    if kind in (FailureType.CONSTRAINT_VIOLATION, None):
+    # "The cheapest mouse rated 4.5+ under $15": with more than one constraint gone the
+    # superlative ranges over other items, and the answer's item is no longer its answer.
+    one_superlative = len(run.unmet) < 2 or not _SUPERLATIVE_RE.search(t.original_prompt)
+    if kind in (FailureType.CONSTRAINT_VIOLATION, None) and one_superlative:
         dropped = drop_constraints(t.original_prompt, run.unmet) if run.unmet else None
         cut = cut_unmet_phrases(dropped or t.original_prompt, reason)
         if dropped or cut != t.original_prompt:
@@ -191,9 +229,18 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
         FailureType.TOOL_ERROR,
         None,
     ):
-        kept = without_failed_action(t.original_prompt, t.failure_reason, t.final_answer)
+        kept = without_failed_action(
+            t.original_prompt, t.failure_reason, t.final_answer, run.observed
+        )
         if kept and has_subject(kept, run):
             yield kept, DROP_ACTION
+    if kind in (FailureType.INCOMPLETE, FailureType.TOOL_ERROR, None):
+        # Only a detail left out: a violated one ("with a pool") is a constraint to drop.
+        kept = without_missing_detail(
+            t.original_prompt, t.failure_reason, t.final_answer, run.observed
+        )
+        if kept and has_subject(kept, run):
+            yield kept, DROP_DETAIL
     if not english(t.original_prompt):
         return  # the tool-work templates are English; a request must stay in the user's language
     work = tool_work_request(run.ok_steps, run.observations, request=t.original_prompt)

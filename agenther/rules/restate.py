@@ -226,6 +226,10 @@ def restate_actual(original: str, reason: str, ev: Evidence) -> str | None:
     else:
         if actual.lower() not in ev.text:
             return None
+        # "How many orders did we receive last month?" with "month" swapped for "orders" reads
+        # "...last orders?": a word the request already uses is no stand-in for another.
+        if re.search(rf"(?<![\w.]){re.escape(actual)}(?![\w])", original, re.IGNORECASE):
+            return None
         pattern = re.compile(rf"(?<![\w.]){re.escape(expected)}(?![\w])", re.IGNORECASE)
         actual_files = []
     matches = list(pattern.finditer(original))

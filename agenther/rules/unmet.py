@@ -29,8 +29,9 @@ _DEADLINE_RE = re.compile(
 )
 _EXCLUSION_RE = re.compile(
     r",?\s*\b(?:without(?:\s+using)?|except(?:\s+for)?|excluding|but\s+not|and\s+not"
-    r"|not\s+using)\s+(?:the\s+|any\s+|an?\s+)?(?P<key>[\w.-]+)"
-    r"(?:\s+(?:library|package|module|tool|command|function|api|framework|service))?",
+    r"|not\s+using)\s+(?:the\s+|any\s+|an?\s+)?(?P<key>[\w.-]+)/?"
+    r"(?:\s+(?:library|package|module|tool|command|function|api|framework|service|folder"
+    r"|subfolder|directory|subdirectory|dir|files?))?",
     re.IGNORECASE,
 )
 _DEADLINE_WORDS_RE = re.compile(r"\b(?:deadline|late|later|after|missed|overdue)\b", re.I)

@@ -1,0 +1,78 @@
+"""Rule mode turns down what a person would not write: checks added after a person's read."""
+
+from __future__ import annotations
+
+from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.rules.decide import decide_by_rules
+from agenther.rules.facts import RunFacts
+from agenther.rules.restate import restate_actual
+from agenther.rules.steps import successful_tool_steps
+from agenther.rules.unmet import cut_unmet_phrases
+
+
+def _run(prompt: str, observation: str, answer: str, reason: str) -> FailedTrajectory:
+    return FailedTrajectory(
+        original_prompt=prompt,
+        steps=[AgentStep(action_name="search", action_input={"q": "x"}, observation=observation)],
+        final_answer=answer,
+        failure_reason=reason,
+    )
+
+
+def test_a_superlative_keeps_the_constraints_its_answer_met() -> None:
+    # Both limits are named, but the answer's mouse met the rating: "the cheapest wireless
+    # mouse" without it is a $7.49 one, and the answer would be wrong for it.
+    t = _run(
+        "On NimbusMart, find the cheapest wireless mouse that has a rating of at least 4.5 "
+        "stars and costs under $15.",
+        "NimbusMart results: 1. TechGear Wireless Mouse $7.49 rating 3.6; 2. Logitech M325s "
+        "Wireless Mouse $18.99 rating 4.6",
+        "The cheapest wireless mouse rated 4.5 or more is the Logitech M325s at $18.99.",
+        "No item satisfies both price < $15 and rating >= 4.5.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert not decision.accepted, decision
+
+
+def test_a_restated_word_never_doubles_one_the_request_has() -> None:
+    t = _run(
+        "How many orders did we receive last month?",
+        "count: 18442 orders",
+        "The orders table contains 18,442 orders.",
+        "It counted all-time orders instead of orders from the previous month.",
+    )
+    facts = RunFacts.of(t, None, successful_tool_steps(t))
+    assert restate_actual(t.original_prompt, t.failure_reason, facts.evidence) is None
+
+
+def test_an_excluded_folder_goes_with_its_slash_and_noun() -> None:
+    request = (
+        "Make a gzipped tar backup of /srv/app/uploads into /backups, excluding the tmp/ "
+        "subfolder, and tell me how big the archive is."
+    )
+    assert cut_unmet_phrases(request, "tmp/ was not excluded") == (
+        "Make a gzipped tar backup of /srv/app/uploads into /backups, and tell me how big the "
+        "archive is."
+    )
+
+
+def test_tool_work_about_part_of_a_name_is_refused() -> None:
+    t = FailedTrajectory(
+        original_prompt="How many employees does Siemens have?",
+        steps=[
+            AgentStep(
+                action_name="web_search",
+                action_input={"query": "Siemens Healthineers employees"},
+                observation="Siemens Healthineers employs about 71,000 people worldwide.",
+            )
+        ],
+        final_answer="Siemens has about 71,000 employees.",
+        failure_reason="The figure is Siemens Healthineers', not Siemens AG's.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.WRONG_RESULT)
+    )
+    assert not decision.accepted
+    assert "only part of 'Siemens Healthineers'" in decision.reason
