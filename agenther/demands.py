@@ -26,6 +26,9 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+import ahocorasick
 
 from agenther.evidence import extract_quantities, shared_scan
 from agenther.models import AgentStep, FailedTrajectory
@@ -159,6 +162,29 @@ _PATTERNS = [
     for family in _FAMILIES
 ]
 
+# The words a family's patterns cannot match without: its verbs, its stems and the literal
+# heads of its phrases. Each pattern tries its imperative lead at every position of a text
+# (milliseconds on a long observation); one Aho-Corasick pass over the lower-cased text
+# names the few families worth searching. It stands in for the patterns on ASCII text only,
+# where a case-insensitive match of a word is exactly a substring of ``text.lower()``
+# (elsewhere sre's case folding has extra pairs such as "ſ" and "s").
+_PHRASE_HEADS = {"buy or book": ("add", "place")}
+
+
+def _family_words() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    owners: dict[str, set[int]] = {}
+    for index, family in enumerate(_FAMILIES):
+        for word in (*family.english, *family.foreign, *_PHRASE_HEADS.get(family.name, ())):
+            owners.setdefault(word.lower(), set()).add(index)
+    for word, indexes in owners.items():
+        automaton.add_word(word, frozenset(indexes))
+    automaton.make_automaton()
+    return automaton
+
+
+_FAMILY_WORDS = _family_words()
+
 # The objects a demand can name: where to (addresses, URLs, IBANs, account and card numbers)
 # and how much (sums of money).
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -200,9 +226,15 @@ def demanded_actions(text: str) -> list[str]:
 # Prompts and observations are asked about by several checks: each text is searched once.
 @shared_scan
 def _demanded(text: str) -> tuple[str, ...]:
+    patterns = _PATTERNS
+    if text.isascii():
+        present: set[int] = set()
+        for _, indexes in _FAMILY_WORDS.iter(text.lower()):
+            present |= indexes
+        patterns = [entry for index, entry in enumerate(_PATTERNS) if index in present]
     return tuple(
         family.name
-        for family, english, foreign, phrases in _PATTERNS
+        for family, english, foreign, phrases in patterns
         if english.search(text)
         or foreign.search(text)
         or (phrases is not None and phrases.search(text))
@@ -381,15 +413,22 @@ _WRITE_STATEMENT_RE = re.compile(
 )
 
 
+# Tool names repeat from run to run.
+@lru_cache(maxsize=4096)
+def _families_named(action_name: str) -> frozenset[str]:
+    """The side-effect families a tool's name says it performs (none for a read-only call)."""
+    if _READ_ONLY_CALL_RE.match(action_name):
+        return frozenset()
+    name = action_name.lower()
+    return frozenset(f.name for f in _FAMILIES if any(stem in name for stem in f.calls))
+
+
 def _families_performed(step: AgentStep) -> set[str]:
     """The side-effect families a successful step carried out, read off its tool name (and
     the write statements of a SQL or shell command), never off read-only calls."""
     if observation_kind(step.observation) is ObservationKind.ERROR:
         return set()
-    name = step.action_name.lower()
-    done: set[str] = set()
-    if not _READ_ONLY_CALL_RE.match(step.action_name):
-        done = {f.name for f in _FAMILIES if any(stem in name for stem in f.calls)}
+    done = set(_families_named(step.action_name))
     # "sql_query" reads by its name, but its statement may still delete.
     arguments = json.dumps(step.action_input, ensure_ascii=False)
     if _WRITE_STATEMENT_RE.search(arguments):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agenther import places
 from agenther.config import PipelineConfig
 from agenther.data_augmenter import DataAugmenter
 from agenther.errors import StageError
@@ -131,6 +132,11 @@ class AgentHERPipeline:
         self._success_augmenter = DataAugmenter(
             pipeline_fingerprint=cfg.fingerprint() + "|success", mode="success"
         )
+
+    def warm_up(self) -> None:
+        """Load what the stages otherwise load at their first use (the city-name table of the
+        grounding check), so that a service's first events are not the slow ones."""
+        places.load()
 
     async def arelabel(self, trajectory: FailedTrajectory) -> PipelineResult:
         """Run the four stages; raise ``StageError`` if one of them fails."""

@@ -204,7 +204,9 @@ class RelabelService:
         background: list[asyncio.Task[None]] = []
         try:
             if self._pool is not None:
-                await self._pool.start()
+                await self._pool.start()  # each worker warms its own pipeline
+            else:
+                await asyncio.to_thread(self.pipeline.warm_up)
             if await self._check_llm() and await self._connect():
                 background = [
                     asyncio.create_task(self._commits.loop(self._consumer), name="agenther-commit"),

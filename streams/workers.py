@@ -48,6 +48,7 @@ def _init_worker(config: PipelineConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _pipeline
     _pipeline = AgentHERPipeline(config)
+    _pipeline.warm_up()
 
 
 def _worker_ready() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agenther import AgentHERPipeline, PipelineConfig, places
 from agenther.grounding import verify_grounding
 from agenther.models import AgentStep, FailedTrajectory
 from agenther.places import fold, observed_under_another_name
@@ -62,3 +63,10 @@ def test_grounding_takes_the_english_name_of_the_observed_station() -> None:
     assert verify_grounding(prompt, _train_run("München Hbf")).ok
     result = verify_grounding(prompt, _train_run("Nürnberg Hbf"))
     assert not result.ok and any("Munich" in p for p in result.problems)
+
+
+def test_warm_up_loads_the_city_table_before_any_run() -> None:
+    # A service calls warm_up at start-up, so its first event does not wait for the table.
+    places._table.cache_clear()
+    AgentHERPipeline(PipelineConfig(rule_based=True)).warm_up()
+    assert places._table.cache_info().currsize == 1

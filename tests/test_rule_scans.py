@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import unicodedata
 
 import pytest
 
-from agenther import AgentHERPipeline, PipelineConfig
+from agenther import AgentHERPipeline, PipelineConfig, demands, places
 from agenther import evidence as ev
 from agenther.errors import StageError
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis
@@ -113,6 +114,44 @@ def test_hedge_precheck_matches_search() -> None:
     for text in TEXTS:
         lowered = text.lower()
         assert steps.hedges(lowered) == bool(steps.HEDGE_RE.search(lowered)), text
+
+
+_DEMAND_TOKENS = [
+    *(w for family in demands._FAMILIES for w in (*family.english, *family.foreign)),
+    "please", "then", "can you", "add the lamp to my cart", "place an order", "ſend", "K",
+    "İ", "SEND", "Wire", "paying", "booked", "account", "current",
+]  # fmt: skip
+
+
+def test_demanded_families_with_the_word_precheck_match_every_pattern() -> None:
+    rng = random.Random(5)
+    texts = [
+        rng.choice([" ", ". ", "\n", ", "]).join(
+            rng.choice([*_DEMAND_TOKENS, *_TOKENS]) for _ in range(rng.randint(0, 12))
+        )
+        for _ in range(3000)
+    ]
+    found = 0
+    for text in [*texts, *(t.upper() for t in texts[:500])]:
+        slow = tuple(
+            family.name
+            for family, english, foreign, phrases in demands._PATTERNS
+            if english.search(text)
+            or foreign.search(text)
+            or (phrases is not None and phrases.search(text))
+        )
+        assert demands.demanded_actions(text) == list(slow), text
+        found += len(slow)
+    assert found > 1000
+
+
+def test_ascii_fold_equals_the_unicode_fold() -> None:
+    for text in TEXTS:
+        if text.isascii():
+            decomposed = unicodedata.normalize("NFKD", text.casefold())
+            slow = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+            assert places.fold(text) == slow, text
+    assert places.fold("MÜNCHEN Straße") == "munchen strasse"
 
 
 def test_a_hex_id_with_a_huge_exponent_is_no_quantity() -> None:

@@ -8,7 +8,7 @@ from agenther.evidence import Evidence, collect_evidence
 from agenther.grounding import Constraint, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
-from agenther.rules.figures import figures
+from agenther.rules.figures import figures_of
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.rules.steps import hedges, is_internal_action, tool_name_words
 from agenther.rules.unmet import cut_unmet_phrases
@@ -78,7 +78,7 @@ class RunFacts:
             observed="\n".join(s.observation for s in ok_steps).lower(),
             tool_words=tool_name_words(t.steps),
             commands=tuple(command_lines(ok_steps)),
-            observed_figures=figures("\n".join(s.observation for s in t.steps)),
+            observed_figures=figures_of(s.observation for s in t.steps),
             off_topic=analysis is not None and analysis.failure_type is FailureType.OFF_TOPIC,
             wrong_result=analysis is not None and analysis.failure_type is FailureType.WRONG_RESULT,
             request_lower=original.lower(),

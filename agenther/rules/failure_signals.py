@@ -202,12 +202,19 @@ def _unsupported_claims(t: FailedTrajectory, action_text: str) -> tuple[list[str
     """Numbers and names in the final answer that nothing the run saw or was asked supports,
     and how many numbers and names the answer has in all."""
     sources = [*(step.observation for step in t.steps), action_text, t.original_prompt]
-    numbers = {n for source in sources for n in extract_numbers(source)}
-    lowered = "\n".join(sources).lower()
     answer_numbers = extract_numbers(t.final_answer)
     answer_names = extract_entities(t.final_answer)
-    claims = [n for n in answer_numbers if n not in numbers]
-    claims.extend(e for e in answer_names if e.lower() not in lowered)
+    # Sources are scanned only until every number of the answer has turned up: a run dropped
+    # here never scans the rest, and one relabeled later shares the scans (they are cached).
+    unseen = set(answer_numbers)
+    for source in sources:
+        if not unseen:
+            break
+        unseen.difference_update(extract_numbers(source))
+    claims = [n for n in answer_numbers if n in unseen]
+    if answer_names:
+        lowered = "\n".join(sources).lower()
+        claims.extend(e for e in answer_names if e.lower() not in lowered)
     return claims, len(answer_numbers) + len(answer_names)
 
 

@@ -5,6 +5,7 @@ nothing in the run supports (any prompt paired with that answer would teach inve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from agenther.evidence import extract_quantities
@@ -22,6 +23,12 @@ _MAX_DERIVED = 40  # observed values combined pairwise; beyond that almost anyth
 def figures(text: str) -> frozenset[str]:
     """The digit runs of ``text``, thousands separators and trailing stops removed."""
     return frozenset(m.replace(",", "").rstrip(".:") for m in _FIGURE_RE.findall(text))
+
+
+def figures_of(texts: Iterable[str]) -> frozenset[str]:
+    """``figures`` of the texts joined by newlines (no figure spans a newline), each text's
+    figures cached on their own: a run's joined observations are a new string every time."""
+    return frozenset().union(*(figures(text) for text in texts))
 
 
 def _as_number(figure: str) -> float | None:
@@ -101,7 +108,14 @@ def _claims(text: str) -> dict[str, float]:
 
 def _clock_times(texts: list[str]) -> set[tuple[int, int]]:
     """Times of day in the texts, "14:05" and "2024-03-08T14:05:00" alike, as (hour, minute)."""
-    return {(int(h), int(m)) for text in texts for h, m in _CLOCK_RE.findall(text)}
+    return set().union(*(_text_clock_times(text) for text in texts))
+
+
+@lru_cache(maxsize=4096)
+def _text_clock_times(text: str) -> frozenset[tuple[int, int]]:
+    if ":" not in text:  # the regex would try every position for nothing
+        return frozenset()
+    return frozenset((int(h), int(m)) for h, m in _CLOCK_RE.findall(text))
 
 
 def _observed_time(figure: str, times: set[tuple[int, int]]) -> bool:
@@ -122,11 +136,14 @@ def unsupported_figures(t: FailedTrajectory) -> list[str]:
         return []
     observations = [s.observation for s in t.steps]
     arguments = " ".join(str(v) for s in t.steps for v in s.action_input.values())
-    known = figures("\n".join(observations)) | figures(t.original_prompt) | figures(arguments)
+    known = figures_of(observations) | figures(t.original_prompt) | figures(arguments)
+    unknown = sorted(set(answer) - known)
+    if not unknown:
+        return []
     values, totals = _observed_values(observations)
     times = _clock_times([*observations, arguments, t.original_prompt])
     missing = []
-    for figure in sorted(set(answer) - known):
+    for figure in unknown:
         number = _as_number(figure)
         if number is not None and number.is_integer() and number <= _SMALL_COUNT:
             continue

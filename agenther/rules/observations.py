@@ -139,6 +139,7 @@ def observation_failed(observation: str) -> bool:
     return observation_kind(observation) is ObservationKind.ERROR or failed_head(observation)
 
 
+@shared_scan
 def failed_head(observation: str) -> bool:
     """The first line of ``observation`` reports a failure (see ``_FAILED_LINE_RE``)."""
     head = observation.lstrip()[:200].split("\n", 1)[0].lower()
