@@ -11,7 +11,7 @@ Everything is a few precompiled regex passes per text; no NLP model is loaded.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
@@ -565,3 +565,15 @@ def evidence_texts(t: FailedTrajectory) -> list[str]:
 
 def collect_evidence(t: FailedTrajectory) -> Evidence:
     return Evidence.of_texts(evidence_texts(t))
+
+
+_PATH_TOKEN_RE = re.compile(r"(?<![\w/.-])[\w-]+(?:[./][\w-]+)+")
+
+
+def file_names_in(values: Iterable[object]) -> list[str]:
+    """File names ("sales_2024.csv", "charts/revenue.png") written in tool arguments."""
+    names: list[str] = []
+    for value in values:
+        if isinstance(value, str) and "." in value:
+            names.extend(name for name in _PATH_TOKEN_RE.findall(value) if _file_name(name) == name)
+    return names

@@ -120,3 +120,46 @@ def test_a_lead_in_stays_with_the_first_action() -> None:
 )
 def test_no_request_when_dropping_is_not_clean(request_text: str, reason: str, answer: str) -> None:
     assert without_failed_action(request_text, reason, answer, "") is None
+
+
+def test_the_negated_words_of_the_reason_name_the_failed_action() -> None:
+    # "chart" names the first action too, but only "emailed to the finance team" did not happen.
+    request = (
+        "Plot monthly revenue from sales.csv as a line chart, save it to charts/rev.png and "
+        "email it to the finance team."
+    )
+    reason = "The chart was never emailed to the finance team (no email step performed)."
+    answer = "Saved a line chart of 2024 monthly revenue to charts/rev.png."
+    assert without_failed_action(request, reason, answer, answer) == (
+        "Plot monthly revenue from sales.csv as a line chart and save it to charts/rev.png."
+    )
+
+
+def test_a_past_form_names_its_verb() -> None:
+    request = "Draft the newsletter: gather the product updates, write it, and send it to the list."
+    kept = without_failed_action(request, "The newsletter was never sent.", "Draft saved.", "")
+    assert kept == "Draft the newsletter: gather the product updates and write it."
+
+
+def test_a_partly_done_action_keeps_every_word_of_the_reason() -> None:
+    # "no plot" is negated, but "only six months" says the kept action is partial too.
+    request = "Give me monthly active users for each month of 2024 and plot the trend."
+    reason = "Only six months returned and no plot was made."
+    assert without_failed_action(request, reason, "Jan 120k ... Jun 150k", "") is None
+
+
+def test_a_later_sentence_the_run_did_not_follow_is_dropped() -> None:
+    request = (
+        "Who designed the Millau Viaduct, when did it open, and how tall is it? Please take the "
+        "height from the official website."
+    )
+    reason = (
+        "The official website could not be fetched (404); the height was taken from Wikipedia "
+        "instead."
+    )
+    answer = "Michel Virlogeux and Norman Foster; opened 16 December 2004; 336.4 m high."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Who designed the Millau Viaduct, when did it open, and how tall is it?"
+    )
+    # Another language keeps its sentences: the answer checks read English only.
+    assert without_failed_action("¿Qué tiempo hará? Reserva un hotel.", "hotel no", "", "") is None

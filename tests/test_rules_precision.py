@@ -76,3 +76,24 @@ def test_tool_work_about_part_of_a_name_is_refused() -> None:
     )
     assert not decision.accepted
     assert "only part of 'Siemens Healthineers'" in decision.reason
+
+
+def test_a_file_a_successful_call_read_backs_the_request() -> None:
+    def run(observation: str) -> FailedTrajectory:
+        return FailedTrajectory(
+            original_prompt="Plot revenue from sales_2024.csv.",
+            steps=[
+                AgentStep(
+                    action_name="python_exec",
+                    action_input={"code": "pd.read_csv('sales_2024.csv').plot()"},
+                    observation=observation,
+                )
+            ],
+            final_answer="Done.",
+        )
+
+    ok = run("Saved charts/revenue.png 5970 bytes")
+    assert RunFacts.of(ok, None, successful_tool_steps(ok)).evidence.has_entity("sales_2024.csv")
+    failed = run("FileNotFoundError: no such file")
+    facts = RunFacts.of(failed, None, successful_tool_steps(failed))
+    assert not facts.evidence.has_entity("sales_2024.csv")

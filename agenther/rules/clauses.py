@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from agenther.rules.vocabulary import REQUEST_WORDS, word_set
-from agenther.words import WORD_RE, stem
+from agenther.words import WORD_RE, english, stem
 
 _ACTION_VERBS = word_set(
     """
@@ -46,6 +46,7 @@ _JOINER = re.compile(
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
 _PREPARATORY = word_set("go open navigate visit log sign access browse look read load")
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
 _BACK_REFERENCE = re.compile(r"\b(?:it|them|they|those|these|this|that one|its|their)\b", re.I)
 _MIN_REASON_WORD = 3
 _FAILURE_WORDS = re.compile(
@@ -78,29 +79,105 @@ def _has_verb(action: str) -> bool:
     return any(word in _ACTION_VERBS | _PREPARATORY for word in action.lower().split())
 
 
+def _key(word: str) -> str:
+    """``stem`` that also meets a verb's past form: "sent"/"send", "submitted"/"submit"."""
+    word = _PAST_TO_BASE.get(word, word)
+    key = stem(word)
+    if key != word and len(key) > 4 and key[-1] == key[-2] and key[-1] not in "lsfz":
+        key = key[:-1]
+    return key
+
+
 def _content(text: str) -> set[str]:
     return {
-        stem(word)
+        _key(word)
         for word in WORD_RE.findall(text.lower())
         if len(word) >= _MIN_REASON_WORD and word not in REQUEST_WORDS
     }
 
 
-def without_failed_action(request: str, reason: str, answer: str, observed: str) -> str | None:
-    """The request minus the one later action the failure reason names (with the actions
-    right after it that act on its result), or None."""
-    if not reason.strip():
-        return None
-    actions = split_actions(request.strip().rstrip(".!?"))
-    if len(actions) < 2:
-        return None
-    named = _content(reason)
-    overlap = [len(_content(action) & named) for action in actions]
+# What the reason says did not happen: "the chart was never emailed to the finance team", "no
+# BibTeX entry was provided", "the Boulder forecast and the hike recommendation missing".
+_NEGATION = frozenset("never not no without none cannot unable nor".split())
+_MISSING = frozenset("missing omitted skipped absent".split())
+_SCOPE_END = frozenset("and but so because since while although though as".split())
+_SCOPE_WORDS = 6
+_PARTIAL_RE = re.compile(
+    r"\b(?:only|just|partial(?:ly)?|incomplete|\d+\s+(?:of|out\s+of)\s+\d+)\b", re.IGNORECASE
+)
+_TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
+
+
+def _negated(reason: str) -> set[str]:
+    """Content keys of the words in the scope of a negation in ``reason``: up to six words
+    after "never"/"not"/"no"/"missing the", or before a clause-final "missing"."""
+    tokens = [t.rstrip(".").lower() for t in _TOKEN_RE.findall(reason)]
+    scoped: list[str] = []
+    for i, token in enumerate(tokens):
+        negation = token in _NEGATION or token.endswith(("n't", "n’t"))
+        negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
+        clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
+        if token in _MISSING and clause_end:
+            j = i
+            while j > 0 and i - j < _SCOPE_WORDS and tokens[j - 1][:1].isalnum():
+                j -= 1
+            scoped.extend(tokens[j:i])
+        elif negation or token in _MISSING:
+            for word in tokens[i + 1 : i + 1 + _SCOPE_WORDS]:
+                if not word[:1].isalnum() or word in _SCOPE_END:
+                    break
+                scoped.append(word)
+    return _content(" ".join(scoped))
+
+
+def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | None:
+    """The index of the one later action the reason names, and every action's overlap with
+    what it names. Words the reason negates decide when they name an action: the other
+    words may be the failed action's object or a kept action's ("the chart was never emailed"
+    after "plot a chart"); else every content word of the reason counts."""
+    overlap = [len(_content(action) & _negated(reason)) for action in actions]
+    if not any(overlap) or _PARTIAL_RE.search(reason):
+        # "only six months returned": a kept action may be partial, so every word counts
+        named = _content(reason)
+        overlap = [len(_content(action) & named) for action in actions]
     best = max(overlap)
     failed = [i for i, score in enumerate(overlap) if score == best]
-    if best == 0 or len(failed) != 1 or failed[0] == 0:
+    if not best or len(failed) != 1 or failed[0] == 0:
         return None
-    dropped = failed[0]
+    return failed[0], overlap
+
+
+def without_failed_action(request: str, reason: str, answer: str, observed: str) -> str | None:
+    """The request minus the one later action the failure reason names (with the actions
+    right after it that act on its result), or None. Actions are read inside a sentence
+    first; then a request of several sentences may lose a whole later one ("Please take the
+    height from the official website.")."""
+    if not reason.strip():
+        return None
+    request = request.strip()
+    actions = split_actions(request.rstrip(".!?"))
+    kept = _without_failed(actions, reason, answer, observed)
+    if kept is not None:
+        return " and ".join(kept) + "."
+    if not english(request):
+        return None  # the checks on the answer (failure words, back references) read English
+    sentences = [s for s in _SENTENCE_BREAK_RE.split(request) if s.strip()]
+    kept = _without_failed(sentences, reason, answer, observed)
+    if kept is None:
+        return None
+    return " ".join(s if s[-1:] in ".!?" else s + "." for s in kept)
+
+
+def _without_failed(
+    actions: list[str], reason: str, answer: str, observed: str
+) -> list[str] | None:
+    """``actions`` without the failed one and those acting on its result, or None."""
+    if len(actions) < 2:
+        return None
+    picked = _pick_failed(actions, reason)
+    if picked is None:
+        return None
+    dropped, overlap = picked
     # Later actions that say "it" or "them" act on the dropped one's result ("kick off the
     # pipeline and tell me whether it passes"): they go with it.
     last = dropped + 1
@@ -122,7 +199,7 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
         return None
     if _FAILURE_WORDS.search(answer) or _claims(actions[dropped:last], kept, answer):
         return None
-    return " and ".join(kept) + "."
+    return kept
 
 
 _IRREGULAR = {
@@ -130,6 +207,7 @@ _IRREGULAR = {
     "run": "ran", "get": "got gotten", "find": "found", "tell": "told", "give": "gave given",
     "build": "built", "put": "put", "set": "set", "draw": "drew drawn", "pick": "picked",
 }  # fmt: skip
+_PAST_TO_BASE = {past: base for base, forms in _IRREGULAR.items() for past in forms.split()}
 
 
 def _claims(dropped: list[str], kept: list[str], answer: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agenther.evidence import Evidence, collect_evidence
+from agenther.evidence import Evidence, collect_evidence, evidence_texts, file_names_in
 from agenther.grounding import Constraint, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
@@ -43,7 +43,12 @@ class RunFacts:
     def of(
         cls, t: FailedTrajectory, analysis: FailureAnalysis | None, ok_steps: list[AgentStep]
     ) -> RunFacts:
-        evidence = collect_evidence(t)
+        # A file a successful call read or wrote exists: the request may name it ("plot the
+        # revenue in sales_2024.csv") though no observation prints its name.
+        files = file_names_in(v for s in ok_steps for v in s.action_input.values())
+        evidence = Evidence.of_texts(
+            [*evidence_texts(t), " ".join(files)] if files else evidence_texts(t)
+        )
         unmet = unmet_constraints(t, analysis)
         tool_steps = sum(1 for s in t.steps if not is_internal_action(s.action_name))
         facts = len(ok_steps) / tool_steps if tool_steps else 0.0
