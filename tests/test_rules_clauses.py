@@ -163,3 +163,14 @@ def test_a_later_sentence_the_run_did_not_follow_is_dropped() -> None:
     )
     # Another language keeps its sentences: the answer checks read English only.
     assert without_failed_action("¿Qué tiempo hará? Reserva un hotel.", "hotel no", "", "") is None
+
+
+def test_a_reason_more_about_a_kept_action_drops_nothing() -> None:
+    # "no calendar event" is the negated phrase that names an action, but the reason is more
+    # about the first one: two of its four speakers were never e-mailed.
+    request = (
+        "Send the workshop schedule to all four speakers — Amara, Joel, Wen and Ruth — and put "
+        "the workshop on my calendar for June 12."
+    )
+    reason = "Wen and Ruth were never emailed and no calendar event was created."
+    assert without_failed_action(request, reason, "Sent to Amara and Joel.", "") is None

@@ -135,15 +135,17 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     what it names. Words the reason negates decide when they name an action: the other
     words may be the failed action's object or a kept action's ("the chart was never emailed"
     after "plot a chart"); else every content word of the reason counts."""
+    named = _content(reason)
+    everywhere = [len(_content(action) & named) for action in actions]
     overlap = [len(_content(action) & _negated(reason)) for action in actions]
     if not any(overlap) or _PARTIAL_RE.search(reason):
-        # "only six months returned": a kept action may be partial, so every word counts
-        named = _content(reason)
-        overlap = [len(_content(action) & named) for action in actions]
+        overlap = everywhere  # "only six months returned": a kept action may be partial too
     best = max(overlap)
     failed = [i for i, score in enumerate(overlap) if score == best]
     if not best or len(failed) != 1 or failed[0] == 0:
         return None
+    if max(everywhere) > everywhere[failed[0]]:
+        return None  # "Wen and Ruth were never emailed": the reason is more about another one
     return failed[0], overlap
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agenther.evidence import Evidence, collect_evidence, evidence_texts, file_names_in
+from agenther.evidence import (
+    Evidence,
+    collect_evidence,
+    evidence_texts,
+    file_names_in,
+)
 from agenther.grounding import Constraint, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
