@@ -16,7 +16,7 @@ from agenther.grounding import has_injection, verify_grounding
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.outcome_extractor import extract_rules
 from agenther.rules.decide import decide_by_rules
-from agenther.rules.figures import unsupported_figures
+from agenther.rules.figures import figures, unsupported_figures
 from agenther.rules.steps import name_words
 from agenther.rules.tool_work import describe_step
 from agenther.rules.unmet import cut_unmet_phrases
@@ -745,3 +745,40 @@ def test_a_scholarly_search_names_no_index_the_run_does_not_show() -> None:
     assert decision.relabeled.hindsight_prompt == (
         "Search the academic literature for sodium-ion battery cathode and list the results."
     )
+
+
+@pytest.mark.parametrize(
+    ("observation", "final"),
+    [
+        # A decimal comma in the answer, the observation, or both, with dots grouping thousands.
+        ("price: 99.99 USD; python: 299.97", "3 unidades: 299,97 USD (99,99 USD cada una)."),
+        ("AP 121 07:09 2nd cl. 31,60 €", "AP 121 leaves at 07:09 (€31.60 2nd class)."),
+        ("Isar Logistik AG | 152910.40", "2. Isar Logistik AG – 152.910,40 €"),
+    ],
+)  # fmt: skip
+def test_a_decimal_comma_is_the_same_figure(observation: str, final: str) -> None:
+    trajectory = run("x", [("lookup", {"q": "x"}, observation)], "x", final=final)
+    assert unsupported_figures(trajectory) == []
+
+
+def test_a_leading_zero_is_the_same_figure() -> None:
+    # "on 4 October" is checked against an observed "04/10/2024"; a time keeps its form.
+    assert figures("sexta-feira, 04/10/2024 07:09") == {"4", "10", "2024", "07:09"}
+
+
+def test_a_search_date_is_said_as_a_person_says_it() -> None:
+    step = AgentStep(
+        action_name="trains_search",
+        action_input={"origin": "Lisbon", "destination": "Porto", "date": "2024-10-04"},
+        observation="Lisboa → Porto | sexta-feira, 04/10/2024 | AP 121 07:09 31,60 €",
+    )
+    ev = collect_evidence(
+        FailedTrajectory(original_prompt="x", steps=[step], final_answer="Trains listed.")
+    )
+    assert describe_step(step, ev) == (
+        "search for trains from Lisbon to Porto on 4 October",
+        "search",
+    )
+    # A date no observation shows is not said at all.
+    unseen = step.model_copy(update={"observation": "Lisboa → Porto | AP 121 07:09 31,60 €"})
+    assert "October" not in describe_step(unseen, ev.__class__.of_texts([unseen.observation]))[0]

@@ -111,7 +111,7 @@ def read_route(args: Mapping[str, Any], ev: Evidence) -> str:
         ("in", _PLACE_KEYS),
         ("on", _DATE_KEYS),
     ):
-        value = read_value(args, keys, ev)
+        value = read_value(args, keys, ev) or (spoken_date(args, ev) if prefix == "on" else "")
         if value and prefix == "on" and value.lower() in _RELATIVE_DATES:
             parts.append(value.lower())
         elif value:
@@ -120,6 +120,46 @@ def read_route(args: Mapping[str, Any], ev: Evidence) -> str:
     if namespace:
         parts.append(f"in the {namespace} namespace")
     return " ".join(parts)
+
+
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def spoken_date(args: Mapping[str, Any], ev: Evidence) -> str:
+    """An ISO date argument as a person says it ("2024-10-04" -> "4 October"), when an
+    observation shows that date in some notation: ISO, day/month/year, month/day/year, or the
+    month's name next to the day."""
+    for key in _DATE_KEYS:
+        raw = args.get(key)
+        match = _ISO_DATE_RE.fullmatch(raw.strip()) if isinstance(raw, str) else None
+        if match is None:
+            continue
+        year, month, day = (int(part) for part in match.groups())
+        if not 1 <= month <= 12:
+            return ""
+        name = _MONTHS[month - 1]
+        shown = (
+            match.group(0),
+            f"{day:02d}/{month:02d}/{year}",
+            f"{day}/{month}/{year}",
+            f"{month:02d}/{day:02d}/{year}",
+            f"{month}/{day}/{year}",
+            f"{day:02d}.{month:02d}.{year}",
+        )
+        text = ev.text
+        named = re.search(
+            rf"\b(?:0?{day}(?:st|nd|rd|th)?\s+(?:of\s+)?{name[:3]}[a-z]*|{name[:3]}[a-z]*\.?"
+            rf"\s+0?{day}(?:st|nd|rd|th)?)\b",
+            text,
+            re.IGNORECASE,
+        )
+        if named or any(form in text for form in shown):
+            return f"{day} {name}"
+        return ""
+    return ""
 
 
 def translation_language(args: Mapping[str, Any], ev: Evidence) -> str:

@@ -19,10 +19,26 @@ _SMALL_COUNT = 10  # "3 results", "two of five": counting what was listed, not a
 _MAX_DERIVED = 40  # observed values combined pairwise; beyond that almost anything "derives"
 
 
+# A decimal comma: one or two digits after the only comma ("299,97", "31,60 €"), with dots
+# grouping thousands before it ("184.350,00"); three digits after a comma group thousands.
+_DECIMAL_COMMA_RE = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
+
+
+def normal_figure(figure: str) -> str:
+    """``figure`` as one notation writes it: "184.350,00" and "184,350.00" are "184350.00",
+    the "04" of "04/10/2024" is 4."""
+    figure = figure.rstrip(".:")
+    if _DECIMAL_COMMA_RE.fullmatch(figure):
+        return figure.replace(".", "").replace(",", ".")
+    figure = figure.replace(",", "")
+    return figure.lstrip("0") or "0" if figure.isdigit() else figure
+
+
 @lru_cache(maxsize=4096)
 def figures(text: str) -> frozenset[str]:
-    """The digit runs of ``text``, thousands separators and trailing stops removed."""
-    return frozenset(m.replace(",", "").rstrip(".:") for m in _FIGURE_RE.findall(text))
+    """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
+    comma written as a point."""
+    return frozenset(normal_figure(m) for m in _FIGURE_RE.findall(text))
 
 
 def figures_of(texts: Iterable[str]) -> frozenset[str]:
@@ -100,7 +116,7 @@ def _claims(text: str) -> dict[str, float]:
     """The answer's figures as written, each with its scale (1 when none)."""
     found: dict[str, float] = {}
     for match in _CLAIM_RE.finditer(text):
-        figure = match.group(1).replace(",", "").rstrip(".:")
+        figure = normal_figure(match.group(1))
         scale = _SCALES.get((match.group(2) or "").lower(), 1.0)
         found.setdefault(figure, scale)
     return found
