@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agenther.rules.clauses import split_actions, without_failed_action, without_missing_detail
+from agenther.rules.clauses import (
+    kept_unmet_things,
+    split_actions,
+    without_failed_action,
+    without_missing_detail,
+)
 
 CAR = (
     "Reserve a compact car at Denver International Airport from June 12 to June 15 and add a "
@@ -174,3 +179,11 @@ def test_a_reason_more_about_a_kept_action_drops_nothing() -> None:
     )
     reason = "Wen and Ruth were never emailed and no calendar event was created."
     assert without_failed_action(request, reason, "Sent to Amara and Joel.", "") is None
+
+
+def test_what_the_reason_says_the_run_did_not_use_is_named() -> None:
+    request = "Get the top 5 customers. Run the query only on the read replica."
+    reason = "The query ran on db-primary.internal, not the read replica."
+    assert kept_unmet_things(request, reason) == ["replica"]
+    # "No hub met the budget" says nothing was found, not that a hub was unwanted.
+    assert kept_unmet_things("Find a USB-C hub.", "No hub met the under-$25 budget.") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.facts import RunFacts
@@ -97,3 +98,29 @@ def test_a_file_a_successful_call_read_backs_the_request() -> None:
     failed = run("FileNotFoundError: no such file")
     facts = RunFacts.of(failed, None, successful_tool_steps(failed))
     assert not facts.evidence.has_entity("sales_2024.csv")
+
+
+def test_a_request_keeping_what_the_run_did_not_use_is_refused() -> None:
+    t = FailedTrajectory(
+        original_prompt=(
+            "Get the top 5 customers by revenue in Q3 2024. Run the query only on the read "
+            "replica, never on the primary."
+        ),
+        steps=[
+            AgentStep(
+                action_name="sql_query",
+                action_input={"host": "db-primary.internal", "sql": "SELECT ... LIMIT 5"},
+                observation='{"host": "db-primary.internal", "rows": [["Northwind Traders", '
+                '412880.10], ["Contoso Ltd", 389214.55]]}',
+            )
+        ],
+        final_answer=(
+            "Top 5 by Q3 2024 revenue: Northwind Traders ($412,880.10), Contoso Ltd ($389,214.55)."
+        ),
+        failure_reason="The query ran on db-primary.internal, not the read replica.",
+    )
+    # Dropping the constraint cuts nothing here ("read replica" is no comparator): only the
+    # reason's "not the read replica" tells that the second sentence asks for the failure.
+    decision = decide_by_rules(t, None, analyze_rules(t))
+    assert decision.relabeled is not None, decision.reason
+    assert decision.relabeled.hindsight_prompt == "Get the top 5 customers by revenue in Q3 2024."

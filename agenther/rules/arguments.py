@@ -111,7 +111,7 @@ def read_route(args: Mapping[str, Any], ev: Evidence) -> str:
         ("in", _PLACE_KEYS),
         ("on", _DATE_KEYS),
     ):
-        value = read_value(args, keys, ev) or (spoken_date(args, ev) if prefix == "on" else "")
+        value = (spoken_date(args, ev) if prefix == "on" else "") or read_value(args, keys, ev)
         if value and prefix == "on" and value.lower() in _RELATIVE_DATES:
             parts.append(value.lower())
         elif value:

@@ -99,6 +99,9 @@ def _content(text: str) -> set[str]:
 # What the reason says did not happen: "the chart was never emailed to the finance team", "no
 # BibTeX entry was provided", "the Boulder forecast and the hike recommendation missing".
 _NEGATION = frozenset("never not no without none cannot unable nor".split())
+# "No hub met the budget" says nothing was found, not that the hub was not wanted: only a
+# negated verb ("ran on the primary, not the read replica") says what the run did not do.
+_VERB_NEGATION = frozenset("never not without".split())
 _MISSING = frozenset("missing omitted skipped absent".split())
 _SCOPE_END = frozenset("and but so because since while although though as".split())
 _SCOPE_WORDS = 6
@@ -108,13 +111,13 @@ _PARTIAL_RE = re.compile(
 _TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
 
 
-def _negated(reason: str) -> set[str]:
-    """Content keys of the words in the scope of a negation in ``reason``: up to six words
-    after "never"/"not"/"no"/"missing the", or before a clause-final "missing"."""
+def _negated_words(reason: str, negations: frozenset[str] = _NEGATION) -> list[str]:
+    """The words in the scope of a negation in ``reason``: up to six words after "never"/
+    "not"/"no"/"missing the", or before a clause-final "missing"."""
     tokens = [t.rstrip(".").lower() for t in _TOKEN_RE.findall(reason)]
     scoped: list[str] = []
     for i, token in enumerate(tokens):
-        negation = token in _NEGATION or token.endswith(("n't", "n’t"))
+        negation = token in negations or token.endswith(("n't", "n’t"))
         negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
         clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
         if token in _MISSING and clause_end:
@@ -127,7 +130,30 @@ def _negated(reason: str) -> set[str]:
                 if not word[:1].isalnum() or word in _SCOPE_END:
                     break
                 scoped.append(word)
-    return _content(" ".join(scoped))
+    return scoped
+
+
+def _negated(reason: str) -> set[str]:
+    return _content(" ".join(_negated_words(reason)))
+
+
+def unmet_things(reason: str) -> set[str]:
+    """Content keys of the things (not the verbs) the reason says the run did not do or use:
+    "not the read replica" gives "replica". A request that keeps one asks for the failure."""
+    words = [
+        w
+        for w in _negated_words(reason, _VERB_NEGATION)
+        if w not in _ACTION_VERBS | _PREPARATORY
+        and w not in _PAST_TO_BASE
+        and not w.endswith(("ed", "en", "ing"))
+    ]
+    return _content(" ".join(words))
+
+
+def kept_unmet_things(prompt: str, reason: str) -> list[str]:
+    """Words of ``prompt`` naming what the reason says the run did not do."""
+    unmet = unmet_things(reason)
+    return sorted({w for w in WORD_RE.findall(prompt.lower()) if _key(w) in unmet})
 
 
 def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | None:

@@ -38,7 +38,11 @@ from agenther.models import (
     ReplayOutcome,
 )
 from agenther.request_style import style_problems
-from agenther.rules.clauses import without_failed_action, without_missing_detail
+from agenther.rules.clauses import (
+    kept_unmet_things,
+    without_failed_action,
+    without_missing_detail,
+)
 from agenther.rules.facts import RunFacts
 from agenther.rules.figures import figures
 from agenther.rules.restate import (
@@ -152,7 +156,9 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
         )
     problems.extend(
         f"the prompt asks for '{term}', which the run left out"
-        for term in _left_out(prompt, t.failure_reason)
+        for term in sorted(
+            {*_left_out(prompt, t.failure_reason), *kept_unmet_things(prompt, t.failure_reason)}
+        )
     )
     words, original_words = len(prompt.split()), len(t.original_prompt.split())
     length = min(words, original_words) / max(words, original_words, 1)
