@@ -124,3 +124,17 @@ def test_a_request_keeping_what_the_run_did_not_use_is_refused() -> None:
     decision = decide_by_rules(t, None, analyze_rules(t))
     assert decision.relabeled is not None, decision.reason
     assert decision.relabeled.hindsight_prompt == "Get the top 5 customers by revenue in Q3 2024."
+
+
+def test_a_substitution_is_read_in_the_requests_language() -> None:
+    # "Februar statt März 2025": the months swap (both sides have a word; only one a number).
+    t = _run(
+        "Wie viel habe ich im März für Lebensmittel ausgegeben?",
+        "Buchungen Februar 2025, Kategorie Lebensmittel: Summe 412,37 EUR",
+        "Im Februar 2025 hast du 412,37 € für Lebensmittel ausgegeben.",
+        "Falscher Zeitraum abgefragt: Februar statt März 2025.",
+    )
+    facts = RunFacts.of(t, None, successful_tool_steps(t))
+    assert restate_actual(t.original_prompt, t.failure_reason, facts.evidence) == (
+        "Wie viel habe ich im Februar für Lebensmittel ausgegeben?"
+    )

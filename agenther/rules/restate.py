@@ -135,7 +135,17 @@ def _sentence_end(text: str, position: int) -> int:
 
 # "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
 # read off around it (one bounded pass, no backtracking over the whole reason).
-_SWAP_KEYWORD_RE = re.compile(r"\s(?:instead\s+of|rather\s+than|in\s+place\s+of)\s", re.IGNORECASE)
+# The keyword in the languages the requests come in: a substitution needs no English.
+_SWAP_KEYWORD_RE = re.compile(
+    r"\s(?:instead\s+of|rather\s+than|in\s+place\s+of"
+    r"|statt|anstatt|anstelle\s+von"  # de
+    r"|au\s+lieu\s+d[eu']|plutôt\s+que"  # fr
+    r"|en\s+lugar\s+de|en\s+vez\s+de"  # es
+    r"|em\s+vez\s+de|ao\s+invés\s+de"  # pt
+    r"|invece\s+d[ie]|anziché"  # it
+    r"|in\s+plaats\s+van)\s",  # nl
+    re.IGNORECASE,
+)
 _EXPECTED_GOT_RE = re.compile(
     r"\bexpected\s+(?P<expected>[^;!?,]{1,80}?)\s*(?:,|;|\bbut\b)\s*(?:it\s+)?(?:got|received"
     r"|returned|produced|gave|found|was)\s+(?P<actual>[^;!?]{1,80}?)(?=[;!?,]|\.(?:\s|$)|$)",
@@ -144,7 +154,7 @@ _EXPECTED_GOT_RE = re.compile(
 _SENTENCE_START_RE = re.compile(r".*(?:[;!?]|\.\s)", re.DOTALL)
 _SIDE_END_RE = re.compile(r"[;!?,]|\.(?:\s|$)")
 _EXTENSION_RE = re.compile(r"(?<![\w])\.([A-Za-z][A-Za-z0-9]{0,4})\b")
-_REASON_WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+_REASON_WORD_RE = re.compile(r"[^\W\d_][\w'-]*")
 _CLAUSE_BREAK_RE = re.compile(r",\s+|;\s+|\s+(?:and|then)\s+")
 _FORMAT_DISPLAY = {
     "xlsx": "Excel",
@@ -164,16 +174,19 @@ _REASON_FILLER = word_set(
 )
 
 
-def _key_token(text: str) -> tuple[str, str] | None:
-    """What a phrase of the failure reason is about: a file type, a number or a word."""
+def _key_tokens(text: str) -> dict[str, str]:
+    """What a phrase of the failure reason is about, by kind: a file type, a number, a word."""
+    keys: dict[str, str] = {}
     ext = _EXTENSION_RE.search(text)
     if ext:
-        return ("ext", ext.group(1).lower())
+        keys["ext"] = ext.group(1).lower()
     quantities = extract_quantities(text)
     if quantities:
-        return ("num", quantities[0].raw)
+        keys["num"] = quantities[0].raw
     words = [w for w in _REASON_WORD_RE.findall(text) if w.lower() not in _REASON_FILLER]
-    return ("word", words[-1]) if words else None
+    if words:
+        keys["word"] = words[-1]
+    return keys
 
 
 def _swap_sides(reason: str) -> tuple[str, str] | None:
@@ -194,9 +207,13 @@ def _expected_actual(reason: str) -> tuple[tuple[str, str], tuple[str, str]] | N
     sides = _swap_sides(reason)
     if sides is None:
         return None
-    expected, actual = _key_token(sides[0]), _key_token(sides[1])
-    if expected and actual and expected[0] == actual[0] and expected[1] != actual[1]:
-        return expected, actual
+    expected, actual = _key_tokens(sides[0]), _key_tokens(sides[1])
+    # The first kind both sides have: "Februar statt März 2025" swaps months, not a year.
+    for kind in ("ext", "num", "word"):
+        if kind in expected and kind in actual:
+            if expected[kind] == actual[kind]:
+                return None
+            return (kind, expected[kind]), (kind, actual[kind])
     return None
 
 
