@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from agenther.models import AgentStep, FailedTrajectory, FailureType
-from bench.eval_quality import BLIND_SET, THIRD_BLIND_SET, TUNING_SETS, load_eval_set, split
+from bench.eval_quality import (
+    BLIND_SET,
+    FOURTH_BLIND_SET,
+    THIRD_BLIND_SET,
+    TUNING_SETS,
+    load_eval_set,
+    split,
+)
 from bench.generate import FAILURE_TYPES, generate
 from bench.rubric import phrase_in, rubric_problems
 
@@ -41,7 +48,9 @@ BLIND_LABELS = {
 }
 
 
-@pytest.mark.parametrize("path", [BLIND_SET, THIRD_BLIND_SET, *TUNING_SETS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET, *TUNING_SETS], ids=lambda p: p.name
+)
 def test_labelled_sets_are_well_formed(path: Path) -> None:
     records = load_eval_set(path)
     assert len({r["trajectory_id"] for r in records}) == len(records)
@@ -72,6 +81,15 @@ def test_the_third_blind_set_is_frozen_too() -> None:
     digest = hashlib.sha256(THIRD_BLIND_SET.read_bytes()).hexdigest()
     assert digest == "80539b0a25daeca1b90a04ac0d4685c548c318eb931d359af45549fb7f69c965"
     assert len(load_eval_set(THIRD_BLIND_SET)) == 48
+
+
+def test_the_fourth_blind_set_is_frozen_too() -> None:
+    """Committed (c68fef6) before any run of the rules on it."""
+    digest = hashlib.sha256(FOURTH_BLIND_SET.read_bytes()).hexdigest()
+    assert digest == "2689b86cae87ae8157021bf2c8c9349ce76e270918641c07fe5641cbaf221c90"
+    records = load_eval_set(FOURTH_BLIND_SET)
+    assert len(records) == 96
+    assert len({r["metadata"]["domain"] for r in records}) >= 15
 
 
 RUN = FailedTrajectory(

@@ -28,10 +28,13 @@ def normal_figure(figure: str) -> str:
     """``figure`` as one notation writes it: "184.350,00" and "184,350.00" are "184350.00",
     the "04" of "04/10/2024" is 4."""
     figure = figure.rstrip(".:")
-    if _DECIMAL_COMMA_RE.fullmatch(figure):
-        return figure.replace(".", "").replace(",", ".")
-    figure = figure.replace(",", "")
-    return figure.lstrip("0") or "0" if figure.isdigit() else figure
+    if "," in figure:  # most figures have none: skip the regex
+        if _DECIMAL_COMMA_RE.fullmatch(figure):
+            return figure.replace(".", "").replace(",", ".")
+        figure = figure.replace(",", "")
+    if figure[:1] == "0" and figure.isdigit():
+        return figure.lstrip("0") or "0"
+    return figure
 
 
 @lru_cache(maxsize=4096)
