@@ -20,6 +20,11 @@ def _run(prompt: str, observation: str, answer: str, reason: str) -> FailedTraje
     )
 
 
+def _restated(t: FailedTrajectory) -> str | None:
+    facts = RunFacts.of(t, None, successful_tool_steps(t))
+    return restate_actual(t.original_prompt, t.failure_reason, facts.evidence)
+
+
 def test_a_superlative_keeps_the_constraints_its_answer_met() -> None:
     # Both limits are named, but the answer's mouse met the rating: "the cheapest wireless
     # mouse" without it is a $7.49 one, and the answer would be wrong for it.
@@ -44,8 +49,7 @@ def test_a_restated_word_never_doubles_one_the_request_has() -> None:
         "The orders table contains 18,442 orders.",
         "It counted all-time orders instead of orders from the previous month.",
     )
-    facts = RunFacts.of(t, None, successful_tool_steps(t))
-    assert restate_actual(t.original_prompt, t.failure_reason, facts.evidence) is None
+    assert _restated(t) is None
 
 
 def test_an_excluded_folder_goes_with_its_slash_and_noun() -> None:
@@ -134,7 +138,4 @@ def test_a_substitution_is_read_in_the_requests_language() -> None:
         "Im Februar 2025 hast du 412,37 € für Lebensmittel ausgegeben.",
         "Falscher Zeitraum abgefragt: Februar statt März 2025.",
     )
-    facts = RunFacts.of(t, None, successful_tool_steps(t))
-    assert restate_actual(t.original_prompt, t.failure_reason, facts.evidence) == (
-        "Wie viel habe ich im Februar für Lebensmittel ausgegeben?"
-    )
+    assert _restated(t) == "Wie viel habe ich im Februar für Lebensmittel ausgegeben?"
