@@ -280,11 +280,11 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
     examples: dict[FailureType, list[str]] = {kind: [] for kind in FailureType}
     destructive = False
     for match in lexicon_matches(agent_text):
-        group = match.lastgroup
-        in_content = match.start() < content_end
+        group = match.group
+        in_content = match.start < content_end
         if group == COMPARATOR_GROUP:
             # The agent quoting the environment ("within 5 working days") is no violation.
-            if in_content or match.group(0) in agent_text[:content_end]:
+            if in_content or match.text in agent_text[:content_end]:
                 continue
             group = FailureType.CONSTRAINT_VIOLATION.value
         elif group == FailureType.TOOL_ERROR.value and in_content:
@@ -296,13 +296,13 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
                 hits[kind] += _DESTRUCTIVE_BONUS
         else:
             kind = FailureType(group)
-        if match.start() >= reason_start:
+        if match.start >= reason_start:
             hits[kind] += 3
             reason_hits[kind] += 1
         else:
             hits[kind] += 1
         if len(examples[kind]) < 3:
-            examples[kind].append(match.group(0))
+            examples[kind].append(match.text)
     hits[FailureType.TOOL_ERROR] += errored
 
     action_text = _action_text(t)
