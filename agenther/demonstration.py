@@ -11,7 +11,7 @@ drifted into). Both modes ask this first; in LLM mode it saves every call.
 from __future__ import annotations
 
 from agenther.demands import unperformed_claims, unrequested_actions
-from agenther.final_answer import answer_problem
+from agenther.final_answer import answer_problem, reported_failure
 from agenther.models import FailedTrajectory
 from agenther.rules.figures import unsupported_figures
 
@@ -21,6 +21,9 @@ def run_problem(trajectory: FailedTrajectory) -> str | None:
     problem = answer_problem(trajectory.final_answer)
     if problem:
         return problem
+    failed = reported_failure(trajectory.original_prompt, trajectory.final_answer)
+    if failed:
+        return f"the final answer says the requested work failed ('{failed}')"
     unasked = unrequested_actions(trajectory)
     if unasked:
         return f"the run did what nobody asked for ({', '.join(unasked)})"

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 
+from agenther.demands import demanded_actions
+from agenther.words import LETTER_WORD_RE
+
 _ADMISSION_RE = re.compile(
     r"""
     \b(?:unable|could\s*n[o']?t|couldn't|can't|cannot|wasn't\s+able|was\s+not\s+able
@@ -55,4 +58,32 @@ def answer_problem(final_answer: str) -> str | None:
     admitted = admitted_failure(final_answer)
     if admitted:
         return f"the final answer admits a failure ('{admitted}'), so it answers no new request"
+    return None
+
+
+# "The deployment of api 2.4.1 to staging failed: …". Said of something the user asked to be
+# done, "failed" admits the run's own failure; said of anything else ("3 tests failed", "the
+# nightly job failed at 02:13") it may be the answer, so only requests that ask for a side
+# effect are checked, and only a clause that shares a word with the request counts.
+_FAILED_CLAUSE_RE = re.compile(
+    r"((?:[^.!?;:\n]|[.:](?=\S)){0,80}?)\b(?:has\s+|have\s+|had\s+)?(?:failed|was\s+(?:rejected|declined))\b",
+    re.IGNORECASE,
+)
+
+
+def _prefixes(text: str) -> set[str]:
+    # Four letters meet a verb and its noun ("deploy"/"deployment", "book"/"booking").
+    return {w[:4] for w in LETTER_WORD_RE.findall(text.lower()) if len(w) > 3}
+
+
+def reported_failure(request: str, final_answer: str) -> str | None:
+    """The clause of ``final_answer`` that says what ``request`` asked to be done failed."""
+    if "fail" not in final_answer.lower() and "was " not in final_answer.lower():
+        return None
+    if not demanded_actions(request):
+        return None
+    asked = _prefixes(request)
+    for match in _FAILED_CLAUSE_RE.finditer(final_answer):
+        if _prefixes(match.group(1)) & asked:
+            return " ".join(match.group(0).split())
     return None

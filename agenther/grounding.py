@@ -69,6 +69,14 @@ _SUBSTITUTION_RE = re.compile(
 )
 
 
+_EVERY_CONSTRAINT_RE = re.compile(
+    r"\b(?:met|meets|meeting|satisf\w*|match\w*|fits?)\s+(?:both|all|either)\b"
+    r"|\b(?:both|all|either|neither)\s+(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:constraints|criteria|conditions|requirements|filters|limits)\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Constraint:
     """A comparator and a value in a prompt ("under $5 per kilogram", "4 stars or more")."""
@@ -117,6 +125,8 @@ def unmet_constraints(
     reason = trajectory.failure_reason
     if analysis is not None and analysis.explanation:
         reason = f"{reason}\n{analysis.explanation}"
+    if _EVERY_CONSTRAINT_RE.search(reason):
+        return constraints  # "nothing met both constraints": none of them holds
     named_values = {q.value for q in extract_quantities(reason)}
     named = [c for c in constraints if c.values & named_values]
     if named:

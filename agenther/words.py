@@ -54,6 +54,8 @@ _FUNCTION_WORDS = {
     "pt": frozenset("o a os as e ou um uma com para de do da é são eu meu qual".split()),
     "it": frozenset("il lo la gli le e o un una con per di del è sono io mio quale".split()),
     "nl": frozenset("de het een en of met van voor is zijn ik mijn wat welke".split()),
+    "pl": frozenset("w z na do się nie jest są dla od czy jak co mój moje mojego mi".split()),
+    "sv": frozenset("och att det som för med är jag min mitt vad hur".split()),
 }
 _NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
 

@@ -143,6 +143,33 @@ def test_english_is_told_from_other_latin_languages() -> None:
     assert not english("Busca los vuelos más baratos a Madrid")
     assert not english("Finde Flüge von Berlin nach Wien für morgen")
     assert not english("帮我找一款耳机")
+    # Polish "i" is "and", not the English pronoun.
+    assert not english("Sprawdź status mojego zamówienia nr 88412-PL i zmień adres dostawy")
+
+
+def test_an_answer_saying_the_requested_work_failed_spoils_the_run() -> None:
+    t = run(
+        "Deploy version 2.4.1 of the api service to staging with helm.",
+        [("run_command", {"cmd": "kubectl get pods -n staging"}, "api-6f9d 0/1 ImagePullBackOff")],
+        "The deployment of api 2.4.1 to staging failed: the image does not exist.",
+    )
+    assert run_problem(t) == (
+        "the final answer says the requested work failed "
+        "('The deployment of api 2.4.1 to staging failed')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "answer"),
+    [
+        # Failures the user asked about, or that are not what the user asked to be done.
+        ("Run the test suite and tell me the result.", "3 of 120 tests failed."),
+        ("Why did last night's backup job fail?", "The backup job failed: the disk was full."),
+        ("Deploy api 2.4.1 to staging.", "Deployed; the old pod's liveness probe failed once."),
+    ],
+)
+def test_failures_that_are_the_answer_do_not_spoil_the_run(prompt: str, answer: str) -> None:
+    assert run_problem(run(prompt, [("shell", {"cmd": "x"}, answer)], answer)) is None
 
 
 def _searched(answer: str, action: str = "flights.search") -> FailedTrajectory:

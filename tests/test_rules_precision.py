@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from agenther.evidence import Evidence
 from agenther.failure_detector import analyze_rules
+from agenther.grounding import find_constraints, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.rules.arguments import read_route
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.facts import RunFacts
-from agenther.rules.restate import restate_actual
+from agenther.rules.restate import drop_constraints, restate_actual
 from agenther.rules.steps import successful_tool_steps
 from agenther.rules.unmet import cut_unmet_phrases
 
@@ -139,3 +142,57 @@ def test_a_substitution_is_read_in_the_requests_language() -> None:
         "Falscher Zeitraum abgefragt: Februar statt März 2025.",
     )
     assert _restated(t) == "Wie viel habe ich im Februar für Lebensmittel ausgegeben?"
+
+
+def test_what_an_amount_measures_goes_with_its_constraint() -> None:
+    request = "Add the cheapest one with at least 16 GB of RAM to my cart."
+    assert drop_constraints(request, find_constraints(request)) == "Add the cheapest to my cart."
+    request = "Find a pharmacy within 2 km of me that is open late."
+    assert drop_constraints(request, find_constraints(request)[:1]) == (
+        "Find a pharmacy that is open late."
+    )
+
+
+def test_a_reason_saying_nothing_met_both_leaves_every_constraint_unmet() -> None:
+    t = _run(
+        "Find a pharmacy within 2 km of me that's open after 10 pm tonight.",
+        "CVS Pharmacy 1.3 km, hours 07:00-22:00; CVS (24 hours) 3.4 km",
+        "The 24-hour CVS at 4000 Walnut St is 3.4 km away.",
+        "Recommends a pharmacy 3.4 km away; nothing met both constraints.",
+    )
+    assert [c.text for c in unmet_constraints(t)] == ["within 2 km", "after 10 pm"]
+
+
+def test_an_answer_about_the_dropped_limit_is_refused() -> None:
+    t = _run(
+        "Find a pharmacy within 2 km of me that is open late tonight.",
+        "Walgreens 0.6 km, hours 08:00-21:00; CVS Pharmacy 3.4 km, open 24 hours",
+        "There's no late pharmacy within 2 km; the 24-hour CVS is 3.4 km away.",
+        "The pharmacy is 3.4 km away, beyond 2 km.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert not decision.accepted
+    assert "the final answer still talks about 'within 2 km'" in decision.reason
+
+
+def test_a_route_without_its_unshown_origin_is_not_said() -> None:
+    ev = Evidence.of_texts(["Air India AI 306 to Tokyo Narita (NRT) on 2024-07-15: 36890 INR"])
+    args = {"origin": "DEL", "destination": "NRT", "date": "2024-07-15"}
+    assert read_route(args, ev) == ""
+    assert read_route({**args, "origin": "NRT"}, ev).startswith("from NRT to NRT")
+    # A date range no observation shows leaves a looser route, not another one.
+    assert read_route({"destination": "NRT", "to": "2024-08-01"}, ev) == "to NRT"
+
+
+def test_a_swapped_day_takes_the_weekday_the_run_shows() -> None:
+    t = _run(
+        "Cercami un Frecciarossa da Milano a Roma venerdì 7 giugno.",
+        '{"data": "2024-06-08", "giorno": "sabato", "treni": ["FR 9507 06:20"]}',
+        "Ecco i Frecciarossa di sabato 8 giugno: FR 9507 06:20.",
+        "Searched Saturday 8 June instead of Friday 7 June.",
+    )
+    assert _restated(t) == "Cercami un Frecciarossa da Milano a Roma sabato 8 giugno."
+    shown_without_weekday = t.model_copy(update={"final_answer": "FR 9507 06:20, 8 giugno."})
+    assert _restated(shown_without_weekday) is None

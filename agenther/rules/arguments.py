@@ -112,6 +112,11 @@ def read_route(args: Mapping[str, Any], ev: Evidence) -> str:
         ("on", _DATE_KEYS),
     ):
         value = (spoken_date(args, ev) if prefix == "on" else "") or read_value(args, keys, ev)
+        if not value and prefix != "on" and any(_is_place(args.get(k)) for k in keys):
+            # A route without its "from DEL" (a code no observation shows) is another route:
+            # "flights on 15 July" is not what was searched. (Without its dates it is only
+            # a looser one.)
+            return ""
         if value and prefix == "on" and value.lower() in _RELATIVE_DATES:
             parts.append(value.lower())
         elif value:
@@ -123,6 +128,15 @@ def read_route(args: Mapping[str, Any], ev: Evidence) -> str:
 
 
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def _is_place(value: object) -> bool:
+    """A place name or code, not a date or a time ("2025-08-03", "10:00")."""
+    return (
+        isinstance(value, str) and any(c.isalpha() for c in value) and not _DIGIT_RE.search(value)
+    )
+
+
 _MONTHS = (
     "January February March April May June July August September October November December"
 ).split()

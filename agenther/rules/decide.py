@@ -140,6 +140,11 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
             f"the number {n} occurs in no observation"
             for n in sorted(figures(prompt) - run.observed_figures)
         )
+    problems.extend(
+        f"the final answer still talks about '{limit}'"
+        for limit in run.answer_limits
+        if limit.lower() not in prompt.lower()
+    )
     side_effect = unevidenced_side_effect(prompt, run.done)
     if side_effect:
         problems.append(f"the run shows nothing for '{side_effect}'")

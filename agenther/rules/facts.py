@@ -10,7 +10,7 @@ from agenther.evidence import (
     evidence_texts,
     file_names_in,
 )
-from agenther.grounding import Constraint, unmet_constraints
+from agenther.grounding import Constraint, find_constraints, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
 from agenther.rules.figures import figures_of
@@ -43,6 +43,7 @@ class RunFacts:
     request_lower: str  # ``request``, lower-cased
     request_stems: frozenset[str]  # stems of the request's words
     observations: Evidence  # the observations alone: what tool arguments may name
+    answer_limits: tuple[str, ...]  # unmet constraints the final answer states a limit of
 
     @classmethod
     def of(
@@ -94,4 +95,14 @@ class RunFacts:
             request_lower=original.lower(),
             request_stems=frozenset(stem(w) for w in WORD_RE.findall(original.lower())),
             observations=collect_evidence(t.model_copy(update={"final_answer": ""})),
+            answer_limits=_answer_limits(t.final_answer, unmet),
         )
+
+
+def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
+    """The unmet constraints whose value the final answer puts a limit on ("no pharmacy
+    within 2 km is open"): such an answer is about the requirement, whatever the request."""
+    if not unmet:
+        return ()
+    stated = {value for c in find_constraints(answer) for value in c.values}
+    return tuple(c.text for c in unmet if c.values & stated)

@@ -58,6 +58,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     insert_at = len(original)
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
+        # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
+        measured = _MEASURED_AFTER_RE.match(text, end)
+        if measured:
+            end = measured.end()
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
         attribute = ""
         if match:
@@ -99,6 +103,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
 
 
 _RELATIVE_PRONOUNS = word_set("that which who")
+_MEASURED_AFTER_RE = re.compile(r"\s+of\s+(?:the\s+|my\s+|your\s+)?[\w'-]+", re.IGNORECASE)
 _ORPHAN_BEFORE_RE = re.compile(r",?\s*\b(?:something|anything|one|ones)\s*$", re.IGNORECASE)
 _TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
 _MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)
@@ -280,7 +285,43 @@ def restate_actual(original: str, reason: str, ev: Evidence) -> str | None:
         pieces.append(prefix + replacement)
         cursor = match.end()
     pieces.append(original[cursor:])
-    return "".join(pieces)
+    restated = "".join(pieces)
+    if kind == "num" and _WEEKDAY_RE.search(original):
+        return _with_weekday(restated, actual, ev)
+    return restated
+
+
+_WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday "
+    "montag dienstag mittwoch donnerstag freitag samstag sonntag "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche "
+    "lunes martes miércoles jueves viernes sábado domingo "
+    "segunda-feira terça-feira quarta-feira quinta-feira sexta-feira "
+    "lunedì martedì mercoledì giovedì venerdì sabato domenica "
+    "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag "
+    "poniedziałek wtorek środa czwartek piątek sobota niedziela"
+).split()
+_WEEKDAY_RE = re.compile(
+    r"(?<![\w-])(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def _with_weekday(restated: str, day: str, ev: Evidence) -> str | None:
+    """``restated`` with the weekday beside the new day number ("venerdì 8 giugno") made the
+    one the run shows beside it ("sabato 8 giugno"); None if the run shows no weekday there:
+    a request for "Friday 8 June" when the 8th is a Saturday asks for something else."""
+    beside = re.compile(rf"({_WEEKDAY_RE.pattern})(,?\s+){re.escape(day)}(?![\w])", re.I)
+    match = beside.search(restated)
+    if match is None:
+        return restated  # the weekday is not the new day's
+    shown = beside.search(ev.text)
+    if shown is None:
+        return None
+    weekday = shown.group(1)
+    if match.group(1)[0].isupper():
+        weekday = weekday.capitalize()
+    return restated[: match.start(1)] + weekday + restated[match.end(1) :]
 
 
 def _original_case(original: str, lowered: str) -> str:
