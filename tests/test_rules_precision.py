@@ -196,3 +196,12 @@ def test_a_swapped_day_takes_the_weekday_the_run_shows() -> None:
     assert _restated(t) == "Cercami un Frecciarossa da Milano a Roma sabato 8 giugno."
     shown_without_weekday = t.model_copy(update={"final_answer": "FR 9507 06:20, 8 giugno."})
     assert _restated(shown_without_weekday) is None
+
+
+def test_a_full_count_in_the_explanation_keeps_the_requests_count() -> None:
+    request = "Show my last 10 card transactions on my Visa ending 4417."
+    # Stage 1's explanation counts observations: "3 of 3" is no short count.
+    assert cut_unmet_phrases(request, "Filter not applied. 3 of 3 observations usable") == request
+    assert cut_unmet_phrases(request, "Only 3 of 10 transactions were shown") == (
+        "Show my last card transactions on my Visa ending 4417."
+    )

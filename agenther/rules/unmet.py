@@ -40,10 +40,20 @@ _COUNT_RE = re.compile(
     re.IGNORECASE,
 )
 _SHORT_COUNT_RE = re.compile(
-    rf"\b(?:only|just)\s+{_COUNT}\b|\b{_COUNT}\s+of\s+(?:the\s+)?{_COUNT}\b"
+    rf"\b(?:only|just)\s+{_COUNT}\b|\b(?P<got>{_COUNT})\s+of\s+(?:the\s+)?(?P<of>{_COUNT})\b"
     rf"|\basked\s+for\s+{_COUNT}\b",
     re.IGNORECASE,
 )
+
+
+def _counts_short(reason: str) -> bool:
+    # "3 of 3 observations usable" (Stage 1's own explanation) is a full count, not a short one.
+    return any(
+        m.group("got") is None or m.group("got").lower() != m.group("of").lower()
+        for m in _SHORT_COUNT_RE.finditer(reason)
+    )
+
+
 # A number after these is a limit (dropped as a constraint), not a count of things asked for.
 _LIMIT_WORDS = word_set("under over than most least within to about around below above by up")
 
@@ -65,7 +75,7 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
     for match in _EXCLUSION_RE.finditer(text):
         if names(match.group("key")):
             cuts.append(match.span())
-    if stopped_early or _SHORT_COUNT_RE.search(reason):
+    if stopped_early or _counts_short(reason):
         for match in _COUNT_RE.finditer(text):
             before = text[: match.start()].split()
             if not before or before[-1].lower() not in _LIMIT_WORDS:
