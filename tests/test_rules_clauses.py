@@ -187,3 +187,34 @@ def test_what_the_reason_says_the_run_did_not_use_is_named() -> None:
     assert kept_unmet_things(request, reason) == ["replica"]
     # "No hub met the budget" says nothing was found, not that a hub was unwanted.
     assert kept_unmet_things("Find a USB-C hub.", "No hub met the under-$25 budget.") == []
+
+
+def test_a_request_in_another_language_loses_the_part_the_reason_names() -> None:
+    request = (
+        "Such mir Direktflüge von München nach Lissabon am 12. Mai und ein Hotel in der "
+        "Alfama für zwei Nächte."
+    )
+    answer = "Direktflüge München–Lissabon am 12. Mai: TAP TP 555, 10:35–12:55, 189 €."
+    kept = without_failed_action(request, "Hotel search never done.", answer, answer.lower())
+    assert kept == "Such mir Direktflüge von München nach Lissabon am 12. Mai."
+
+
+def test_a_request_in_another_language_keeps_its_lead_in_and_commas() -> None:
+    request = (
+        "Trova l'ultima email di Giulia, inoltrala a marco@studio.it e poi archivia il thread."
+    )
+    answer = "Ho inoltrato l'email di Giulia a marco@studio.it."
+    kept = without_failed_action(request, "The thread was never archived.", answer, "")
+    assert kept == "Trova l'ultima email di Giulia, inoltrala a marco@studio.it."
+
+
+def test_a_second_question_goes_when_the_reason_names_it() -> None:
+    request = "What was our total revenue in 2023, and who were the top 5 customers by revenue?"
+    answer = "Total revenue for 2023 was $1,284,530.40."
+    reason = "Top-5 customers by revenue were never queried."
+    assert without_failed_action(request, reason, answer, answer.lower()) == (
+        "What was our total revenue in 2023?"
+    )
+    # Three questions list the parts of one request: none is cut.
+    listed = "Who designed the viaduct, when did it open, and how tall is it?"
+    assert without_failed_action(listed, "The height was never given.", "Foster.", "") is None

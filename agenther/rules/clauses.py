@@ -56,21 +56,45 @@ _FAILURE_WORDS = re.compile(
 )
 
 
+# A second question joined to the first: "What was our revenue in 2023, and who were the top
+# 5 customers?"
+_QUESTION_WORDS = word_set("who what when where which how why is are was were does do did can")
+# In the other languages the requests come in, only a comma-led or plain conjunction is read
+# (there is no verb list): "…in den Warenkorb und löse den Gutscheincode ein", "…du jour et
+# passe l'écriture". Whatever is cut must then be the one part the reason names.
+_FOREIGN_JOINER = re.compile(
+    r"\s*,?\s+(?:und|sowie|et|puis|y|e|en|i|oraz|och|og)\s+(?:(?:dann|danach|puis|luego"
+    r"|depois|poi|daarna|potem|sedan)\s+)?(?=(\S+))",
+    re.IGNORECASE,
+)
+
+
 def split_actions(request: str) -> list[str]:
-    """The request cut where a joiner is followed by an action verb."""
-    cuts = [
-        (m.start(), m.end())
-        for m in _JOINER.finditer(request)
-        if m.group(1).lower() in _ACTION_VERBS
-    ]
+    """The request cut where a joiner is followed by an action verb (or, in English, a second
+    question); a request in another language is cut at every conjunction."""
+    if english(request):
+        joins = list(_JOINER.finditer(request))
+        cuts = [m.span() for m in joins if m.group(1).lower() in _ACTION_VERBS]
+        questions = [
+            m.span()
+            for m in joins
+            if m.group(0).lstrip().startswith(",") and m.group(1).lower() in _QUESTION_WORDS
+        ]
+        # Only two questions in one sentence: "Who designed it, when did it open, and how
+        # tall is it?" lists one request's parts.
+        lead_in = True  # "In Q2_sales.xlsx, add a Total column": part of the first action
+        one_pair = len(questions) == 1 and "," not in request[: questions[0][0]]
+        if not cuts and one_pair and not _SENTENCE_BREAK_RE.search(request):
+            cuts, lead_in = questions, False
+    else:
+        cuts, lead_in = [m.span() for m in _FOREIGN_JOINER.finditer(request)], False
     pieces, start = [], 0
     for begin, end in cuts:
         pieces.append(request[start:begin])
         start = end
     pieces.append(request[start:])
     actions = [p.strip(" ,;") for p in pieces if p.strip(" ,;")]
-    # "In Q2_sales.xlsx, add a Total column": a lead-in before the first action is part of it.
-    while len(actions) > 1 and not _has_verb(actions[0]):
+    while lead_in and len(actions) > 1 and not _has_verb(actions[0]):
         actions[:2] = [f"{actions[0]}, {actions[1]}"]
     return actions
 
@@ -162,8 +186,13 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     words may be the failed action's object or a kept action's ("the chart was never emailed"
     after "plot a chart"); else every content word of the reason counts."""
     named = _content(reason)
-    everywhere = [len(_content(action) & named) for action in actions]
-    overlap = [len(_content(action) & _negated(reason)) for action in actions]
+    # A word every action shares ("revenue" in "What was our revenue, and who were the top
+    # customers by revenue?") tells none of them apart.
+    contents = [_content(action) for action in actions]
+    shared = set.intersection(*contents) if contents else set()
+    contents = [words - shared for words in contents]
+    everywhere = [len(words & named) for words in contents]
+    overlap = [len(words & _negated(reason)) for words in contents]
     if not any(overlap) or _PARTIAL_RE.search(reason):
         overlap = everywhere  # "only six months returned": a kept action may be partial too
     best = max(overlap)
@@ -185,10 +214,15 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
     request = request.strip()
     actions = split_actions(request.rstrip(".!?"))
     kept = _without_failed(actions, reason, answer, observed)
-    if kept is not None:
-        return " and ".join(kept) + "."
     if not english(request):
-        return None  # the checks on the answer (failure words, back references) read English
+        # One part kept reads as the user wrote it; more would need the language's own "and".
+        # The checks on the answer (failure words, back references) read English, so no
+        # sentence of a request in another language is dropped.
+        return (
+            kept[0] + ("?" if request.endswith("?") else ".") if kept and len(kept) == 1 else None
+        )
+    if kept is not None:
+        return " and ".join(kept) + ("?" if request.endswith("?") else ".")
     sentences = [s for s in _SENTENCE_BREAK_RE.split(request) if s.strip()]
     kept = _without_failed(sentences, reason, answer, observed)
     if kept is None:
