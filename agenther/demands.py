@@ -91,6 +91,7 @@ _FAMILIES = (
         _alts(
             "sende|senden|schick|leite|weiterleit|envoie|envoyez|envoyer|transfère|répond"
             "|envía|envia|enviar|reenvía|reenvia|responde|envie|encaminh|invia|inoltra|rispondi"
+            "|pubblica|publica|publique|publiez|publier|veröffentlich|publiceer|opublikuj"
             "|stuur|verstuur|doorsturen|отправь|отправьте|отправить|перешли|перешлите|发送|转发"
             "|回复|发邮件|送信|転送|返信|送って|보내|전송|답장"
         ),
@@ -120,7 +121,10 @@ _FAMILIES = (
         ),
         _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
         r"\badd\b[^.\n]{0,80}?\bto\s+(?:my|the|our)\s+(?:cart|basket|bag|order)\b"
-        r"|\bplace\s+(?:an|the|my)\s+order\b",
+        r"|\bplace\s+(?:an|the|my)\s+order\b"
+        # "añade al carrito", "in den Warenkorb", "ajoute au panier", "aggiungi al carrello"
+        r"|\b(?:al|au|ao|do)\s+(?:carrito|panier|carrello|carrinho|koszyka)\b"
+        r"|\bin\s+(?:den|meinen)\s+warenkorb\b|\baan\s+(?:de|mijn)\s+winkel(?:wagen|mandje)\b",
     ),
     _Family(
         "change access or systems",
@@ -148,8 +152,22 @@ def _foreign_pattern(stems: Iterable[str]) -> re.Pattern[str]:
         if re.search(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", item):
             parts.append(re.escape(item))
         else:
-            parts.append(rf"(?<!\w){re.escape(item)}")
+            # The whole word, so that a past form can be told from a demand (below).
+            parts.append(rf"(?<!\w){re.escape(item)}\w*")
     return re.compile("|".join(parts), re.IGNORECASE)
+
+
+# A participle or a past tense reports, it does not ask: "¿Cuántos pedidos se enviaron?",
+# "articoli pubblicati", "commande envoyée", "pedido enviado".
+_PAST_FORM_RE = re.compile(
+    r"(?:ados?|adas?|idos?|idas?|aron|ieron|ió|ató|ato|ata|ati|ate|ito|ita|iti|ite|é|ée|és|ées"
+    r"|aram|eram|ou)$",
+    re.IGNORECASE,
+)
+
+
+def _asks_in_foreign(pattern: re.Pattern[str], text: str) -> bool:
+    return any(_PAST_FORM_RE.search(match.group(0)) is None for match in pattern.finditer(text))
 
 
 _PATTERNS = [
@@ -168,7 +186,12 @@ _PATTERNS = [
 # names the few families worth searching. It stands in for the patterns on ASCII text only,
 # where a case-insensitive match of a word is exactly a substring of ``text.lower()``
 # (elsewhere sre's case folding has extra pairs such as "ſ" and "s").
-_PHRASE_HEADS = {"buy or book": ("add", "place")}
+_PHRASE_HEADS = {
+    "buy or book": (
+        "add", "place", "carrito", "panier", "carrello", "carrinho", "koszyka", "warenkorb",
+        "winkel",
+    )
+}  # fmt: skip
 
 
 def _family_words() -> ahocorasick.Automaton:
@@ -236,7 +259,7 @@ def _demanded(text: str) -> tuple[str, ...]:
         family.name
         for family, english, foreign, phrases in patterns
         if english.search(text)
-        or foreign.search(text)
+        or _asks_in_foreign(foreign, text)
         or (phrases is not None and phrases.search(text))
     )
 

@@ -7,8 +7,8 @@ have leaked into it), every action it demands was done by the agent's own calls
 (``agenther.demands``), and it does not talk about "the original request" (a hindsight prompt
 must stand on its own).
 
-The constraint helpers live here too because the rule relabeler drops exactly the constraints
-this verifier forbids restating.
+The constraints a prompt may not restate are found by ``agenther.constraints``, which the rule
+relabeler reads too: it drops exactly the constraints this verifier forbids restating.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from agenther.constraints import Constraint, find_constraints, unmet_constraints
 from agenther.demands import demand_problems
 from agenther.evidence import (
     Evidence,
@@ -25,120 +26,9 @@ from agenther.evidence import (
     extract_entities,
     extract_quantities,
 )
-from agenther.models import FailedTrajectory, FailureAnalysis, FailureType, ReplayOutcome
+from agenther.models import FailedTrajectory, FailureAnalysis, ReplayOutcome
 from agenther.places import observed_under_another_name
 from agenther.words import stem, tokens
-
-# --- constraints -------------------------------------------------------------------------------
-
-_COMPARATOR = (
-    r"(?:(?:less|fewer|lower|cheaper|shorter|smaller|more|greater|higher|larger|longer|bigger"
-    r"|earlier|later)\s+than"
-    r"|no\s+(?:more|less|fewer|later|earlier)\s+than|not\s+(?:more|less)\s+than"
-    r"|at\s+(?:most|least)|up\s+to|a\s+(?:maximum|minimum)\s+of|(?:maximum|minimum|max|min)"
-    r"|under|below|over|above|exceeding|within|before|after|between)"
-)
-# A unit word after the number, but never a connective that starts the next clause.
-_UNIT = (
-    r"(?:\s?(?!(?:and|or|with|that|which|in|on|at|for|to|from|of|the|a|an|but|per|if|so"
-    r"|before|after|under|over|below|above|within|between|than)\b)"
-    r"[A-Za-z]+)?"
-)
-_VALUE = (
-    r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
-    + _UNIT
-    + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+"
-    # A rate after the value belongs to the constraint ("under $1,800 a month").
-    + r"|\s+(?:a|an|per|each)\s+(?:month|night|week|year|day|hour|person|kg|kilo|pound|lb"
-    + r"|unit|item|seat|ticket|head))?)"
-)
-_POSTFIX = (
-    r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"
-    r"|greater|up)\b"
-)
-_CONSTRAINT_RE = re.compile(
-    rf"\b{_COMPARATOR}\s+{_VALUE}(?:\s+and\s+{_VALUE})?|(?<![\w.$€£¥]){_VALUE}{_POSTFIX}",
-    re.IGNORECASE,
-)
-
-
-_DIGIT_RE = re.compile(r"\d")
-_SUBSTITUTION_RE = re.compile(
-    r"\b(?:instead\s+of|rather\s+than|in\s+place\s+of)\b|\bexpected\b.{1,80}?\b(?:got|received)\b",
-    re.IGNORECASE,
-)
-
-
-_EVERY_CONSTRAINT_RE = re.compile(
-    r"\b(?:met|meets|meeting|satisf\w*|match\w*|fits?)\s+(?:both|all|either)\b"
-    r"|\b(?:both|all|either|neither)\s+(?:of\s+)?(?:the\s+|your\s+)?"
-    r"(?:constraints|criteria|conditions|requirements|filters|limits)\b",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Constraint:
-    """A comparator and a value in a prompt ("under $5 per kilogram", "4 stars or more")."""
-
-    text: str
-    start: int
-    end: int
-    values: frozenset[str]
-    currency: str
-
-
-def find_constraints(text: str) -> list[Constraint]:
-    """Comparator constraints in ``text``, in order."""
-    found: list[Constraint] = []
-    if _DIGIT_RE.search(text) is None:
-        return found
-    for match in _CONSTRAINT_RE.finditer(text):
-        quantities = extract_quantities(match.group(0))
-        if not quantities:
-            continue
-        found.append(
-            Constraint(
-                text=match.group(0),
-                start=match.start(),
-                end=match.end(),
-                values=frozenset(q.value for q in quantities),
-                currency=next((q.currency for q in quantities if q.currency), ""),
-            )
-        )
-    return found
-
-
-def unmet_constraints(
-    trajectory: FailedTrajectory, analysis: FailureAnalysis | None = None
-) -> list[Constraint]:
-    """The original prompt's constraints that the failure reason (or Stage 1) names.
-
-    A constraint is named when one of its values occurs in the failure reason or the Stage 1
-    explanation. A constraint violation that names none of them leaves every constraint
-    suspect, because we cannot tell which one failed, unless the reason says what was
-    delivered instead of what (a format or a choice, not a number).
-    """
-    constraints = find_constraints(trajectory.original_prompt)
-    if not constraints:
-        return []
-    reason = trajectory.failure_reason
-    if analysis is not None and analysis.explanation:
-        reason = f"{reason}\n{analysis.explanation}"
-    if _EVERY_CONSTRAINT_RE.search(reason):
-        return constraints  # "nothing met both constraints": none of them holds
-    named_values = {q.value for q in extract_quantities(reason)}
-    named = [c for c in constraints if c.values & named_values]
-    if named:
-        return named
-    is_violation = (
-        analysis is not None and analysis.failure_type is FailureType.CONSTRAINT_VIOLATION
-    )
-    # "saved as .xlsx instead of .csv" names the broken requirement, and it is not numeric.
-    if not is_violation or _SUBSTITUTION_RE.search(reason):
-        return []
-    return constraints
-
 
 # --- injection and self-reference --------------------------------------------------------------
 

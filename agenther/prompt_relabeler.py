@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from agenther.constraints import unmet_constraints
 from agenther.demonstration import run_problem
 from agenther.errors import LLMResponseError
 from agenther.evidence import collect_evidence
-from agenther.grounding import unmet_constraints, verify_grounding
+from agenther.grounding import verify_grounding
 from agenther.models import (
     FailedTrajectory,
     FailureAnalysis,

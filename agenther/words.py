@@ -40,7 +40,7 @@ def prefix_stem(word: str) -> str:
 
 
 # Short function words that tell languages written in Latin letters apart.
-_FUNCTION_WORDS = {
+FUNCTION_WORDS = {
     "en": frozenset(
         "the a an and or of to in on for with from by is are was were what which how many "
         "much me my i you your it this that these those find show list get all any please "
@@ -66,6 +66,6 @@ def english(text: str) -> bool:
     if _NON_LATIN_RE.search(text):
         return False
     words = tokens(text)
-    hits = {lang: sum(w in vocab for w in words) for lang, vocab in _FUNCTION_WORDS.items()}
+    hits = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
     others = max(count for lang, count in hits.items() if lang != "en")
     return hits["en"] > others or hits["en"] == others == 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agenther.grounding import find_constraints, unmet_constraints, verify_grounding
+from agenther.constraints import find_constraints, unmet_constraints
+from agenther.grounding import verify_grounding
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from tests.support.trajectories import reference_trajectories
 

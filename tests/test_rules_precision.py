@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from agenther.constraints import find_constraints, unmet_constraints
 from agenther.evidence import Evidence
 from agenther.failure_detector import analyze_rules
-from agenther.grounding import find_constraints, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import read_route
 from agenther.rules.decide import decide_by_rules
+from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.facts import RunFacts
-from agenther.rules.restate import drop_constraints, restate_actual
+from agenther.rules.restate import restate_actual
 from agenther.rules.steps import successful_tool_steps
 from agenther.rules.unmet import cut_unmet_phrases
 

@@ -7,13 +7,13 @@ from importlib import resources
 
 import pytest
 
+from agenther.constraints import Constraint
 from agenther.failure_detector import analyze_rules
-from agenther.grounding import Constraint
 from agenther.models import AgentStep, FailedTrajectory, FailureType
 from agenther.rules.decide import decide_by_rules
+from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.failure_signals import failure_signals
 from agenther.rules.failure_types import type_features
-from agenther.rules.restate import drop_constraints
 
 POST = (
     "Schedule a LinkedIn post for tomorrow at 9am announcing our webinar on June 26. Include "

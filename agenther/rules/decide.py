@@ -1,7 +1,8 @@
 """Stage 3 in rule mode: the candidate prompts of a run, their scores, and the decision.
 
 Five strategies are tried in this order, each only where it fits the failure:
-``actual_result`` and ``drop_constraint`` (``agenther.rules.restate``), ``drop_action`` and
+``actual_result`` (``agenther.rules.restate``), ``drop_constraint``
+(``agenther.rules.drop_constraint``), ``drop_action`` and
 ``drop_detail`` (``agenther.rules.clauses``: the request without the one action, or the
 details, the run left out), then ``tool_work`` (``agenther.rules.tool_work``), the fallback for
 any failure type.
@@ -43,14 +44,10 @@ from agenther.rules.clauses import (
     without_failed_action,
     without_missing_detail,
 )
+from agenther.rules.drop_constraint import drop_constraints, sentence
 from agenther.rules.facts import RunFacts
 from agenther.rules.figures import figures
-from agenther.rules.restate import (
-    drop_constraints,
-    restate_actual,
-    sentence,
-    unevidenced_side_effect,
-)
+from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.steps import HEDGE_RE, successful_tool_steps
 from agenther.rules.subject import has_subject, subject_phrase, subject_words
 from agenther.rules.tool_work import asked_about, tool_work_request

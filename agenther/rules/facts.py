@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agenther.constraints import Constraint, find_constraints, unmet_constraints
 from agenther.evidence import (
     Evidence,
     collect_evidence,
     evidence_texts,
     file_names_in,
 )
-from agenther.grounding import Constraint, find_constraints, unmet_constraints
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
 from agenther.rules.figures import figures_of

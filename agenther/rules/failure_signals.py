@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agenther.constraints import find_constraints
 from agenther.evidence import extract_entities, extract_numbers
-from agenther.grounding import find_constraints, has_injection
+from agenther.grounding import has_injection
 from agenther.models import FailedTrajectory, FailureType
 from agenther.rules.lexicon import COMPARATOR_GROUP, DESTRUCTIVE_GROUP, lexicon_matches
 from agenther.rules.observations import ObservationKind, failed_head, observation_kind

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from agenther.evidence import extract_quantities
 from agenther.models import FailedTrajectory
+from agenther.words import english
 
 # Digit runs as a reader compares them ("2,630.50", "18:00", "5.2"), digits inside identifiers
 # included ("TR-220"): a hindsight prompt is checked against the observations that way, and a
@@ -113,6 +114,9 @@ _CLAIM_RE = re.compile(
 )
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 _CLOCK_RE = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
+# "€1.595", "1.212 reviews": most languages but English group thousands with a point, so in
+# an answer written in one of them such a figure is also read without its points.
+_POINT_GROUPED_RE = re.compile(r"\d{1,3}(?:\.\d{3})+")
 
 
 def _claims(text: str) -> dict[str, float]:
@@ -161,8 +165,13 @@ def unsupported_figures(t: FailedTrajectory) -> list[str]:
         return []
     values, totals = _observed_values(observations)
     times = _clock_times([*observations, arguments, t.original_prompt])
+    points_group = not english(t.final_answer)
     missing = []
     for figure in unknown:
+        if points_group and _POINT_GROUPED_RE.fullmatch(figure):
+            grouped = figure.replace(".", "")
+            if grouped in known or _derivable(grouped, values, totals):
+                continue
         number = _as_number(figure)
         if number is not None and number.is_integer() and number <= _SMALL_COUNT:
             continue

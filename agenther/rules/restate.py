@@ -1,142 +1,18 @@
-"""The two strategies that edit the original request, keeping the user's own wording:
+"""The ``actual_result`` strategy (wrong results, and constraint violations whose reason says
+"X instead of Y"): the original request with the wrong part restated as what was produced
+("...a new CSV file named 'out.csv'" → "...a new Excel file named 'out.xlsx'").
 
-- ``actual_result`` (wrong results, and constraint violations whose reason says "X instead of
-  Y"): the original request with the wrong part restated as what was produced ("...a new CSV
-  file named 'out.csv'" → "...a new Excel file named 'out.xlsx'").
-- ``drop_constraint`` (constraint violations): the original request minus the constraints the
-  failure reason names, asking instead for the attributes those constraints were about
-  ("...with prices under $5" → "...and list the prices").
-
-Because both keep the original wording, a side-effect verb they keep (book, send, export,
-deploy, ...) must be evidenced by the run, or the candidate is dropped: a goal clause the run did
-not reach never survives.
+Because it keeps the original wording (as ``drop_constraint`` does), a side-effect verb it
+keeps (book, send, export, deploy, ...) must be evidenced by the run, or the candidate is
+dropped: a goal clause the run did not reach never survives (``unevidenced_side_effect``).
 """
 
 from __future__ import annotations
 
 import re
 
-from agenther.demands import demanded_actions
 from agenther.evidence import Evidence, extract_quantities
-from agenther.grounding import Constraint
 from agenther.rules.vocabulary import word_set
-
-# What may stand between a constraint and the thing it constrains ("with prices under $5").
-_ATTRIBUTE_BEFORE_RE = re.compile(
-    r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
-    r"(?P<attr>(?:[\w'-]+\s+){0,3}?)(?:(?:is|are|was|were|be|of|at)\s+)?$",
-    re.IGNORECASE,
-)
-# A verb on the request itself, not an attribute of its object: "keep it", "make them".
-_ACTION_ON_WHOLE_RE = re.compile(
-    r"^(?:keep|make|leave|have|get|stay|be)\b|\b(?:it|them|this|that|these|those)$",
-    re.IGNORECASE,
-)
-_ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
-_SPACES_RE = re.compile(r"\s{2,}")
-_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
-_DANGLING_RE = re.compile(
-    r"(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to))\s*(?=[.!?]|$)"
-)
-
-
-def tidy(text: str) -> str:
-    """``text`` after a cut: doubled spaces, spaces before stops and dangling words removed."""
-    text = _SPACES_RE.sub(" ", text)
-    text = _SPACE_PUNCT_RE.sub(r"\1", text)
-    for _ in range(2):
-        text = _DANGLING_RE.sub("", text).rstrip()
-    text = re.sub(r",\s*,", ",", text)
-    return text.strip()
-
-
-def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
-    """``original`` without the ``unmet`` constraints, asking for what they were about instead;
-    None if too little is left."""
-    text = original
-    attributes: list[str] = []
-    insert_at = len(original)
-    for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
-        start, end = constraint.start, constraint.end
-        # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
-        measured = _MEASURED_AFTER_RE.match(text, end)
-        if measured:
-            end = measured.end()
-        match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
-        attribute = ""
-        if match:
-            attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
-            if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
-                attribute = _clause_attribute(attribute, constraint)
-            if _ACTION_ON_WHOLE_RE.search(attribute):
-                # "..., and keep it under 300 characters" bounds the whole request: the clause
-                # goes, and there is nothing to list instead.
-                attribute = ""
-            start = match.start()
-        # "..., something under $60": the stand-in noun goes with its constraint.
-        orphan = _ORPHAN_BEFORE_RE.search(text[:start])
-        if orphan and not attribute:
-            start = orphan.start()
-        if not attribute and constraint.currency:
-            attribute = "prices"
-        if attribute:
-            attributes.insert(0, attribute)
-        text = text[:start].rstrip() + " " + text[end:].lstrip()
-        insert_at = min(insert_at, start)
-    text = tidy(text)
-    if len(text.split()) < 2:
-        return None
-    # "...and add it to my cart and list the prices": an action asked for is answered by doing
-    # it, so nothing is added to list.
-    if attributes and not demanded_actions(text):
-        unique = list(dict.fromkeys(attributes))
-        # Clauses ("how long it takes") go after the nouns, which share one "the".
-        nouns = [a for a in unique if not a.startswith("how ")]
-        items = ([f"the {nouns[0]}"] if nouns else []) + nouns[1:]
-        items += [a for a in unique if a.startswith("how ")]
-        listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-        end = _sentence_end(text, min(insert_at, len(text)))
-        text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
-    if text[-1:] not in ".!?":
-        text += "."
-    return text
-
-
-_RELATIVE_PRONOUNS = word_set("that which who")
-_MEASURED_AFTER_RE = re.compile(r"\s+of\s+(?:the\s+|my\s+|your\s+)?[\w'-]+", re.IGNORECASE)
-_ORPHAN_BEFORE_RE = re.compile(r",?\s*\b(?:something|anything|one|ones)\s*$", re.IGNORECASE)
-_TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
-_MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)
-
-
-def _clause_attribute(clause: str, constraint: Constraint) -> str:
-    """What a relative clause before a constraint asks for, as a noun or a "how" clause: its
-    verb opens it ("that takes", "which has a rating"), and a verb is no attribute."""
-    verb, _, rest = clause.partition(" ")
-    noun = _ARTICLE_RE.sub("", rest.strip())
-    if noun:
-        return noun
-    # "takes" asks about one thing, "take" about several.
-    pronoun = "it" if verb.lower().endswith("s") else "they"
-    if _TIME_UNIT_RE.search(constraint.text):
-        return f"how long {pronoun} {verb}"
-    if constraint.currency or _MASS_UNIT_RE.search(constraint.text):
-        return f"how much {pronoun} {verb}"
-    return ""
-
-
-def sentence(text: str) -> str | None:
-    """``text`` as a request of at least two words, ending in a stop."""
-    text = text.strip()
-    if len(text.split()) < 2:
-        return None
-    return text if text[-1:] in ".!?" else text + "."
-
-
-def _sentence_end(text: str, position: int) -> int:
-    match = re.compile(r"[.!?](?:\s|$)").search(text, max(0, position - 1))
-    return match.start() if match else len(text)
-
 
 # "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
 # read off around it (one bounded pass, no backtracking over the whole reason).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from agenther.rules.restate import tidy
+from agenther.rules.drop_constraint import tidy
 from agenther.rules.vocabulary import contains_words, word_set
 
 _NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"

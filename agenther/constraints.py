@@ -1,0 +1,207 @@
+"""Constraints in a request: a comparator and a value ("under $5 per kilogram", "4 stars or
+more", "por menos de 90 €", "mindestens 4,5 Sterne"), and which of them a failed run missed.
+
+The rule relabeler drops the unmet ones from the request, and the grounding verifier refuses a
+hindsight prompt that restates one. English requests are read with the English comparators;
+requests in the other languages written in Latin letters that come in (Spanish, French,
+German, Italian, Portuguese, Dutch, Polish) with theirs. Those write "1.600 €" for 1600 and
+"4,5" for 4.5, which the number scanner (English notation) reads otherwise, so a constraint's
+values hold every reading of its figures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agenther.evidence import extract_quantities
+from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
+from agenther.words import FUNCTION_WORDS, english
+
+_COMPARATOR = (
+    r"(?:(?:less|fewer|lower|cheaper|shorter|smaller|more|greater|higher|larger|longer|bigger"
+    r"|earlier|later)\s+than"
+    r"|no\s+(?:more|less|fewer|later|earlier)\s+than|not\s+(?:more|less)\s+than"
+    r"|at\s+(?:most|least)|up\s+to|a\s+(?:maximum|minimum)\s+of|(?:maximum|minimum|max|min)"
+    r"|under|below|over|above|exceeding|within|before|after|between)"
+)
+# A unit word after the number, but never a connective that starts the next clause.
+_UNIT = (
+    r"(?:\s?(?!(?:and|or|with|that|which|in|on|at|for|to|from|of|the|a|an|but|per|if|so"
+    r"|before|after|under|over|below|above|within|between|than)\b)"
+    r"[A-Za-z]+)?"
+)
+_VALUE = (
+    r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
+    + _UNIT
+    + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+"
+    # A rate after the value belongs to the constraint ("under $1,800 a month").
+    + r"|\s+(?:a|an|per|each)\s+(?:month|night|week|year|day|hour|person|kg|kilo|pound|lb"
+    + r"|unit|item|seat|ticket|head))?)"
+)
+_POSTFIX = (
+    r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"
+    r"|greater|up)\b"
+)
+_CONSTRAINT_RE = re.compile(
+    rf"\b{_COMPARATOR}\s+{_VALUE}(?:\s+and\s+{_VALUE})?|(?<![\w.$€£¥]){_VALUE}{_POSTFIX}",
+    re.IGNORECASE,
+)
+
+
+_DIGIT_RE = re.compile(r"\d")
+_SUBSTITUTION_RE = re.compile(
+    r"\b(?:instead\s+of|rather\s+than|in\s+place\s+of)\b|\bexpected\b.{1,80}?\b(?:got|received)\b",
+    re.IGNORECASE,
+)
+
+
+_EVERY_CONSTRAINT_RE = re.compile(
+    r"\b(?:met|meets|meeting|satisf\w*|match\w*|fits?)\s+(?:both|all|either)\b"
+    r"|\b(?:both|all|either|neither)\s+(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:constraints|criteria|conditions|requirements|filters|limits)\b",
+    re.IGNORECASE,
+)
+
+
+# Comparators of the other languages, each followed at once by a figure (the figure is what
+# makes "unter", "über" or "nach" a limit and not a preposition).
+_FOREIGN_COMPARATOR = (
+    r"(?:más|menos|mais|plus|moins|meno|più|meer|minder|mehr|weniger|mniej|więcej)"
+    r"\s+(?:de|di|dan|als|niż|que)"
+    r"|por\s+(?:debajo|encima)\s+de|(?:abaixo|acima)\s+de|(?:en\s+dessous|au-dessous|au-dessus)\s+de"
+    r"|(?:superior|inferior)(?:es)?\s+(?:a|al)|(?:supérieure?|inférieure?)s?\s+à"
+    r"|(?:como|no|al|au)\s+(?:máximo|mínimo|massimo|minimo|maximum|minimum)"
+    r"|pelo\s+menos|al\s+menos|au\s+(?:moins|plus)|almeno|mindestens|höchstens|maximal|minimal"
+    r"|minstens|ten\s+minste|hoogstens|maximaal|co\s+najmniej|najwyżej|maksymalnie|poniżej|powyżej"
+    r"|(?:massim|minim|máxim|mínim)[oa]\s+(?:di|de)|fino\s+a|non\s+oltre|oltre|entro"
+    r"|bis\s+zu|unter|über|onder(?:\s+de)?|boven(?:\s+de)?|sous|sotto|sopra|hasta|até"
+    r"|jusqu['’]à|vor|nach|avant|après|antes\s+de(?:\s+las?)?|después\s+de(?:\s+las?)?"
+    r"|prima\s+(?:delle|di)|dopo\s+le|przed"
+)
+_FOREIGN_CONSTRAINT_RE = re.compile(
+    rf"(?<!\w)(?:{_FOREIGN_COMPARATOR})\s+(?:[$€£¥]\s?)?\d(?:[\d.,]*\d)?"
+    r"(?:\s?(?:%|€|\$|£|¥|zł|kr|CHF|euros?|Euro)(?!\w))?",
+    re.IGNORECASE,
+)
+# A word after the figure is its unit ("12 Uhr", "4 sterren") unless it is a function word
+# ("más de 8 en IMDb"); a rate may follow ("120 € la nuit", "900 € al mes").
+_FOREIGN_UNIT_RE = re.compile(r"\s?([^\W\d_]{1,12})(?!\w)")
+_FOREIGN_RATE_RE = re.compile(
+    r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao)\s+)?(?:nuit|noche|mes|mois|monat|maand"
+    r"|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite|notte"
+    r"|nacht|personne|persona|person|persoon|pessoa|miesiąc)(?!\w)",
+    re.IGNORECASE,
+)
+_CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|oder|of|lub)(?!\w))")
+_ANY_FUNCTION_WORD = frozenset().union(*FUNCTION_WORDS.values())
+# A figure as those languages write it: "1.600" (thousands), "4,5" and "1.234,50" (decimals).
+_FIGURE_RE = re.compile(r"\d(?:[\d.,]*\d)?")
+_POINT_GROUPED_RE = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A comparator and a value in a prompt ("under $5 per kilogram", "4 stars or more")."""
+
+    text: str
+    start: int
+    end: int
+    values: frozenset[str]
+    currency: str
+
+
+def find_constraints(text: str) -> list[Constraint]:
+    """Comparator constraints in ``text``, in order, read in the request's language."""
+    if _DIGIT_RE.search(text) is None:
+        return []
+    if not english(text):
+        return _foreign_constraints(text)
+    found: list[Constraint] = []
+    for match in _CONSTRAINT_RE.finditer(text):
+        quantities = extract_quantities(match.group(0))
+        if not quantities:
+            continue
+        found.append(
+            Constraint(
+                text=match.group(0),
+                start=match.start(),
+                end=match.end(),
+                values=frozenset(q.value for q in quantities),
+                currency=next((q.currency for q in quantities if q.currency), ""),
+            )
+        )
+    return found
+
+
+def _foreign_constraints(text: str) -> list[Constraint]:
+    found: list[Constraint] = []
+    for match in _FOREIGN_CONSTRAINT_RE.finditer(text):
+        end = match.end()
+        unit = _FOREIGN_UNIT_RE.match(text, end)
+        # After an amount of money a word is part of it only at the clause's end ("1.600 €
+        # warm und ..."); "500 € se enviaron" goes on with the sentence's verb.
+        money = match.group(0)[-1:] in "€$£¥" or match.group(0)[-1:].isalpha()
+        if (
+            unit
+            and unit.group(1).lower() not in _ANY_FUNCTION_WORD
+            and (not money or _CLAUSE_END_RE.match(text, unit.end()))
+        ):
+            end = unit.end()
+        rate = _FOREIGN_RATE_RE.match(text, end)
+        if rate:
+            end = rate.end()
+        written = text[match.start() : end]
+        found.append(
+            Constraint(
+                text=written,
+                start=match.start(),
+                end=end,
+                values=_figure_readings(written),
+                currency=next((c for c in "$€£¥" if c in written), ""),
+            )
+        )
+    return found
+
+
+def _figure_readings(text: str) -> frozenset[str]:
+    """The values of the figures in ``text`` in English notation and, where a figure can be
+    read so, with points grouping thousands and a decimal comma ("1.600" is 1.6 and 1600)."""
+    values = {q.value for q in extract_quantities(text)}
+    for figure in _FIGURE_RE.findall(text):
+        if _POINT_GROUPED_RE.fullmatch(figure):
+            values.update(
+                q.value for q in extract_quantities(figure.replace(".", "").replace(",", "."))
+            )
+    return frozenset(values)
+
+
+def unmet_constraints(
+    trajectory: FailedTrajectory, analysis: FailureAnalysis | None = None
+) -> list[Constraint]:
+    """The original prompt's constraints that the failure reason (or Stage 1) names.
+
+    A constraint is named when one of its values occurs in the failure reason or the Stage 1
+    explanation. A constraint violation that names none of them leaves every constraint
+    suspect, because we cannot tell which one failed, unless the reason says what was
+    delivered instead of what (a format or a choice, not a number).
+    """
+    constraints = find_constraints(trajectory.original_prompt)
+    if not constraints:
+        return []
+    reason = trajectory.failure_reason
+    if analysis is not None and analysis.explanation:
+        reason = f"{reason}\n{analysis.explanation}"
+    if _EVERY_CONSTRAINT_RE.search(reason):
+        return constraints  # "nothing met both constraints": none of them holds
+    named_values = {q.value for q in extract_quantities(reason)}
+    named = [c for c in constraints if c.values & named_values]
+    if named:
+        return named
+    is_violation = (
+        analysis is not None and analysis.failure_type is FailureType.CONSTRAINT_VIOLATION
+    )
+    # "saved as .xlsx instead of .csv" names the broken requirement, and it is not numeric.
+    if not is_violation or _SUBSTITUTION_RE.search(reason):
+        return []
+    return constraints

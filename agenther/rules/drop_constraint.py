@@ -1,0 +1,204 @@
+"""The ``drop_constraint`` strategy (constraint violations): the original request minus the
+constraints the failure reason names.
+
+In English the request then asks for the attributes those constraints were about ("...with
+prices under $5" → "...and list the prices"). In the other languages the constraint goes with
+the words that introduce it ("con un importe superior a 500 €", "für unter 60 €", "que tengan
+más de 8 en IMDb") and nothing is added: the request keeps the user's words only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agenther.constraints import Constraint
+from agenther.demands import demanded_actions
+from agenther.rules.vocabulary import word_set
+from agenther.words import english
+
+# What may stand between a constraint and the thing it constrains ("with prices under $5").
+_ATTRIBUTE_BEFORE_RE = re.compile(
+    r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
+    r"(?P<attr>(?:[\w'-]+\s+){0,3}?)(?:(?:is|are|was|were|be|of|at)\s+)?$",
+    re.IGNORECASE,
+)
+# A verb on the request itself, not an attribute of its object: "keep it", "make them".
+_ACTION_ON_WHOLE_RE = re.compile(
+    r"^(?:keep|make|leave|have|get|stay|be)\b|\b(?:it|them|this|that|these|those)$",
+    re.IGNORECASE,
+)
+_ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
+_SPACES_RE = re.compile(r"\s{2,}")
+_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
+_DANGLING_RE = re.compile(
+    r"(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to))\s*(?=[.!?]|$)"
+)
+
+
+def tidy(text: str) -> str:
+    """``text`` after a cut: doubled spaces, spaces before stops and dangling words removed."""
+    text = _SPACES_RE.sub(" ", text)
+    text = _SPACE_PUNCT_RE.sub(r"\1", text)
+    for _ in range(2):
+        text = _DANGLING_RE.sub("", text).rstrip()
+    text = re.sub(r",\s*,", ",", text)
+    return text.strip()
+
+
+def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
+    """``original`` without the ``unmet`` constraints, asking for what they were about instead;
+    None if too little is left."""
+    if not english(original):
+        return _drop_foreign(original, unmet)
+    text = original
+    attributes: list[str] = []
+    insert_at = len(original)
+    for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
+        start, end = constraint.start, constraint.end
+        # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
+        measured = _MEASURED_AFTER_RE.match(text, end)
+        if measured:
+            end = measured.end()
+        match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
+        attribute = ""
+        if match:
+            attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
+            if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
+                attribute = _clause_attribute(attribute, constraint)
+            if _ACTION_ON_WHOLE_RE.search(attribute):
+                # "..., and keep it under 300 characters" bounds the whole request: the clause
+                # goes, and there is nothing to list instead.
+                attribute = ""
+            start = match.start()
+        # "..., something under $60": the stand-in noun goes with its constraint.
+        orphan = _ORPHAN_BEFORE_RE.search(text[:start])
+        if orphan and not attribute:
+            start = orphan.start()
+        if not attribute and constraint.currency:
+            attribute = "prices"
+        if attribute:
+            attributes.insert(0, attribute)
+        text = text[:start].rstrip() + " " + text[end:].lstrip()
+        insert_at = min(insert_at, start)
+    text = tidy(text)
+    if len(text.split()) < 2:
+        return None
+    # "...and add it to my cart and list the prices": an action asked for is answered by doing
+    # it, so nothing is added to list.
+    if attributes and not demanded_actions(text):
+        unique = list(dict.fromkeys(attributes))
+        # Clauses ("how long it takes") go after the nouns, which share one "the".
+        nouns = [a for a in unique if not a.startswith("how ")]
+        items = ([f"the {nouns[0]}"] if nouns else []) + nouns[1:]
+        items += [a for a in unique if a.startswith("how ")]
+        listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+        end = _sentence_end(text, min(insert_at, len(text)))
+        text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
+    if text[-1:] not in ".!?":
+        text += "."
+    return text
+
+
+_RELATIVE_PRONOUNS = word_set("that which who")
+_MEASURED_AFTER_RE = re.compile(r"\s+of\s+(?:the\s+|my\s+|your\s+)?[\w'-]+", re.IGNORECASE)
+_ORPHAN_BEFORE_RE = re.compile(r",?\s*\b(?:something|anything|one|ones)\s*$", re.IGNORECASE)
+_TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
+_MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)
+
+
+def _clause_attribute(clause: str, constraint: Constraint) -> str:
+    """What a relative clause before a constraint asks for, as a noun or a "how" clause: its
+    verb opens it ("that takes", "which has a rating"), and a verb is no attribute."""
+    verb, _, rest = clause.partition(" ")
+    noun = _ARTICLE_RE.sub("", rest.strip())
+    if noun:
+        return noun
+    # "takes" asks about one thing, "take" about several.
+    pronoun = "it" if verb.lower().endswith("s") else "they"
+    if _TIME_UNIT_RE.search(constraint.text):
+        return f"how long {pronoun} {verb}"
+    if constraint.currency or _MASS_UNIT_RE.search(constraint.text):
+        return f"how much {pronoun} {verb}"
+    return ""
+
+
+def sentence(text: str) -> str | None:
+    """``text`` as a request of at least two words, ending in a stop."""
+    text = text.strip()
+    if len(text.split()) < 2:
+        return None
+    return text if text[-1:] in ".!?" else text + "."
+
+
+_STOP_RE = re.compile(r"[.!?](?:\s|$)")
+
+
+def _sentence_end(text: str, position: int) -> int:
+    match = _STOP_RE.search(text, max(0, position - 1))
+    return match.start() if match else len(text)
+
+
+# --- other languages -----------------------------------------------------------------------------
+
+# What introduces a constraint in the languages requests come in: a preposition ("con",
+# "für", "à", "por") with an optional article and the attribute it limits ("con un importe",
+# "con una RAL"), a relative pronoun and its verb ("que tengan", "die kosten"), or "and" with
+# a verb of cost ("y cuesten"). Any other word before the comparator belongs to the request
+# ("met dweilfunctie onder de €300": the mop function stays).
+_FOREIGN_ARTICLES = (
+    r"un|una|uno|el|la|los|las|le|les|l['’]|des|du|der|die|das|den|dem|ein|eine|einen|einem"
+    r"|einer|een|het|de|il|lo|gli|o|os|as|um|uma|su|sus|son|sa|ses|ihr|ihre|zijn|suo|sua|seu"
+)
+_FOREIGN_ATTRIBUTES = (
+    r"precios?|importe|coste|costo|costos|tarifa|valoración|nota|puntuación|calificación"
+    r"|presupuesto|sueldo|salario|alquiler|renta|prix|tarif|note|budget|loyer|salaire|coût"
+    r"|preis|kosten|miete|warmmiete|kaltmiete|gehalt|bewertung|prijs|huur|salaris|beoordeling"
+    r"|prezzo|valutazione|voto|ral|stipendio|affitto|preço|valor|avaliação|salário|aluguel"
+    r"|custo|cena|ocena|czynsz|pensja|wynagrodzenie|distancia|distance|entfernung|afstand"
+    r"|distanza|distância|odległość|duración|durée|dauer|duur|durata|duração"
+)
+_COST_VERBS = (
+    r"cuest[ae]n?|coût(?:e|ent)|kostet|kosten|cost(?:a|ano|i|ino)|cust(?:a|am|e|em)"
+    r"|kosztuj[eą]|kost"
+)
+_FOREIGN_LEAD_RE = re.compile(
+    rf"""(?:,\s*)?(?<![^\s,;(])(?:(?:y|e|et|und|en|i|oraz)\s+)?(?:
+      (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za)
+        (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
+    | (?:que|qui|che|die|dat|welche|welcher|welches|które|który|która)\s+[^\W\d_]+
+        (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
+    | (?:{_COST_VERBS})
+    )\s+$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "más de 8 en IMDb": where the figure was measured goes with it at a clause's end.
+_FOREIGN_MEASURED_AFTER_RE = re.compile(
+    r"\s+(?:en|de|di|auf|op|sur|na|w|in|bei|su)\s+[\w'’-]+(?=\s*(?:[,.;:!?]|$))",
+    re.IGNORECASE,
+)
+_FOREIGN_DANGLING_RE = re.compile(
+    r"(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
+    r"|die|dat))\s*(?=[.!?。]|$)",
+    re.IGNORECASE,
+)
+
+
+def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
+    """``original`` without the ``unmet`` constraints and the words that introduce them."""
+    text = original
+    for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
+        start, end = constraint.start, constraint.end
+        measured = _FOREIGN_MEASURED_AFTER_RE.match(text, end)
+        if measured:
+            end = measured.end()
+        lead = _FOREIGN_LEAD_RE.search(text[:start])
+        if lead:
+            start = lead.start()
+        text = text[:start].rstrip() + " " + text[end:].lstrip()
+    text = _SPACE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text))
+    for _ in range(2):
+        text = _FOREIGN_DANGLING_RE.sub("", text).rstrip()
+    text = text.strip()
+    if len(text.split()) < 3:
+        return None
+    return text if text[-1:] in ".!?" else text + "."

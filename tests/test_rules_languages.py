@@ -1,0 +1,142 @@
+"""Requests in other languages: their limits are read, dropped with the words that introduce
+them, and their past forms and ways of asking are told apart."""
+
+from __future__ import annotations
+
+from agenther.constraints import find_constraints, unmet_constraints
+from agenther.demands import demanded_actions
+from agenther.failure_detector import analyze_rules
+from agenther.models import AgentStep, FailedTrajectory
+from agenther.rules.decide import decide_by_rules
+from agenther.rules.drop_constraint import drop_constraints
+from agenther.rules.figures import unsupported_figures
+
+
+def _run(prompt: str, observation: str, answer: str, reason: str) -> FailedTrajectory:
+    return FailedTrajectory(
+        original_prompt=prompt,
+        steps=[AgentStep(action_name="search", action_input={"q": "x"}, observation=observation)],
+        final_answer=answer,
+        failure_reason=reason,
+    )
+
+
+def _dropped(prompt: str, index: int = 0) -> str | None:
+    return drop_constraints(prompt, [find_constraints(prompt)[index]])
+
+
+def test_limits_are_found_in_the_request_s_language() -> None:
+    found = find_constraints(
+        "Suche mir 3-Zimmer-Wohnungen in Hamburg für maximal 1.600 € warm und frag nach einem "
+        "Besichtigungstermin, Ankunft vor 12 Uhr."
+    )
+    assert [c.text for c in found] == ["maximal 1.600 € warm", "vor 12 Uhr"]
+    # German groups thousands with a point: both readings are kept.
+    assert found[0].values == {"1.6", "1600"}
+    assert found[0].currency == "€"
+    # A word after an amount of money is its own only at the clause's end.
+    spanish = find_constraints("¿Cuántos pedidos con un importe superior a 500 € se enviaron?")
+    assert [c.text for c in spanish] == ["superior a 500 €"]
+
+
+def test_a_reason_naming_the_limit_in_another_notation_names_it() -> None:
+    t = _run(
+        "Pubblica l'annuncio per Sviluppatore Frontend su LinkedIn e Indeed, con una RAL "
+        "massima di 45.000 €.",
+        "Annuncio pubblicato su LinkedIn e Indeed.",
+        "Fatto: l'annuncio è online su LinkedIn e Indeed.",
+        "RAL pubblicata fino a 50k; l'utente aveva fissato un massimo di 45k.",
+    )
+    assert [c.text for c in unmet_constraints(t)] == ["massima di 45.000 €"]
+
+
+def test_a_limit_goes_with_the_words_that_introduce_it() -> None:
+    assert (
+        _dropped("¿Cuántos pedidos con un importe superior a 500 € se enviaron a Madrid en 2024?")
+        == "¿Cuántos pedidos se enviaron a Madrid en 2024?"
+    )
+    assert (
+        _dropped("Recomiéndame 3 películas de ciencia ficción de 2023 que tengan más de 8 en IMDb.")
+        == "Recomiéndame 3 películas de ciencia ficción de 2023."
+    )
+    assert (
+        _dropped("Busca pisos en Valencia que admitan mascotas y cuesten menos de 900 € al mes.")
+        == "Busca pisos en Valencia que admitan mascotas."
+    )
+    assert (
+        _dropped("Such mir einen ICE von München nach Köln am 14. März, für unter 60 €.")
+        == "Such mir einen ICE von München nach Köln am 14. März."
+    )
+    assert (
+        _dropped("Trouve-moi un hôtel à Lyon du 14 au 16 juin, à moins de 120 € la nuit.")
+        == "Trouve-moi un hôtel à Lyon du 14 au 16 juin."
+    )
+
+
+def test_words_of_the_request_before_a_limit_stay() -> None:
+    # "met dweilfunctie" (with a mop function) is what is searched for, not what is limited,
+    # and nothing in English is added to a Dutch request.
+    assert (
+        _dropped(
+            "Zoek een robotstofzuiger met dweilfunctie onder de €300 en met minstens 4 sterren."
+        )
+        == "Zoek een robotstofzuiger met dweilfunctie en met minstens 4 sterren."
+    )
+    assert (
+        _dropped(
+            "Zoek een robotstofzuiger met dweilfunctie onder de €300 en met minstens 4 sterren.", 1
+        )
+        == "Zoek een robotstofzuiger met dweilfunctie onder de €300."
+    )
+
+
+def test_past_forms_report_and_other_languages_ask_in_their_own_words() -> None:
+    assert demanded_actions("¿Cuántos pedidos se enviaron a Madrid en enero?") == []
+    assert demanded_actions("Quali articoli pubblicati nel 2021 sono più citati?") == []
+    assert demanded_actions("Envía el informe a Ana.") == ["send a message"]
+    assert demanded_actions("Pubblica l'annuncio su LinkedIn.") == ["send a message"]
+    assert demanded_actions("Busca zapatillas y añade al carrito las más baratas.") == [
+        "buy or book"
+    ]
+    assert demanded_actions("Leg mir die Regenjacke in den Warenkorb.") == ["buy or book"]
+
+
+def test_a_point_grouped_figure_in_another_language_is_read_as_thousands() -> None:
+    observation = '{"results": [{"address": "Kanaalstraat 31", "rent": 1595}]}'
+    dutch = _run(
+        "Zoek appartementen in Utrecht.",
+        observation,
+        "Ik heb een appartement in Utrecht gevonden: Kanaalstraat 31 voor €1.595 per maand.",
+        "Geen bezichtiging ingepland.",
+    )
+    assert unsupported_figures(dutch) == []
+    # In English "1.595" is one and a half, which nothing shows.
+    english = _run(
+        "Find apartments in Utrecht.",
+        observation,
+        "I found an apartment in Utrecht: Kanaalstraat 31, rated 1.595 by its tenants.",
+        "No viewing was booked.",
+    )
+    assert unsupported_figures(english) == ["1.595"]
+
+
+def test_a_spanish_constraint_violation_becomes_the_request_without_its_limit() -> None:
+    t = FailedTrajectory(
+        original_prompt="¿Cuántos pedidos con un importe superior a 500 € se enviaron a Madrid "
+        "en enero de 2024?",
+        steps=[
+            AgentStep(
+                action_name="sql_query",
+                action_input={"query": "SELECT COUNT(*) FROM pedidos WHERE ciudad = 'Madrid'"},
+                observation="count\n-----\n1342\n(1 row) pedidos Madrid enero 2024",
+            )
+        ],
+        final_answer="En enero de 2024 se enviaron 1342 pedidos a Madrid.",
+        failure_reason="Query omitted the importe_total > 500 filter; the count covers all "
+        "orders shipped to Madrid in January 2024.",
+    )
+    decision = decide_by_rules(t, analysis=analyze_rules(t))
+    assert decision.relabeled is not None, decision.reason
+    assert decision.relabeled.hindsight_prompt == (
+        "¿Cuántos pedidos se enviaron a Madrid en enero de 2024?"
+    )
