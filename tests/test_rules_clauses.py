@@ -10,6 +10,7 @@ from agenther.rules.clauses import (
     without_failed_action,
     without_missing_detail,
 )
+from agenther.rules.drop_entity import without_missing_entity
 
 CAR = (
     "Reserve a compact car at Denver International Airport from June 12 to June 15 and add a "
@@ -218,3 +219,50 @@ def test_a_second_question_goes_when_the_reason_names_it() -> None:
     # Three questions list the parts of one request: none is cut.
     listed = "Who designed the viaduct, when did it open, and how tall is it?"
     assert without_failed_action(listed, "The height was never given.", "Foster.", "") is None
+
+
+def test_a_request_about_two_names_keeps_the_one_the_run_did() -> None:
+    request = (
+        "What did NVIDIA and AMD close at on March 3, 2025? I want to see which one dropped "
+        "more that day."
+    )
+    reason = "AMD's closing price was never retrieved (API daily limit reached)."
+    answer = "NVIDIA (NVDA) closed at $114.06 on Monday, March 3, 2025."
+    assert without_missing_entity(request, reason, answer) == (
+        "What did NVIDIA close at on March 3, 2025?"
+    )
+    assert without_missing_entity(
+        "¿Qué tiempo hará el sábado en Sevilla y en Granada? Tengo que elegir una de las dos.",
+        "No se obtuvo el pronóstico de Granada (504).",
+        "En Sevilla, el sábado estará soleado, con una máxima de 34 °C.",
+    ) == ("¿Qué tiempo hará el sábado en Sevilla?")
+
+
+def test_two_names_stay_when_the_answer_or_the_grammar_needs_both() -> None:
+    reason = "AMD's closing price was never retrieved."
+    # The answer speaks of the dropped one: it is no answer to the shorter request.
+    assert (
+        without_missing_entity(
+            "What did NVIDIA and AMD close at on March 3?",
+            reason,
+            "NVIDIA closed at $114.06; AMD could not be retrieved.",
+        )
+        is None
+    )
+    # The pair is the subject of a plural verb, or its sentence speaks of both.
+    assert (
+        without_missing_entity(
+            "When were Python 3.12 and 3.13 released?",
+            "Python 3.13 was never retrieved.",
+            "Python 3.12 was released on 2 October 2023.",
+        )
+        is None
+    )
+    assert (
+        without_missing_entity(
+            "Compare the closing prices of NVIDIA and AMD on March 3.",
+            reason,
+            "NVIDIA closed at $114.06.",
+        )
+        is None
+    )

@@ -1,10 +1,11 @@
 """Stage 3 in rule mode: the candidate prompts of a run, their scores, and the decision.
 
-Five strategies are tried in this order, each only where it fits the failure:
+Six strategies are tried in this order, each only where it fits the failure:
 ``actual_result`` (``agenther.rules.restate``), ``drop_constraint``
 (``agenther.rules.drop_constraint``), ``drop_action`` and
 ``drop_detail`` (``agenther.rules.clauses``: the request without the one action, or the
-details, the run left out), then ``tool_work`` (``agenther.rules.tool_work``), the fallback for
+details, the run left out), ``drop_entity`` (``agenther.rules.drop_entity``: the one of two
+named things it left out), then ``tool_work`` (``agenther.rules.tool_work``), the fallback for
 any failure type.
 
 Scores, all deterministic:
@@ -45,6 +46,7 @@ from agenther.rules.clauses import (
     without_missing_detail,
 )
 from agenther.rules.drop_constraint import drop_constraints, sentence
+from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
 from agenther.rules.figures import figures
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
@@ -59,6 +61,7 @@ DROP_CONSTRAINT = "drop_constraint"
 ACTUAL_RESULT = "actual_result"
 DROP_ACTION = "drop_action"
 DROP_DETAIL = "drop_detail"
+DROP_ENTITY = "drop_entity"
 TOOL_WORK = "tool_work"
 
 _PRIORS = {
@@ -66,6 +69,7 @@ _PRIORS = {
     ACTUAL_RESULT: 1.0,
     DROP_ACTION: 1.0,
     DROP_DETAIL: 1.0,
+    DROP_ENTITY: 1.0,
     TOOL_WORK: 0.75,
 }
 
@@ -249,6 +253,9 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
         )
         if kept and has_subject(kept, run):
             yield kept, DROP_DETAIL
+        kept = without_missing_entity(t.original_prompt, t.failure_reason, t.final_answer)
+        if kept and has_subject(kept, run):
+            yield kept, DROP_ENTITY
     if not english(t.original_prompt):
         return  # the tool-work templates are English; a request must stay in the user's language
     work = tool_work_request(run.ok_steps, run.observations, request=t.original_prompt)

@@ -1,0 +1,65 @@
+"""The ``drop_entity`` strategy: a request about two named things of which the run did one.
+
+"What did NVIDIA and AMD close at on March 3, 2025? I want to see which one dropped more that
+day.", failed because "AMD's closing price was never retrieved", becomes "What did NVIDIA close
+at on March 3, 2025?"; "¿Qué tiempo hará el sábado en Sevilla y en Granada? Tengo que elegir
+una de las dos." becomes "¿Qué tiempo hará el sábado en Sevilla?".
+
+The pair is two names (capitalised words, or version numbers such as "3.12") joined by "and"
+or its equivalent. The failure reason must name the dropped one, and the final answer must
+name the kept one and never the dropped one: it is paired with the shorter request as its
+answer. A later sentence that speaks of the two ("which one", "una de las dos") goes too; in
+the pair's own sentence such words, or a plural verb the pair is the subject of ("When were
+Python 3.12 and 3.13 released"), leave nothing grammatical to keep, so the request is refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME = r"(?:[A-Z][\w'’.-]*(?:[ ][A-Z][\w'’.-]*)*|\d+(?:\.\d+)+)"
+_JOINT = (
+    r",?\s+(?:and|y|e|et|und|en|i)\s+"
+    r"(?:(?:for|in|at|of|on|about|en|à|a|für|em|de|di|per|para|pour|voor|w|z)\s+)?"
+)
+_PAIR_RE = re.compile(rf"(?<![\w.])(?P<a>{_NAME})(?P<joint>{_JOINT})(?P<b>{_NAME})(?![\w’'])")
+# Words that speak of both things at once.
+_BOTH_RE = re.compile(
+    r"\b(?:each|both|either|neither|which\s+one|which\s+of|compare|comparison|respectively"
+    r"|the\s+two|difference|versus|vs|ambos|ambas|cada|una\s+de\s+las\s+dos|uno\s+de\s+los\s+dos"
+    r"|cuál\s+de|beide|beiden|jeweils|welche\s+der|les\s+deux|chacun|chacune|lequel|laquelle"
+    r"|entrambi|entrambe|ciascun\w*|quale\s+dei|cada\s+um|qual\s+dos|elk|welke\s+van)\b",
+    re.IGNORECASE,
+)
+# A plural verb right before the pair makes it the verb's subject.
+_PLURAL_VERB_BEFORE_RE = re.compile(
+    r"\b(?:are|were|have|do|sind|waren|haben|son|fueron|sont|étaient|sono|erano|zijn)"
+    r"\s+(?:[\w.-]+\s+)?$",
+    re.IGNORECASE,
+)
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
+
+
+def _names(text: str, name: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text, re.IGNORECASE) is not None
+
+
+def without_missing_entity(request: str, reason: str, answer: str) -> str | None:
+    """The request about the one of two named things the run did, or None."""
+    sentences = [s for s in _SENTENCE_BREAK_RE.split(request.strip()) if s.strip()]
+    for index, sentence in enumerate(sentences):
+        for pair in _PAIR_RE.finditer(sentence):
+            kept, dropped = pair.group("a"), pair.group("b")
+            if (
+                not _names(reason, dropped)
+                or _names(answer, dropped)
+                or not _names(answer, kept)
+                or _PLURAL_VERB_BEFORE_RE.search(sentence[: pair.start()])
+            ):
+                continue
+            shortened = sentence[: pair.start("joint")] + sentence[pair.end("b") :]
+            if _BOTH_RE.search(shortened):
+                return None
+            later = [s for s in sentences[index + 1 :] if not _BOTH_RE.search(s)]
+            return " ".join([*sentences[:index], shortened, *later])
+    return None
