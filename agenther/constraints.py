@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agenther.evidence import extract_quantities
+from agenther.evidence import extract_entities, extract_quantities
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
 from agenther.words import FUNCTION_WORDS, english
 
@@ -201,7 +201,24 @@ def unmet_constraints(
     is_violation = (
         analysis is not None and analysis.failure_type is FailureType.CONSTRAINT_VIOLATION
     )
-    # "saved as .xlsx instead of .csv" names the broken requirement, and it is not numeric.
-    if not is_violation or _SUBSTITUTION_RE.search(reason):
+    # "saved as .xlsx instead of .csv" names the broken requirement, and it is not numeric;
+    # so does "the Berlin filter was ignored" when the request says "based in Berlin".
+    if (
+        not is_violation
+        or _SUBSTITUTION_RE.search(reason)
+        or _names_other_part(trajectory.original_prompt, constraints, reason)
+    ):
         return []
     return constraints
+
+
+def _names_other_part(request: str, constraints: list[Constraint], reason: str) -> bool:
+    """Whether ``reason`` names something of ``request`` that lies outside its constraints."""
+    outside = request
+    for constraint in reversed(constraints):
+        outside = outside[: constraint.start] + " " + outside[constraint.end :]
+    lowered = outside.lower()
+    return any(
+        re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered)
+        for name in extract_entities(reason)
+    )

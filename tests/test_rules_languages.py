@@ -63,6 +63,10 @@ def test_a_limit_goes_with_the_words_that_introduce_it() -> None:
         _dropped("Busca pisos en Valencia que admitan mascotas y cuesten menos de 900 € al mes.")
         == "Busca pisos en Valencia que admitan mascotas."
     )
+    # After money, a place at the clause's end is where to look, not what was measured.
+    assert (
+        _dropped("Busca zapatillas por menos de 90 € en Amazon.") == "Busca zapatillas en Amazon."
+    )
     assert (
         _dropped("Such mir einen ICE von München nach Köln am 14. März, für unter 60 €.")
         == "Such mir einen ICE von München nach Köln am 14. März."

@@ -206,3 +206,96 @@ def test_a_full_count_in_the_explanation_keeps_the_requests_count() -> None:
     assert cut_unmet_phrases(request, "Only 3 of 10 transactions were shown") == (
         "Show my last card transactions on my Visa ending 4417."
     )
+
+
+def _drop_first(prompt: str) -> str | None:
+    return drop_constraints(prompt, find_constraints(prompt)[:1])
+
+
+def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
+    # "…, but only if the price is." was left behind.
+    assert _drop_first("Buy 10 shares of Iberdrola, but only if the price is below $12.") == (
+        "Buy 10 shares of Iberdrola."
+    )
+    assert _drop_first(
+        "Compra 10 acciones de Iberdrola, pero solo si el precio está por debajo de 12 €."
+    ) == ("Compra 10 acciones de Iberdrola.")
+    assert _drop_first("Kauf 10 Aktien von Siemens, aber nur wenn der Kurs unter 150 € liegt.") == (
+        "Kauf 10 Aktien von Siemens."
+    )
+
+
+def test_a_cut_that_leaves_a_verb_without_its_complement_gives_nothing() -> None:
+    assert _drop_first("Busca un portátil, el precio es inferior a 900 €.") is None
+    # A relative clause on the limited attribute goes whole.
+    assert _drop_first("Busca un portátil cuyo precio es inferior a 900 € en PcComponentes.") == (
+        "Busca un portátil en PcComponentes."
+    )
+
+
+def test_a_reason_naming_a_non_numeric_part_leaves_the_numeric_limits_alone() -> None:
+    t = _run(
+        "Find backend engineer candidates in our ATS with at least 5 years of Go experience "
+        "who are based in Berlin.",
+        "candidates: Anna Lenz (Go 7y, Hamburg), Marco Ruiz (Go 6y, Madrid)",
+        "Anna Lenz and Marco Ruiz have 6+ years of Go.",
+        "The Berlin filter was ignored: both candidates are based elsewhere.",
+    )
+    analysis = FailureAnalysis(
+        is_failure=True,
+        failure_type=FailureType.CONSTRAINT_VIOLATION,
+        severity=0.5,
+        weight=0.5,
+        recoverable=True,
+        explanation="",
+    )
+    assert unmet_constraints(t, analysis) == []
+    # The place goes, and so does the clause it completed.
+    assert cut_unmet_phrases(t.original_prompt, t.failure_reason) == (
+        "Find backend engineer candidates in our ATS with at least 5 years of Go experience."
+    )
+
+
+def test_an_answer_that_still_names_the_cut_month_gives_no_example() -> None:
+    t = FailedTrajectory(
+        original_prompt="How much did I spend on groceries in September?",
+        steps=[
+            AgentStep(
+                action_name="list_transactions",
+                action_input={"category": "groceries", "from": "2024-08-01", "to": "2024-08-31"},
+                observation='{"count": 14, "total": -612.4, "category": "groceries"}',
+            )
+        ],
+        final_answer="You spent $612.40 on groceries in September across 14 purchases.",
+        failure_reason="The query covered 1-31 August, so these are August's figures reported as "
+        "September's.",
+    )
+    decision = decide_by_rules(t, analysis=analyze_rules(t))
+    assert not decision.accepted
+    assert "still talks about 'September'" in decision.reason
+
+
+def _shell(command: str, observation: str) -> AgentStep:
+    return AgentStep(
+        action_name="run_command", action_input={"command": command}, observation=observation
+    )
+
+
+def test_a_shell_s_later_command_that_changes_things_is_other_work() -> None:
+    from agenther.evidence import collect_evidence
+    from agenther.rules.tool_work import tool_work_request
+
+    grep = _shell("grep -rn 'getUsr' src/", "src/api/users.ts:12:export function getUsr(id)")
+    changed = FailedTrajectory(
+        original_prompt="Rename getUsr to getUser everywhere in src/.",
+        steps=[grep, _shell("sed -i 's/getUsr/getUser/g' src/api/users.ts", "(exit code 0)")],
+        final_answer="Renamed getUsr to getUser in src/api/users.ts.",
+        failure_reason="README.md was not updated.",
+    )
+    ev = collect_evidence(changed)
+    assert tool_work_request(changed.steps, ev) is None
+    # A later command that only looks is a check of the same work.
+    looked = changed.model_copy(update={"steps": [grep, _shell("ls src/api", "users.ts")]})
+    assert tool_work_request(looked.steps, collect_evidence(looked)) == (
+        "Run grep -rn 'getUsr' src/ and show me the output."
+    )

@@ -100,6 +100,39 @@ _SUPERLATIVE_RE = re.compile(
 )
 
 
+_TIME_NAME_RE = re.compile(
+    r"(?:January|February|March|April|May|June|July|August|September|October|November"
+    r"|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)",
+    re.IGNORECASE,
+)
+
+
+def _cut_names(prompt: str, run: RunFacts) -> list[str]:
+    """Months and weekdays of the phrases the failure names (``cut_unmet_phrases``) that
+    ``prompt`` left out and the final answer still states as its own. (A place may well be in
+    the answer, listing where each result really is; what a dropped limit measured, "IMDb" or
+    "RAM", too: the answer lists those values.)"""
+    t = run.trajectory
+    cut = cut_unmet_phrases(t.original_prompt, _reason(run)).lower()
+    kept = prompt.lower()
+    return [
+        name
+        for name in extract_entities(t.original_prompt)
+        if _TIME_NAME_RE.fullmatch(name)
+        and name.lower() not in cut
+        and name.lower() not in kept
+        and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", t.final_answer, re.IGNORECASE)
+    ]
+
+
+def _reason(run: RunFacts) -> str:
+    """The failure reason with Stage 1's explanation, as the edits read it."""
+    reason = run.trajectory.failure_reason
+    if run.analysis is not None and run.analysis.explanation:
+        reason = f"{reason}. {run.analysis.explanation}"
+    return reason
+
+
 def _partly_named(prompt: str, t: FailedTrajectory) -> list[str]:
     """Names of several words in ``prompt`` of which the final answer has some words, not all."""
     answer = t.final_answer.lower()
@@ -146,6 +179,12 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
         for limit in run.answer_limits
         if limit.lower() not in prompt.lower()
     )
+    if strategy != TOOL_WORK:
+        # "How much did I spend on groceries?" cut from "… in September" while the answer
+        # still says September: paired with that answer it teaches the wrong month.
+        problems.extend(
+            f"the final answer still talks about '{name}'" for name in _cut_names(prompt, run)
+        )
     side_effect = unevidenced_side_effect(prompt, run.done)
     if side_effect:
         problems.append(f"the run shows nothing for '{side_effect}'")
@@ -213,9 +252,7 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
     """(prompt, strategy) pairs in the order they are tried, built only when reached."""
     t, analysis = run.trajectory, run.analysis
     kind = analysis.failure_type if analysis is not None else None
-    reason = t.failure_reason
-    if analysis is not None and analysis.explanation:
-        reason = f"{reason}. {analysis.explanation}"
+    reason = _reason(run)
     # A broken format requirement is often typed as a constraint violation, so both types
     # get the restatement; it keeps more of the request than dropping does.
     stopped_early = kind is FailureType.INCOMPLETE

@@ -31,7 +31,10 @@ _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 _SPACES_RE = re.compile(r"\s{2,}")
 _SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
 _DANGLING_RE = re.compile(
-    r"(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to))\s*(?=[.!?]|$)"
+    r"\s*(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to)"
+    # "candidates … who are based" after "in Berlin" was cut
+    r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:based|located|situated)"
+    r"|\b(?:who|that|which)\s+(?:is|are|was|were))\s*(?=[.!?]|$)"
 )
 
 
@@ -49,12 +52,16 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     """``original`` without the ``unmet`` constraints, asking for what they were about instead;
     None if too little is left."""
     if not english(original):
-        return _drop_foreign(original, unmet)
+        return _complete(_drop_foreign(original, unmet))
     text = original
     attributes: list[str] = []
     insert_at = len(original)
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
+        condition = _condition_around(text, start, end)
+        if condition:
+            text = text[: condition[0]].rstrip() + " " + text[condition[1] :].lstrip()
+            continue
         # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
         measured = _MEASURED_AFTER_RE.match(text, end)
         if measured:
@@ -96,7 +103,45 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
     if text[-1:] not in ".!?":
         text += "."
-    return text
+    return _complete(text)
+
+
+# "…, but only if the price is below $12", "…, aber nur wenn der Kurs unter 150 € liegt": a
+# condition is a clause of its own, and it goes whole.
+_CONDITION_RE = re.compile(
+    r"(?:,\s*)?(?:(?:but|pero|aber|mais|ma|mas|maar|ale)\s+)?(?:(?:only|solo|sólo|nur|seulement"
+    r"|só|alleen|tylko)\s+)?(?<!\w)(?:if|provided|as\s+long\s+as|si|wenn|falls|sofern|se|als"
+    r"|jeśli|jeżeli|pourvu\s+que|siempre\s+que)\s",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
+
+
+def _condition_around(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the conditional clause the constraint at ``start:end`` is part of, if any."""
+    clause_start = max(text.rfind(mark, 0, start) for mark in ",;.!?") + 1
+    conditions = list(_CONDITION_RE.finditer(text, max(0, clause_start - 1), start))
+    if not conditions:
+        return None
+    after = _CLAUSE_BREAK_RE.search(text, end)
+    return conditions[-1].start(), after.start() if after else len(text)
+
+
+# A sentence may not end on a word that needs what was cut: "…, but only if the price is."
+_NEEDS_COMPLEMENT = frozenset(
+    """
+    is are was were be been being costs cost if than está están es son ist sind liegt liegen
+    est sont è sono é são cuesta cuestan kostet coûte coûtent costa costano custa custam si
+    wenn se als de di da du von van
+    """.split()
+)
+
+
+def _complete(text: str | None) -> str | None:
+    if text is None:
+        return None
+    words = text.rstrip(".!?").split()
+    return None if not words or words[-1].lower() in _NEEDS_COMPLEMENT else text
 
 
 _RELATIVE_PRONOUNS = word_set("that which who")
@@ -167,6 +212,9 @@ _FOREIGN_LEAD_RE = re.compile(
         (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
     | (?:que|qui|che|die|dat|welche|welcher|welches|które|który|która)\s+[^\W\d_]+
         (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
+    | (?:cuy[oa]s?|dont|dessen|deren|il\s+cui|la\s+cui|cuj[oa]|waarvan|którego|której)
+        (?:\s+(?:{_FOREIGN_ARTICLES}))?\s+(?:{_FOREIGN_ATTRIBUTES})
+        (?:\s+(?:es|sea|est|soit|ist|è|sia|é|seja|is|jest))?
     | (?:{_COST_VERBS})
     )\s+$""",
     re.IGNORECASE | re.VERBOSE,
@@ -188,7 +236,12 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
     text = original
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
-        measured = _FOREIGN_MEASURED_AFTER_RE.match(text, end)
+        condition = _condition_around(text, start, end)
+        if condition:
+            text = text[: condition[0]].rstrip() + " " + text[condition[1] :].lstrip()
+            continue
+        # (Not after money: "por menos de 90 € en Amazon" names the shop.)
+        measured = None if constraint.currency else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
         lead = _FOREIGN_LEAD_RE.search(text[:start])

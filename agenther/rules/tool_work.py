@@ -305,11 +305,16 @@ def tool_work_request(
     """
     phrases: list[str] = []
     kinds: list[str] = []
-    seen_tools: set[str] = set()
+    seen_tools: dict[str, AgentStep] = {}  # tool name -> its first call
     for step in ok_steps:
-        if step.action_name in seen_tools:
+        first = seen_tools.setdefault(step.action_name, step)
+        if first is not step:
+            # A tool called again repeats its work (a retry, the next page, a check), unless
+            # a shell's next command changes something: "sed -i ..." after "grep -rn ..." is
+            # the work, and the grep's output does not answer for it.
+            if _changes(step) and _command(step) != _command(first):
+                return None
             continue
-        seen_tools.add(step.action_name)
         described = describe_step(step, ev, request)
         if described is None or described[0] in phrases:
             continue
@@ -326,6 +331,24 @@ def tool_work_request(
         phrases[0] = joined
     text = f"{phrases[0]} and {_CLOSINGS[kinds[0]]}."
     return text[0].upper() + text[1:]
+
+
+# Commands that change files, systems or repositories (not ones that only look).
+_CHANGING_COMMAND_RE = re.compile(
+    r"\bsed\s+-i|(?:^|[;&|]\s*)(?:rm|mv|cp|tee|chmod|chown|touch|mkdir)\b"
+    r"|\bgit\s+(?:commit|push|merge|rebase|reset|checkout|tag|apply)\b"
+    r"|\bkubectl\s+(?:apply|delete|scale|set|patch|edit|rollout|autoscale|create|label)\b"
+    r"|\bhelm\s+(?:install|upgrade|uninstall|rollback)\b|\b(?:npm|pip|yarn)\s+(?:install|add)\b"
+    r"|\bsystemctl\s+(?:restart|stop|start|enable|disable)\b|--fix\b|--write\b|(?<![<>=])>(?!=)",
+)
+
+
+def _command(step: AgentStep) -> str:
+    return next((str(step.action_input[k]) for k in COMMAND_KEYS if k in step.action_input), "")
+
+
+def _changes(step: AgentStep) -> bool:
+    return _CHANGING_COMMAND_RE.search(_command(step)) is not None
 
 
 def _with_subject(phrase: str, subject: Subject) -> str | None:
