@@ -147,18 +147,21 @@ def _english_pattern(verbs: Iterable[str]) -> re.Pattern[str]:
 
 
 def _foreign_pattern(stems: Iterable[str]) -> re.Pattern[str]:
-    parts = []
+    cjk, latin = [], []
     for item in sorted(stems, key=len, reverse=True):
         if re.search(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", item):
-            parts.append(re.escape(item))
+            cjk.append(re.escape(item))
         else:
-            # The whole word, so that a past form can be told from a demand (below).
-            parts.append(rf"(?<!\w){re.escape(item)}\w*")
-    return re.compile("|".join(parts), re.IGNORECASE)
+            latin.append(re.escape(item))
+    # A Latin stem is matched with the rest of its word, so that a past form can be told
+    # from a demand (below).
+    parts = [rf"(?<!\w)(?:{'|'.join(latin)})(?P<rest>\w*)"] if latin else []
+    return re.compile("|".join([*parts, *cjk]), re.IGNORECASE)
 
 
 # A participle or a past tense reports, it does not ask: "¿Cuántos pedidos se enviaron?",
-# "articoli pubblicati", "commande envoyée", "pedido enviado".
+# "articoli pubblicati", "commande envoyée", "pedido enviado". Only a word longer than its
+# stem is read so: the stem itself ("leite … weiter") is a form that asks.
 _PAST_FORM_RE = re.compile(
     r"(?:ados?|adas?|idos?|idas?|aron|ieron|ió|ató|ato|ata|ati|ate|ito|ita|iti|ite|é|ée|és|ées"
     r"|aram|eram|ou)$",
@@ -167,7 +170,10 @@ _PAST_FORM_RE = re.compile(
 
 
 def _asks_in_foreign(pattern: re.Pattern[str], text: str) -> bool:
-    return any(_PAST_FORM_RE.search(match.group(0)) is None for match in pattern.finditer(text))
+    return any(
+        not match.group("rest") or _PAST_FORM_RE.search(match.group(0)) is None
+        for match in pattern.finditer(text)
+    )
 
 
 _PATTERNS = [

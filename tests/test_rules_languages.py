@@ -98,6 +98,8 @@ def test_past_forms_report_and_other_languages_ask_in_their_own_words() -> None:
     assert demanded_actions("¿Cuántos pedidos se enviaron a Madrid en enero?") == []
     assert demanded_actions("Quali articoli pubblicati nel 2021 sono più citati?") == []
     assert demanded_actions("Envía el informe a Ana.") == ["send a message"]
+    # A stem as written asks, whatever its ending looks like ("leite" is no participle).
+    assert demanded_actions("Leite die Rechnung an Ana weiter.") == ["send a message"]
     assert demanded_actions("Pubblica l'annuncio su LinkedIn.") == ["send a message"]
     assert demanded_actions("Busca zapatillas y añade al carrito las más baratas.") == [
         "buy or book"
