@@ -58,9 +58,8 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     insert_at = len(original)
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
-        condition = _condition_around(text, start, end)
-        if condition:
-            text = text[: condition[0]].rstrip() + " " + text[condition[1] :].lstrip()
+        if without := _without_condition(text, start, end):
+            text = without
             continue
         # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
         measured = _MEASURED_AFTER_RE.match(text, end)
@@ -117,14 +116,16 @@ _CONDITION_RE = re.compile(
 _CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
 
 
-def _condition_around(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span of the conditional clause the constraint at ``start:end`` is part of, if any."""
+def _without_condition(text: str, start: int, end: int) -> str | None:
+    """``text`` without the conditional clause the constraint at ``start:end`` is part of, or
+    None if it is part of none."""
     clause_start = max(text.rfind(mark, 0, start) for mark in ",;.!?") + 1
     conditions = list(_CONDITION_RE.finditer(text, max(0, clause_start - 1), start))
     if not conditions:
         return None
     after = _CLAUSE_BREAK_RE.search(text, end)
-    return conditions[-1].start(), after.start() if after else len(text)
+    cut_end = after.start() if after else len(text)
+    return text[: conditions[-1].start()].rstrip() + " " + text[cut_end:].lstrip()
 
 
 # A sentence may not end on a word that needs what was cut: "…, but only if the price is."
@@ -236,9 +237,8 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
     text = original
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
-        condition = _condition_around(text, start, end)
-        if condition:
-            text = text[: condition[0]].rstrip() + " " + text[condition[1] :].lstrip()
+        if without := _without_condition(text, start, end):
+            text = without
             continue
         # (Not after money: "por menos de 90 € en Amazon" names the shop.)
         measured = None if constraint.currency else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
