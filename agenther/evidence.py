@@ -273,6 +273,41 @@ def normalize_number(s: str) -> str:
     return s.strip().lower()
 
 
+# Digit runs as a reader compares them ("2,630.50", "18:00", "5.2"), digits inside identifiers
+# included ("TR-220"): a hindsight prompt is checked against the observations that way, and a
+# number only the agent's answer or its own tool arguments show is not the environment's word.
+_FIGURE_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+# A decimal comma: one or two digits after the only comma ("299,97", "31,60 €"), with dots
+# grouping thousands before it ("184.350,00"); three digits after a comma group thousands.
+_DECIMAL_COMMA_RE = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
+
+
+def normal_figure(figure: str) -> str:
+    """``figure`` as one notation writes it: "184.350,00" and "184,350.00" are "184350.00",
+    the "04" of "04/10/2024" is 4."""
+    figure = figure.rstrip(".:")
+    if "," in figure:  # most figures have none: skip the regex
+        if _DECIMAL_COMMA_RE.fullmatch(figure):
+            return figure.replace(".", "").replace(",", ".")
+        figure = figure.replace(",", "")
+    if figure[:1] == "0" and figure.isdigit():
+        return figure.lstrip("0") or "0"
+    return figure
+
+
+@lru_cache(maxsize=4096)
+def figures(text: str) -> frozenset[str]:
+    """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
+    comma written as a point."""
+    return frozenset(normal_figure(m) for m in _FIGURE_RE.findall(text))
+
+
+def figures_of(texts: Iterable[str]) -> frozenset[str]:
+    """``figures`` of the texts joined by newlines (no figure spans a newline), each text's
+    figures cached on their own: a run's joined observations are a new string every time."""
+    return frozenset().union(*(figures(text) for text in texts))
+
+
 # --- entities ----------------------------------------------------------------------------------
 
 _FILE_EXTENSIONS = _word_set(
@@ -456,7 +491,7 @@ class Evidence:
     the text alone (see there).
     """
 
-    __slots__ = ("_ascii", "_entities", "_money", "_numbers", "_parts", "_text")
+    __slots__ = ("_ascii", "_entities", "_figures", "_money", "_numbers", "_parts", "_text")
 
     def __init__(
         self,
@@ -466,8 +501,9 @@ class Evidence:
         money: frozenset[str] = frozenset(),
     ) -> None:
         self._text = text
-        self._parts: tuple[str, ...] = ()
+        self._parts: tuple[str, ...] = (text,)
         self._ascii = False
+        self._figures: frozenset[str] | None = None
         self._numbers: frozenset[str] | None = numbers
         self._money: frozenset[str] | None = money
         self._entities: frozenset[str] | None = entities
@@ -479,7 +515,7 @@ class Evidence:
         evidence._text = "\n".join(parts).lower()
         evidence._parts = tuple(parts)
         evidence._ascii = all(part.isascii() for part in parts)
-        evidence._numbers = evidence._money = evidence._entities = None
+        evidence._numbers = evidence._money = evidence._entities = evidence._figures = None
         return evidence
 
     @property
@@ -508,6 +544,13 @@ class Evidence:
                 name.lower() for part in self._parts for name in _entities(part)
             )
         return self._entities
+
+    @property
+    def figures(self) -> frozenset[str]:
+        """``figures`` of the text, from the cached scans of its parts."""
+        if self._figures is None:
+            self._figures = figures_of(self._parts)
+        return self._figures
 
     def _scan_quantities(self) -> None:
         numbers: set[str] = set()

@@ -60,6 +60,8 @@ FUNCTION_WORDS = {
 _NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
 
 
+# The same request is asked about by several strategies of one run.
+@lru_cache(maxsize=4096)
 def english(text: str) -> bool:
     """Whether ``text`` reads as English: Latin letters only, and at least as many English
     function words than any other language's (a request with none is taken as English)."""

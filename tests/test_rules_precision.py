@@ -282,7 +282,7 @@ def _shell(command: str, observation: str) -> AgentStep:
 
 
 def test_a_shell_s_later_command_that_changes_things_is_other_work() -> None:
-    from agenther.evidence import collect_evidence
+    from agenther.rules.facts import RunFacts
     from agenther.rules.tool_work import tool_work_request
 
     grep = _shell("grep -rn 'getUsr' src/", "src/api/users.ts:12:export function getUsr(id)")
@@ -292,10 +292,9 @@ def test_a_shell_s_later_command_that_changes_things_is_other_work() -> None:
         final_answer="Renamed getUsr to getUser in src/api/users.ts.",
         failure_reason="README.md was not updated.",
     )
-    ev = collect_evidence(changed)
-    assert tool_work_request(changed.steps, ev) is None
+    assert tool_work_request(RunFacts.of(changed, None, changed.steps)) is None
     # A later command that only looks is a check of the same work.
     looked = changed.model_copy(update={"steps": [grep, _shell("ls src/api", "users.ts")]})
-    assert tool_work_request(looked.steps, collect_evidence(looked)) == (
+    assert tool_work_request(RunFacts.of(looked, None, looked.steps)) == (
         "Run grep -rn 'getUsr' src/ and show me the output."
     )

@@ -11,10 +11,9 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from agenther.evidence import Evidence
+from agenther.evidence import Evidence, figures
 from agenther.grounding import has_injection, ungrounded
 from agenther.models import AgentStep
-from agenther.rules.figures import figures
 from agenther.rules.vocabulary import contains_words, join_parts, word_list, word_set
 
 _QUERY_KEYS = word_list(
@@ -77,7 +76,7 @@ def read_value(args: Mapping[str, Any], keys: Iterable[str], ev: Evidence) -> st
             and not has_injection(text)
             # Inside a sentence, where a capitalised word is taken for a name ("in Lyon").
             and not ungrounded(f"for {text}", ev)
-            and figures(text) <= figures(ev.text)
+            and figures(text) <= ev.figures
         ):
             return text
     return ""

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agenther.demonstration import run_problem
-from agenther.evidence import extract_entities
+from agenther.evidence import extract_entities, figures
 from agenther.grounding import verify_grounding
 from agenther.models import (
     FailedTrajectory,
@@ -48,7 +48,6 @@ from agenther.rules.clauses import (
 from agenther.rules.drop_constraint import drop_constraints, sentence
 from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
-from agenther.rules.figures import figures
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.steps import HEDGE_RE, successful_tool_steps
 from agenther.rules.subject import has_subject, subject_phrase, subject_words
@@ -295,18 +294,14 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
             yield kept, DROP_ENTITY
     if not english(t.original_prompt):
         return  # the tool-work templates are English; a request must stay in the user's language
-    work = tool_work_request(run.ok_steps, run.observations, request=t.original_prompt)
+    work = tool_work_request(run)
     if work and not has_subject(work, run):
         # Name the subject in the user's words when an observation repeats them; an
         # off-topic run's request is by definition not what it worked on.
         subject = None if kind is FailureType.OFF_TOPIC else subject_phrase(run)
         if subject and not asked_about(subject, run):
             subject = None
-        work = (
-            tool_work_request(run.ok_steps, run.observations, subject, t.original_prompt)
-            if subject
-            else None
-        )
+        work = tool_work_request(run, subject) if subject else None
     if work and _NATURAL_TOOL_WORK.match(work):
         yield work, TOOL_WORK
 

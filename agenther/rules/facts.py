@@ -2,101 +2,148 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from agenther.constraints import Constraint, find_constraints, unmet_constraints
 from agenther.evidence import (
     Evidence,
-    collect_evidence,
     evidence_texts,
     file_names_in,
 )
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
-from agenther.rules.figures import figures_of
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.rules.steps import hedges, is_internal_action, tool_name_words
 from agenther.rules.unmet import cut_unmet_phrases
 from agenther.words import WORD_RE, stem
 
 
-@dataclass(frozen=True, slots=True)
 class RunFacts:
-    """Everything about the run the candidates are scored against, computed once."""
+    """Everything about the run the candidates are scored against, each computed once and only
+    when first read: most runs give no candidate at all, and those never need the scoring's
+    facts (``done``, ``record``, the hedges, the answer's limits)."""
 
-    trajectory: FailedTrajectory
-    analysis: FailureAnalysis | None
-    evidence: Evidence
-    unmet: list[Constraint]
-    ok_steps: list[AgentStep]
-    facts: float  # share of tool steps that answered; halved if none showed content
-    hedged: bool  # observations or final answer hedge ("may not reflect", "outdated")
-    done: str  # lower-cased observations, final answer and successful actions
-    record: str  # ``done`` plus the original request without its unmet constraints
-    request: str  # the original request without its unmet constraints, as written
-    observed: str  # lower-cased usable observations only
-    tool_words: frozenset[str]  # words of every tool name the run used
-    commands: tuple[str, ...]  # command lines the successful steps ran
-    observed_figures: frozenset[str]  # digit runs of every observation
-    off_topic: bool  # Stage 1 says the run worked on something other than the request
-    wrong_result: bool  # Stage 1 says the answer is wrong
-    request_lower: str  # ``request``, lower-cased
-    request_stems: frozenset[str]  # stems of the request's words
-    observations: Evidence  # the observations alone: what tool arguments may name
-    answer_limits: tuple[str, ...]  # unmet constraints the final answer states a limit of
+    def __init__(
+        self, t: FailedTrajectory, analysis: FailureAnalysis | None, ok_steps: list[AgentStep]
+    ) -> None:
+        self.trajectory = t
+        self.analysis = analysis
+        self.ok_steps = ok_steps
+        kind = analysis.failure_type if analysis is not None else None
+        # Stage 1 says the run worked on something other than the request / got it wrong.
+        self.off_topic = kind is FailureType.OFF_TOPIC
+        self.wrong_result = kind is FailureType.WRONG_RESULT
+        # What ``agenther.rules.tool_work`` made of each step (by id), asked more than once.
+        self.step_requests: dict[int, tuple[str, str] | None] = {}
 
     @classmethod
     def of(
         cls, t: FailedTrajectory, analysis: FailureAnalysis | None, ok_steps: list[AgentStep]
     ) -> RunFacts:
-        # A file a successful call read or wrote exists: the request may name it ("plot the
-        # revenue in sales_2024.csv") though no observation prints its name.
-        files = file_names_in(v for s in ok_steps for v in s.action_input.values())
-        evidence = Evidence.of_texts(
-            [*evidence_texts(t), " ".join(files)] if files else evidence_texts(t)
-        )
-        unmet = unmet_constraints(t, analysis)
+        return cls(t, analysis, ok_steps)
+
+    @cached_property
+    def evidence(self) -> Evidence:
+        """Observations and final answer, and the files successful calls read or wrote: a
+        file that exists may be named ("plot the revenue in sales_2024.csv") though no
+        observation prints its name."""
+        files = file_names_in(v for s in self.ok_steps for v in s.action_input.values())
+        texts = evidence_texts(self.trajectory)
+        return Evidence.of_texts([*texts, " ".join(files)] if files else texts)
+
+    @cached_property
+    def unmet(self) -> list[Constraint]:
+        return unmet_constraints(self.trajectory, self.analysis)
+
+    @cached_property
+    def facts(self) -> float:
+        """Share of tool steps that answered; halved if none showed content."""
+        t = self.trajectory
         tool_steps = sum(1 for s in t.steps if not is_internal_action(s.action_name))
-        facts = len(ok_steps) / tool_steps if tool_steps else 0.0
-        if not any(observation_kind(s.observation) is ObservationKind.CONTENT for s in ok_steps):
+        facts = len(self.ok_steps) / tool_steps if tool_steps else 0.0
+        if not any(
+            observation_kind(s.observation) is ObservationKind.CONTENT for s in self.ok_steps
+        ):
             facts *= 0.5
+        return facts
+
+    @cached_property
+    def hedged(self) -> bool:
+        """Observations or final answer hedge ("may not reflect", "outdated")."""
+        # Errors hedge nothing, so the whole (lower-cased) evidence text can be searched.
+        return hedges(self.evidence.text)
+
+    @cached_property
+    def _actions(self) -> str:
+        return " ".join(
+            f"{s.action_name} {' '.join(str(v) for v in s.action_input.values())}"
+            for s in self.ok_steps
+        ).lower()
+
+    @cached_property
+    def done(self) -> str:
+        """Lower-cased observations, final answer and successful actions."""
+        return f"{self.evidence.text}\n{self._actions}"
+
+    @cached_property
+    def record(self) -> str:
+        """``done`` plus the original request without its unmet constraints."""
+        return f"{self.done}\n{self.request_lower}"
+
+    @cached_property
+    def request(self) -> str:
+        """The original request without its unmet constraints, as written."""
+        t, analysis = self.trajectory, self.analysis
         original = t.original_prompt
-        for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
+        for constraint in sorted(self.unmet, key=lambda c: c.start, reverse=True):
             original = original[: constraint.start] + original[constraint.end :]
         reason = t.failure_reason
         if analysis is not None and analysis.explanation:
             reason = f"{reason}. {analysis.explanation}"
-        original = cut_unmet_phrases(
+        return cut_unmet_phrases(
             original,
             reason,
             stopped_early=analysis is not None and analysis.failure_type is FailureType.INCOMPLETE,
         )
-        actions = " ".join(
-            f"{s.action_name} {' '.join(str(v) for v in s.action_input.values())}" for s in ok_steps
-        )
-        return cls(
-            trajectory=t,
-            analysis=analysis,
-            evidence=evidence,
-            unmet=unmet,
-            ok_steps=ok_steps,
-            facts=facts,
-            # Errors hedge nothing, so the whole (lower-cased) evidence text can be searched.
-            hedged=hedges(evidence.text),
-            done=f"{evidence.text}\n{actions.lower()}",
-            record=f"{evidence.text}\n{actions.lower()}\n{original.lower()}",
-            request=original,
-            observed="\n".join(s.observation for s in ok_steps).lower(),
-            tool_words=tool_name_words(t.steps),
-            commands=tuple(command_lines(ok_steps)),
-            observed_figures=figures_of(s.observation for s in t.steps),
-            off_topic=analysis is not None and analysis.failure_type is FailureType.OFF_TOPIC,
-            wrong_result=analysis is not None and analysis.failure_type is FailureType.WRONG_RESULT,
-            request_lower=original.lower(),
-            request_stems=frozenset(stem(w) for w in WORD_RE.findall(original.lower())),
-            observations=collect_evidence(t.model_copy(update={"final_answer": ""})),
-            answer_limits=_answer_limits(t.final_answer, unmet),
-        )
+
+    @cached_property
+    def request_lower(self) -> str:
+        return self.request.lower()
+
+    @cached_property
+    def request_stems(self) -> frozenset[str]:
+        """Stems of the request's words."""
+        return frozenset(stem(w) for w in WORD_RE.findall(self.request_lower))
+
+    @cached_property
+    def observed(self) -> str:
+        """Lower-cased usable observations only."""
+        return "\n".join(s.observation for s in self.ok_steps).lower()
+
+    @cached_property
+    def tool_words(self) -> frozenset[str]:
+        """Words of every tool name the run used."""
+        return tool_name_words(self.trajectory.steps)
+
+    @cached_property
+    def commands(self) -> tuple[str, ...]:
+        """Command lines the successful steps ran."""
+        return tuple(command_lines(self.ok_steps))
+
+    @cached_property
+    def observed_figures(self) -> frozenset[str]:
+        """Digit runs of every observation."""
+        return self.observations.figures
+
+    @cached_property
+    def observations(self) -> Evidence:
+        """The observations alone: what tool arguments may name."""
+        return Evidence.of_texts([s.observation for s in self.trajectory.steps])
+
+    @cached_property
+    def answer_limits(self) -> tuple[str, ...]:
+        """Unmet constraints the final answer states a limit of."""
+        return _answer_limits(self.trajectory.final_answer, self.unmet)
 
 
 def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:

@@ -5,50 +5,14 @@ nothing in the run supports (any prompt paired with that answer would teach inve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
-from agenther.evidence import extract_quantities
+from agenther.evidence import extract_quantities, figures, figures_of, normal_figure
 from agenther.models import FailedTrajectory
 from agenther.words import english
 
-# Digit runs as a reader compares them ("2,630.50", "18:00", "5.2"), digits inside identifiers
-# included ("TR-220"): a hindsight prompt is checked against the observations that way, and a
-# number only the agent's answer or its own tool arguments show is not the environment's word.
-_FIGURE_RE = re.compile(r"\d+(?:[.,:]\d+)*")
 _SMALL_COUNT = 10  # "3 results", "two of five": counting what was listed, not a claim
 _MAX_DERIVED = 40  # observed values combined pairwise; beyond that almost anything "derives"
-
-
-# A decimal comma: one or two digits after the only comma ("299,97", "31,60 €"), with dots
-# grouping thousands before it ("184.350,00"); three digits after a comma group thousands.
-_DECIMAL_COMMA_RE = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
-
-
-def normal_figure(figure: str) -> str:
-    """``figure`` as one notation writes it: "184.350,00" and "184,350.00" are "184350.00",
-    the "04" of "04/10/2024" is 4."""
-    figure = figure.rstrip(".:")
-    if "," in figure:  # most figures have none: skip the regex
-        if _DECIMAL_COMMA_RE.fullmatch(figure):
-            return figure.replace(".", "").replace(",", ".")
-        figure = figure.replace(",", "")
-    if figure[:1] == "0" and figure.isdigit():
-        return figure.lstrip("0") or "0"
-    return figure
-
-
-@lru_cache(maxsize=4096)
-def figures(text: str) -> frozenset[str]:
-    """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
-    comma written as a point."""
-    return frozenset(normal_figure(m) for m in _FIGURE_RE.findall(text))
-
-
-def figures_of(texts: Iterable[str]) -> frozenset[str]:
-    """``figures`` of the texts joined by newlines (no figure spans a newline), each text's
-    figures cached on their own: a run's joined observations are a new string every time."""
-    return frozenset().union(*(figures(text) for text in texts))
 
 
 def _as_number(figure: str) -> float | None:

@@ -288,15 +288,24 @@ def asked_about(subject: Subject, run: RunFacts) -> bool:
     if subject.modifies:
         return True
     for step in run.ok_steps:
-        if describe_step(step, run.observations, run.trajectory.original_prompt) is not None:
+        if _described(step, run) is not None:
             unnamed = unnamed_objects(step, run.observations)
             return not unnamed or any(subject.text.lower() in arg for arg in unnamed)
     return False
 
 
-def tool_work_request(
-    ok_steps: list[AgentStep], ev: Evidence, subject: Subject | None = None, request: str = ""
-) -> str | None:
+def _described(step: AgentStep, run: RunFacts) -> tuple[str, str] | None:
+    """``describe_step`` of one of the run's steps, worked out once per step: the strategy
+    asks about the same steps with and without a subject."""
+    key = id(step)
+    if key not in run.step_requests:
+        run.step_requests[key] = describe_step(
+            step, run.observations, run.trajectory.original_prompt
+        )
+    return run.step_requests[key]
+
+
+def tool_work_request(run: RunFacts, subject: Subject | None = None) -> str | None:
     """The tool work as one request; ``subject`` (what it was about) joins the phrase.
 
     Only work of one kind becomes a request: "search for X, then get the Y, then run Z" is
@@ -306,7 +315,7 @@ def tool_work_request(
     phrases: list[str] = []
     kinds: list[str] = []
     seen_tools: dict[str, AgentStep] = {}  # tool name -> its first call
-    for step in ok_steps:
+    for step in run.ok_steps:
         first = seen_tools.setdefault(step.action_name, step)
         if first is not step:
             # A tool called again repeats its work (a retry, the next page, a check), unless
@@ -315,7 +324,7 @@ def tool_work_request(
             if _changes(step) and _command(step) != _command(first):
                 return None
             continue
-        described = describe_step(step, ev, request)
+        described = _described(step, run)
         if described is None or described[0] in phrases:
             continue
         phrases.append(described[0])
