@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
@@ -156,6 +156,11 @@ class Quantity(NamedTuple):
     unit: str = ""
 
 
+# Values are exact however many digits a number has (the default context would round past
+# 28): a value's digits are then always those written, which ``may_state`` relies on.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 # Values recur (counts, prices, years), and a Decimal round trip costs microseconds.
 @lru_cache(maxsize=16384)
 def _canonical(
@@ -169,8 +174,8 @@ def _canonical(
     else:
         dec = Decimal(num.replace(",", "") + (exp or ""))
         if scale:
-            dec *= scale
-        value = format(dec.normalize(), "f")
+            dec = _EXACT.multiply(dec, scale)
+        value = format(_EXACT.normalize(dec), "f")
         if "." in value:
             value = value.rstrip("0").rstrip(".")
     if sign and value.strip("0."):
@@ -253,6 +258,41 @@ def _quantities(text: str) -> tuple[Quantity, ...]:
             seen.add(key)
             found.append(quantity)
     return tuple(found)
+
+
+# Whether a text can state a value at all, without scanning it. Every way of writing a value
+# ("4,320", "4320.00", "$4.32k", "43.2e2") puts its significant digits (no sign, point or
+# zeros at either end) in a row once the text's "," and "." are removed: the scale and the
+# exponent only shift the point, and values are never rounded (``_EXACT``).
+_PLAIN_VALUE_RE = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@lru_cache(maxsize=16384)
+def _significant_digits(value: str) -> str:
+    """The digits every writing of ``value`` holds in a row ("" when that is not known)."""
+    if not _PLAIN_VALUE_RE.fullmatch(value):
+        return ""  # a date or a dotted version
+    return value.lstrip("-").replace(".", "").strip("0")
+
+
+@shared_scan
+def _digit_text(text: str) -> str:
+    return text.replace(",", "").replace(".", "")
+
+
+def may_state(text: str, values: Iterable[str]) -> bool:
+    """False only when no quantity of ``text`` can have one of ``values``: a cheap test that
+    spares a number scan of texts that cannot back a claim."""
+    digits = None
+    for value in values:
+        needed = _significant_digits(value)
+        if not needed or needed in text:
+            return True
+        if digits is None:
+            digits = _digit_text(text)
+        if needed in digits:
+            return True
+    return False
 
 
 def extract_quantities(text: str) -> list[Quantity]:
@@ -562,12 +602,25 @@ class Evidence:
                     money.add(quantity.value)
         self._numbers, self._money = frozenset(numbers), frozenset(money)
 
+    def has_value(self, value: str, *, money: bool = False) -> bool:
+        """Whether a quantity of this value (written with a currency sign, if ``money``)
+        occurs; texts that cannot state it are not scanned."""
+        if self._numbers is not None:
+            return value in (self.money if money else self.numbers)
+        values = (value,)
+        return any(
+            (q.value == value and (q.currency or not money))
+            for part in self._parts
+            if may_state(part, values)
+            for q in _quantities(part)
+        )
+
     def has_number(self, written: str) -> bool:
         quantities = extract_quantities(written.strip())
         if not quantities:
             return written.strip().lower() in self.numbers
         quantity = quantities[0]
-        return quantity.value in (self.money if quantity.currency else self.numbers)
+        return self.has_value(quantity.value, money=bool(quantity.currency))
 
     def has_entity(self, name: str) -> bool:
         """Known as an entity, or at least mentioned verbatim (case-insensitive).

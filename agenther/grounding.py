@@ -190,7 +190,7 @@ def ungrounded(text: str, ev: Evidence) -> list[str]:
 
 def number_supported(quantity: Quantity, ev: Evidence) -> bool:
     """A sum of money needs a sum of money: "$5" is not backed by "5 results"."""
-    return quantity.value in (ev.money if quantity.currency else ev.numbers)
+    return ev.has_value(quantity.value, money=bool(quantity.currency))
 
 
 def entity_supported(entity: str, ev: Evidence) -> bool:

@@ -224,3 +224,53 @@ def test_reused_names_do_not_leak_between_contexts() -> None:
     assert extract_entities("Acme is here.") == []
     assert extract_entities("we met Acme today") == ["Acme"]
     assert extract_entities("Acme is here.") == []
+
+
+_WRITTEN_NUMBER = st.builds(
+    lambda sign, cur, whole, grouped, fraction, tail: (
+        f"{sign}{cur}{f'{whole:,}' if grouped else whole}{fraction}{tail}"
+    ),
+    st.sampled_from(["", "-"]),
+    st.sampled_from(["", "$", "€"]),
+    st.integers(min_value=0, max_value=10**9),
+    st.booleans(),
+    st.sampled_from(["", ".0", ".5", ".050", ".25", ".999"]),
+    st.sampled_from(["", "k", "M", " million", " thousand", "e3", "e-2", "bn", "%", " kg"]),
+)
+
+
+@given(st.lists(_WRITTEN_NUMBER, min_size=1, max_size=6))
+def test_a_text_is_only_skipped_when_it_cannot_state_the_value(written: list[str]) -> None:
+    """``may_state`` spares number scans; saying False for a value the text does state would
+    make a grounded claim look invented."""
+    text = "Prices: " + "; ".join(written) + "."
+    for value in extract_numbers(text):
+        assert ev.may_state(text, [value]), (text, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("about $4.32k", "4320"),
+        ("1.5 million users", "1500000"),
+        ("0.050 mg", "0.05"),
+        ("43.2e2 units", "4320"),
+        ("down -5 C", "-5"),
+        ("1,000.00 EUR", "1000"),
+        # Longer than Decimal's default 28 digits: the value keeps every digit written.
+        (
+            "count 9999999999999999999999999999999e2",
+            extract_numbers("9999999999999999999999999999999e2")[0],
+        ),
+    ],
+)
+def test_every_writing_of_a_value_may_state_it(text: str, value: str) -> None:
+    assert value in extract_numbers(text)
+    assert ev.may_state(text, [value])
+
+
+def test_a_text_without_the_digits_is_not_scanned() -> None:
+    assert not ev.may_state("3 rooms at $120 a night", ["4320", "99.5"])
+    assert ev.may_state("3 rooms at $120 a night", ["4320", "12"])
+    # A date or a version has no significant digits to look for: always scanned.
+    assert ev.may_state("nothing", ["2024-03-01"])

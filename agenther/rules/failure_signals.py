@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from agenther.constraints import find_constraints
-from agenther.evidence import extract_entities, extract_numbers
+from agenther.evidence import extract_entities, extract_numbers, may_state
 from agenther.grounding import has_injection
 from agenther.models import FailedTrajectory, FailureType
 from agenther.rules.lexicon import COMPARATOR_GROUP, DESTRUCTIVE_GROUP, lexicon_matches
@@ -211,7 +211,8 @@ def _unsupported_claims(t: FailedTrajectory, action_text: str) -> tuple[list[str
     for source in sources:
         if not unseen:
             break
-        unseen.difference_update(extract_numbers(source))
+        if may_state(source, unseen):
+            unseen.difference_update(extract_numbers(source))
     claims = [n for n in answer_numbers if n in unseen]
     if answer_names:
         lowered = "\n".join(sources).lower()
