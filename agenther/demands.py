@@ -394,8 +394,13 @@ def demand_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
     return problems
 
 
+# ``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; the checks below encode
+# every step's arguments.
+_ARGUMENTS_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _call_text(step: AgentStep) -> str:
-    return f"{step.action_name} {json.dumps(step.action_input, ensure_ascii=False)}".lower()
+    return f"{step.action_name} {_ARGUMENTS_JSON.encode(step.action_input)}".lower()
 
 
 # Tool names that only read ("read_email", "get_payment_status", "search_orders"), whatever
@@ -459,7 +464,7 @@ def _families_performed(step: AgentStep) -> set[str]:
         return set()
     done = set(_families_named(step.action_name))
     # "sql_query" reads by its name, but its statement may still delete.
-    arguments = json.dumps(step.action_input, ensure_ascii=False)
+    arguments = _ARGUMENTS_JSON.encode(step.action_input)
     if _WRITE_STATEMENT_RE.search(arguments):
         statement = _WRITE_STATEMENT_RE.search(arguments)
         assert statement is not None

@@ -34,6 +34,7 @@ from agenther.models import (
 from agenther.outcome_extractor import OutcomeExtractor
 from agenther.prompt_relabeler import HindsightPromptReply, PromptRelabeler
 from agenther.rules.decide import decide_by_rules
+from agenther.rules.failure_types import load_type_model
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,10 @@ class AgentHERPipeline:
 
     def warm_up(self) -> None:
         """Load what the stages otherwise load at their first use (the city-name table of the
-        grounding check), so that a service's first events are not the slow ones."""
+        grounding check, the failure-type model), so that a service's first events are not
+        the slow ones."""
         places.load()
+        load_type_model()
 
     async def arelabel(self, trajectory: FailedTrajectory) -> PipelineResult:
         """Run the four stages; raise ``StageError`` if one of them fails."""

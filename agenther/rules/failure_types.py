@@ -65,7 +65,9 @@ def type_features(t: FailedTrajectory, signals: FailureSignals) -> dict[str, flo
 
 
 @cache
-def _model() -> tuple[dict[FailureType, float], dict[str, list[tuple[FailureType, float]]]]:
+def load_type_model() -> tuple[
+    dict[FailureType, float], dict[str, list[tuple[FailureType, float]]]
+]:
     raw: dict[str, Any] = json.loads(
         resources.files("agenther.rules").joinpath(_WEIGHTS_FILE).read_text(encoding="utf-8")
     )
@@ -80,7 +82,7 @@ def _model() -> tuple[dict[FailureType, float], dict[str, list[tuple[FailureType
 
 def classify_failure(t: FailedTrajectory, signals: FailureSignals) -> FailureType:
     """The failure type with the best score (ties go to the first of ``TIE_ORDER``)."""
-    intercept, weights = _model()
+    intercept, weights = load_type_model()
     scores = dict(intercept)
     for feature, value in type_features(t, signals).items():
         for kind, weight in weights.get(feature, ()):
