@@ -39,7 +39,11 @@ _ADMISSION_RE = re.compile(
 
 def cut_on_word(text: str, limit: int = ACHIEVEMENT_CHARS) -> str:
     """``text`` on one line, at most ``limit`` characters, cut at a word boundary with "…"."""
-    flat = " ".join(text.split())
+    # Flattening any prefix of the text gives a prefix of the flattened whole, so a long
+    # observation is only flattened as far as the cut needs.
+    flat = " ".join(text[: 4 * limit].split())
+    if len(flat) <= limit:
+        flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
     room = flat[: limit - 1]

@@ -2,6 +2,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from agenther.errors import LLMTransientError
 from agenther.llm_client import LLMClient
@@ -177,3 +179,22 @@ def test_llm_sync_api(fake_llm: FakeOpenAI, client: LLMClient) -> None:
     outcome = OutcomeExtractor(client).extract(t, use_llm=True)
     assert outcome.numbers == ["42"]
     assert outcome.limitations == t.failure_reason  # an empty reply falls back to the reason
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab.    \n\t"), max_size=1500),
+    st.integers(min_value=5, max_value=250),
+)
+# The flattened start is exactly as long as the limit, and more follows.
+@example(text="a b c" + " " * 15 + "d e f", limit=5)
+def test_cut_on_word_reads_only_the_start_it_needs(text: str, limit: int) -> None:
+    """A long text is flattened only as far as the cut needs; the cut is the same as
+    flattening the whole text first."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        expected = flat
+    else:
+        room = flat[: limit - 1]
+        cut = room.rfind(" ")
+        expected = (room[:cut] if cut >= limit // 2 else room).rstrip(" ,;:-") + "…"
+    assert cut_on_word(text, limit) == expected
