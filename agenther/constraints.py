@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agenther.evidence import extract_entities, extract_quantities
+from agenther.evidence import extract_entities
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
+from agenther.quantities import extract_quantities
 from agenther.words import FUNCTION_WORDS, english
 
 _COMPARATOR = (

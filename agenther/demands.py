@@ -30,9 +30,10 @@ from functools import lru_cache
 
 import ahocorasick
 
-from agenther.evidence import extract_quantities, shared_scan
 from agenther.models import AgentStep, FailedTrajectory
+from agenther.quantities import extract_quantities
 from agenther.rules.observations import ObservationKind, observation_kind
+from agenther.scanning import shared_scan
 from agenther.words import tokens
 
 # --- side-effect families ---------------------------------------------------------------------

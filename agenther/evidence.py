@@ -1,9 +1,10 @@
-"""Numbers and named things a run's text mentions, found cheaply and deterministically.
+"""Named things a run's text mentions, and the evidence of one run: what its observations and
+final answer show.
 
-Stage 2 reports them as the run's outcome; the grounding verifier checks that every number and
-entity of a hindsight prompt occurs in ``collect_evidence(run)``. Both sides use the same
-extraction, so "1,000", "1000" and "$1000.00" compare equal and list numbering ("1)", "2.",
-"(3)", "#4"), identifiers (AlphaFold3, gpt-4o, hashes) and URLs never count as quantities.
+Stage 2 reports numbers (``agenther.quantities``) and entities as the run's outcome; the
+grounding verifier checks that every number and entity of a hindsight prompt occurs in
+``collect_evidence(run)``. Both sides use the same extraction, so "1,000", "1000" and
+"$1000.00" compare equal.
 
 Everything is a few precompiled regex passes per text; no NLP model is loaded.
 """
@@ -11,346 +12,14 @@ Everything is a few precompiled regex passes per text; no NLP model is loaded.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from typing import NamedTuple, TypeVar
 
 from agenther.models import FailedTrajectory
+from agenther.quantities import extract_quantities, figures_of, may_state, quantities_of
+from agenther.scanning import matches_at, scanner, shared_scan, url_starts, word_set
 
-R = TypeVar("R")
-
-# Stages and the grounding verifier look at the same observation strings; the cache lets
-# them share one scan (a str caches its hash, so a hit costs a dict lookup). Long texts are
-# scanned afresh so the cache stays small (at most 4096 entries of 8 KB each per function).
-_CACHE_ENTRIES = 4096
-_CACHE_MAX_CHARS = 8192
-
-
-def shared_scan(scan: Callable[[str], R]) -> Callable[[str], R]:
-    """``scan`` with its results cached for texts of up to 8 KB, shared by every caller."""
-    cached = lru_cache(maxsize=_CACHE_ENTRIES)(scan)
-
-    def lookup(text: str) -> R:
-        return cached(text) if len(text) <= _CACHE_MAX_CHARS else scan(text)
-
-    lookup.__doc__ = scan.__doc__
-    lookup.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
-    return lookup
-
-
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Python's regex search tries a pattern at every position unless the pattern opens with a
-# plain character class; the scanners' patterns open with lookbehinds, so a 4 KB text cost
-# thousands of failed attempts. Instead, a cheap class-led pattern lists the few positions
-# where a scanner's match can start (a superset), and the scanner's own pattern is tried only
-# there. Matching at those positions in order, resuming after each match, gives exactly the
-# matches of ``finditer``: a lookbehind sees the text before ``pos``, and no match starts
-# elsewhere. On ASCII text the patterns run compiled with re.ASCII, whose classes are bitmaps:
-# for ASCII characters \w and \d mean the same either way.
-
-
-class _Scanner(NamedTuple):
-    unicode: re.Pattern[str]
-    ascii: re.Pattern[str]
-
-    def __call__(self, text: str) -> re.Pattern[str]:
-        return self.ascii if text.isascii() else self.unicode
-
-
-def _scanner(pattern: str, flags: int = 0) -> _Scanner:
-    return _Scanner(re.compile(pattern, flags), re.compile(pattern, flags | re.ASCII))
-
-
-_URL_START_RE = re.compile(r"https?://|www\.")
-
-
-def _url_starts(text: str) -> list[int]:
-    if "://" not in text and "www." not in text:
-        return []
-    return [m.start() for m in _URL_START_RE.finditer(text)]
-
-
-def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    """The matches ``pattern.finditer(text)`` yields, given every position one can start at."""
-    end = 0
-    match = pattern.match
-    for start in starts:
-        if start >= end:
-            found = match(text, start)
-            if found is not None:
-                end = found.end()
-                yield found
-
-
-# --- numbers -----------------------------------------------------------------------------------
-
-_SCALES = {
-    "k": 10**3,
-    "K": 10**3,
-    "thousand": 10**3,
-    "M": 10**6,
-    "mn": 10**6,
-    "million": 10**6,
-    "B": 10**9,
-    "bn": 10**9,
-    "billion": 10**9,
-    "trillion": 10**12,
-}
-
-# URLs and ISO dates are matched as whole tokens so the digits inside them are not read as
-# separate quantities; a number must not touch a word character, "." or "#" on its left
-# (identifiers, versions, "#4") nor a word character on its right unless that is its unit.
-_NUMBER_RE = _scanner(
-    r"""
-    (?=[\d$€£¥.\-−hw])(?:
-      (?P<url>\b(?:https?://|www\.)[^\s<>"')\]]+)
-    | (?<![\w.])(?P<date>\d{4}-\d{2}-\d{2})(?![\w-])
-    | (?<![\w.#])(?<![A-Za-z_][-−])
-      (?P<sign>[-−])?
-      (?P<cur>[$€£¥])?
-      (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
-      (?P<exp>[eE][-+]?\d+)?
-      (?P<ver>(?:\.\d+)+)?
-      (?:\s(?P<word>thousand|million|billion|trillion)\b)?
-      (?P<unit>%|[A-Za-z]{1,5})?
-      (?![\w])
-    )
-    """,
-    re.VERBOSE,
-)
-
-# Where a match of _NUMBER_RE can start besides a URL: a digit, sign, currency or "." that
-# follows no word character or "." (the weakest of its branches' lookbehinds).
-_NUMBER_START_RE = _scanner(r"[\d$€£¥.\-−](?<![\w.].)")
-
-
-def _number_matches(text: str) -> Iterator[re.Match[str]]:
-    starts = [m.start() for m in _NUMBER_START_RE(text).finditer(text)]
-    urls = _url_starts(text)
-    if urls:
-        starts = sorted({*starts, *urls})
-    return _matches_at(_NUMBER_RE(text), text, starts)
-
-
-# Beyond a float's range no quantity is meant: "5577e7998565" is a hex id, and its decimal
-# form would overflow (or run to millions of digits).
-_MAX_EXPONENT = 308
-
-# Characters after which a bare small integer starts a list item ("Results: 1) ...").
-_ITEM_BOUNDARY = frozenset("\n:;.!?")
-
-
-class Quantity(NamedTuple):
-    """One quantity as written (``raw``) and as compared (``value``).
-
-    A NamedTuple because thousands are built per second and a frozen dataclass is far
-    slower to construct."""
-
-    raw: str
-    value: str
-    currency: str = ""
-    unit: str = ""
-
-
-# Values are exact however many digits a number has (the default context would round past
-# 28): a value's digits are then always those written, which ``may_state`` relies on.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-
-
-# Values recur (counts, prices, years), and a Decimal round trip costs microseconds.
-@lru_cache(maxsize=16384)
-def _canonical(
-    sign: str | None, num: str, exp: str | None, word: str | None, unit: str | None
-) -> str:
-    scale = _SCALES.get(word or "") or _SCALES.get(unit or "")
-    if not exp and not scale:
-        whole, _, fraction = num.replace(",", "").partition(".")
-        fraction = fraction.rstrip("0")
-        value = str(int(whole or "0")) + ("." + fraction if fraction else "")
-    else:
-        dec = Decimal(num.replace(",", "") + (exp or ""))
-        if scale:
-            dec = _EXACT.multiply(dec, scale)
-        value = format(_EXACT.normalize(dec), "f")
-        if "." in value:
-            value = value.rstrip("0").rstrip(".")
-    if sign and value.strip("0."):
-        value = "-" + value
-    return value
-
-
-def _list_number(text: str, start: int, end: int, num: str, previous: int) -> int | None:
-    """The item number if ``num`` (a bare integer at ``start:end``) numbers a list item
-    ("1)", "(2)", "3."), else None.
-
-    A marker stands at the start of an item (text start, a new line or after ":;.!?"), or
-    continues the list the previous marker started ("1) apples 2) pears").
-    """
-    if len(num) > 3 or not num.isdigit():
-        return None
-    after = text[end : end + 1]
-    if after == ")" and start and text[start - 1] == "(":
-        return int(num)
-    if after == ")" or (after == "." and text[end + 1 : end + 2] in ("", " ", "\n", "\t")):
-        value = int(num)
-        if previous and value == previous + 1:
-            return value
-        i = start - 1
-        while i >= 0 and text[i] in " \t":
-            i -= 1
-        if i < 0 or text[i] in _ITEM_BOUNDARY:
-            return value
-    return None
-
-
-def _inside_identifier(text: str, start: int) -> bool:
-    """ "72B" in "Qwen2.5-72B": a hyphen joins it to a token that starts with a letter.
-
-    (A letter right before the hyphen is excluded by the regex; this catches the digit case,
-    which is otherwise a range such as "5-10".)
-    """
-    if start < 2 or text[start - 1] not in "-−" or not text[start - 2].isdigit():
-        return False
-    i = start - 2
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "._"):
-        i -= 1
-    return text[i].isalpha()
-
-
-_GROUPS = ("url", "date", "sign", "cur", "num", "exp", "ver", "word", "unit")
-
-
-@shared_scan
-def _quantities(text: str) -> tuple[Quantity, ...]:
-    seen: set[tuple[str, str]] = set()
-    found: list[Quantity] = []
-    last_item = 0
-    for match in _number_matches(text):
-        url, date, sign, cur, num, exp, ver, word, unit = match.group(*_GROUPS)
-        if url:
-            continue
-        if date:
-            quantity = Quantity(raw=date, value=date)
-        else:
-            start = match.start()
-            if not (cur or sign or unit or word or exp or ver):
-                item = _list_number(text, start, match.end(), num, last_item)
-                if item is not None:
-                    last_item = item
-                    continue
-            if _inside_identifier(text, start) or (exp and abs(int(exp[1:])) > _MAX_EXPONENT):
-                continue
-            if ver:
-                quantity = Quantity(raw=match.group(0), value=num + ver)
-            else:
-                quantity = Quantity(
-                    raw=match.group(0),
-                    value=_canonical(sign, num, exp, word, unit),
-                    currency=cur or "",
-                    unit=unit or word or "",
-                )
-        key = (quantity.value, quantity.currency)
-        if key not in seen:
-            seen.add(key)
-            found.append(quantity)
-    return tuple(found)
-
-
-# Whether a text can state a value at all, without scanning it. Every way of writing a value
-# ("4,320", "4320.00", "$4.32k", "43.2e2") puts its significant digits (no sign, point or
-# zeros at either end) in a row once the text's "," and "." are removed: the scale and the
-# exponent only shift the point, and values are never rounded (``_EXACT``).
-_PLAIN_VALUE_RE = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-@lru_cache(maxsize=16384)
-def _significant_digits(value: str) -> str:
-    """The digits every writing of ``value`` holds in a row ("" when that is not known)."""
-    if not _PLAIN_VALUE_RE.fullmatch(value):
-        return ""  # a date or a dotted version
-    return value.lstrip("-").replace(".", "").strip("0")
-
-
-@shared_scan
-def _digit_text(text: str) -> str:
-    return text.replace(",", "").replace(".", "")
-
-
-def may_state(text: str, values: Iterable[str]) -> bool:
-    """False only when no quantity of ``text`` can have one of ``values``: a cheap test that
-    spares a number scan of texts that cannot back a claim."""
-    digits = None
-    for value in values:
-        needed = _significant_digits(value)
-        if not needed or needed in text:
-            return True
-        if digits is None:
-            digits = _digit_text(text)
-        if needed in digits:
-            return True
-    return False
-
-
-def extract_quantities(text: str) -> list[Quantity]:
-    """Quantities in ``text`` in order of appearance, each value (per currency) once."""
-    return list(_quantities(text))
-
-
-def extract_numbers(text: str) -> list[str]:
-    """Canonical values (see ``normalize_number``) of the quantities in ``text``, each once."""
-    return list(dict.fromkeys(q.value for q in _quantities(text)))
-
-
-def normalize_number(s: str) -> str:
-    """The comparable form of a written quantity: "1,000", "1000", "$1000.0" → "1000";
-    "3.5e6" → "3500000"; "2.5 million" → "2500000". Text with no quantity is only lowered."""
-    for quantity in extract_quantities(s.strip()):
-        return quantity.value
-    return s.strip().lower()
-
-
-# Digit runs as a reader compares them ("2,630.50", "18:00", "5.2"), digits inside identifiers
-# included ("TR-220"): a hindsight prompt is checked against the observations that way, and a
-# number only the agent's answer or its own tool arguments show is not the environment's word.
-_FIGURE_RE = re.compile(r"\d+(?:[.,:]\d+)*")
-# A decimal comma: one or two digits after the only comma ("299,97", "31,60 €"), with dots
-# grouping thousands before it ("184.350,00"); three digits after a comma group thousands.
-_DECIMAL_COMMA_RE = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+),\d{1,2}")
-
-
-def normal_figure(figure: str) -> str:
-    """``figure`` as one notation writes it: "184.350,00" and "184,350.00" are "184350.00",
-    the "04" of "04/10/2024" is 4."""
-    figure = figure.rstrip(".:")
-    if "," in figure:  # most figures have none: skip the regex
-        if _DECIMAL_COMMA_RE.fullmatch(figure):
-            return figure.replace(".", "").replace(",", ".")
-        figure = figure.replace(",", "")
-    if figure[:1] == "0" and figure.isdigit():
-        return figure.lstrip("0") or "0"
-    return figure
-
-
-@lru_cache(maxsize=4096)
-def figures(text: str) -> frozenset[str]:
-    """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
-    comma written as a point."""
-    return frozenset(normal_figure(m) for m in _FIGURE_RE.findall(text))
-
-
-def figures_of(texts: Iterable[str]) -> frozenset[str]:
-    """``figures`` of the texts joined by newlines (no figure spans a newline), each text's
-    figures cached on their own: a run's joined observations are a new string every time."""
-    return frozenset().union(*(figures(text) for text in texts))
-
-
-# --- entities ----------------------------------------------------------------------------------
-
-_FILE_EXTENSIONS = _word_set(
+_FILE_EXTENSIONS = word_set(
     """
     csv tsv xlsx xls json jsonl yaml yml toml ini cfg xml html htm md txt log pdf doc docx ppt
     pptx py ipynb js ts tsx jsx go rs java kt rb php cpp hpp cc c h cs swift sh sql parquet avro
@@ -368,7 +37,7 @@ _LOWER_ID = rf"[a-z]++{_DIGIT_TAIL}"
 # at once; possessive quantifiers keep a failing branch from backtracking through a word.
 # A dotted token ("report.csv", "a/b.json") is a file name if its extension is a known one;
 # that is checked in Python, which is cheaper than a regex alternation of extensions.
-_ENTITY_RE = _scanner(
+_ENTITY_RE = scanner(
     rf"""
     (?<!\w)(?:
       (?P<url>(?:https?://|www\.)[^\s<>"')\]]+)
@@ -385,7 +54,7 @@ _ENTITY_RE = _scanner(
 # those comes later in the word, so they are looked for in the reversed text, where it comes
 # first and the word's start is where the match ends. (Matches cannot overlap: only a file
 # name's run can hold a capital or digit, and it then starts where the file name does.)
-_REVERSED_ENTITY_START_RE = _scanner(
+_REVERSED_ENTITY_START_RE = scanner(
     r"""[A-Z'"`./\d](?:
       (?<=[A-Z'"`])(?!\w)
     | (?<=[\w-][./])[\w-]++
@@ -400,14 +69,14 @@ def _entity_matches(text: str) -> Iterator[re.Match[str]]:
     reversed_text = text[::-1]
     starts = [size - m.end() for m in _REVERSED_ENTITY_START_RE(text).finditer(reversed_text)]
     starts.reverse()
-    urls = _url_starts(text)
+    urls = url_starts(text)
     if urls:
         starts = sorted({*starts, *urls})
-    return _matches_at(_ENTITY_RE(text), text, starts)
+    return matches_at(_ENTITY_RE(text), text, starts)
 
 
 # Words that are capitalised for grammar, not because they name something.
-_STOP_WORDS = _word_set(
+_STOP_WORDS = word_set(
     """
     a an the this that these those it its i i'm i've i'll i'd we you he she they my our your
     their his her me us them and or but nor if then so yet no not none yes ok okay all any
@@ -596,7 +265,7 @@ class Evidence:
         numbers: set[str] = set()
         money: set[str] = set()
         for part in self._parts:
-            for quantity in _quantities(part):
+            for quantity in quantities_of(part):
                 numbers.add(quantity.value)
                 if quantity.currency:
                     money.add(quantity.value)
@@ -612,7 +281,7 @@ class Evidence:
             (q.value == value and (q.currency or not money))
             for part in self._parts
             if may_state(part, values)
-            for q in _quantities(part)
+            for q in quantities_of(part)
         )
 
     def has_number(self, written: str) -> bool:

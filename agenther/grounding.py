@@ -19,15 +19,10 @@ from dataclasses import dataclass, field
 
 from agenther.constraints import Constraint, find_constraints, unmet_constraints
 from agenther.demands import demand_problems
-from agenther.evidence import (
-    Evidence,
-    Quantity,
-    collect_evidence,
-    extract_entities,
-    extract_quantities,
-)
+from agenther.evidence import Evidence, collect_evidence, extract_entities
 from agenther.models import FailedTrajectory, FailureAnalysis, ReplayOutcome
 from agenther.places import observed_under_another_name
+from agenther.quantities import Quantity, extract_quantities
 from agenther.words import stem, tokens
 
 # --- injection and self-reference --------------------------------------------------------------

@@ -3,7 +3,7 @@
 Rule mode follows the paper: each observation with usable content (not an error, an empty
 result, a bare acknowledgement or the model's own text relayed by a tool) is one achievement,
 cut to about 200 characters on a word boundary; numbers and entities come from
-``agenther.evidence`` over those observations only. The goal is ignored; limitations come
+``agenther.quantities`` and ``agenther.evidence`` over those observations only. The goal is ignored; limitations come
 from the failure reason, else from the final answer's own admissions.
 
 LLM mode asks for strictly factual statements about the observations (the goal is not shown,
@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from agenther.evidence import collect_evidence, extract_entities, extract_quantities
+from agenther.evidence import collect_evidence, extract_entities
 from agenther.models import FailedTrajectory, ReplayOutcome
+from agenther.quantities import extract_quantities
 from agenther.reply_bounds import few, short_text
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.run_text import INJECTION_NOTICE, fit_context, render_trajectory

@@ -6,14 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agenther import evidence as ev
-from agenther.evidence import (
-    collect_evidence,
-    extract_entities,
-    extract_numbers,
-    extract_quantities,
-    normalize_number,
-)
+from agenther import quantities
+from agenther.evidence import collect_evidence, extract_entities
 from agenther.models import AgentStep, FailedTrajectory
+from agenther.quantities import extract_numbers, extract_quantities, normalize_number
 from agenther.rules.observations import ObservationKind, observation_kind
 
 REFERENCE = Path(__file__).parent.parent / "data" / "reference_example_trajectories.json"
@@ -213,7 +209,7 @@ def test_scans_at_candidate_starts_equal_plain_finditer(tokens: list[str], glue:
     text = glue.join(tokens)
     for scan, pattern in (
         (ev._entity_matches, ev._ENTITY_RE.unicode),
-        (ev._number_matches, ev._NUMBER_RE.unicode),
+        (quantities._number_matches, quantities._NUMBER_RE.unicode),
     ):
         fast = [(m.span(), m.groupdict()) for m in scan(text)]
         assert fast == [(m.span(), m.groupdict()) for m in pattern.finditer(text)], text
@@ -245,7 +241,7 @@ def test_a_text_is_only_skipped_when_it_cannot_state_the_value(written: list[str
     make a grounded claim look invented."""
     text = "Prices: " + "; ".join(written) + "."
     for value in extract_numbers(text):
-        assert ev.may_state(text, [value]), (text, value)
+        assert quantities.may_state(text, [value]), (text, value)
 
 
 @pytest.mark.parametrize(
@@ -266,11 +262,11 @@ def test_a_text_is_only_skipped_when_it_cannot_state_the_value(written: list[str
 )
 def test_every_writing_of_a_value_may_state_it(text: str, value: str) -> None:
     assert value in extract_numbers(text)
-    assert ev.may_state(text, [value])
+    assert quantities.may_state(text, [value])
 
 
 def test_a_text_without_the_digits_is_not_scanned() -> None:
-    assert not ev.may_state("3 rooms at $120 a night", ["4320", "99.5"])
-    assert ev.may_state("3 rooms at $120 a night", ["4320", "12"])
+    assert not quantities.may_state("3 rooms at $120 a night", ["4320", "99.5"])
+    assert quantities.may_state("3 rooms at $120 a night", ["4320", "12"])
     # A date or a version has no significant digits to look for: always scanned.
-    assert ev.may_state("nothing", ["2024-03-01"])
+    assert quantities.may_state("nothing", ["2024-03-01"])

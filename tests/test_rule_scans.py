@@ -15,8 +15,7 @@ import unicodedata
 
 import pytest
 
-from agenther import AgentHERPipeline, PipelineConfig, demands, places
-from agenther import evidence as ev
+from agenther import AgentHERPipeline, PipelineConfig, demands, places, quantities
 from agenther.errors import StageError
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis
 from agenther.rules import lexicon, steps
@@ -158,8 +157,8 @@ def test_ascii_fold_equals_the_unicode_fold() -> None:
 
 def test_a_hex_id_with_a_huge_exponent_is_no_quantity() -> None:
     # "5577e7998565" once overflowed decimal and failed the whole run at Stage 1.
-    assert ev.extract_numbers('{"request_id": "5577e7998565", "total": 3}') == ["3"]
-    assert ev.extract_numbers("3.5e6 and 1e308") == ["3500000", "1" + "0" * 308]
+    assert quantities.extract_numbers('{"request_id": "5577e7998565", "total": 3}') == ["3"]
+    assert quantities.extract_numbers("3.5e6 and 1e308") == ["3500000", "1" + "0" * 308]
 
 
 def test_rule_path_without_a_loop_equals_arelabel() -> None:

@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from agenther.evidence import Evidence, figures
+from agenther.evidence import Evidence
 from agenther.grounding import has_injection, ungrounded
 from agenther.models import AgentStep
+from agenther.quantities import figures
 from agenther.rules.vocabulary import contains_words, join_parts, word_list, word_set
 
 _QUERY_KEYS = word_list(

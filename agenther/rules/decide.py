@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agenther.demonstration import run_problem
-from agenther.evidence import extract_entities, figures
+from agenther.evidence import extract_entities
 from agenther.grounding import verify_grounding
 from agenther.models import (
     FailedTrajectory,
@@ -39,6 +39,7 @@ from agenther.models import (
     RelabeledData,
     ReplayOutcome,
 )
+from agenther.quantities import figures
 from agenther.request_style import style_problems
 from agenther.rules.clauses import (
     kept_unmet_things,

@@ -5,11 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from agenther.constraints import Constraint, find_constraints, unmet_constraints
-from agenther.evidence import (
-    Evidence,
-    evidence_texts,
-    file_names_in,
-)
+from agenther.evidence import Evidence, evidence_texts, file_names_in
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.arguments import command_lines
 from agenther.rules.observations import ObservationKind, observation_kind

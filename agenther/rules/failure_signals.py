@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass
 
 from agenther.constraints import find_constraints
-from agenther.evidence import extract_entities, extract_numbers, may_state
+from agenther.evidence import extract_entities
 from agenther.grounding import has_injection
 from agenther.models import FailedTrajectory, FailureType
+from agenther.quantities import extract_numbers, may_state
 from agenther.rules.lexicon import COMPARATOR_GROUP, DESTRUCTIVE_GROUP, lexicon_matches
 from agenther.rules.observations import ObservationKind, failed_head, observation_kind
 from agenther.words import LETTER_WORD_RE, WORD_RE, prefix_stem

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from agenther.evidence import extract_quantities, figures, figures_of, normal_figure
 from agenther.models import FailedTrajectory
+from agenther.quantities import extract_quantities, figures, figures_of, normal_figure
 from agenther.words import english
 
 _SMALL_COUNT = 10  # "3 results", "two of five": counting what was listed, not a claim

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from agenther.evidence import shared_scan
 from agenther.rules.vocabulary import word_set
+from agenther.scanning import shared_scan
 
 
 class ObservationKind(StrEnum):

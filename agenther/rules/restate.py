@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from agenther.evidence import Evidence, extract_quantities
+from agenther.evidence import Evidence
+from agenther.quantities import extract_quantities
 from agenther.rules.vocabulary import word_set
 
 # "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agenther.evidence import extract_entities, extract_quantities
+from agenther.evidence import extract_entities
 from agenther.grounding import has_injection
+from agenther.quantities import extract_quantities
 from agenther.rules.facts import RunFacts
 from agenther.rules.vocabulary import REQUEST_WORDS, contains_words, word_set
 from agenther.words import WORD_RE, stem
