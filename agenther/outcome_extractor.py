@@ -3,8 +3,8 @@
 Rule mode follows the paper: each observation with usable content (not an error, an empty
 result, a bare acknowledgement or the model's own text relayed by a tool) is one achievement,
 cut to about 200 characters on a word boundary; numbers and entities come from
-``agenther.quantities`` and ``agenther.evidence`` over those observations only. The goal is ignored; limitations come
-from the failure reason, else from the final answer's own admissions.
+``agenther.quantities`` and ``agenther.evidence`` over those observations only. The goal is
+ignored; limitations come from the failure reason, else from the final answer's own admissions.
 
 LLM mode asks for strictly factual statements about the observations (the goal is not shown,
 so it cannot colour them) and keeps only the numbers and entities the run's evidence contains.
