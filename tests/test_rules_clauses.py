@@ -97,6 +97,30 @@ def test_no_detail_is_dropped_unless_cleanly(reason: str, answer: str) -> None:
     assert without_missing_detail(RECIPE, reason, answer, "") is None
 
 
+@pytest.mark.parametrize(
+    ("request_text", "actions"),
+    [
+        # "sign" gets somewhere too, and a later action may start with it.
+        (
+            "Add the blue kettle to my wishlist, then sign me up for the newsletter",
+            ["Add the blue kettle to my wishlist", "sign me up for the newsletter"],
+        ),
+        # "then" before a noun phrase: the second action's verb is the first one's.
+        (
+            "Find a rental car in Porto for 3 to 6 May, and then a hotel near Ribeira",
+            ["Find a rental car in Porto for 3 to 6 May", "a hotel near Ribeira"],
+        ),
+        # Without "then" the noun phrase is the first action's second object.
+        (
+            "Find a rental car and a hotel in Porto",
+            ["Find a rental car and a hotel in Porto"],
+        ),
+    ],
+)
+def test_where_a_request_splits_into_actions(request_text: str, actions: list[str]) -> None:
+    assert split_actions(request_text) == actions
+
+
 def test_a_lead_in_stays_with_the_first_action() -> None:
     request = "In Q2_sales.xlsx, add a Total column, then make a bar chart on a new sheet."
     assert split_actions(request.rstrip(".")) == [
@@ -145,6 +169,34 @@ def test_a_past_form_names_its_verb() -> None:
     request = "Draft the newsletter: gather the product updates, write it, and send it to the list."
     kept = without_failed_action(request, "The newsletter was never sent.", "Draft saved.", "")
     assert kept == "Draft the newsletter: gather the product updates and write it."
+
+
+def test_a_base_form_ending_in_e_meets_its_past_form() -> None:
+    # "archived" names "archive it": ``stem`` alone gives "archiv" and "archive".
+    request = (
+        "Find the shipping notice from Norvik, forward it to ops@acme.io, and then archive it."
+    )
+    reason = "The notice was never archived; the run stops after the forward."
+    answer = "Forwarded Norvik's shipping notice to ops@acme.io."
+    assert without_failed_action(request, reason, answer, answer) == (
+        "Find the shipping notice from Norvik and forward it to ops@acme.io."
+    )
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "The average basket size was never computed; the run stops after counting Lyon orders.",
+        "Basket size not addressed; the run stops after counting Lyon orders.",
+    ],
+)
+def test_the_subject_of_a_negated_passive_names_the_failed_part(reason: str) -> None:
+    # "computed"/"addressed" name no action and "Lyon orders" names the kept one: what was not
+    # computed tells them apart.
+    request = "How many orders came from Lyon in May, and what was the average basket size?"
+    answer = "There were 412 orders from Lyon in May."
+    kept = without_failed_action(request, reason, answer, answer)
+    assert kept == "How many orders came from Lyon in May?"
 
 
 def test_a_partly_done_action_keeps_every_word_of_the_reason() -> None:

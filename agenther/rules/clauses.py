@@ -69,12 +69,24 @@ _FOREIGN_JOINER = re.compile(
 )
 
 
+# The first words of a request that is a command ("Find …", "Look for …"), not a wish ("I need
+# …") or a question.
+COMMAND_VERBS = _ACTION_VERBS | _PREPARATORY | word_set("survey shortlist source screen recommend")
+
+
 def split_actions(request: str) -> list[str]:
     """The request cut where a joiner is followed by an action verb (or, in English, a second
     question); a request in another language is cut at every conjunction."""
     if english(request):
         joins = list(_JOINER.finditer(request))
-        cuts = [m.span() for m in joins if m.group(1).lower() in _ACTION_VERBS]
+        # "Find a rental car in Lisbon, and then a hotel near Alfama": "then" before a noun
+        # phrase is a second action whose verb is the first one's.
+        cuts = [
+            m.span()
+            for m in joins
+            if m.group(1).lower() in _ACTION_VERBS | _PREPARATORY
+            or ("then" in m.group(0).lower() and m.group(1).lower() in ("a", "an"))
+        ]
         questions = [
             m.span()
             for m in joins
@@ -109,6 +121,9 @@ def _key(word: str) -> str:
     key = stem(word)
     if key != word and len(key) > 4 and key[-1] == key[-2] and key[-1] not in "lsfz":
         key = key[:-1]
+    # "archive"/"archived", "schedule"/"scheduled": ``stem`` leaves the base form's "e".
+    if key.endswith("e") and len(key) > 4:
+        key = key[:-1]
     return key
 
 
@@ -135,15 +150,21 @@ _PARTIAL_RE = re.compile(
 _TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
 
 
-def _negated_words(reason: str, negations: frozenset[str] = _NEGATION) -> list[str]:
+def _negated_words(
+    reason: str, negations: frozenset[str] = _NEGATION, *, subjects: bool = False
+) -> list[str]:
     """The words in the scope of a negation in ``reason``: up to six words after "never"/
-    "not"/"no"/"missing the", or before a clause-final "missing"."""
+    "not"/"no"/"missing the", or before a clause-final "missing". With ``subjects``, also the
+    subject of a negated passive: "The combined MRR was never computed", "Aspirin interaction
+    not addressed" (the words before "was never" name the thing, "computed" only the verb)."""
     tokens = [t.rstrip(".").lower() for t in _TOKEN_RE.findall(reason)]
     scoped: list[str] = []
     for i, token in enumerate(tokens):
         negation = token in negations or token.endswith(("n't", "n’t"))
         negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
         clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
+        if subjects and (token in _VERB_NEGATION or token.endswith(("n't", "n’t"))):
+            scoped.extend(_negation_subject(tokens, i))
         if token in _MISSING and clause_end:
             j = i
             while j > 0 and i - j < _SCOPE_WORDS and tokens[j - 1][:1].isalnum():
@@ -157,8 +178,26 @@ def _negated_words(reason: str, negations: frozenset[str] = _NEGATION) -> list[s
     return scoped
 
 
-def _negated(reason: str) -> set[str]:
-    return _content(" ".join(_negated_words(reason)))
+_AUXILIARY = frozenset("was were is are be been being has have had wasn't weren't isn't".split())
+
+
+def _negation_subject(tokens: list[str], i: int) -> list[str]:
+    """The clause's words before the negation at ``i`` (and its auxiliaries): what a negated
+    passive is about, "the invoice e-mail was never archived", "aspirin interaction not
+    addressed"."""
+    j = i
+    while j > 0 and tokens[j - 1] in _AUXILIARY:
+        j -= 1
+    end = j
+    while j > 0 and end - j < _SCOPE_WORDS and tokens[j - 1][:1].isalnum():
+        if tokens[j - 1] in _SCOPE_END:
+            break
+        j -= 1
+    return tokens[j:end]
+
+
+def _negated(reason: str, *, subjects: bool = False) -> set[str]:
+    return _content(" ".join(_negated_words(reason, subjects=subjects)))
 
 
 def unmet_things(reason: str) -> set[str]:
@@ -193,6 +232,8 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     contents = [words - shared for words in contents]
     everywhere = [len(words & named) for words in contents]
     overlap = [len(words & _negated(reason)) for words in contents]
+    if not any(overlap):  # the negated verb names no action: what it is about may
+        overlap = [len(words & _negated(reason, subjects=True)) for words in contents]
     if not any(overlap) or _PARTIAL_RE.search(reason):
         overlap = everywhere  # "only six months returned": a kept action may be partial too
     best = max(overlap)
