@@ -30,7 +30,8 @@ _COMPARATOR = (
 _UNIT = (
     r"(?:\s?(?!(?:and|or|with|that|which|in|on|at|for|to|from|of|the|a|an|but|per|if|so"
     r"|before|after|under|over|below|above|within|between|than)\b)"
-    r"[A-Za-z]+)?"
+    # "65 m²", "12 m³": a unit's power sign is part of it.
+    r"[A-Za-z]+[²³]?)?"
 )
 _VALUE = (
     r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"

@@ -419,6 +419,25 @@ def test_a_tool_name_the_user_never_said_is_not_read_back(name: str, request_tex
     assert describe_step(trajectory.steps[0], collect_evidence(trajectory), request_text) is None
 
 
+@pytest.mark.parametrize(
+    ("query", "natural"),
+    [
+        ("protein folding papers", True),
+        ("papers on diffusion models for audio", True),
+        ("stainless steel sheet suppliers price 1", False),
+        ("LiFePO4 cells suppliers", False),
+        ("US total market index funds 2", False),
+    ],
+)
+def test_a_keyword_string_is_no_search_request(query: str, natural: bool) -> None:
+    # "Search the web for stainless steel sheet suppliers price 1" reads the agent's query back.
+    observation = f"1. {query} - example.com"
+    trajectory = run(f"Look up {query}.", [("web_search", {"query": query}, observation)], "")
+    described = describe_step(trajectory.steps[0], collect_evidence(trajectory), "")
+    assert described is not None
+    assert (described[0] == f"search the web for {query}") is natural
+
+
 def test_name_words() -> None:
     assert name_words("getStockPrice") == ["get", "stock", "price"]
     assert name_words("browser.click") == ["browser", "click"]

@@ -13,13 +13,16 @@ import re
 
 from agenther.constraints import Constraint
 from agenther.demands import demanded_actions
+from agenther.rules.clauses import COMMAND_VERBS
 from agenther.rules.vocabulary import word_set
 from agenther.words import english
 
 # What may stand between a constraint and the thing it constrains ("with prices under $5").
 _ATTRIBUTE_BEFORE_RE = re.compile(
     r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
-    r"(?P<attr>(?:[\w'-]+\s+){0,3}?)(?:(?:is|are|was|were|be|of|at)\s+)?$",
+    # "papers for traffic where citations under 4,000": the attribute is "citations".
+    r"(?P<attr>(?:(?!(?:with|that|which|whose|where|having|for)\s)[\w'-]+\s+){0,3}?)"
+    r"(?:(?:is|are|was|were|be|of|at)\s+)?$",
     re.IGNORECASE,
 )
 # A verb on the request itself, not an attribute of its object: "keep it", "make them".
@@ -56,10 +59,14 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     text = original
     attributes: list[str] = []
     insert_at = len(original)
+    cut_from = len(original)  # where a whole clause went: the constraints after it went too
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
-        if without := _without_condition(text, start, end):
-            text = without
+        if start >= cut_from:
+            continue
+        if condition := _condition_span(text, start, end):
+            cut_from, cut_end = condition
+            text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
             continue
         # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
         measured = _MEASURED_AFTER_RE.match(text, end)
@@ -99,33 +106,42 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         items += [a for a in unique if a.startswith("how ")]
         listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
         end = _sentence_end(text, min(insert_at, len(text)))
-        text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
+        if text.split(maxsplit=1)[0].lower() in COMMAND_VERBS:
+            text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
+        else:  # "I need suppliers for nitrile gloves and list …" joins a wish to a command
+            stop = "?" if text[end : end + 1] == "?" else "."
+            text = f"{text[:end].rstrip()}{stop} List {listed}.{text[end + 1 :]}"
     if text[-1:] not in ".!?":
         text += "."
     return _complete(text)
 
 
 # "…, but only if the price is below $12", "…, aber nur wenn der Kurs unter 150 € liegt": a
-# condition is a clause of its own, and it goes whole.
+# condition is a clause of its own, and it goes whole. So does a restriction ("…, but only
+# count cities with at least 50 orders", "…, only ones with fares under $400"): without its
+# limit it restricts nothing.
+_BUT = r"(?:but|pero|aber|mais|ma|mas|maar|ale)\s+"
+_ONLY = r"(?:only|solo|sólo|nur|seulement|só|alleen|tylko)\s+"
 _CONDITION_RE = re.compile(
-    r"(?:,\s*)?(?:(?:but|pero|aber|mais|ma|mas|maar|ale)\s+)?(?:(?:only|solo|sólo|nur|seulement"
-    r"|só|alleen|tylko)\s+)?(?<!\w)(?:if|provided|as\s+long\s+as|si|wenn|falls|sofern|se|als"
-    r"|jeśli|jeżeli|pourvu\s+que|siempre\s+que)\s",
+    r",\s*only\s+(?:the\s+)?(?:ones|those)\s"  # "…, only ones with citations under 2,000"
+    rf"|(?:,\s*)?(?:{_BUT}{_ONLY}(?!(?:if|si|wenn|se|als)\s)|(?:{_BUT})?(?:{_ONLY})?(?<!\w)"
+    r"(?:if|provided|as\s+long\s+as|si|wenn|falls|sofern|se|als|jeśli|jeżeli|pourvu\s+que"
+    r"|siempre\s+que)\s)",
     re.IGNORECASE,
 )
 _CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
 
 
-def _without_condition(text: str, start: int, end: int) -> str | None:
-    """``text`` without the conditional clause the constraint at ``start:end`` is part of, or
-    None if it is part of none."""
-    clause_start = max(text.rfind(mark, 0, start) for mark in ",;.!?") + 1
+def _condition_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the conditional clause the constraint at ``start:end`` is part of begins and
+    ends in ``text``, or None if it is part of none."""
+    breaks = list(_CLAUSE_BREAK_RE.finditer(text, 0, start))  # not the point in "0.30%"
+    clause_start = breaks[-1].start() + 1 if breaks else 0
     conditions = list(_CONDITION_RE.finditer(text, max(0, clause_start - 1), start))
     if not conditions:
         return None
     after = _CLAUSE_BREAK_RE.search(text, end)
-    cut_end = after.start() if after else len(text)
-    return text[: conditions[-1].start()].rstrip() + " " + text[cut_end:].lstrip()
+    return conditions[-1].start(), after.start() if after else len(text)
 
 
 # A sentence may not end on a word that needs what was cut: "…, but only if the price is."
@@ -235,10 +251,14 @@ _FOREIGN_DANGLING_RE = re.compile(
 def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
     """``original`` without the ``unmet`` constraints and the words that introduce them."""
     text = original
+    cut_from = len(original)  # where a whole clause went: the constraints after it went too
     for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
         start, end = constraint.start, constraint.end
-        if without := _without_condition(text, start, end):
-            text = without
+        if start >= cut_from:
+            continue
+        if condition := _condition_span(text, start, end):
+            cut_from, cut_end = condition
+            text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
             continue
         # (Not after money: "por menos de 90 € en Amazon" names the shop.)
         measured = None if constraint.currency else _FOREIGN_MEASURED_AFTER_RE.match(text, end)

@@ -168,6 +168,22 @@ def requested_words(words: list[str], request: str) -> bool:
     return all(stem(w) in asked for w in words)
 
 
+_PREPOSITIONS = word_set("on for in of from about with near to at by under over between")
+_PLURAL_RE = re.compile(r"^[a-z]{3,}[^s]s$")
+
+
+def _keyword_list(query: str) -> bool:
+    """Whether search terms are keywords strung together, which no one says in a request:
+    "stainless steel sheet suppliers price 1", "LiFePO4 cells suppliers", "index funds 2".
+    After the first plural noun only a phrase it governs may follow ("papers on diffusion
+    models"), and the terms never end on a bare number."""
+    words = query.split()
+    if words and words[-1].isdigit():
+        return True
+    plural = next((i for i, w in enumerate(words) if _PLURAL_RE.match(w)), None)
+    return plural is not None and plural + 1 < len(words) and words[plural + 1] not in _PREPOSITIONS
+
+
 def describe_step(step: AgentStep, ev: Evidence, request: str = "") -> tuple[str, str] | None:
     """A plain-verb request for one tool call, and its kind; None if nothing can be said.
     ``request`` is the user's original request: a tool named by nouns alone is only said
@@ -215,6 +231,9 @@ def describe_step(step: AgentStep, ev: Evidence, request: str = "") -> tuple[str
         return (f"fetch {target}", _READ) if target else ("look up", _FETCH)
     if kind == _SEARCH:
         obj = query or target
+        if obj and _keyword_list(obj):
+            # Said as what it is; no request reads that way, so it is never one on its own.
+            return (f"{verb} for the keywords {obj}", kind)
         if route and noun:
             # A one-word topic reads as a modifier: "search for technology news today".
             if query and len(query.split()) == 1 and query.islower():
