@@ -241,6 +241,11 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Find laptops for students, only ones with price under $900 and weight below 2 kg",
             "Find laptops for students.",
         ),
+        # A question stays one.
+        (
+            "Which flights go Madrid to Rome, only ones with fare under $405.",
+            "Which flights go Madrid to Rome?",
+        ),
         # "for audio where citations": the attribute is what "where" introduces.
         (
             "Find papers on diffusion models for audio where citations under 3,100 citations.",

@@ -113,7 +113,14 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             text = f"{text[:end].rstrip()}{stop} List {listed}.{text[end + 1 :]}"
     if text[-1:] not in ".!?":
         text += "."
+    if _QUESTION_RE.match(text) and "." not in text[:-1] and text.endswith("."):
+        text = text[:-1] + "?"  # "Which flights go Madrid to Rome, only ones with …." asked
     return _complete(text)
+
+
+_QUESTION_RE = re.compile(
+    r"(?:which|what|how|who|when|where|is|are|do|does|did|can|could)\b", re.IGNORECASE
+)
 
 
 # "…, but only if the price is below $12", "…, aber nur wenn der Kurs unter 150 € liegt": a
