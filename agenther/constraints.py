@@ -31,7 +31,7 @@ _UNIT = (
     r"(?:\s?(?!(?:and|or|with|that|which|in|on|at|for|to|from|of|the|a|an|but|per|if|so"
     r"|before|after|under|over|below|above|within|between|than)\b)"
     # "65 m²", "12 m³": a unit's power sign is part of it.
-    r"[A-Za-z]+[²³]?)?"
+    r"(?:°\s?[CF]?|[A-Za-z]+[²³]?))?"
 )
 _VALUE = (
     r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"

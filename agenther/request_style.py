@@ -106,4 +106,14 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
     if identifier:
         problems.append(f"it names an internal identifier ('{identifier.group(0)}')")
     problems.extend(f"it has {what}" for pattern, what in _BROKEN if pattern.search(prompt))
+    problems.extend(
+        f"it keeps '{second}' without '{first}'"
+        for first, second in _NAME_PAIR_RE.findall(trajectory.original_prompt)
+        if re.search(rf",\s*{re.escape(second)}\b", prompt) and f"{first}, {second}" not in prompt
+    )
     return problems
+
+
+# "Portland, Oregon", "Springfield, IL": a place and what tells it apart. A request that lost
+# the first ("Will it rain, Oregon tomorrow?") is broken.
+_NAME_PAIR_RE = re.compile(r"\b([A-Z][\w'-]+),\s+([A-Z][\w'-]+)")

@@ -209,3 +209,12 @@ def test_an_answer_stating_figures_no_observation_shows_spoils_the_run_in_both_m
     invented = _searched("VY 6102 costs €79 and boards at gate 47, seat 12C, 1,350 km.")
     assert "which no observation shows" in (run_problem(invented) or "")
     assert run_problem(_searched("VY 6102 costs €79.")) is None
+
+
+def test_a_place_that_lost_its_name_is_broken() -> None:
+    # "in Portland" cut from "in Portland, Oregon" leaves "Will it rain, Oregon tomorrow?".
+    trajectory = run("Will it rain in Portland, Oregon tomorrow?", [("forecast", {}, "rain")])
+    assert style_problems("Will it rain, Oregon tomorrow?", trajectory) == [
+        "it keeps 'Oregon' without 'Portland'"
+    ]
+    assert style_problems("Will it rain in Portland, Oregon tomorrow?", trajectory) == []

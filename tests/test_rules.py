@@ -427,6 +427,8 @@ def test_a_tool_name_the_user_never_said_is_not_read_back(name: str, request_tex
         ("stainless steel sheet suppliers price 1", False),
         ("LiFePO4 cells suppliers", False),
         ("US total market index funds 2", False),
+        ("BERT pretraining language understanding", False),
+        ("Acme X200 vacuum reviews", True),
     ],
 )
 def test_a_keyword_string_is_no_search_request(query: str, natural: bool) -> None:

@@ -241,6 +241,11 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Find laptops for students, only ones with price under $900 and weight below 2 kg",
             "Find laptops for students.",
         ),
+        # "24 °C" is one limit, and a "but don't" clause goes with it.
+        (
+            "Turn the bedroom AC on to cool, but don't set it below 24 °C — the baby's asleep.",
+            "Turn the bedroom AC on to cool.",
+        ),
         # A question stays one.
         (
             "Which flights go Madrid to Rome, only ones with fare under $405.",
@@ -340,6 +345,17 @@ def test_a_shell_s_later_command_that_changes_things_is_other_work() -> None:
     from agenther.rules.tool_work import tool_work_request
 
     grep = _shell("grep -rn 'getUsr' src/", "src/api/users.ts:12:export function getUsr(id)")
+    # A package manager's upgrade after its update is the work too.
+    apt = FailedTrajectory(
+        original_prompt="Upgrade the packages on build-02.",
+        steps=[
+            _shell("sudo apt-get update", "Reading package lists... Done"),
+            _shell("sudo apt-get -y upgrade", "12 upgraded, 0 newly installed"),
+        ],
+        final_answer="Upgraded 12 packages on build-02.",
+        failure_reason="Jenkins was never restarted.",
+    )
+    assert tool_work_request(RunFacts.of(apt, None, apt.steps)) is None
     changed = FailedTrajectory(
         original_prompt="Rename getUsr to getUser everywhere in src/.",
         steps=[grep, _shell("sed -i 's/getUsr/getUser/g' src/api/users.ts", "(exit code 0)")],
@@ -352,3 +368,14 @@ def test_a_shell_s_later_command_that_changes_things_is_other_work() -> None:
     assert tool_work_request(RunFacts.of(looked, None, looked.steps)) == (
         "Run grep -rn 'getUsr' src/ and show me the output."
     )
+
+
+def test_a_dutch_request_left_on_its_particle_is_incomplete() -> None:
+    # "… en bied haar maximaal 10% korting aan" without its limit ends on "aan".
+    prompt = "Beantwoord de klacht in ticket 7781 en bied haar maximaal 10% korting aan."
+    assert drop_constraints(prompt, find_constraints(prompt)) is None
+
+
+def test_a_degree_sign_is_part_of_the_limit() -> None:
+    # Without it a cut leaves "… set it °C".
+    assert find_constraints("Keep the server room below 24 °C at night.")[0].text.endswith("°C")

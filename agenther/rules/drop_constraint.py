@@ -131,6 +131,7 @@ _BUT = r"(?:but|pero|aber|mais|ma|mas|maar|ale)\s+"
 _ONLY = r"(?:only|solo|sólo|nur|seulement|só|alleen|tylko)\s+"
 _CONDITION_RE = re.compile(
     r",\s*only\s+(?:the\s+)?(?:ones|those)\s"  # "…, only ones with citations under 2,000"
+    r"|,?\s*but\s+(?:don['’]t|do\s+not|never)\s"  # "…, but don't set it below 24 °C"
     rf"|(?:,\s*)?(?:{_BUT}{_ONLY}(?!(?:if|si|wenn|se|als)\s)|(?:{_BUT})?(?:{_ONLY})?(?<!\w)"
     r"(?:if|provided|as\s+long\s+as|si|wenn|falls|sofern|se|als|jeśli|jeżeli|pourvu\s+que"
     r"|siempre\s+que)\s)",
@@ -157,7 +158,8 @@ _NEEDS_COMPLEMENT = frozenset(
     is are was were be been being costs cost if than está están es son ist sind liegt liegen
     est sont è sono é são cuesta cuestan kostet coûte coûtent costa costano custa custam si
     wenn se als de di da du von van
-    """.split()
+    aan op af uit mee toe
+    """.split()  # the last line: Dutch separable particles ("… en bied haar aan.")
 )
 
 

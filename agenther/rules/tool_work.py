@@ -170,6 +170,7 @@ def requested_words(words: list[str], request: str) -> bool:
 
 _PREPOSITIONS = word_set("on for in of from about with near to at by under over between")
 _PLURAL_RE = re.compile(r"^[a-z]{3,}[^s]s$")
+_FUNCTION_WORDS = _PREPOSITIONS | word_set("the a an and or my our your their its what how")
 
 
 def _keyword_list(query: str) -> bool:
@@ -180,6 +181,10 @@ def _keyword_list(query: str) -> bool:
     words = query.split()
     if words and words[-1].isdigit():
         return True
+    if len(words) >= 4 and not _FUNCTION_WORDS & {w.lower() for w in words}:
+        # "BERT pretraining language understanding"; "Acme X200 vacuum reviews" ends on its
+        # head noun and reads as a request's object.
+        return not _PLURAL_RE.match(words[-1])
     plural = next((i for i, w in enumerate(words) if _PLURAL_RE.match(w)), None)
     return plural is not None and plural + 1 < len(words) and words[plural + 1] not in _PREPOSITIONS
 
@@ -367,7 +372,9 @@ _CHANGING_COMMAND_RE = re.compile(
     r"|\bgit\s+(?:commit|push|merge|rebase|reset|checkout|tag|apply)\b"
     r"|\bkubectl\s+(?:apply|delete|scale|set|patch|edit|rollout|autoscale|create|label)\b"
     r"|\bhelm\s+(?:install|upgrade|uninstall|rollback)\b|\b(?:npm|pip|yarn)\s+(?:install|add)\b"
-    r"|\bsystemctl\s+(?:restart|stop|start|enable|disable)\b|--fix\b|--write\b|(?<![<>=])>(?!=)",
+    r"|\bsystemctl\s+(?:restart|stop|start|enable|disable)\b|--fix\b|--write\b|(?<![<>=])>(?!=)"
+    r"|\b(?:apt(?:-get)?|yum|dnf|brew|apk)\s+(?:-y\s+)?(?:upgrade|install|remove|dist-upgrade"
+    r"|full-upgrade|add|del)\b",
 )
 
 
