@@ -44,6 +44,7 @@ FOURTH_BLIND_SET = HERE / "blind_set_4.jsonl"
 # was scored once before any of it was read: type 0.604, acceptance 0.146, precision 0.667;
 # the sixth (session 10): type 0.667, acceptance 0.146, precision 0.5.
 TUNING_SETS = [
+    HERE / "tuning_blind_7.jsonl",
     HERE / "tuning_blind_6.jsonl",
     HERE / "tuning_blind_5.jsonl",
     HERE / "tuning_blind_1.jsonl",
