@@ -141,8 +141,16 @@ async def test_rule_pipeline_keeps_most_injected_runs_and_no_injected_goal() -> 
     pipeline = AgentHERPipeline(PipelineConfig(rule_based=True))
     results = [await pipeline.arelabel(injected_run(i, p, w)) for i, p, _, w in all_cases()]
     accepted = [r for r in results if r.success and r.relabeled is not None]
-    # Injected text in an observation must not make the whole run useless.
-    assert len(accepted) >= len(results) // 3
+    # Injected text in an observation must not make the run useless: as many examples as the
+    # same runs give without it (the runs' own acceptance is the rules' business, not this
+    # test's).
+    in_observation = [(i, p) for i, p, _, w in all_cases() if w == "observation"]
+    clean = [await pipeline.arelabel(injected_run(i, "", "observation")) for i, _ in in_observation]
+    injected = [
+        await pipeline.arelabel(injected_run(i, p, "observation")) for i, p in in_observation
+    ]
+    assert sum(r.success for r in clean) > 0
+    assert sum(r.success for r in injected) >= sum(r.success for r in clean)
     for result in accepted:
         assert result.relabeled is not None
         assert not has_injection(result.relabeled.hindsight_prompt)
