@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,6 +43,18 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 STRUCTURED_OUTPUT_RUNGS = ("json_schema", "json_object_schema", "json_object", "text")
 StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "json_object", "text"]
 
+
+# The rule relabeler's strategies (see agenther.rules.decide). By default those that edit the
+# user's own request (restate what was really found, cut what the run did not do); on first
+# scores of unseen hand-labelled sets they held up under a person's read far better than
+# ``tool_work``, which words the agent's log as a request and is opt-in (bench/RESULTS.md).
+RuleStrategy = Literal[
+    "actual_result", "drop_constraint", "drop_action", "drop_detail", "drop_entity", "tool_work"
+]
+RULE_STRATEGIES: tuple[RuleStrategy, ...] = typing.get_args(RuleStrategy)
+DEFAULT_RULE_STRATEGIES: tuple[RuleStrategy, ...] = tuple(
+    s for s in RULE_STRATEGIES if s != "tool_work"
+)
 
 ENV_PREFIX = "AGENTHER_PIPELINE__"
 
@@ -170,6 +183,11 @@ class PipelineConfig(LayeredSettings):
     fallback_factor: float = Field(default=0.8, ge=0.0, le=1.0)  # fallback at c >= 0.8θ
     severity_threshold: float = Field(default=0.3, ge=0.0, le=1.0)  # δ, applied to weight w
     retry_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    rule_strategies: tuple[RuleStrategy, ...] = Field(
+        default=DEFAULT_RULE_STRATEGIES,
+        min_length=1,
+        description="rule relabeler's strategies, tried in their fixed order",
+    )
 
     # The second judge may be another model behind another endpoint (paper v4).
     judge_model: str | None = Field(default=None, description="second judge's model; none: --model")
@@ -257,6 +275,8 @@ class PipelineConfig(LayeredSettings):
             relevant["joint"] = True
         if self.uses_fused_first_attempt:
             relevant["fused_first_attempt"] = True
+        if not self.use_llm_relabeler and set(self.rule_strategies) != set(DEFAULT_RULE_STRATEGIES):
+            relevant["rule_strategies"] = sorted(set(self.rule_strategies))
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

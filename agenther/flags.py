@@ -19,7 +19,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-from agenther.config import ENV_PREFIX, PipelineConfig
+from agenther.config import ENV_PREFIX, RULE_STRATEGIES, PipelineConfig
 from agenther.inputs.settings import InputSettings
 
 
@@ -64,6 +64,8 @@ class FlagTable:
         info = self.model.model_fields[flag.setting]
         default = info.get_default(call_default_factory=True)
         shown = "none" if default is None else getattr(default, "value", default)
+        if isinstance(shown, tuple):
+            shown = " ".join(map(str, shown))
         note = f"default: {shown}; env {self.env_prefix}{flag.setting.upper()}"
         return f"{info.description} ({note})" if info.description else note
 
@@ -113,6 +115,11 @@ PIPELINE_FLAGS = _pipeline_table(
     Flag("--structured-output", "structured_output"),
     Flag("--llm-detector", "use_llm_detector"),
     Flag("--fuse-first-attempt", "fuse_first_attempt"),
+    Flag(
+        "--rule-strategies",
+        "rule_strategies",
+        options={"nargs": "+", "choices": RULE_STRATEGIES, "metavar": "STRATEGY"},
+    ),
 )
 
 # `agenther run` only: the service's format is a service setting.

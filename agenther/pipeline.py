@@ -122,7 +122,10 @@ class AgentHERPipeline:
         if cfg.uses_joint_analysis and self.llm is not None:
             self.joint = JointAnalyzer(self.llm, token_budget=budget)
         self.relabeler = PromptRelabeler(
-            llm_client=self.llm, judge_client=self.judge_llm, token_budget=budget
+            llm_client=self.llm,
+            judge_client=self.judge_llm,
+            token_budget=budget,
+            rule_strategies=cfg.rule_strategies,
         )
         self.augmenter = DataAugmenter(
             pipeline_fingerprint=cfg.fingerprint(),
@@ -221,6 +224,7 @@ class AgentHERPipeline:
                 analysis,
                 min_confidence=cfg.min_confidence,
                 fallback_factor=cfg.fallback_factor,
+                strategies=cfg.rule_strategies,
             ),
         )
         return _in_stage(

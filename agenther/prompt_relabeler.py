@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from agenther.config import DEFAULT_RULE_STRATEGIES
 from agenther.constraints import unmet_constraints
 from agenther.demonstration import run_problem
 from agenther.errors import LLMResponseError
@@ -148,10 +149,12 @@ class PromptRelabeler:
         judge_client: LLMClient | None = None,
         *,
         token_budget: int = 1500,
+        rule_strategies: Collection[str] = DEFAULT_RULE_STRATEGIES,
     ) -> None:
         self._llm = llm_client
         self._judge = judge_client
         self._token_budget = token_budget
+        self._rule_strategies = rule_strategies
 
     # ------------------------------------------------------------------------------ async API
 
@@ -177,6 +180,7 @@ class PromptRelabeler:
                 analysis,
                 min_confidence=min_confidence,
                 fallback_factor=fallback_factor,
+                strategies=self._rule_strategies,
             )
         return await self._decide_llm(
             trajectory,
@@ -201,7 +205,7 @@ class PromptRelabeler:
         The result may have ``is_valid_replay=False``; use ``adecide`` for the full algorithm.
         """
         if self._llm is None:
-            decision = decide_by_rules(trajectory, outcome)
+            decision = decide_by_rules(trajectory, outcome, strategies=self._rule_strategies)
             if decision.relabeled is not None:
                 return decision.relabeled
             return RelabeledData(
@@ -260,7 +264,13 @@ class PromptRelabeler:
         max_attempts: int,
     ) -> RelabelDecision:
         if self._llm is None:
-            return decide_by_rules(trajectory, outcome, None, min_confidence=min_confidence)
+            return decide_by_rules(
+                trajectory,
+                outcome,
+                None,
+                min_confidence=min_confidence,
+                strategies=self._rule_strategies,
+            )
         return await self._decide_llm(
             trajectory,
             outcome,

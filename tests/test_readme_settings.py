@@ -175,6 +175,9 @@ def _example(setting: str) -> Any:
         candidates = list(typing.get_args(kind))
     elif typing.get_origin(kind) is dict:
         candidates = [{"some-model": (1.0, 2.0)}]
+    elif typing.get_origin(kind) is tuple:
+        (member, _) = typing.get_args(kind)
+        candidates = [tuple(typing.get_args(member)[:2])]
     else:
         raise AssertionError(f"no example for {setting}: {kind}")
     model, name = _model_and_name(setting)
@@ -201,7 +204,7 @@ def _as_text(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, enum.Enum):
         return str(value.value)
-    if isinstance(value, dict):
+    if isinstance(value, dict | tuple):
         return json.dumps(value)
     return str(value)
 
@@ -215,6 +218,9 @@ def test_each_flag_sets_its_setting(row: Row) -> None:
             # store_true, or one half of --x/--no-x: the flag itself is the value.
             expected: Any = not flag.startswith("--no-")
             argv = [flag]
+        elif action.nargs == "+":
+            expected = _example(row.setting)
+            argv = [flag, *expected]
         else:
             expected = _example(row.setting)
             argv = [flag, _as_text(expected)]

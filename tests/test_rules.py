@@ -4,18 +4,20 @@ runs with arbitrary tool names, hostile observations and nothing to show."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agenther.config import RULE_STRATEGIES
 from agenther.evidence import collect_evidence
 from agenther.failure_detector import analyze_rules
 from agenther.grounding import has_injection, verify_grounding
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.outcome_extractor import extract_rules
-from agenther.rules.decide import decide_by_rules
+from agenther.rules import decide
 from agenther.rules.figures import figures, unsupported_figures
 from agenther.rules.steps import name_words
 from agenther.rules.tool_work import describe_step
@@ -29,6 +31,10 @@ CV, WR, INC, TE = (
     FailureType.TOOL_ERROR,
 )
 
+# Every strategy, tool work too (the default leaves it out), so that a check on tool work
+# here is not passed by never trying it.
+decide_by_rules = partial(decide.decide_by_rules, strategies=RULE_STRATEGIES)
+
 
 # The runs' own answers do not matter to these cases, as long as they admit no failure.
 NEUTRAL_ANSWER = "Here is what the tools returned."
@@ -40,6 +46,7 @@ def run(
     reason: str,
     final: str = NEUTRAL_ANSWER,
 ) -> FailedTrajectory:
+
     return FailedTrajectory(
         trajectory_id="case",
         original_prompt=prompt,

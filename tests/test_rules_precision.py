@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
+from agenther.config import RULE_STRATEGIES
 from agenther.constraints import find_constraints, unmet_constraints
 from agenther.evidence import Evidence
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.rules import decide
 from agenther.rules.arguments import read_route
-from agenther.rules.decide import decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual
 from agenther.rules.steps import successful_tool_steps
 from agenther.rules.unmet import cut_unmet_phrases
+
+# Every strategy, tool work too (the default leaves it out), so that a check on tool work
+# here is not passed by never trying it.
+decide_by_rules = partial(decide.decide_by_rules, strategies=RULE_STRATEGIES)
 
 
 def _run(prompt: str, observation: str, answer: str, reason: str) -> FailedTrajectory:
@@ -87,6 +94,27 @@ def test_tool_work_about_part_of_a_name_is_refused() -> None:
     )
     assert not decision.accepted
     assert "only part of 'Siemens Healthineers'" in decision.reason
+
+
+def test_a_command_is_not_said_to_be_about_its_output() -> None:
+    # Was "Run whoami about deploy and show me the output.": the output named as a topic.
+    t = FailedTrajectory(
+        original_prompt="Rotate the API key for the staging deploy bot and update the secret in "
+        "the staging namespace.",
+        steps=[
+            AgentStep(action_name="run_command", action_input={"cmd": c}, observation=o)
+            for c, o in [
+                ("whoami", "deploy"),
+                ("hostname", "ci-runner-4"),
+                ("kubectl config current-context", "staging-eu-west-1"),
+            ]
+        ],
+        final_answer="You're running as deploy on ci-runner-4, and kubectl is pointed at "
+        "staging-eu-west-1.",
+        failure_reason="Never rotated the key or touched the secret; only printed the environment.",
+    )
+    decision = decide_by_rules(t, None, analyze_rules(t))
+    assert not decision.accepted, decision
 
 
 def test_a_file_a_successful_call_read_backs_the_request() -> None:

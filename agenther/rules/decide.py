@@ -25,9 +25,10 @@ bypassed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
+from agenther.config import DEFAULT_RULE_STRATEGIES
 from agenther.demonstration import run_problem
 from agenther.evidence import extract_entities
 from agenther.grounding import verify_grounding
@@ -85,7 +86,7 @@ _NATURAL_TOOL_WORK = re.compile(
     rf"^Search (?:{_SOURCE_NAMES}) for {_NO_ABOUT} and list the results\.$"
     rf"|^(?:Search|Find) for (?:[a-z-]+ ){{0,2}}[a-z-]+s (?:in|from|near|on|to|at) {_NO_ABOUT}"
     r" and list the results\.$"
-    r"|^Run (?!the )[\w./-]+ [^,]* and show me the output\.$"
+    rf"|^Run (?!the )[\w./-]+ {_NO_ABOUT} and show me the output\.$"
     r"|^Check the weather (?:in|for|at) [^,]+ and report what you find\.$"
     # "Get the stock price for AAPL": only built from nouns the user's request used.
     rf"|^Get the (?:[a-z]+ ){{0,2}}[a-z]+ (?:for|in|of|at) {_NO_ABOUT} and report what you find\.$"
@@ -248,15 +249,20 @@ def _what_was_wrong(prompt: str, run: RunFacts) -> list[str]:
     )
 
 
-def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
-    """(prompt, strategy) pairs in the order they are tried, built only when reached."""
+def _candidates(run: RunFacts, allowed: Collection[str]) -> Iterator[tuple[str, str]]:
+    """(prompt, strategy) pairs in the order they are tried, built only when reached and
+    only for the ``allowed`` strategies."""
     t, analysis = run.trajectory, run.analysis
     kind = analysis.failure_type if analysis is not None else None
     reason = _reason(run)
     # A broken format requirement is often typed as a constraint violation, so both types
     # get the restatement; it keeps more of the request than dropping does.
     stopped_early = kind is FailureType.INCOMPLETE
-    if kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None):
+    if ACTUAL_RESULT in allowed and kind in (
+        FailureType.WRONG_RESULT,
+        FailureType.CONSTRAINT_VIOLATION,
+        None,
+    ):
         restated = restate_actual(t.original_prompt, reason, run.evidence)
         if restated:
             restated = sentence(cut_unmet_phrases(restated, reason, stopped_early=stopped_early))
@@ -265,14 +271,18 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
     # "The cheapest mouse rated 4.5+ under $15": with more than one constraint gone the
     # superlative ranges over other items, and the answer's item is no longer its answer.
     one_superlative = len(run.unmet) < 2 or not _SUPERLATIVE_RE.search(t.original_prompt)
-    if kind in (FailureType.CONSTRAINT_VIOLATION, None) and one_superlative:
+    if (
+        DROP_CONSTRAINT in allowed
+        and kind in (FailureType.CONSTRAINT_VIOLATION, None)
+        and one_superlative
+    ):
         dropped = drop_constraints(t.original_prompt, run.unmet) if run.unmet else None
         cut = cut_unmet_phrases(dropped or t.original_prompt, reason)
         if dropped or cut != t.original_prompt:
             dropped = sentence(cut)
         if dropped and has_subject(dropped, run):
             yield dropped, DROP_CONSTRAINT
-    if kind in (
+    if DROP_ACTION in allowed and kind in (
         FailureType.INCOMPLETE,
         FailureType.CONSTRAINT_VIOLATION,
         FailureType.TOOL_ERROR,
@@ -285,15 +295,23 @@ def _candidates(run: RunFacts) -> Iterator[tuple[str, str]]:
             yield kept, DROP_ACTION
     if kind in (FailureType.INCOMPLETE, FailureType.TOOL_ERROR, None):
         # Only a detail left out: a violated one ("with a pool") is a constraint to drop.
-        kept = without_missing_detail(
-            t.original_prompt, t.failure_reason, t.final_answer, run.observed
+        kept = (
+            without_missing_detail(
+                t.original_prompt, t.failure_reason, t.final_answer, run.observed
+            )
+            if DROP_DETAIL in allowed
+            else None
         )
         if kept and has_subject(kept, run):
             yield kept, DROP_DETAIL
-        kept = without_missing_entity(t.original_prompt, t.failure_reason, t.final_answer)
+        kept = (
+            without_missing_entity(t.original_prompt, t.failure_reason, t.final_answer)
+            if DROP_ENTITY in allowed
+            else None
+        )
         if kept and has_subject(kept, run):
             yield kept, DROP_ENTITY
-    if not english(t.original_prompt):
+    if TOOL_WORK not in allowed or not english(t.original_prompt):
         return  # the tool-work templates are English; a request must stay in the user's language
     work = tool_work_request(run)
     if work and not has_subject(work, run):
@@ -314,8 +332,10 @@ def decide_by_rules(
     *,
     min_confidence: float = 0.5,
     fallback_factor: float = 0.8,
+    strategies: Collection[str] = DEFAULT_RULE_STRATEGIES,
 ) -> RelabelDecision:
-    """Stage 3 in rule mode. ``attempts`` counts the candidate prompts checked (no LLM calls)."""
+    """Stage 3 in rule mode. ``attempts`` counts the candidate prompts checked (no LLM calls);
+    only ``strategies`` are tried."""
     del outcome  # the rules read the run itself; Stage 2's summary may come from an LLM
     ok_steps = successful_tool_steps(trajectory)
     if not ok_steps:
@@ -327,7 +347,7 @@ def decide_by_rules(
         return RelabelDecision(accepted=False, reason=spoiled, attempts=0)
     run = RunFacts.of(trajectory, analysis, ok_steps)
     scored: list[_Scored] = []
-    for prompt, strategy in _candidates(run):
+    for prompt, strategy in _candidates(run, strategies):
         result = _score(prompt, strategy, run)
         scored.append(result)
         if result.confidence >= min_confidence and result.check >= min_confidence:
