@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from agenther.models import FailedTrajectory
 from agenther.quantities import extract_quantities, figures_of, may_state, quantities_of
+from agenther.rules.vocabulary import COMMAND_VERBS
 from agenther.scanning import matches_at, scanner, shared_scan, url_starts, word_set
 
 _FILE_EXTENSIONS = word_set(
@@ -150,9 +151,11 @@ def _cap_names(cap: str) -> tuple[str, str]:
     words = cap.split(" ")
     name = _clean_name(words)
     # A sentence opener is an ordinary word unless the name goes on in the same shape
-    # ("Acme Widgets"): "Search API" and "Contact MetalWorks" lose their first word.
-    if _is_plain_word(words[0]) and not (
-        len(words) > 1 and all(_is_plain_word(w) for w in words[1:])
+    # ("Acme Widgets"): "Search API" and "Contact MetalWorks" lose their first word, and so
+    # does a request's verb before a name ("Compare Jalen Brunson").
+    if _is_plain_word(words[0]) and (
+        words[0].lower() in COMMAND_VERBS
+        or not (len(words) > 1 and all(_is_plain_word(w) for w in words[1:]))
     ):
         return name, _clean_name(words[1:])
     return name, name

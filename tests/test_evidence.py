@@ -90,6 +90,15 @@ def test_numbered_lists_yield_no_numbers(items: list[str]) -> None:
         assert extract_numbers(lines) == []
 
 
+def test_a_requests_verb_is_no_part_of_the_name_after_it() -> None:
+    # "Compare Jalen Brunson" was a name the observations never had: the request was refused.
+    assert extract_entities("Compare Jalen Brunson and Tyrese Haliburton this season.") == [
+        "Jalen Brunson",
+        "Tyrese Haliburton",
+    ]
+    assert extract_entities("Acme Widgets ships today.") == ["Acme Widgets"]
+
+
 def test_entities_are_names_not_sentence_openers_or_stop_words() -> None:
     text = (
         "Found 5 results: 1) MetalWorks Inc - copper wire. The Guardian reported it. "

@@ -26,6 +26,18 @@ def test_the_failed_later_action_is_dropped() -> None:
     assert kept == "Reserve a compact car at Denver International Airport from June 12 to June 15."
 
 
+def test_an_aside_keeps_no_dangling_dash() -> None:
+    request = (
+        "Compare Jalen Brunson and Tyrese Haliburton this season — points and assists per "
+        "game — and tell me who has more triple-doubles."
+    )
+    answer = "Brunson averaged 28.7 points and 6.7 assists; Haliburton 20.1 and 10.9."
+    kept = without_failed_action(request, "Triple-double counts were never fetched.", answer, "")
+    assert kept == (
+        "Compare Jalen Brunson and Tyrese Haliburton this season — points and assists per game."
+    )
+
+
 def test_actions_that_act_on_the_dropped_ones_result_go_with_it() -> None:
     request = (
         "Scale the checkout deployment in staging to 5 replicas, then kick off the smoke-test "

@@ -96,6 +96,28 @@ def test_tool_work_about_part_of_a_name_is_refused() -> None:
     assert "only part of 'Siemens Healthineers'" in decision.reason
 
 
+def test_a_side_effect_done_to_the_wrong_thing_is_not_restated() -> None:
+    # Was "Reply to Marcus vendor's latest email and confirm …": nobody asks to confirm an
+    # offsite to a vendor, however the name is restated.
+    t = FailedTrajectory(
+        original_prompt="Reply to Marcus Lee's latest email and confirm I'll be at the offsite "
+        "on June 6.",
+        steps=[
+            AgentStep(
+                action_name="send_email",
+                action_input={"to": "m.lehmann@vendorhub.de", "body": "Confirming June 6."},
+                observation='{"status": "sent", "accepted_recipients": ["m.lehmann@vendorhub.de"]}',
+            )
+        ],
+        final_answer="Replied to Marcus — you're confirmed for the June 6 offsite.",
+        failure_reason="Replied to Marcus Lehmann (a vendor) instead of Marcus Lee; the "
+        "confirmation went to the wrong person.",
+    )
+    wrong = FailureAnalysis(is_failure=True, failure_type=FailureType.WRONG_RESULT)
+    decision = decide_by_rules(t, None, wrong)
+    assert not decision.accepted, decision
+
+
 def test_a_command_is_not_said_to_be_about_its_output() -> None:
     # Was "Run whoami about deploy and show me the output.": the output named as a topic.
     t = FailedTrajectory(

@@ -21,31 +21,19 @@ from __future__ import annotations
 
 import re
 
-from agenther.rules.vocabulary import REQUEST_WORDS, word_set
+from agenther.rules.vocabulary import (
+    ACTION_VERBS,
+    PREPARATORY_VERBS,
+    REQUEST_WORDS,
+    word_set,
+)
 from agenther.words import WORD_RE, english, stem
 
-_ACTION_VERBS = word_set(
-    """
-    add send book email e-mail create list tell give save include attach schedule invite reply
-    forward post update delete remove set mark check notify share export download upload write
-    summarize summarise compare sort filter put print show report calculate compute convert
-    translate reserve order buy cancel open move copy rename run test deploy restart install
-    commit push tag assign label confirm apply submit find get make draft return highlight flag
-    note cc let rate review pick select choose archive close merge book change edit modify
-    adjust increase reduce raise lower replace fix start stop pause resume restore enable
-    disable turn request refund track verify fetch retrieve pull search plot chart draw
-    generate build register subscribe unsubscribe pin follow accept decline approve reject
-    remind configure rotate scale rollback revert backup attach kick trigger publish
-    backfill migrate populate seed index clean dedupe refactor lint format
-    """
-)
 _JOINER = re.compile(
     r"(?:\s*,\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s*;\s*|\s+then\s+)"
     r"(?:also\s+)?(?=([A-Za-z-]+)\b)",
     re.IGNORECASE,
 )
-# Actions that only get somewhere: a request left with nothing else asks for nothing.
-_PREPARATORY = word_set("go open navigate visit log sign access browse look read load")
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
 _BACK_REFERENCE = re.compile(r"\b(?:it|them|they|those|these|this|that one|its|their)\b", re.I)
 _MIN_REASON_WORD = 3
@@ -69,11 +57,6 @@ _FOREIGN_JOINER = re.compile(
 )
 
 
-# The first words of a request that is a command ("Find …", "Look for …"), not a wish ("I need
-# …") or a question.
-COMMAND_VERBS = _ACTION_VERBS | _PREPARATORY | word_set("survey shortlist source screen recommend")
-
-
 def split_actions(request: str) -> list[str]:
     """The request cut where a joiner is followed by an action verb (or, in English, a second
     question); a request in another language is cut at every conjunction."""
@@ -84,7 +67,7 @@ def split_actions(request: str) -> list[str]:
         cuts = [
             m.span()
             for m in joins
-            if m.group(1).lower() in _ACTION_VERBS | _PREPARATORY
+            if m.group(1).lower() in ACTION_VERBS | PREPARATORY_VERBS
             or ("then" in m.group(0).lower() and m.group(1).lower() in ("a", "an"))
         ]
         questions = [
@@ -112,7 +95,7 @@ def split_actions(request: str) -> list[str]:
 
 
 def _has_verb(action: str) -> bool:
-    return any(word in _ACTION_VERBS | _PREPARATORY for word in action.lower().split())
+    return any(word in ACTION_VERBS | PREPARATORY_VERBS for word in action.lower().split())
 
 
 def _key(word: str) -> str:
@@ -206,7 +189,7 @@ def unmet_things(reason: str) -> set[str]:
     words = [
         w
         for w in _negated_words(reason, _VERB_NEGATION)
-        if w not in _ACTION_VERBS | _PREPARATORY
+        if w not in ACTION_VERBS | PREPARATORY_VERBS
         and w not in _PAST_TO_BASE
         and not w.endswith(("ed", "en", "ing"))
     ]
@@ -255,6 +238,10 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
     request = request.strip()
     actions = split_actions(request.rstrip(".!?"))
     kept = _without_failed(actions, reason, answer, observed)
+    if kept is not None:
+        # "Compare A and B this season — points and assists per game — and tell me …": the
+        # aside's closing dash belongs to the part that was dropped.
+        kept = [action.rstrip(" —–-,;:") for action in kept]
     if not english(request):
         # One part kept reads as the user wrote it; more would need the language's own "and".
         # The checks on the answer (failure words, back references) read English, so no
@@ -291,7 +278,7 @@ def _without_failed(
         return None
     if any(overlap[i] for i in range(len(actions)) if not dropped <= i < last):
         return None  # the reason also speaks of a kept action: it may have failed too
-    if all(action.lower().split()[0] in _PREPARATORY for action in kept):
+    if all(action.lower().split()[0] in PREPARATORY_VERBS for action in kept):
         return None  # "Go through the PAY board backlog." asks for nothing
     dropped_only = set().union(*(_content(a) for a in actions[dropped:last])) - set().union(
         *(_content(a) for a in kept)

@@ -29,6 +29,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from agenther.config import DEFAULT_RULE_STRATEGIES
+from agenther.demands import demanded_actions
 from agenther.demonstration import run_problem
 from agenther.evidence import extract_entities
 from agenther.grounding import verify_grounding
@@ -258,10 +259,12 @@ def _candidates(run: RunFacts, allowed: Collection[str]) -> Iterator[tuple[str, 
     # A broken format requirement is often typed as a constraint violation, so both types
     # get the restatement; it keeps more of the request than dropping does.
     stopped_early = kind is FailureType.INCOMPLETE
-    if ACTUAL_RESULT in allowed and kind in (
-        FailureType.WRONG_RESULT,
-        FailureType.CONSTRAINT_VIOLATION,
-        None,
+    # A side effect done to the wrong thing ("replied to Marcus Lehmann instead of Marcus
+    # Lee") restated is a request to do it there, which nobody wanted: lookups only.
+    if (
+        ACTUAL_RESULT in allowed
+        and kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None)
+        and not demanded_actions(t.original_prompt)
     ):
         restated = restate_actual(t.original_prompt, reason, run.evidence)
         if restated:

@@ -13,8 +13,7 @@ import re
 
 from agenther.constraints import Constraint
 from agenther.demands import demanded_actions
-from agenther.rules.clauses import COMMAND_VERBS
-from agenther.rules.vocabulary import word_set
+from agenther.rules.vocabulary import COMMAND_VERBS, word_set
 from agenther.words import english
 
 # What may stand between a constraint and the thing it constrains ("with prices under $5").

@@ -42,3 +42,28 @@ REQUEST_WORDS = word_set(
     which where who how out over per
     """
 )
+
+
+# The verbs a request's actions start with ("send the report", "book a table").
+ACTION_VERBS = word_set(
+    """
+    add send book email e-mail create list tell give save include attach schedule invite reply
+    forward post update delete remove set mark check notify share export download upload write
+    summarize summarise compare sort filter put print show report calculate compute convert
+    translate reserve order buy cancel open move copy rename run test deploy restart install
+    commit push tag assign label confirm apply submit find get make draft return highlight flag
+    note cc let rate review pick select choose archive close merge book change edit modify
+    adjust increase reduce raise lower replace fix start stop pause resume restore enable
+    disable turn request refund track verify fetch retrieve pull search plot chart draw
+    generate build register subscribe unsubscribe pin follow accept decline approve reject
+    remind configure rotate scale rollback revert backup attach kick trigger publish
+    backfill migrate populate seed index clean dedupe refactor lint format
+    """
+)
+# Actions that only get somewhere: a request left with nothing else asks for nothing.
+PREPARATORY_VERBS = word_set("go open navigate visit log sign access browse look read load")
+# The first words of a request that is a command ("Find …", "Look for …"), not a wish ("I need
+# …") or a question.
+COMMAND_VERBS = (
+    ACTION_VERBS | PREPARATORY_VERBS | word_set("survey shortlist source screen recommend")
+)
