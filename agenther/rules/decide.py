@@ -386,7 +386,7 @@ def _accept(t: FailedTrajectory, s: _Scored, attempts: int, *, fallback: bool) -
 
 def _rejection(scored: list[_Scored]) -> str:
     if not scored:
-        return "no hindsight prompt could be built from the run's tool work"
+        return "none of the rule strategies fits this run: no hindsight prompt could be built"
     parts = []
     for s in scored:
         why = "; ".join(s.problems) or f"confidence {s.confidence:.2f}, check {s.check:.2f}"
