@@ -19,7 +19,7 @@ import yaml
 from helm_python import HelmError, HelmValuesError
 from pydantic import TypeAdapter
 
-from agenther.config import PipelineConfig
+from agenther.config import RULE_STRATEGIES, PipelineConfig
 from streams.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -311,6 +311,8 @@ def test_values_schema_offers_exactly_the_settings_the_service_reads() -> None:
     )
     assert config["additionalProperties"] is False
     assert config["properties"]["pipeline"]["additionalProperties"] is False
+    strategies = config["properties"]["pipeline"]["properties"]["rule_strategies"]
+    assert tuple(strategies["items"]["enum"]) == RULE_STRATEGIES
 
 
 def test_chart_defaults_are_the_service_defaults() -> None:

@@ -25,7 +25,11 @@ from agenther.report_measures import evidence_spans, normalise_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ["sft", "dpo", "sharegpt", "openai"]
-LABELLED_SETS = [ROOT / "bench" / "eval_set.jsonl", ROOT / "bench" / "dev_set.jsonl"]
+LABELLED_SETS = [
+    ROOT / "bench" / "eval_set.jsonl",
+    ROOT / "bench" / "dev_set.jsonl",
+    ROOT / "bench" / "tuning_blind_1.jsonl",
+]
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
@@ -141,7 +145,7 @@ def _shown(record: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def runs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """128 labelled runs (their ``labels`` ride along) and two unreadable lines."""
+    """173 labelled runs (their ``labels`` ride along) and two unreadable lines."""
     lines = [line for path in LABELLED_SETS for line in path.read_text().splitlines() if line]
     lines[5:5] = ["this is not JSON", json.dumps({"steps": "not a run"})]
     path = tmp_path_factory.mktemp("runs") / "runs.jsonl"
@@ -249,7 +253,7 @@ def test_five_charts_as_inline_svg_with_text_kept_as_text(produced: Produced) ->
     svgs = _svgs(produced.html)
     assert len(svgs) == 5
     reasons = _svg_texts(svgs[3])
-    assert any(t.startswith("no hindsight prompt could be built") for t in reasons)
+    assert any(t.startswith("none of the rule strategies fits") for t in reasons)
     verbs = _svg_texts(svgs[4])
     top_verb = Counter(leading_verb(p["hindsight_prompt"]) for p in produced.provenance)
     assert top_verb.most_common(1)[0][0] in verbs
