@@ -273,6 +273,18 @@ def test_a_request_in_another_language_keeps_its_lead_in_and_commas() -> None:
     assert kept == "Trova l'ultima email di Giulia, inoltrala a marco@studio.it."
 
 
+def test_an_inflected_word_of_a_reason_in_another_language_names_its_action() -> None:
+    # "testu" is the request's "test": both parts failed, so no part is kept as done.
+    request = "Napraw parse_date w utils/dates.py. Dodaj test na ten przypadek i zrób commita."
+    answer = "Poprawione: parse_date obsługuje teraz strefy czasowe. Wszystkie 42 testy przechodzą."
+    reason = "Nie dodano testu dla strefy czasowej i nie zrobiono commita."
+    assert without_failed_action(request, reason, answer, "") is None
+    # Only a short ending inflects: "samenvatting" (a summary) is no form of "samen".
+    request = "Zoek de mail van mijn verhuurder, vat samen wat er verandert en stuur het naar Bas."
+    kept = without_failed_action(request, "Stopte na de samenvatting; Bas kreeg niets.", "", "")
+    assert kept == "Zoek de mail van mijn verhuurder, vat samen wat er verandert."
+
+
 def test_a_second_question_goes_when_the_reason_names_it() -> None:
     request = "What was our total revenue in 2023, and who were the top 5 customers by revenue?"
     answer = "Total revenue for 2023 was $1,284,530.40."

@@ -207,16 +207,24 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     what it names. Words the reason negates decide when they name an action: the other
     words may be the failed action's object or a kept action's ("the chart was never emailed"
     after "plot a chart"); else every content word of the reason counts."""
-    named = _content(reason)
     # A word every action shares ("revenue" in "What was our revenue, and who were the top
     # customers by revenue?") tells none of them apart.
     contents = [_content(action) for action in actions]
     shared = set.intersection(*contents) if contents else set()
     contents = [words - shared for words in contents]
+    inflected = not english(reason)
+    request_words = set().union(*contents)
+
+    def reason_keys(keys: set[str]) -> set[str]:
+        return _with_inflections(keys, request_words) if inflected else keys
+
+    named = reason_keys(_content(reason))
     everywhere = [len(words & named) for words in contents]
-    overlap = [len(words & _negated(reason)) for words in contents]
+    negated = reason_keys(_negated(reason))
+    overlap = [len(words & negated) for words in contents]
     if not any(overlap):  # the negated verb names no action: what it is about may
-        overlap = [len(words & _negated(reason, subjects=True)) for words in contents]
+        negated = reason_keys(_negated(reason, subjects=True))
+        overlap = [len(words & negated) for words in contents]
     if not any(overlap) or _PARTIAL_RE.search(reason):
         overlap = everywhere  # "only six months returned": a kept action may be partial too
     best = max(overlap)
@@ -226,6 +234,31 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     if max(everywhere) > everywhere[failed[0]]:
         return None  # "Wen and Ruth were never emailed": the reason is more about another one
     return failed[0], overlap
+
+
+# An inflected form in a language without a stemmer here: "testu" (Polish genitive) is the
+# request's "test", "commita" its "commit". Only short endings on a word of some length, so
+# that "samenvatting" (a summary) is not "samen" (together).
+_MAX_ENDING = 2
+_MIN_INFLECTED_STEM = 4
+
+
+def _with_inflections(reason_keys: set[str], request_keys: set[str]) -> set[str]:
+    """``reason_keys`` plus the request's keys that one of them inflects."""
+    found = set(reason_keys)
+    for key in request_keys - reason_keys:
+        if len(key) < _MIN_INFLECTED_STEM:
+            continue
+        for word in reason_keys:
+            short, long = sorted((key, word), key=len)
+            if (
+                len(short) >= _MIN_INFLECTED_STEM
+                and long.startswith(short)
+                and len(long) - len(short) <= _MAX_ENDING
+            ):
+                found.add(key)
+                break
+    return found
 
 
 def without_failed_action(request: str, reason: str, answer: str, observed: str) -> str | None:
