@@ -71,3 +71,18 @@ def english(text: str) -> bool:
     hits = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
     others = max(count for lang, count in hits.items() if lang != "en")
     return hits["en"] > others or hits["en"] == others == 0
+
+
+@lru_cache(maxsize=4096)
+def latin_language(text: str) -> str | None:
+    """The language of ``FUNCTION_WORDS`` that ``text`` uses most function words of, or None
+    (another script, none of them, or a tie)."""
+    if _NON_LATIN_RE.search(text):
+        return None
+    words = tokens(text)
+    hits = sorted(
+        ((sum(w in vocab for w in words), lang) for lang, vocab in FUNCTION_WORDS.items()),
+        reverse=True,
+    )
+    (best, lang), (second, _) = hits[0], hits[1]
+    return lang if best > second else None

@@ -127,6 +127,15 @@ def test_no_detail_is_dropped_unless_cleanly(reason: str, answer: str) -> None:
             "Find a rental car and a hotel in Porto",
             ["Find a rental car and a hotel in Porto"],
         ),
+        # In Spanish "en" is "in", not the Dutch "and": only the request's own conjunctions cut.
+        (
+            "Pídeme cita en la oficina de Chamberí el martes y luego descárgame el volante",
+            ["Pídeme cita en la oficina de Chamberí el martes", "descárgame el volante"],
+        ),
+        (
+            "Zoek de factuur van KPN in mijn mail en stuur hem naar Bas",
+            ["Zoek de factuur van KPN in mijn mail", "stuur hem naar Bas"],
+        ),
     ],
 )
 def test_where_a_request_splits_into_actions(request_text: str, actions: list[str]) -> None:

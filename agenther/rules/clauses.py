@@ -27,7 +27,7 @@ from agenther.rules.vocabulary import (
     REQUEST_WORDS,
     word_set,
 )
-from agenther.words import WORD_RE, english, stem
+from agenther.words import WORD_RE, english, latin_language, stem
 
 _JOINER = re.compile(
     r"(?:\s*,\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s*;\s*|\s+then\s+)"
@@ -49,11 +49,33 @@ _FAILURE_WORDS = re.compile(
 _QUESTION_WORDS = word_set("who what when where which how why is are was were does do did can")
 # In the other languages the requests come in, only a comma-led or plain conjunction is read
 # (there is no verb list): "…in den Warenkorb und löse den Gutscheincode ein", "…du jour et
-# passe l'écriture". Whatever is cut must then be the one part the reason names.
-_FOREIGN_JOINER = re.compile(
-    r"\s*,?\s+(?:und|sowie|et|puis|y|e|en|i|oraz|och|og)\s+(?:(?:dann|danach|puis|luego"
-    r"|depois|poi|daarna|potem|sedan)\s+)?(?=(\S+))",
-    re.IGNORECASE,
+# passe l'écriture". Whatever is cut must then be the one part the reason names. The
+# conjunctions are the request's language's: Dutch "en" (and) is Spanish "en" (in).
+_CONJUNCTIONS = {
+    "de": ("und sowie", "dann danach"),
+    "fr": ("et puis", "puis"),
+    "es": ("y e", "luego después"),
+    "pt": ("e", "depois"),
+    "it": ("e", "poi"),
+    "nl": ("en", "daarna"),
+    "pl": ("i oraz", "potem"),
+    "sv": ("och", "sedan"),
+}
+
+
+def _joiner(conjunctions: str, then: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"\s*,?\s+(?:{'|'.join(conjunctions.split())})\s+"
+        rf"(?:(?:{'|'.join(then.split())})\s+)?(?=(\S+))",
+        re.IGNORECASE,
+    )
+
+
+_FOREIGN_JOINERS = {lang: _joiner(*words) for lang, words in _CONJUNCTIONS.items()}
+# A request of no language told apart (Norwegian "og", a tie): any of them.
+_ANY_FOREIGN_JOINER = _joiner(
+    " ".join(dict.fromkeys(" ".join(c for c, _ in _CONJUNCTIONS.values()).split())) + " og",
+    " ".join(dict.fromkeys(" ".join(t for _, t in _CONJUNCTIONS.values()).split())),
 )
 
 
@@ -82,7 +104,8 @@ def split_actions(request: str) -> list[str]:
         if not cuts and one_pair and not _SENTENCE_BREAK_RE.search(request):
             cuts, lead_in = questions, False
     else:
-        cuts, lead_in = [m.span() for m in _FOREIGN_JOINER.finditer(request)], False
+        joiner = _FOREIGN_JOINERS.get(latin_language(request) or "", _ANY_FOREIGN_JOINER)
+        cuts, lead_in = [m.span() for m in joiner.finditer(request)], False
     pieces, start = [], 0
     for begin, end in cuts:
         pieces.append(request[start:begin])
