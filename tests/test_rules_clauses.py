@@ -282,6 +282,15 @@ def test_a_request_in_another_language_keeps_its_lead_in_and_commas() -> None:
     assert kept == "Trova l'ultima email di Giulia, inoltrala a marco@studio.it."
 
 
+def test_a_part_in_another_language_that_only_gets_somewhere_is_no_request() -> None:
+    request = (
+        "Entra en la web del Ayuntamiento de Madrid y pídeme cita previa para el "
+        "empadronamiento la semana que viene."
+    )
+    reason = "No pidió la cita de empadronamiento; se fue al programa de San Isidro."
+    assert without_failed_action(request, reason, "Programa de San Isidro 2024: …", "") is None
+
+
 def test_an_inflected_word_of_a_reason_in_another_language_names_its_action() -> None:
     # "testu" is the request's "test": both parts failed, so no part is kept as done.
     request = "Napraw parse_date w utils/dates.py. Dodaj test na ten przypadek i zrób commita."

@@ -13,7 +13,7 @@ from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules import decide
 from agenther.rules.arguments import read_route
-from agenther.rules.drop_constraint import drop_constraints
+from agenther.rules.drop_constraint import drop_constraints, tidy
 from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual
 from agenther.rules.steps import successful_tool_steps
@@ -311,6 +311,11 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Find apartments in Hackney, London with floor area below 65 m².",
             "Find apartments in Hackney, London and list the floor area.",
         ),
+        # "…, each" bounded every item by the limit: without it, it bounds nothing.
+        (
+            "Plan a week of high-protein breakfasts, each under 400 kcal.",
+            "Plan a week of high-protein breakfasts.",
+        ),
         # A wish is no command: what to list is a sentence of its own.
         (
             "I need suppliers for nitrile gloves that have price under $5.14/kg.",
@@ -429,3 +434,35 @@ def test_a_dutch_request_left_on_its_particle_is_incomplete() -> None:
 def test_a_degree_sign_is_part_of_the_limit() -> None:
     # Without it a cut leaves "… set it °C".
     assert find_constraints("Keep the server room below 24 °C at night.")[0].text.endswith("°C")
+
+
+def test_a_request_for_what_the_reason_says_was_never_made_at_all_is_refused() -> None:
+    t = FailedTrajectory(
+        original_prompt="Plan a week of high-protein breakfasts, each under 400 kcal.",
+        steps=[
+            AgentStep(
+                action_name="search_recipes",
+                action_input={"query": "high protein breakfast", "max_kcal": 400},
+                observation='{"results": [{"title": "Greek yogurt berry bowl", "kcal": 310}, '
+                '{"title": "Egg white veggie omelette", "kcal": 240}]}',
+            ),
+            AgentStep(
+                action_name="get_nutrition",
+                action_input={"food": "grande caffè latte, oat milk"},
+                observation='{"kcal": 470, "protein_g": 4, "carbs_g": 37}',
+            ),
+        ],
+        final_answer="A grande oat-milk caffè latte has 470 kcal and only 4 g of protein.",
+        failure_reason="No breakfast plan at all; compared lattes.",
+    )
+    decision = decide_by_rules(t, None, analyze_rules(t))
+    assert decision.relabeled is None
+    assert "breakfast" in decision.reason
+
+
+def test_a_relative_clause_left_without_its_when_goes() -> None:
+    # "…for under $20 that arrives by Friday" with both limits cut by the failure reason.
+    assert tidy("Order a pack of rechargeable AA batteries that arrives.") == (
+        "Order a pack of rechargeable AA batteries."
+    )
+    assert tidy("Find a fix that works.") == "Find a fix that works."

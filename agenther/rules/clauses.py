@@ -23,6 +23,7 @@ import re
 
 from agenther.rules.vocabulary import (
     ACTION_VERBS,
+    FOREIGN_PREPARATORY_VERBS,
     PREPARATORY_VERBS,
     REQUEST_WORDS,
     word_set,
@@ -37,6 +38,7 @@ _JOINER = re.compile(
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
 _BACK_REFERENCE = re.compile(r"\b(?:it|them|they|those|these|this|that one|its|their)\b", re.I)
 _MIN_REASON_WORD = 3
+_GETS_SOMEWHERE = PREPARATORY_VERBS | FOREIGN_PREPARATORY_VERBS
 _FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|s|ure)?|unable|could(?:n't| not)|can(?:'t|not)|was(?:n't| not)|"
     r"were(?:n't| not)|did(?:n't| not)|error|not able|no longer|unfortunately)\b",
@@ -206,12 +208,18 @@ def _negated(reason: str, *, subjects: bool = False) -> set[str]:
     return _content(" ".join(_negated_words(reason, subjects=subjects)))
 
 
+# "No breakfast plan at all" says the thing was never made, where "No hub met the budget"
+# only says none was found.
+_NONE_AT_ALL_RE = re.compile(r"\bno\s+((?:[\w'’-]+\s+){1,5}?)at\s+all\b", re.IGNORECASE)
+
+
 def unmet_things(reason: str) -> set[str]:
     """Content keys of the things (not the verbs) the reason says the run did not do or use:
     "not the read replica" gives "replica". A request that keeps one asks for the failure."""
+    none_at_all = [w for m in _NONE_AT_ALL_RE.finditer(reason) for w in m.group(1).split()]
     words = [
         w
-        for w in _negated_words(reason, _VERB_NEGATION)
+        for w in [*_negated_words(reason, _VERB_NEGATION), *none_at_all]
         if w not in ACTION_VERBS | PREPARATORY_VERBS
         and w not in _PAST_TO_BASE
         and not w.endswith(("ed", "en", "ing"))
@@ -334,7 +342,7 @@ def _without_failed(
         return None
     if any(overlap[i] for i in range(len(actions)) if not dropped <= i < last):
         return None  # the reason also speaks of a kept action: it may have failed too
-    if all(action.lower().split()[0] in PREPARATORY_VERBS for action in kept):
+    if all(action.lower().split()[0] in _GETS_SOMEWHERE for action in kept):
         return None  # "Go through the PAY board backlog." asks for nothing
     dropped_only = set().union(*(_content(a) for a in actions[dropped:last])) - set().union(
         *(_content(a) for a in kept)

@@ -36,7 +36,11 @@ _DANGLING_RE = re.compile(
     r"\s*(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to)"
     # "candidates … who are based" after "in Berlin" was cut
     r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:based|located|situated)"
-    r"|\b(?:who|that|which)\s+(?:is|are|was|were))\s*(?=[.!?]|$)"
+    r"|\b(?:who|that|which)\s+(?:is|are|was|were)"
+    # "… batteries that arrives" after "by Friday" was cut: a verb that needs its when or
+    # how much; "…, each" after "under 400 kcal" was.
+    r"|\b(?:who|that|which)\s+(?:arrive|ship|cost|take|leave|depart|last|weigh|start|end"
+    r"|open|close|sleep|seat|fit)s?|,\s*each)\s*(?=[.!?]|$)"
 )
 
 

@@ -62,6 +62,16 @@ ACTION_VERBS = word_set(
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
 PREPARATORY_VERBS = word_set("go open navigate visit log sign access browse look read load")
+# The same in the other languages requests come in ("Entra en la web del Ayuntamiento", "Geh
+# auf die Seite …"), kept apart so that they never cut an English request.
+FOREIGN_PREPARATORY_VERBS = word_set(
+    """
+    entra entre ve vete abre abra accede acede aceda acesse inicia ingresa visita visite navega
+    navegue va vai vá allez ouvre ouvrez accède accédez rends-toi rendez-vous connecte-toi
+    connectez-vous geh gehe öffne öffnen besuche navigiere apri accedi naviga ga bezoek
+    navigeer wejdź otwórz zaloguj przejdź odwiedź gå öppna logga besök otevři jdi přihlas aç git
+    """
+)
 # The first words of a request that is a command ("Find …", "Look for …"), not a wish ("I need
 # …") or a question.
 COMMAND_VERBS = (
