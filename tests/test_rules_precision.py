@@ -455,7 +455,11 @@ def test_a_request_for_what_the_reason_says_was_never_made_at_all_is_refused() -
         final_answer="A grande oat-milk caffè latte has 470 kcal and only 4 g of protein.",
         failure_reason="No breakfast plan at all; compared lattes.",
     )
-    decision = decide_by_rules(t, None, analyze_rules(t))
+    # Typed as a violated limit (the type model may say off topic), so the limit is cut.
+    analysis = analyze_rules(t)
+    assert analysis is not None
+    analysis = analysis.model_copy(update={"failure_type": FailureType.CONSTRAINT_VIOLATION})
+    decision = decide_by_rules(t, None, analysis)
     assert decision.relabeled is None
     assert "breakfast" in decision.reason
 
