@@ -262,11 +262,21 @@ def normal_figure(figure: str) -> str:
     return figure
 
 
+# "0.0.0.0:80" in `ss -tlnp` is an address and a port; "port 80" in the answer is the port.
+_ADDRESS_PORT_RE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
+
+
 @lru_cache(maxsize=4096)
 def figures(text: str) -> frozenset[str]:
     """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
-    comma written as a point."""
-    return frozenset(normal_figure(m) for m in _FIGURE_RE.findall(text))
+    comma written as a point; an IPv4 address with its port also gives both."""
+    found = {normal_figure(m) for m in _FIGURE_RE.findall(text)}
+    if ":" in text:
+        for figure in list(found):
+            address = _ADDRESS_PORT_RE.fullmatch(figure)
+            if address:
+                found.update(address.groups())
+    return frozenset(found)
 
 
 def figures_of(texts: Iterable[str]) -> frozenset[str]:

@@ -109,6 +109,7 @@ def request_problems(prompt: str, trajectory: Any) -> list[str]:
 # --- (b) grounded and not the failed goal ----------------------------------------------------
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_ADDRESS_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
 _TOKEN = re.compile(r"[^\W_]+")
 _FILLER = _word_set("a an the please can could would will you me my i to for of and or")
 
@@ -119,6 +120,10 @@ def _numbers(text: str) -> set[str]:
     for raw in _NUMBER.findall(text):
         number = raw.replace(",", "").rstrip(".:")
         found.add(number.lstrip("0") or "0" if number.isdigit() else number)
+        # "0.0.0.0:443" shows port 443 to a reader.
+        address = _ADDRESS_PORT.fullmatch(number)
+        if address:
+            found.update(address.groups())
     return found
 
 

@@ -17,7 +17,7 @@ from bench.eval_quality import (
     split,
 )
 from bench.generate import FAILURE_TYPES, generate
-from bench.rubric import phrase_in, rubric_problems
+from bench.rubric import grounding_problems, phrase_in, rubric_problems
 
 
 def test_generator_is_seeded_varied_and_valid() -> None:
@@ -144,3 +144,21 @@ def test_rubric_checks_pass_a_good_example_and_read_the_answer() -> None:
         "the labels say no example should come from this run"
     ]
     assert phrase_in("flight", "Find flights to Oslo") and not phrase_in("PO", "a post")
+
+
+def test_the_rubric_reads_a_port_off_an_address() -> None:
+    run = RUN.model_copy(
+        update={
+            "steps": [
+                AgentStep(
+                    action_name="run_command",
+                    action_input={"command": "ss -tlnp"},
+                    observation="LISTEN 0 511 0.0.0.0:443 0.0.0.0:*",
+                )
+            ]
+        }
+    )
+    assert grounding_problems("Is nginx listening on 443?", run, {}) == []
+    assert grounding_problems("Is nginx listening on 8443?", run, {}) == [
+        "number 8443 not in observations"
+    ]

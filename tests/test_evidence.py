@@ -279,3 +279,10 @@ def test_a_text_without_the_digits_is_not_scanned() -> None:
     assert quantities.may_state("3 rooms at $120 a night", ["4320", "12"])
     # A date or a version has no significant digits to look for: always scanned.
     assert quantities.may_state("nothing", ["2024-03-01"])
+
+
+def test_an_address_with_its_port_shows_the_port() -> None:
+    # `ss -tlnp` writes "0.0.0.0:80"; an answer says "port 80".
+    shown = quantities.figures("LISTEN 0 511 0.0.0.0:80 0.0.0.0:* since 09:12:07")
+    assert {"80", "0.0.0.0", "0.0.0.0:80", "09:12:07"} <= shown
+    assert "12" not in shown  # a clock time is no address
