@@ -266,11 +266,25 @@ def normal_figure(figure: str) -> str:
 _ADDRESS_PORT_RE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
 
 
+# "1,234.50", "1,23,456", "1.234,50", "12,5": the shapes a figure with a comma can have;
+# anything else with one ("4.10,300.00,500", a CSV row's cells) is several figures.
+_COMMA_FIGURE_RE = re.compile(
+    r"\d{1,3}(?:,\d{2,3})*,\d{3}(?:\.\d+)?|(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
+)
+
+
+def _figure_parts(figure: str) -> list[str]:
+    if "," not in figure or _COMMA_FIGURE_RE.fullmatch(figure):
+        return [figure]
+    return [part for part in figure.split(",") if part]
+
+
 @lru_cache(maxsize=4096)
 def figures(text: str) -> frozenset[str]:
     """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
-    comma written as a point; an IPv4 address with its port also gives both."""
-    found = {normal_figure(m) for m in _FIGURE_RE.findall(text)}
+    comma written as a point; an IPv4 address with its port also gives both, and a CSV row's
+    cells ("4.10,300.00,500") are figures of their own."""
+    found = {normal_figure(part) for m in _FIGURE_RE.findall(text) for part in _figure_parts(m)}
     if ":" in text:
         for figure in list(found):
             address = _ADDRESS_PORT_RE.fullmatch(figure)

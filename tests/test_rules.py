@@ -632,6 +632,46 @@ def test_an_answer_adding_up_observed_prices_is_no_invention() -> None:
 
 
 @pytest.mark.parametrize(
+    ("observation", "final"),
+    [
+        # A column of a psql table.
+        (
+            " region | total_sales\n--------+------------\n EMEA | 942877.10\n"
+            " APAC | 611402.75\n(2 rows)",
+            "EMEA $942,877.10 and APAC $611,402.75, for a total of $1,554,279.85.",
+        ),
+        # One JSON key's values.
+        (
+            '{"recurring": [{"merchant": "GymPass", "amount": 21.0}, '
+            '{"merchant": "Spotify", "amount": 11.99}, {"merchant": "iCloud+", "amount": 2.99}]}',
+            "Three subscriptions totalling $35.98: GymPass, Spotify and iCloud+.",
+        ),
+        # A whitespace-aligned listing.
+        (
+            "Engineering   142\nSales          88\nSupport        61",
+            "Engineering 142, Sales 88 and Support 61: 291 people in all.",
+        ),
+    ],
+)  # fmt: skip
+def test_an_answer_adding_up_an_observed_listing_is_no_invention(
+    observation: str, final: str
+) -> None:
+    trajectory = run("x", [("lookup", {"q": "x"}, observation)], "x", final=final)
+    assert unsupported_figures(trajectory) == []
+    # A total that is not the listing's is still an invention.
+    wrong = final.replace("1,554,279.85", "1,554,279.95").replace("35.98", "36.98")
+    wrong = wrong.replace("291", "301")
+    assert unsupported_figures(run("x", [("lookup", {"q": "x"}, observation)], "x", final=wrong))
+
+
+def test_a_csv_row_s_cells_are_figures_of_their_own() -> None:
+    row = "A - Ceramica Lusa,4.10,300.00,500"
+    assert {"4.10", "300.00", "500"} <= figures(row)
+    # Thousands groups (Western and Indian) and decimal commas stay one figure.
+    assert figures("1,234.50 and 1,23,456 and 12,5") == {"1234.50", "123456", "12.5"}
+
+
+@pytest.mark.parametrize(
     ("request_text", "reason", "expected"),
     [
         (

@@ -146,3 +146,53 @@ def test_a_spanish_constraint_violation_becomes_the_request_without_its_limit() 
     assert decision.relabeled.hindsight_prompt == (
         "¿Cuántos pedidos se enviaron a Madrid en enero de 2024?"
     )
+
+
+def test_a_space_grouped_figure_in_another_language_is_one_number_when_the_run_backs_it() -> None:
+    observation = "vendedor\nAna Costa       184320.50\nBruno Silva     152907.10\nTotal 337227.60"
+    portuguese = _run(
+        "Calcula o total de vendas por vendedor.",
+        observation,
+        "Ana Costa 184 320,50 €, Bruno Silva 152 907,10 €, num total de 337 227,60 €.",
+        "Gráfico não criado.",
+    )
+    assert unsupported_figures(portuguese) == []
+    # Not backed as a whole, the groups are read one by one: "Pro 3 3000" is a model name.
+    german = _run(
+        "Leg mir eine Zahnbürste in den Warenkorb.",
+        "Oral-B Pro 3 3000, 54,99 €",
+        "Ich habe die Oral-B Pro 3 3000 für 54,99 € in den Warenkorb gelegt.",
+        "Zu teuer.",
+    )
+    assert unsupported_figures(german) == []
+    # A group is whole numbers only: "3 3000" is not "3 300" and a stray "0".
+    model = _run("Zeig mir Zahnbürsten.", "3300 Bewertungen", "Die Pro 3 3000 kostet 54 €.", "x")
+    assert unsupported_figures(model) == ["3000", "54"]
+    # A space-grouped figure nothing backs is still an invention.
+    invented = _run("Calcula o total de vendas.", observation, "O total é 412 880,00 €.", "x")
+    assert unsupported_figures(invented) == ["412", "880.00"]
+
+
+def test_a_day_first_dotted_date_is_an_observed_iso_date() -> None:
+    observation = '{"applications": [{"candidate": "Karolina", "date": "2024-05-20"}]}'
+    polish = _run(
+        "Pokaż odrzuconych kandydatów.",
+        observation,
+        "Odrzuciliśmy Karolinę (20.05) – decyzja z 20.05.2024.",
+        "Brak szablonu.",
+    )
+    assert unsupported_figures(polish) == []
+    # In English "20.05" is a figure of its own (a price, a score), not a date.
+    english = _run("Show the rejected candidates.", observation, "Karolina scored 20.05.", "x")
+    assert unsupported_figures(english) == ["20.05"]
+
+
+def test_an_answer_to_a_request_in_another_language_groups_thousands_its_way() -> None:
+    # English titles make the answer look English; the request says whose convention it is.
+    spanish = _run(
+        "Búscame artículos sobre aprendizaje federado en salud.",
+        '{"results": [{"title": "The future", "publication_year": 2020, "cited_by_count": 2104}]}',
+        "«The future of digital health with federated learning and the data» (2020), 2.104 citas.",
+        "Ninguno es posterior a 2021.",
+    )
+    assert unsupported_figures(spanish) == []

@@ -5,6 +5,7 @@ nothing in the run supports (any prompt paired with that answer would teach inve
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from agenther.models import FailedTrajectory
@@ -28,7 +29,8 @@ def _decimals(figure: str) -> int:
 
 def _observed_values(observations: list[str]) -> tuple[list[float], list[float]]:
     """Observed numbers, with the hours of observed times ("10:00" backs "10-19"), and the totals
-    of each observation's amounts of money (an answer may add up a listing of prices)."""
+    an answer may add up: each observation's amounts of money, and each of its listings (a
+    table column, a JSON key's values)."""
     values: list[float] = []
     totals: list[float] = []
     for text in observations:
@@ -44,7 +46,37 @@ def _observed_values(observations: list[str]) -> tuple[list[float], list[float]]
                 amount = float(quantity.value)
                 by_currency[quantity.currency] = by_currency.get(quantity.currency, 0.0) + amount
         totals.extend(by_currency.values())
+        totals.extend(_listing_totals(text))
     return values, totals
+
+
+# A table cell or a JSON value that is one number: "| 1284310.55 |", '"amount": 21.0'.
+_CELL_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+_JSON_NUMBER_RE = re.compile(r'"([^"\n]{1,60})"\s*:\s*(-?\d+(?:\.\d+)?)(?=\s*[,}\]])')
+
+
+def _listing_totals(text: str) -> list[float]:
+    """The sum of each column of a "|" table, of each JSON key's numbers, and of the last
+    numbers of the lines of a whitespace-aligned listing ("Ana Costa   184320.50")."""
+    sums: dict[object, float] = {}
+
+    def add(key: object, cell: str) -> None:
+        sums[key] = sums.get(key, 0.0) + float(cell)
+
+    if '":' in text:
+        for key, number in _JSON_NUMBER_RE.findall(text):
+            add(key, number)
+    for line in text.splitlines():
+        if "|" in line:
+            for column, cell in enumerate(line.split("|")):
+                cell = cell.strip()
+                if _CELL_NUMBER_RE.fullmatch(cell):
+                    add(column, cell)
+        else:
+            last = line.rsplit(None, 1)[-1] if line.strip() else ""
+            if _CELL_NUMBER_RE.fullmatch(last) and len(line) > len(last):
+                add("last", last)
+    return list(sums.values())
 
 
 def _derivable(figure: str, values: list[float], totals: list[float]) -> bool:
@@ -83,6 +115,15 @@ _CLOCK_RE = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 _POINT_GROUPED_RE = re.compile(r"\d{1,3}(?:\.\d{3})+")
 
 
+# "184 320,50 €", "48 000 peptides": most languages but English group thousands with a space
+# (or a no-break space). Read that way only where the run backs the whole number: "Pro 3 3000"
+# is a model name and a count, not 33,000.
+_SPACE_GROUPED_RE = re.compile(
+    r"(?<![A-Za-z_.,\d])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?(?!\d|[.,]\d)"
+)
+_SPACES_RE = re.compile(r"[ \u00a0\u202f]")
+
+
 def _claims(text: str) -> dict[str, float]:
     """The answer's figures as written, each with its scale (1 when none)."""
     found: dict[str, float] = {}
@@ -90,6 +131,31 @@ def _claims(text: str) -> dict[str, float]:
         figure = normal_figure(match.group(1))
         scale = _SCALES.get((match.group(2) or "").lower(), 1.0)
         found.setdefault(figure, scale)
+    return found
+
+
+def _without_backed_groups(text: str, backed: Callable[[str], bool]) -> str:
+    """``text`` without its space-grouped numbers whose whole value ``backed`` accepts."""
+    for match in reversed(list(_SPACE_GROUPED_RE.finditer(text))):
+        if backed(normal_figure(_SPACES_RE.sub("", match.group()))):
+            text = text[: match.start()] + " " + text[match.end() :]
+    return text
+
+
+# An observed ISO date, and the day-first dotted forms an answer in another language writes it
+# in ("20.05", "20.05.2024").
+_ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def _dotted_dates(texts: list[str]) -> set[str]:
+    found: set[str] = set()
+    for text in texts:
+        if "-" not in text:
+            continue
+        for year, month, day in _ISO_DATE_RE.findall(text):
+            short_day = day.lstrip("0") or "0"
+            for d in {day, short_day}:
+                found.update({f"{d}.{month}", f"{d}.{month}.{year}"})
     return found
 
 
@@ -118,6 +184,9 @@ def unsupported_figures(t: FailedTrajectory) -> list[str]:
     """Figures of the final answer that neither the observations, the request nor the agent's
     own tool arguments show, nor a simple computation from observed values gives: the answer
     asserts them on its own (a hallucination, whatever Stage 1 typed the failure as)."""
+    # An answer in another language, or one to a request in another language (its titles and
+    # names may be English), writes its figures that language's way.
+    foreign = not english(t.final_answer) or not english(t.original_prompt)
     answer = _claims(t.final_answer)
     if not answer:
         return []
@@ -128,8 +197,18 @@ def unsupported_figures(t: FailedTrajectory) -> list[str]:
     if not unknown:
         return []
     values, totals = _observed_values(observations)
+    if foreign:
+        text = _without_backed_groups(
+            t.final_answer, lambda whole: whole in known or _derivable(whole, values, totals)
+        )
+        if text != t.final_answer:
+            answer = _claims(text)
+        dates = _dotted_dates([*observations, t.original_prompt])
+        unknown = sorted(set(answer) - known - dates)
+        if not unknown:
+            return []
     times = _clock_times([*observations, arguments, t.original_prompt])
-    points_group = not english(t.final_answer)
+    points_group = foreign
     missing = []
     for figure in unknown:
         if points_group and _POINT_GROUPED_RE.fullmatch(figure):
