@@ -44,8 +44,10 @@ FOURTH_BLIND_SET = HERE / "blind_set_4.jsonl"
 # was scored once before any of it was read: type 0.604, acceptance 0.146, precision 0.667;
 # the sixth (session 10): type 0.667, acceptance 0.146, precision 0.5; the seventh (session 12):
 # 0.719, 0.271, 0.643; the eighth (session 13): 0.646, 0.125, 0.714; the ninth (session 14, the
-# session's code before its read): 0.542, 0.146, 0.714.
+# session's code before its read): 0.542, 0.146, 0.714; the tenth (session 15, the session's
+# code before its read): 0.792, 0.021, 1.0 (1 of 1).
 TUNING_SETS = [
+    HERE / "tuning_blind_10.jsonl",
     HERE / "tuning_blind_9.jsonl",
     HERE / "tuning_blind_8.jsonl",
     HERE / "tuning_blind_7.jsonl",
