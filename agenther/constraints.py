@@ -220,7 +220,11 @@ def _names_other_part(request: str, constraints: list[Constraint], reason: str) 
     for constraint in reversed(constraints):
         outside = outside[: constraint.start] + " " + outside[constraint.end :]
     lowered = outside.lower()
-    return any(
+    if any(
         re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", lowered)
         for name in extract_entities(reason)
-    )
+    ):
+        return True
+    # "asked for the top 10 only" names the request's "top 10", not its "over €10,000".
+    outside_values = {q.value for q in extract_quantities(outside)}
+    return any(q.value in outside_values for q in extract_quantities(reason))

@@ -87,6 +87,9 @@ _STOP_WORDS = word_set(
     as is are was were be been being do does did done has have had can could will would shall
     should may might must error warning info debug success failed failure true false null none
     step result results summary found based unable
+    don't doesn't didn't can't won't isn't aren't wasn't weren't shouldn't wouldn't couldn't
+    haven't hasn't hadn't let's don’t doesn’t didn’t can’t won’t isn’t aren’t wasn’t
+    weren’t shouldn’t wouldn’t couldn’t haven’t hasn’t hadn’t let’s
     """
 )
 

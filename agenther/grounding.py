@@ -112,7 +112,10 @@ def verify_grounding(
     problems.extend(demand_problems(prompt, trajectory))
 
     ev = evidence if evidence is not None else collect_evidence(trajectory)
-    problems.extend(f"{term} does not occur in the observations" for term in ungrounded(prompt, ev))
+    problems.extend(
+        f"{term} does not occur in the observations"
+        for term in ungrounded(prompt, ev, tools=tool_words(trajectory))
+    )
 
     if unmet is None:
         unmet = unmet_constraints(trajectory, analysis)
@@ -169,8 +172,9 @@ def echoes_failed_goal(prompt: str, original: str) -> bool:
     return not (failed - asked) and added <= max(2, sum(failed.values()) // 5)
 
 
-def ungrounded(text: str, ev: Evidence) -> list[str]:
-    """Numbers, addresses and named entities of ``text`` that the evidence does not show."""
+def ungrounded(text: str, ev: Evidence, *, tools: frozenset[str] = frozenset()) -> list[str]:
+    """Numbers, addresses and named entities of ``text`` that the evidence does not show; a
+    one-word name may also be one of the run's ``tools`` ("Moodle" for ``moodle_api``)."""
     missing = [
         f"the number {q.raw}" for q in extract_quantities(text) if not number_supported(q, ev)
     ]
@@ -179,8 +183,25 @@ def ungrounded(text: str, ev: Evidence) -> list[str]:
         for address in _ADDRESS_RE.findall(text)
         if address.lower().rstrip(".,;:!?") not in ev.text
     )
-    missing.extend(f"'{e}'" for e in extract_entities(text) if not entity_supported(e, ev))
+    missing.extend(
+        f"'{e}'"
+        for e in extract_entities(text)
+        if not entity_supported(e, ev) and e.lower() not in tools
+    )
     return missing
+
+
+_TOOL_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+
+
+def tool_words(trajectory: FailedTrajectory) -> frozenset[str]:
+    """The words of the run's tool names: the platform a call went to is in its name
+    ("moodle_api", "SpotifyCreatePlaylist" gives "spotify", "create", "playlist")."""
+    words: set[str] = set()
+    for step in trajectory.steps:
+        spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", step.action_name)
+        words.update(w.lower() for w in _TOOL_WORD_RE.findall(spaced))
+    return frozenset(words)
 
 
 def number_supported(quantity: Quantity, ev: Evidence) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agenther.constraints import find_constraints, unmet_constraints
-from agenther.grounding import verify_grounding
+from agenther.evidence import collect_evidence, extract_entities
+from agenther.grounding import tool_words, ungrounded, verify_grounding
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from tests.support.trajectories import reference_trajectories
 
@@ -172,3 +173,28 @@ def test_a_request_that_changed_what_failed_is_no_echo() -> None:
     )
     assert relabel != TRAJ_002.original_prompt
     assert "the prompt restates the request the run failed" not in problems(relabel, TRAJ_002)
+
+
+def test_a_platform_the_run_called_by_its_tool_name_is_grounded() -> None:
+    t = FailedTrajectory(
+        original_prompt="Crie no Moodle um questionário.",
+        steps=[
+            AgentStep(
+                action_name="moodle_api",
+                action_input={"function": "local_quiz_create"},
+                observation='{"quizid": 5521, "status": "created"}',
+            )
+        ],
+        final_answer="Criei o questionário.",
+        failure_reason="Time limit wrong.",
+    )
+    ev = collect_evidence(t)
+    assert ungrounded("Crie no Moodle um questionário.", ev, tools=tool_words(t)) == []
+    assert ungrounded("Crie no Canvas um questionário.", ev, tools=tool_words(t)) == ["'Canvas'"]
+    assert tool_words(t) == {"moodle", "api"}
+
+
+def test_a_negated_contraction_opening_a_sentence_is_no_name() -> None:
+    assert extract_entities("List the volumes. Don't delete anything. Don’t touch Acme Corp.") == [
+        "Acme Corp"
+    ]

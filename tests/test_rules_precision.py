@@ -321,6 +321,23 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "I need suppliers for nitrile gloves that have price under $5.14/kg.",
             "I need suppliers for nitrile gloves. List the price.",
         ),
+        # A sentence that only bounds the request goes whole ("Keep it." was left behind).
+        (
+            "Write a summary of the report. Keep it under 200 words.",
+            "Write a summary of the report.",
+        ),
+        (
+            "Write a summary of the report, keeping it under 200 words.",
+            "Write a summary of the report.",
+        ),
+        # ... and so does the "and" that joins it to the rest, which opens the sentence then.
+        (
+            "Translate notes.md into German as de/notes.md. Keep it under 200 words and leave "
+            "every code block exactly as it is.",
+            "Translate notes.md into German as de/notes.md. Leave every code block exactly as "
+            "it is.",
+        ),
+        ("Keep it under 200 words: summarise the report.", "Summarise the report."),
     ],
 )
 def test_dropping_every_limit_leaves_a_sentence(prompt: str, expected: str) -> None:
@@ -470,3 +487,40 @@ def test_a_relative_clause_left_without_its_when_goes() -> None:
         "Order a pack of rechargeable AA batteries."
     )
     assert tidy("Find a fix that works.") == "Find a fix that works."
+
+
+def test_a_requirement_the_reason_quotes_is_cut_from_the_request() -> None:
+    request = (
+        "Build me a ~60-minute Spotify running playlist called 'Tempo Run' — tracks between 160 "
+        "and 175 BPM, and no explicit songs please."
+    )
+    reason = (
+        "'Till I Collapse' is flagged explicit, violating the user's 'no explicit songs' "
+        "requirement."
+    )
+    assert cut_unmet_phrases(request, reason) == (
+        "Build me a ~60-minute Spotify running playlist called 'Tempo Run' — tracks between 160 "
+        "and 175 BPM."
+    )
+    # A quoted name is no requirement, and a quote of one word is too little to tell.
+    named = "Make a running playlist called Tempo Run, with no explicit songs."
+    assert cut_unmet_phrases(named, "The playlist 'Tempo Run' has an explicit song.") == named
+    assert cut_unmet_phrases(request, "The user's 'songs' rule was broken.") == request
+
+
+def test_a_cap_on_how_many_the_reason_names_is_cut_and_the_limits_stay() -> None:
+    t = _run(
+        "List open auto claims over €10,000 filed in Q1 2025 in Bavaria, biggest first — top "
+        "10 only.",
+        "claim_id | city | filed | amount\nAU-25-01933 | München | 2025-02-14 | 48750.00\n"
+        "AU-25-00418 | Nürnberg | 2025-01-09 | 41200.00\n(14 rows) open auto Q1 2025 Bavaria",
+        "Open auto claims over €10,000 filed in Bavaria in Q1 2025, largest first: AU-25-01933 "
+        "(München, €48,750.00), AU-25-00418 (Nürnberg, €41,200.00), …",
+        "The user asked for the top 10 only; the answer lists all 14 rows.",
+    )
+    analysis = FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    # The reason's 10 is the request's "top 10", not its "over €10,000".
+    assert unmet_constraints(t, analysis) == []
+    assert cut_unmet_phrases(t.original_prompt, t.failure_reason) == (
+        "List open auto claims over €10,000 filed in Q1 2025 in Bavaria, biggest first."
+    )

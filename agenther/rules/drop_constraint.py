@@ -30,6 +30,22 @@ _ACTION_ON_WHOLE_RE = re.compile(
     re.IGNORECASE,
 )
 _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
+# A clause whose verb bounds the request itself ("Keep it", ", keeping the answer"), up to the
+# constraint it introduces.
+_WHOLE_BOUND_BEFORE_RE = re.compile(
+    r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*)(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
+    r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?\s*$",
+    re.IGNORECASE,
+)
+_AND_AFTER_RE = re.compile(r"\s+and\s+(?=[a-z])")
+_JOINED_AFTER_RE = re.compile(r"(?:\s*[,:;]\s*|\s+)(?:and\s+)?(?=[a-z])")
+
+
+def _opens_sentence(text: str, position: int) -> bool:
+    before = text[:position].rstrip()
+    return not before or before[-1] in ".!?:;"
+
+
 _SPACES_RE = re.compile(r"\s{2,}")
 _SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
 _DANGLING_RE = re.compile(
@@ -44,6 +60,10 @@ _DANGLING_RE = re.compile(
 )
 
 
+# "Summarise the report. ." once "Keep it under 200 words" went.
+_DOUBLED_STOP_RE = re.compile(r"([.!?])\s*\.(?=\s|$)")
+
+
 def tidy(text: str) -> str:
     """``text`` after a cut: doubled spaces, spaces before stops and dangling words removed."""
     text = _SPACES_RE.sub(" ", text)
@@ -51,6 +71,7 @@ def tidy(text: str) -> str:
     for _ in range(2):
         text = _DANGLING_RE.sub("", text).rstrip()
     text = re.sub(r",\s*,", ",", text)
+    text = _DOUBLED_STOP_RE.sub(r"\1", text)
     return text.strip()
 
 
@@ -90,6 +111,17 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         orphan = _ORPHAN_BEFORE_RE.search(text[:start])
         if orphan and not attribute:
             start = orphan.start()
+        # "Keep it under 200 words and leave the code blocks as they are": a clause that only
+        # bounds the whole request goes with its bound, and so does the "and" after it.
+        whole = None if match else _WHOLE_BOUND_BEFORE_RE.search(text[:start])
+        if whole:
+            start = whole.start()
+            opens = _opens_sentence(text, start)
+            joined = (_JOINED_AFTER_RE if opens else _AND_AFTER_RE).match(text, end)
+            if joined:
+                end = joined.end()
+                if opens:
+                    text = text[:end] + text[end : end + 1].upper() + text[end + 1 :]
         if not attribute and constraint.currency:
             attribute = "prices"
         if attribute:
@@ -166,11 +198,19 @@ _NEEDS_COMPLEMENT = frozenset(
 )
 
 
+# "…leave every code block exactly as it is." needs nothing more.
+_AS_IT_IS_RE = re.compile(r"\bas\s+(?:it|they|this|that)\s+(?:is|are|was|were)[.!?]?$", re.I)
+
+
 def _complete(text: str | None) -> str | None:
     if text is None:
         return None
     words = text.rstrip(".!?").split()
-    return None if not words or words[-1].lower() in _NEEDS_COMPLEMENT else text
+    if not words:
+        return None
+    if words[-1].lower() in _NEEDS_COMPLEMENT and not _AS_IT_IS_RE.search(text):
+        return None
+    return text
 
 
 _RELATIVE_PRONOUNS = word_set("that which who")

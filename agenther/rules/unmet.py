@@ -46,6 +46,41 @@ _SHORT_COUNT_RE = re.compile(
 )
 
 
+# "…, biggest first — top 10 only": a cap on how many, which the reason names by its number.
+_TOP_ONLY_RE = re.compile(
+    rf"\s*(?:[,;]|\s[—–-])?\s*\b(?:(?:only|just)\s+(?:the\s+)?top\s+(?P<key>{_COUNT})"
+    rf"|top\s+(?P<key2>{_COUNT})\s+only)\b",
+    re.IGNORECASE,
+)
+# A requirement the reason quotes from the request: "violating the user's 'no explicit songs'
+# requirement". The quote must be called a requirement (or the user's), so that a quoted name
+# ("the playlist 'Tempo Run'") is never taken for one.
+_QUOTE_RE = re.compile(r"(?<!\w)['‘\"“]([^'’\"”\n]{3,80})['’\"”](?!\w)")
+_REQUIREMENT_AFTER_RE = re.compile(
+    r"\s*(?:requirement|constraint|condition|rule|instruction|restriction|limit|filter)s?\b",
+    re.IGNORECASE,
+)
+_REQUIREMENT_BEFORE_RE = re.compile(
+    r"\b(?:user['’]s|(?:asked|requested)\s+(?:for\s+)?|requirement\s+(?:of\s+)?)\s*$",
+    re.IGNORECASE,
+)
+_JOINER = r"(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s*[—–;]\s*|\s+-\s+|\s+)"
+
+
+def _quoted_requirements(reason: str) -> list[str]:
+    """The phrases of two or more words the reason quotes as a requirement."""
+    found = []
+    for match in _QUOTE_RE.finditer(reason):
+        quoted = match.group(1).strip()
+        if len(quoted.split()) < 2:
+            continue
+        if _REQUIREMENT_AFTER_RE.match(reason, match.end()) or _REQUIREMENT_BEFORE_RE.search(
+            reason, 0, match.start()
+        ):
+            found.append(quoted)
+    return found
+
+
 def _counts_short(reason: str) -> bool:
     # "3 of 3 observations usable" (Stage 1's own explanation) is a full count, not a short one.
     return any(
@@ -74,6 +109,14 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
             cuts.append(match.span())
     for match in _EXCLUSION_RE.finditer(text):
         if names(match.group("key")):
+            cuts.append(match.span())
+    for match in _TOP_ONLY_RE.finditer(text):
+        if names(match.group("key") or match.group("key2")):
+            cuts.append(match.span())
+    for quoted in _quoted_requirements(reason):
+        for match in re.finditer(
+            rf"{_JOINER}{re.escape(quoted)}(?:\s+please)?(?=\s*(?:[.!?;,]|$))", text, re.I
+        ):
             cuts.append(match.span())
     if stopped_early or _counts_short(reason):
         for match in _COUNT_RE.finditer(text):
