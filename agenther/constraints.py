@@ -191,13 +191,22 @@ def unmet_constraints(
     constraints = find_constraints(trajectory.original_prompt)
     if not constraints:
         return []
-    reason = trajectory.failure_reason
+    own = trajectory.failure_reason
+    reason = own
     if analysis is not None and analysis.explanation:
-        reason = f"{reason}\n{analysis.explanation}"
+        # Stage 1's tallies ("4 of 4 observations usable") are counts of its own, no limits.
+        reason = f"{reason}\n{_TALLY_RE.sub(' ', analysis.explanation)}"
     if _EVERY_CONSTRAINT_RE.search(reason):
         return constraints  # "nothing met both constraints": none of them holds
-    named_values = {q.value for q in extract_quantities(reason)}
-    named = [c for c in constraints if c.values & named_values]
+    named = _named(constraints, own)
+    if named:
+        return named
+    # Stage 1's explanation quotes the run's own words ("below 60" from an answer that
+    # counted the students below 60): it names a limit only when the reason itself names no
+    # other part of the request ("The CSV was never e-mailed").
+    if _names_other_part(trajectory.original_prompt, constraints, own):
+        return []
+    named = _named(constraints, reason)
     if named:
         return named
     is_violation = (
@@ -212,6 +221,14 @@ def unmet_constraints(
     ):
         return []
     return constraints
+
+
+_TALLY_RE = re.compile(r"\b\d+ signal\(s\)|\b\d+ of \d+ observations usable")
+
+
+def _named(constraints: list[Constraint], text: str) -> list[Constraint]:
+    values = {q.value for q in extract_quantities(text)}
+    return [c for c in constraints if c.values & values]
 
 
 def _names_other_part(request: str, constraints: list[Constraint], reason: str) -> bool:

@@ -162,3 +162,17 @@ def test_the_rubric_reads_a_port_off_an_address() -> None:
     assert grounding_problems("Is nginx listening on 8443?", run, {}) == [
         "number 8443 not in observations"
     ]
+
+
+def test_the_rubric_never_fails_a_number_the_labels_accept() -> None:
+    # "at least 4 stars" for a 4.6-star lamp: a limit the run met, kept by the labels' prompt.
+    run = RUN.model_copy(
+        update={
+            "steps": [
+                AgentStep(action_name="search", action_input={}, observation="Lumo Flex ★ 4,6")
+            ]
+        }
+    )
+    prompt = "Find a LED desk lamp with at least 4 stars."
+    assert grounding_problems(prompt, run, {}) == ["number 4 not in observations"]
+    assert grounding_problems(prompt, run, {"acceptable_prompts": ["A lamp with 4 stars."]}) == []

@@ -524,3 +524,30 @@ def test_a_cap_on_how_many_the_reason_names_is_cut_and_the_limits_stay() -> None
     assert cut_unmet_phrases(t.original_prompt, t.failure_reason) == (
         "List open auto claims over €10,000 filed in Q1 2025 in Bavaria, biggest first."
     )
+
+
+def test_stage_1_quoting_the_answer_s_limit_does_not_name_it_unmet() -> None:
+    t = _run(
+        "Export the final grades for BIO-201 to CSV, email the file to registrar@college.edu, "
+        "and tell me how many students failed (below 60).",
+        "exported /exports/bio201.csv (84 rows); 9 rows with final < 60",
+        "I exported the BIO-201 final grades to /exports/bio201.csv. 9 of the 84 students "
+        "finished below 60%.",
+        "The CSV was never e-mailed to registrar@college.edu.",
+    )
+    analysis = FailureAnalysis(
+        is_failure=True,
+        failure_type=FailureType.CONSTRAINT_VIOLATION,
+        explanation="constraint_violation: 1 signal(s) ('below 60'); 3 of 3 observations usable",
+    )
+    # The reason names the e-mail, another part of the request: the limit was met.
+    assert unmet_constraints(t, analysis) == []
+    # Without a reason of its own, Stage 1's words still name it; its tallies never do.
+    silent = t.model_copy(update={"failure_reason": ""})
+    assert [c.text for c in unmet_constraints(silent, analysis)] == ["below 60"]
+    tally = FailureAnalysis(
+        is_failure=True,
+        failure_type=FailureType.INCOMPLETE,
+        explanation="incomplete: 2 signal(s) ('missing'); 60 of 60 observations usable",
+    )
+    assert unmet_constraints(silent, tally) == []
