@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agenther import places
 from agenther.config import PipelineConfig
@@ -21,7 +21,6 @@ from agenther.data_augmenter import DataAugmenter
 from agenther.errors import StageError
 from agenther.failure_detector import FailureDetector
 from agenther.joint_analysis import JointAnalyzer
-from agenther.llm_client import LLMClient
 from agenther.models import (
     AugmentedSample,
     FailedTrajectory,
@@ -35,6 +34,9 @@ from agenther.outcome_extractor import OutcomeExtractor
 from agenther.prompt_relabeler import HindsightPromptReply, PromptRelabeler
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.failure_types import load_type_model
+
+if TYPE_CHECKING:
+    from agenther.llm_client import LLMClient
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,10 @@ class AgentHERPipeline:
         self.llm: LLMClient | None = None
         self.judge_llm: LLMClient | None = None
         if cfg.uses_llm:
+            # Imported here: the openai SDK takes about half a second to import, and rule mode
+            # (the CLI's zero-cost path, a rule-mode service) never calls it.
+            from agenther.llm_client import LLMClient
+
             self.llm = LLMClient(
                 model=cfg.model,
                 base_url=cfg.base_url,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from agenther.llm_client import LADDER
+from agenther.config import STRUCTURED_OUTPUT_RUNGS
 
 _LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
 _STAGE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -125,7 +125,7 @@ class ServiceMetrics:
 
     def on_llm_rung(self, model: str, rung: str) -> None:
         """Rung listener for ``agenther.llm_usage.UsageTracker``."""
-        for other in LADDER:
+        for other in STRUCTURED_OUTPUT_RUNGS:
             self.llm_structured_output.labels(model, other).set(1 if other == rung else 0)
 
     def on_llm_request(

@@ -345,6 +345,21 @@ def test_help_imports_neither_the_llm_sdk_nor_the_kafka_client() -> None:
     assert done.stdout.split()[-2:] == ["False", "False"]
 
 
+def test_a_rule_based_run_never_imports_the_llm_sdk(tmp_path: Path) -> None:
+    # Rule mode is the zero-cost path: it must not pay the SDK's import (~0.5 s of every
+    # `agenther run --rule-based` and every rule-mode service start).
+    out = tmp_path / "out.jsonl"
+    code = (
+        "import sys\n"
+        "from agenther.cli import main\n"
+        f"main(['run', {str(REFERENCE_FILE)!r}, '--rule-based', '-o', {str(out)!r}])\n"
+        "print('openai' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.exists()
+    assert done.stdout.split()[-1] == "False"
+
+
 def test_every_settings_flag_says_its_default_and_environment_variable() -> None:
     import argparse
 
