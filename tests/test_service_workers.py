@@ -26,7 +26,9 @@ RULES = PipelineConfig(rule_based=True)
 def _comparable(outcome: PipelineResult | StageError) -> Any:
     if isinstance(outcome, StageError):
         return ("error", outcome.stage, type(outcome.cause).__name__, str(outcome.cause))
-    return dataclasses.asdict(outcome)
+    # The pool leaves out Stage 2's outcome and Stage 3's decision, which the service never
+    # reads: everything it publishes must match.
+    return dataclasses.asdict(dataclasses.replace(outcome, outcome=None, decision=None))
 
 
 async def _in_process(trajectories: list[FailedTrajectory]) -> list[Any]:
