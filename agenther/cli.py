@@ -12,36 +12,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import itertools
 import logging
 import sys
-from collections import Counter, defaultdict, deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from agenther.config import PIPELINE_VERSION, PipelineConfig
-from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
-from agenther.flags import INPUT_FLAGS, PIPELINE_FLAGS, RUN_FLAGS
-from agenther.formats.episode import dumps
-from agenther.formats.output import SampleWriter
+from agenther.errors import LLMFatalError
+from agenther.exit_codes import (
+    EXIT_ALL_FAILED,
+    EXIT_FATAL_LLM,
+    EXIT_INVALID_INPUT,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from agenther.file_run import run_file
+from agenther.flags import INPUT_FLAGS, PIPELINE_FLAGS, RUN_FLAGS, WORKER_FLAGS
 from agenther.inputs.settings import InputSettings
-from agenther.models import FailedTrajectory, OutputFormat
-from agenther.progress import Progress
-from agenther.trajectory_io import Loaded, Record, Reject, Skipped, iter_records
+from agenther.run_settings import RunSettings
+from agenther.trajectory_io import Reject, Skipped, iter_records
 
 logger = logging.getLogger("agenther.cli")
 
-EXIT_OK = 0
-EXIT_INVALID_INPUT = 1  # validate: some records are not trajectories
-EXIT_USAGE = 2  # the invocation cannot run (argparse uses 2 as well)
-EXIT_FATAL_LLM = 3  # the endpoint refuses key or model, is out of quota, or is unreachable
-EXIT_ALL_FAILED = 4  # no example, and runs ended in errors: something is wrong, not just strict
+__all__ = [
+    "EXIT_ALL_FAILED",
+    "EXIT_FATAL_LLM",
+    "EXIT_INVALID_INPUT",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 
 COMMAND_GROUP = "agenther.commands"
@@ -95,6 +99,7 @@ def _add_run(commands: Any) -> None:
         "-o", "--output", type=Path, help="output JSONL (default outputs/augmented_FMT.jsonl)"
     )
     RUN_FLAGS.add_to(run)
+    WORKER_FLAGS.add_to(run)
     INPUT_FLAGS.add_to(run)
     PIPELINE_FLAGS.add_to(run)
     run.add_argument(
@@ -234,57 +239,6 @@ def _report_command(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------- run
 
 
-@dataclass
-class RunSummary:
-    read: int = 0
-    invalid: int = 0
-    skipped: int = 0  # successful runs in a chat or trace input
-    examples: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-
-    def lines(self) -> list[str]:
-        skipped = f", {self.skipped} successes skipped" if self.skipped else ""
-        out = [
-            f"{self.read} trajectories read{skipped}, {self.invalid} invalid lines, "
-            f"{self.examples} examples, {sum(self.rejected.values())} rejected, "
-            f"{sum(self.errors.values())} errors"
-        ]
-        out += [f"  rejected at {stage}: {n}" for stage, n in sorted(self.rejected.items())]
-        out += [f"  errors at {stage}: {n}" for stage, n in sorted(self.errors.items())]
-        return out
-
-
-class RejectWriter:
-    """Rejects JSONL: one line per bad input record or turned-down run, with its line number,
-    stage, reason and the original text, flushed as written."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.count = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._out: IO[str] = path.open("w", encoding="utf-8")
-
-    def write(self, entry: dict[str, Any]) -> None:
-        self._out.write(dumps(entry) + "\n")
-        self._out.flush()
-        self.count += 1
-
-    def close(self) -> None:
-        self._out.close()
-
-    def __enter__(self) -> RejectWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
 def _run_command(args: argparse.Namespace) -> int:
     source: Path = args.file
     if not source.is_file():
@@ -292,7 +246,9 @@ def _run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         config = _config_from_args(args)
-        inputs = InputSettings.load(None, **INPUT_FLAGS.overrides(args))
+        settings = RunSettings.load(
+            None, **INPUT_FLAGS.overrides(args), **WORKER_FLAGS.overrides(args)
+        )
     except (ValidationError, ValueError, OSError) as exc:
         print(f"agenther run: invalid settings: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -312,160 +268,12 @@ def _run_command(args: argparse.Namespace) -> int:
     fmt = config.output_format
     output: Path = args.output or Path(config.output_dir) / f"augmented_{fmt.value}.jsonl"
     rejects: Path = args.rejects or output.with_name(output.stem + ".rejects.jsonl")
-    return asyncio.run(_run_stream(pipeline, iter_records(source, inputs), source, output, rejects))
+    return asyncio.run(run_file(pipeline, source, settings, output, rejects))
 
 
 def _config_from_args(args: argparse.Namespace) -> PipelineConfig:
     overrides = {**RUN_FLAGS.overrides(args), **PIPELINE_FLAGS.overrides(args)}
     return PipelineConfig.load(args.config, **overrides)
-
-
-async def _run_stream(
-    pipeline: Any, records: Iterator[Record], source: Path, output: Path, rejects_path: Path
-) -> int:
-    """Check the input and the endpoint, then relabel; an existing output file is only
-    replaced once both are known to be usable."""
-    leading: list[Record] = []
-    first: Loaded | None = None
-    for record in records:
-        if not isinstance(record, Loaded):
-            leading.append(record)
-            continue
-        first = record
-        break
-    if first is None:
-        await pipeline.aclose()
-        print(
-            f"agenther run: {source} holds no valid trajectory ({_invalid_and_skipped(leading)}; "
-            f"`agenther validate {source}` lists them); {output} was not touched",
-            file=sys.stderr,
-        )
-        return EXIT_INVALID_INPUT
-    try:
-        await pipeline.acheck_endpoints()
-    except LLMError as exc:
-        await pipeline.aclose()
-        print(
-            f"agenther run: the LLM endpoint is not usable, {output} was not touched: {exc}",
-            file=sys.stderr,
-        )
-        return EXIT_FATAL_LLM
-    return await _relabel_file(
-        pipeline, itertools.chain(leading, [first], records), output, rejects_path
-    )
-
-
-async def _relabel_file(
-    pipeline: Any, records: Iterator[Record], output: Path, rejects_path: Path
-) -> int:
-    summary = RunSummary()
-    origin: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
-    fatal: LLMFatalError | LLMQuotaError | None = None
-    fmt: OutputFormat = pipeline.config.output_format
-    progress = Progress()
-
-    with SampleWriter(output, fmt) as writer, RejectWriter(rejects_path) as rejects:
-
-        def trajectories() -> Iterator[FailedTrajectory]:
-            for record in records:
-                if isinstance(record, Reject):
-                    summary.invalid += 1
-                    rejects.write({"outcome": "invalid", "stage": "input", **record.as_dict()})
-                    continue
-                if isinstance(record, Skipped):
-                    summary.skipped += 1
-                    continue
-                summary.read += 1
-                origin[record.trajectory.trajectory_id].append((record.line, record.where))
-                yield record.trajectory
-
-        try:
-            async with contextlib.aclosing(pipeline.aprocess_stream(trajectories())) as results:
-                async for result in results:
-                    queue = origin.get(result.trajectory_id)
-                    line, where = queue.popleft() if queue else (0, "line")
-                    if result.success and result.sample is not None:
-                        writer.write(result.sample)
-                        summary.examples += 1
-                        progress.done("example")
-                        continue
-                    if isinstance(result.exception, LLMFatalError | LLMQuotaError):
-                        fatal = result.exception
-                        break
-                    outcome = "error" if result.exception is not None else "rejected"
-                    progress.done(outcome)
-                    (summary.errors if outcome == "error" else summary.rejected)[
-                        result.stage_reached
-                    ] += 1
-                    rejects.write(
-                        {
-                            "outcome": outcome,
-                            "stage": result.stage_reached,
-                            "line": line,
-                            "where": where,
-                            "trajectory_id": result.trajectory_id,
-                            "reason": result.error or "",
-                            **result.analysis_fields(),
-                        }
-                    )
-        finally:
-            progress.close()
-            await _cancel_other_tasks()
-            await pipeline.aclose()
-
-    for text in summary.lines():
-        print(text)
-    print(f"  output: {output} ({_lines(writer.count)})")
-    print(f"  rejects: {rejects_path} ({_lines(rejects.count)})")
-    for text in _usage_lines(pipeline):
-        print(text)
-    if fatal is not None:
-        print(f"agenther run: stopped, the LLM endpoint refuses: {fatal}", file=sys.stderr)
-        return EXIT_FATAL_LLM
-    failed = sum(summary.errors.values())
-    if failed and not summary.examples:
-        print(
-            f"agenther run: no examples, and {failed} of {summary.read} runs ended in an "
-            f"error; see {rejects_path}",
-            file=sys.stderr,
-        )
-        return EXIT_ALL_FAILED
-    return EXIT_OK
-
-
-def _invalid_and_skipped(records: list[Record]) -> str:
-    skipped = sum(isinstance(r, Skipped) for r in records)
-    text = f"{len(records) - skipped} invalid records"
-    return text + (f", {skipped} successful runs skipped" if skipped else "")
-
-
-def _lines(count: int) -> str:
-    return f"{count} line" if count == 1 else f"{count} lines"
-
-
-async def _cancel_other_tasks() -> None:
-    """Runs still in flight when the stream stops early (fatal error) are abandoned cleanly."""
-    current = asyncio.current_task()
-    others = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
-
-
-def _usage_lines(pipeline: Any) -> list[str]:
-    usage = getattr(getattr(pipeline, "llm", None), "usage", None)
-    if usage is None:
-        return ["  llm: no calls (rule-based)"]
-    lines = []
-    for model, counts in usage.snapshot().items():
-        lines.append(
-            f"  llm {model}: {counts['requests']} requests, {counts['prompt_tokens']} prompt + "
-            f"{counts['completion_tokens']} completion tokens, ${counts['cost_usd']:.4f}, "
-            f"{counts['cache_hits']} cache hits, {counts['failures']} failed calls, "
-            f"structured output {counts['structured_output']}"
-            + (f" (after {counts['format_refusals']} refused)" if counts["format_refusals"] else "")
-        )
-    return lines or ["  llm: no calls"]
 
 
 def _one_line(exc: BaseException) -> str:

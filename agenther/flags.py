@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from agenther.config import ENV_PREFIX, RULE_STRATEGIES, PipelineConfig
 from agenther.inputs.settings import InputSettings
+from agenther.run_settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,9 @@ PIPELINE_FLAGS = _pipeline_table(
 
 # `agenther run` only: the service's format is a service setting.
 RUN_FLAGS = _pipeline_table(Flag("--format", "output_format", short="-f"))
+
+# `agenther run` only: the service's table has its own --workers (the same setting).
+WORKER_FLAGS = FlagTable(RunSettings, "AGENTHER_", (Flag("--workers", "workers"),))
 
 # How input records are read, shared by `agenther run`, `agenther produce` and `agenther serve`.
 INPUT_FLAGS = FlagTable(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -308,7 +308,7 @@ class AgentHERPipeline:
 
     async def _arule_results(
         self, trajectories: Iterable[FailedTrajectory]
-    ) -> AsyncIterator[PipelineResult]:
+    ) -> AsyncGenerator[PipelineResult, None]:
         """Rule runs one after the other, in input order: there is nothing to wait on, so tasks
         would only add overhead. Control goes back to the loop every few runs so other tasks
         (a consumer's heartbeat, a health probe) are not starved by a long batch."""
@@ -319,7 +319,7 @@ class AgentHERPipeline:
 
     async def aprocess_stream(
         self, trajectories: Iterable[FailedTrajectory]
-    ) -> AsyncIterator[PipelineResult]:
+    ) -> AsyncGenerator[PipelineResult, None]:
         """Results as they complete, with at most ``max_concurrency`` runs in flight, so a large
         input file neither waits on its slowest run nor sits in memory as tasks."""
         if not self.config.uses_llm:

@@ -73,11 +73,26 @@ class Loaded:
 Record = Loaded | Reject | Skipped
 
 
+@dataclass(frozen=True)
+class RawLine:
+    """A JSONL line not yet decoded: what ``iter_pieces`` hands on so that decoding and
+    validation can happen in a worker process (``RecordReader.records`` reads it)."""
+
+    number: int
+    data: bytes
+
+
 def iter_records(path: str | Path, inputs: InputSettings | None = None) -> Iterator[Record]:
     """Trajectories, rejects and skipped successes in file order."""
-    reader = _Reader(inputs or InputSettings())
-    source = Path(path)
-    with source.open("rb") as handle:
+    reader = RecordReader(inputs or InputSettings())
+    for piece in iter_pieces(path, reader):
+        yield from reader.records(piece)
+
+
+def iter_pieces(path: str | Path, reader: RecordReader) -> Iterator[RawLine | Record]:
+    """The file's JSONL lines as they are (blank lines left out), or the records of a JSON
+    array or an OTLP protobuf file, which ``reader`` has to parse whole."""
+    with Path(path).open("rb") as handle:
         if reader.format is InputFormat.OTLP_PROTO:
             yield from reader.proto_records(handle.read())
             return
@@ -85,8 +100,13 @@ def iter_records(path: str | Path, inputs: InputSettings | None = None) -> Itera
         handle.seek(0)
         if first == b"[":
             yield from reader.array_records(handle.read())
-        else:
-            yield from reader.jsonl_records(handle)
+            return
+        for number, raw_line in enumerate(handle, start=1):
+            data: bytes = raw_line.rstrip(b"\r\n")
+            if number == 1:
+                data = data.removeprefix(b"\xef\xbb\xbf")
+            if data.strip():
+                yield RawLine(number, data)
 
 
 def load_trajectories(path: str | Path) -> tuple[list[FailedTrajectory], list[Reject]]:
@@ -114,30 +134,34 @@ def parse_trajectory(data: object) -> FailedTrajectory:
         raise ValueError(_validation_reason(exc)) from None
 
 
-class _Reader:
+class RecordReader:
+    """Turns input pieces into records under one ``InputSettings``."""
+
     def __init__(self, inputs: InputSettings) -> None:
+        self.settings = inputs
         self.format = inputs.input_format
         self.predicate = inputs.failure_predicate()
 
-    def jsonl_records(self, handle: Any) -> Iterator[Record]:
-        for number, raw_line in enumerate(handle, start=1):
-            raw_bytes: bytes = raw_line.rstrip(b"\r\n")
-            if number == 1:
-                raw_bytes = raw_bytes.removeprefix(b"\xef\xbb\xbf")
-            if not raw_bytes.strip():
-                continue
-            try:
-                text = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raw = raw_bytes.decode("utf-8", errors="backslashreplace")
-                yield Reject(number, f"not UTF-8 text ({exc.reason} at byte {exc.start})", raw)
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Reject(number, f"invalid JSON: {exc.msg} (column {exc.colno})", text)
-                continue
-            yield from self._runs(data, text, number, "line")
+    def records(self, piece: RawLine | Record) -> Iterator[Record]:
+        if isinstance(piece, RawLine):
+            yield from self.line_records(piece)
+        else:
+            yield piece
+
+    def line_records(self, line: RawLine) -> Iterator[Record]:
+        number = line.number
+        try:
+            text = line.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raw = line.data.decode("utf-8", errors="backslashreplace")
+            yield Reject(number, f"not UTF-8 text ({exc.reason} at byte {exc.start})", raw)
+            return
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Reject(number, f"invalid JSON: {exc.msg} (column {exc.colno})", text)
+            return
+        yield from self._runs(data, text, number, "line")
 
     def array_records(self, content: bytes) -> Iterator[Record]:
         text = content.decode("utf-8", errors="replace").removeprefix("\ufeff")

@@ -15,8 +15,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from agenther.config import PipelineConfig, resolve_secret
-from agenther.inputs.settings import InputSettings
 from agenther.models import OutputFormat
+from agenther.run_settings import RunSettings
 
 
 class SecurityProtocol(StrEnum):
@@ -32,7 +32,7 @@ class SaslMechanism(StrEnum):
     SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
-class ServiceSettings(InputSettings):
+class ServiceSettings(RunSettings):
     model_config = SettingsConfigDict(
         env_prefix="AGENTHER_",
         env_nested_delimiter="__",
@@ -70,13 +70,6 @@ class ServiceSettings(InputSettings):
     )
     max_open_traces: int = Field(
         default=1000, ge=1, description="traces being assembled; fetching pauses when full"
-    )
-    # Rule-mode worker processes (0 = relabel in the service process); LLM mode ignores it.
-    workers: int = Field(
-        default=0,
-        ge=0,
-        le=64,
-        description="rule mode: relabel in N worker processes (0 = in the service process)",
     )
     # Loopback unless asked: /metrics and /readyz say more than a stranger should read. The
     # image and the chart bind all interfaces, where the pod network is the boundary.

@@ -15,17 +15,14 @@ import functools
 import math
 import multiprocessing
 import pickle
-import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from agenther.config import PipelineConfig
 from agenther.errors import StageError
 from agenther.models import FailedTrajectory
-from agenther.pipeline import AgentHERPipeline, PipelineResult
-
-# One pipeline per worker process, built once by the pool's initializer.
-_pipeline: AgentHERPipeline | None = None
+from agenther.pipeline import PipelineResult
+from agenther.rule_workers import init_worker, worker_pipeline
 
 # Runs sent to a worker in one message: a call costs about as much parent CPU as pickling a
 # run, so runs waiting together travel together, spread over the workers.
@@ -45,26 +42,18 @@ _Outcome = PipelineResult | _StageFailed
 _Waiting = list[tuple[FailedTrajectory, "asyncio.Future[_Outcome]"]]
 
 
-def _init_worker(config: PipelineConfig) -> None:
-    # Ctrl-C reaches the whole process group; the parent decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _pipeline
-    _pipeline = AgentHERPipeline(config)
-    _pipeline.warm_up()
-
-
 def _worker_ready() -> bool:
-    return _pipeline is not None
+    return worker_pipeline() is not None
 
 
 def _relabel_in_worker(
     trajectories: list[FailedTrajectory],
 ) -> list[_Outcome]:
-    assert _pipeline is not None, "worker started without its initializer"
+    pipeline = worker_pipeline()
     outcomes: list[_Outcome] = []
     for trajectory in trajectories:
         try:
-            outcomes.append(_for_the_parent(_pipeline.relabel_rule_based(trajectory)))
+            outcomes.append(_for_the_parent(pipeline.relabel_rule_based(trajectory)))
         except StageError as exc:
             outcomes.append(_StageFailed(exc.stage, _portable(exc.cause)))
     return outcomes
@@ -100,7 +89,7 @@ class RulePool:
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
+            initializer=init_worker,
             initargs=(config,),
         )
         self._waiting: _Waiting = []

@@ -24,6 +24,14 @@ def provenance_path(path: Path) -> Path:
     return path.with_name(path.stem + ".provenance.jsonl")
 
 
+# A sample's trainer line and its provenance line (written beside OpenAI files only).
+SampleLines = tuple[str, str]
+
+
+def sample_lines(sample: AugmentedSample) -> SampleLines:
+    return dumps(sample.record), dumps(sample.metadata.get("agenther", {}))
+
+
 class SampleWriter:
     def __init__(self, path: str | Path, output_format: OutputFormat) -> None:
         self.path = Path(path)
@@ -40,10 +48,15 @@ class SampleWriter:
     def write(self, sample: AugmentedSample) -> None:
         if sample.format is not self.format:
             raise ValueError(f"a {sample.format.value} sample in a {self.format.value} file")
-        self._out.write(dumps(sample.record) + "\n")
+        self.write_lines(sample_lines(sample))
+
+    def write_lines(self, lines: SampleLines) -> None:
+        """A sample already rendered by ``sample_lines`` (in a worker process, say)."""
+        record, provenance = lines
+        self._out.write(record + "\n")
         self._out.flush()
         if self._provenance is not None:
-            self._provenance.write(dumps(sample.metadata.get("agenther", {})) + "\n")
+            self._provenance.write(provenance + "\n")
             self._provenance.flush()
         self.count += 1
 
