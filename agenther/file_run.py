@@ -16,13 +16,12 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from agenther.errors import LLMError, LLMFatalError, LLMQuotaError
 from agenther.exit_codes import EXIT_ALL_FAILED, EXIT_FATAL_LLM, EXIT_INVALID_INPUT, EXIT_OK
 from agenther.formats.episode import dumps
-from agenther.formats.output import SampleLines, SampleWriter, sample_lines
+from agenther.formats.output import LineWriter, SampleLines, SampleWriter, sample_lines
 from agenther.models import FailedTrajectory, OutputFormat
 from agenther.progress import Progress
 from agenther.run_settings import RunSettings
@@ -110,7 +109,7 @@ class RunSummary:
         return out
 
 
-class RejectWriter:
+class RejectWriter(LineWriter):
     """Rejects JSONL: one line per bad input record or turned-down run, with its line number,
     stage, reason and the original text, flushed as written."""
 
@@ -127,17 +126,6 @@ class RejectWriter:
 
     def close(self) -> None:
         self._out.close()
-
-    def __enter__(self) -> RejectWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 async def run_file(

@@ -67,22 +67,30 @@ def _finish(pieces: list[RawLine | Record]) -> list[Finished]:
     return finished
 
 
-class RuleWorkers:
+def rule_pool(
+    config: PipelineConfig, workers: int, inputs: InputSettings | None = None
+) -> ProcessPoolExecutor:
     """``workers`` processes, each with its own rule-based ``AgentHERPipeline``."""
+    if config.uses_llm:
+        raise ValueError("a worker pool runs rule-based pipelines only")
+    if workers < 1:
+        raise ValueError("a worker pool needs at least one worker")
+    # spawn, not fork: a fork would copy the parent's event loop, sockets, open files and any
+    # other thread's held locks.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(config, inputs),
+    )
+
+
+class RuleWorkers:
+    """A file's records relabeled by ``workers`` rule-mode worker processes."""
 
     def __init__(self, config: PipelineConfig, inputs: InputSettings, workers: int) -> None:
-        if config.uses_llm:
-            raise ValueError("RuleWorkers runs rule-based pipelines only")
-        if workers < 1:
-            raise ValueError("RuleWorkers needs at least one worker")
         self.workers = workers
-        # spawn, not fork: a fork would copy the parent's open files and any threads' locks.
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
-            initargs=(config, inputs),
-        )
+        self._executor = rule_pool(config, workers, inputs)
 
     def finished(self, pieces: Iterable[RawLine | Record]) -> Iterator[Finished]:
         """Every piece's records, finished, in input order."""

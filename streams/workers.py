@@ -13,16 +13,15 @@ import asyncio
 import dataclasses
 import functools
 import math
-import multiprocessing
 import pickle
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from agenther.config import PipelineConfig
 from agenther.errors import StageError
 from agenther.models import FailedTrajectory
 from agenther.pipeline import PipelineResult
-from agenther.rule_workers import init_worker, worker_pipeline
+from agenther.rule_workers import rule_pool, worker_pipeline
 
 # Runs sent to a worker in one message: a call costs about as much parent CPU as pickling a
 # run, so runs waiting together travel together, spread over the workers.
@@ -80,18 +79,8 @@ class RulePool:
     """``workers`` processes, each with its own rule-based ``AgentHERPipeline``."""
 
     def __init__(self, config: PipelineConfig, workers: int) -> None:
-        if config.uses_llm:
-            raise ValueError("RulePool runs rule-based pipelines only")
-        if workers < 1:
-            raise ValueError("RulePool needs at least one worker")
         self.workers = workers
-        # spawn, not fork: the parent has an event loop, sockets and threads a fork would copy.
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
-            initargs=(config,),
-        )
+        self._executor = rule_pool(config, workers)
         self._waiting: _Waiting = []
 
     async def start(self) -> None:

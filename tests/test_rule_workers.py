@@ -60,7 +60,7 @@ def test_workers_write_the_files_of_a_run_in_one_process(
     pooled = _run(source, tmp_path / "pooled.jsonl", capsys, "-f", fmt, "--workers", "2")
     assert pooled == here
     examples, rejects, provenance, summary = here
-    assert examples.count("\n") >= 3
+    assert examples.count("\n") >= 1
     assert (provenance.count("\n") == examples.count("\n")) == (fmt == "openai")
     outcomes = [json.loads(line)["outcome"] for line in rejects.splitlines()]
     assert {"invalid", "rejected"} <= set(outcomes)

@@ -9,9 +9,10 @@ in ``<name>.provenance.jsonl``, line for line.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from agenther.formats import sharegpt
 from agenther.formats.episode import dumps
@@ -32,7 +33,28 @@ def sample_lines(sample: AugmentedSample) -> SampleLines:
     return dumps(sample.record), dumps(sample.metadata.get("agenther", {}))
 
 
-class SampleWriter:
+class LineWriter(ABC):
+    """A writer of flushed lines that closes its files when its ``with`` block ends."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_W = TypeVar("_W", bound=LineWriter)
+
+
+class SampleWriter(LineWriter):
     def __init__(self, path: str | Path, output_format: OutputFormat) -> None:
         self.path = Path(path)
         self.format = output_format
@@ -64,17 +86,6 @@ class SampleWriter:
         self._out.close()
         if self._provenance is not None:
             self._provenance.close()
-
-    def __enter__(self) -> SampleWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def write_dataset_info(data_path: Path) -> Path:
