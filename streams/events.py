@@ -18,6 +18,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agenther.config import PIPELINE_VERSION
@@ -383,7 +384,23 @@ def _loads_object(raw: bytes, *, what: str) -> dict[str, Any]:
 
 
 def _loads(raw: bytes, *, what: str) -> Any:
-    """Strict JSON: UTF-8, finite numbers within Avro's long, no NUL, bounded nesting."""
+    """Strict JSON: UTF-8, finite numbers within Avro's long, no NUL, bounded nesting.
+
+    orjson reads an ordinary event about four times faster than ``json`` with the number
+    hooks. Whatever it refuses, and any tree with a NUL, deep nesting or a number it may have
+    read differently (an integer past 64 bits comes back as a float), goes to the strict
+    parser, so the value or the refusal and its reason are always the strict parser's.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _strict_loads(raw, what=what)
+    if _tree_problem(value, what=what, wide_numbers=True) is not None:
+        return _strict_loads(raw, what=what)
+    return value
+
+
+def _strict_loads(raw: bytes, *, what: str) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -430,22 +447,37 @@ def _reject_constant(name: str) -> float:
 
 
 def _check_tree(value: Any, *, what: str) -> None:
+    problem = _tree_problem(value, what=what)
+    if problem is not None:
+        raise EventDecodeError(problem)
+
+
+def _tree_problem(value: Any, *, what: str, wide_numbers: bool = False) -> str | None:
+    """What makes ``value`` unacceptable, or None. ``wide_numbers`` also flags an integer
+    outside Avro's long and an integral float beyond it (how orjson reads a wider integer)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, str):
+        kind = type(node)
+        if kind is str:
             if "\x00" in node:
-                raise EventDecodeError(f"{what}: NUL character in a string")
-        elif isinstance(node, dict | list):
+                return f"{what}: NUL character in a string"
+        elif kind is dict or kind is list:
             if depth > MAX_JSON_DEPTH:
-                raise EventDecodeError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH}")
-            if isinstance(node, dict):
+                return f"{what}: JSON nested deeper than {MAX_JSON_DEPTH}"
+            if kind is dict:
                 for key, item in node.items():
                     if "\x00" in key:
-                        raise EventDecodeError(f"{what}: NUL character in a key")
+                        return f"{what}: NUL character in a key"
                     stack.append((item, depth + 1))
             else:
                 stack.extend((item, depth + 1) for item in node)
+        elif wide_numbers and (
+            (kind is int and not -_INT_LIMIT <= node < _INT_LIMIT)
+            or (kind is float and abs(node) >= _INT_LIMIT and node.is_integer())
+        ):
+            return f"{what}: a number orjson may have read differently"
+    return None
 
 
 def _json_type(value: Any) -> str:

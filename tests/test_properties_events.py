@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from streams.events import (
@@ -198,3 +198,74 @@ async def test_a_nul_character_anywhere_is_refused(
     decoded = await decode(json.dumps(event).encode())
     assert isinstance(decoded, EventDecodeError)
     assert "NUL" in decoded.reason
+
+
+# Literals where JSON parsers disagree: integers either side of Avro's long and of 64 bits,
+# overflowing and underflowing floats, long mantissas, JavaScript constants, lone surrogates,
+# NUL, and plain values between them.
+_EDGE_LITERALS = [
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "999999999999999999",
+    "18446744073709551615",
+    "18446744073709551616",
+    "123456789012345678901234567890",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "-0.0",
+    "0.1000000000000000000001",
+    "1.7976931348623157e308",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    '"\\ud800"',
+    '"\\udc00\\ud800"',
+    '"\\u0000"',
+    '"tab\tinside"',
+    '"ok \\u00e9"',
+    '"12345678901234567890"',
+    "true",
+    "null",
+    "01",
+    "42",
+]
+_edge_json = st.recursive(
+    st.sampled_from(_EDGE_LITERALS),
+    lambda children: (
+        st.lists(children, max_size=3).map(lambda items: "[" + ",".join(items) + "]")
+        | st.lists(
+            st.tuples(st.sampled_from(['"a"', '"b"', '"\\u0000"']), children), max_size=3
+        ).map(lambda pairs: "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}")
+    ),
+    max_leaves=6,
+)
+
+
+@SETTINGS
+@given(
+    text=_edge_json,
+    before=st.sampled_from([b"", b" ", b"\xef\xbb\xbf", b"\xff"]),
+    after=st.sampled_from([b"", b"\n", b" x", b"\x80"]),
+)
+# orjson reads these integers as floats or wider ints: always tried, whatever is drawn.
+@example(text="[18446744073709551616]", before=b"", after=b"")
+@example(text='{"a":-9223372036854775809}', before=b"", after=b"")
+@example(text="9223372036854775808", before=b"", after=b"")
+def test_fast_json_path_answers_exactly_as_the_strict_parser(
+    text: str, before: bytes, after: bytes
+) -> None:
+    """The orjson path is a speed-up only: same value, or the same refusal and reason."""
+    from streams.events import _loads, _strict_loads
+
+    raw = before + text.encode("utf-8") + after
+
+    def parse(loads: Any) -> str:
+        try:
+            return "value " + repr(loads(raw, what="message"))
+        except EventDecodeError as exc:
+            return "refused " + exc.reason
+
+    assert parse(_loads) == parse(_strict_loads)
