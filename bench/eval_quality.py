@@ -45,8 +45,12 @@ FOURTH_BLIND_SET = HERE / "blind_set_4.jsonl"
 # the sixth (session 10): type 0.667, acceptance 0.146, precision 0.5; the seventh (session 12):
 # 0.719, 0.271, 0.643; the eighth (session 13): 0.646, 0.125, 0.714; the ninth (session 14, the
 # session's code before its read): 0.542, 0.146, 0.714; the tenth (session 15, the session's
-# code before its read): 0.792, 0.021, 1.0 (1 of 1).
+# code before its read): 0.792, 0.021, 1.0 (1 of 1); the eleventh and twelfth (session 17, the
+# session's code at b5feef0): 0.688, 0.150 (6 of 40), 1.0 (6 of 6) and 0.562, 0.050 (2 of 40),
+# 1.0 (2 of 2).
 TUNING_SETS = [
+    HERE / "tuning_blind_12.jsonl",
+    HERE / "tuning_blind_11.jsonl",
     HERE / "tuning_blind_10.jsonl",
     HERE / "tuning_blind_9.jsonl",
     HERE / "tuning_blind_8.jsonl",
