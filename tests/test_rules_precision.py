@@ -551,3 +551,40 @@ def test_stage_1_quoting_the_answer_s_limit_does_not_name_it_unmet() -> None:
         explanation="incomplete: 2 signal(s) ('missing'); 60 of 60 observations usable",
     )
     assert unmet_constraints(silent, tally) == []
+
+
+def test_a_request_never_keeps_a_date_the_reason_says_failed() -> None:
+    # Read on the twelfth set: "Backfill events_raw for 2024-09-10 through 2024-09-12." was
+    # accepted with the row count dropped instead, though the 12th never loaded.
+    logs = "[backfill] inserted {rows} rows into events_raw (partition dt=2024-09-{day})"
+    t = FailedTrajectory(
+        original_prompt="Backfill events_raw for 2024-09-10 through 2024-09-12 and give me the "
+        "row count for each day.",
+        steps=[
+            AgentStep(
+                action_name="run_command",
+                action_input={"command": f"./bin/backfill.sh --date 2024-09-{day}"},
+                observation=logs.format(rows=rows, day=day),
+            )
+            for day, rows in (("10", "1,204,331"), ("11", "1,187,902"))
+        ]
+        + [
+            AgentStep(
+                action_name="run_command",
+                action_input={"command": "./bin/backfill.sh --date 2024-09-12"},
+                observation="[backfill] reading s3://acme-lake/raw/events/dt=2024-09-12/\n"
+                "botocore.exceptions.ProfileNotFound: The config profile (lake-reader) could "
+                "not be found",
+            )
+        ],
+        final_answer="Backfill results for events_raw:\n- 2024-09-10: 1,204,331 rows\n"
+        "- 2024-09-11: 1,187,902 rows",
+        failure_reason="The 12 September partition never loaded: listing the S3 prefix was "
+        "denied. The answer quietly lists the two days that worked as if that were the job.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.TOOL_ERROR)
+    )
+    assert not decision.accepted or "2024-09-12" not in decision.relabeled.hindsight_prompt, (
+        decision
+    )

@@ -20,6 +20,7 @@ return failed is still an item of the order).
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from agenther.rules.vocabulary import (
     ACTION_VERBS,
@@ -231,6 +232,32 @@ def kept_unmet_things(prompt: str, reason: str) -> list[str]:
     """Words of ``prompt`` naming what the reason says the run did not do."""
     unmet = unmet_things(reason)
     return sorted({w for w in WORD_RE.findall(prompt.lower()) if _key(w) in unmet})
+
+
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+)
+_MONTHS = {name[:3]: number for number, name in enumerate(_MONTH_NAMES.split(), 1)}
+_ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_DAY_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?")
+
+
+def kept_unmet_dates(prompt: str, reason: str) -> list[str]:
+    """ISO dates of ``prompt`` that the reason says were not done, however it spells them:
+    "The 12 September partition never loaded" against "for 2024-09-10 through 2024-09-12".
+    A request that keeps such a date asks for the failure again."""
+    words = _negated_words(reason, _VERB_NEGATION, subjects=True)
+    named: set[tuple[int, int]] = set()
+    for word in words:
+        iso = _ISO_DATE_RE.fullmatch(word)
+        if iso:
+            named.add((int(iso[2]), int(iso[3])))
+    for first, second in pairwise(words):
+        for day, month in ((first, second), (second, first)):
+            number = _DAY_RE.fullmatch(day)
+            if number and month[:3] in _MONTHS and month.isalpha():
+                named.add((_MONTHS[month[:3]], int(number[1])))
+    return sorted({m[0] for m in _ISO_DATE_RE.finditer(prompt) if (int(m[2]), int(m[3])) in named})
 
 
 def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | None:

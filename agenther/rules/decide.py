@@ -44,6 +44,7 @@ from agenther.models import (
 from agenther.quantities import figures
 from agenther.request_style import style_problems
 from agenther.rules.clauses import (
+    kept_unmet_dates,
     kept_unmet_things,
     without_failed_action,
     without_missing_detail,
@@ -204,7 +205,11 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
     problems.extend(
         f"the prompt asks for '{term}', which the run left out"
         for term in sorted(
-            {*_left_out(prompt, t.failure_reason), *kept_unmet_things(prompt, t.failure_reason)}
+            {
+                *_left_out(prompt, t.failure_reason),
+                *kept_unmet_things(prompt, t.failure_reason),
+                *kept_unmet_dates(prompt, t.failure_reason),
+            }
         )
     )
     words, original_words = len(prompt.split()), len(t.original_prompt.split())
