@@ -646,6 +646,12 @@ def test_an_answer_adding_up_observed_prices_is_no_invention() -> None:
             '{"merchant": "Spotify", "amount": 11.99}, {"merchant": "iCloud+", "amount": 2.99}]}',
             "Three subscriptions totalling $35.98: GymPass, Spotify and iCloud+.",
         ),
+        # One JSON key's values sent as strings, as Socrata's API sends every number.
+        (
+            '[{"month": "2023-01", "count": "9812"}, {"month": "2023-02", "count": "8944"}, '
+            '{"month": "2023-03", "count": "10377"}]',
+            "January 9,812, February 8,944 and March 10,377: 29,133 complaints in all.",
+        ),
         # A whitespace-aligned listing.
         (
             "Engineering   142\nSales          88\nSupport        61",
@@ -660,7 +666,7 @@ def test_an_answer_adding_up_an_observed_listing_is_no_invention(
     assert unsupported_figures(trajectory) == []
     # A total that is not the listing's is still an invention.
     wrong = final.replace("1,554,279.85", "1,554,279.95").replace("35.98", "36.98")
-    wrong = wrong.replace("291", "301")
+    wrong = wrong.replace("291", "301").replace("29,133", "29,143")
     assert unsupported_figures(run("x", [("lookup", {"q": "x"}, observation)], "x", final=wrong))
 
 

@@ -121,7 +121,12 @@ def split_actions(request: str) -> list[str]:
 
 
 def _has_verb(action: str) -> bool:
-    return any(word in ACTION_VERBS | PREPARATORY_VERBS for word in action.lower().split())
+    # A capitalised word after the first is part of a name: "Using NYC Open Data" has no verb.
+    return any(
+        word.lower() in ACTION_VERBS | PREPARATORY_VERBS
+        for i, word in enumerate(action.split())
+        if i == 0 or not word[:1].isupper()
+    )
 
 
 def _key(word: str) -> str:

@@ -52,7 +52,8 @@ def _observed_values(observations: list[str]) -> tuple[list[float], list[float]]
 
 # A table cell or a JSON value that is one number: "| 1284310.55 |", '"amount": 21.0'.
 _CELL_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
-_JSON_NUMBER_RE = re.compile(r'"([^"\n]{1,60})"\s*:\s*(-?\d+(?:\.\d+)?)(?=\s*[,}\]])')
+# Some APIs (Socrata's, for one) send every number as a string: '"count": "9812"' adds up too.
+_JSON_NUMBER_RE = re.compile(r'"([^"\n]{1,60})"\s*:\s*("?)(-?\d+(?:\.\d+)?)\2(?=\s*[,}\]])')
 
 
 def _listing_totals(text: str) -> list[float]:
@@ -64,7 +65,7 @@ def _listing_totals(text: str) -> list[float]:
         sums[key] = sums.get(key, 0.0) + float(cell)
 
     if '":' in text:
-        for key, number in _JSON_NUMBER_RE.findall(text):
+        for key, _, number in _JSON_NUMBER_RE.findall(text):
             add(key, number)
     for line in text.splitlines():
         if "|" in line:
