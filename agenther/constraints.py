@@ -22,7 +22,8 @@ from agenther.words import FUNCTION_WORDS, english
 _COMPARATOR = (
     r"(?:(?:less|fewer|lower|cheaper|shorter|smaller|more|greater|higher|larger|longer|bigger"
     r"|earlier|later)\s+than"
-    r"|no\s+(?:more|less|fewer|later|earlier)\s+than|not\s+(?:more|less)\s+than"
+    r"|(?:no|not)\s+(?:more|less|fewer|later|earlier|higher|lower|greater|bigger|larger|longer"
+    r"|shorter|cheaper|older|newer)\s+than"
     r"|at\s+(?:most|least)|up\s+to|a\s+(?:maximum|minimum)\s+of|(?:maximum|minimum|max|min)"
     r"|under|below|over|above|exceeding|within|before|after|between)"
 )
@@ -39,7 +40,8 @@ _VALUE = (
     + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+"
     # A rate after the value belongs to the constraint ("under $1,800 a month").
     + r"|\s+(?:a|an|per|each)\s+(?:month|night|week|year|day|hour|person|kg|kilo|pound|lb"
-    + r"|unit|item|seat|ticket|head))?)"
+    + r"|unit|item|seat|ticket|head|bottle|piece|pack|box|case|litre|liter|gallon|serving"
+    + r"|portion|room|bed|guest|adult|child|class|lesson|session))?)"
 )
 _POSTFIX = (
     r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"
@@ -81,8 +83,11 @@ _FOREIGN_COMPARATOR = (
     r"|jusqu['’]à|vor|nach|avant|après|antes\s+de(?:\s+las?)?|después\s+de(?:\s+las?)?"
     r"|prima\s+(?:delle|di)|dopo\s+le|przed"
 )
+# French, Swedish, Polish and others group thousands with a (narrow, no-break) space: "3 000 €".
+_SPACE_GROUP = r"[ \u00a0\u202f]\d{3}(?!\d)"
+_SPACE_GROUPED_RE = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:{_SPACE_GROUP})+")
 _FOREIGN_CONSTRAINT_RE = re.compile(
-    rf"(?<!\w)(?:{_FOREIGN_COMPARATOR})\s+(?:[$€£¥]\s?)?\d(?:[\d.,]*\d)?"
+    rf"(?<!\w)(?:{_FOREIGN_COMPARATOR})\s+(?:[$€£¥]\s?)?\d(?:[\d.,]*\d)?(?:{_SPACE_GROUP})*"
     r"(?:\s?(?:%|€|\$|£|¥|zł|kr|CHF|euros?|Euro)(?!\w))?",
     re.IGNORECASE,
 )
@@ -170,6 +175,8 @@ def _figure_readings(text: str) -> frozenset[str]:
     """The values of the figures in ``text`` in English notation and, where a figure can be
     read so, with points grouping thousands and a decimal comma ("1.600" is 1.6 and 1600)."""
     values = {q.value for q in extract_quantities(text)}
+    for grouped in _SPACE_GROUPED_RE.findall(text):
+        values.update(q.value for q in extract_quantities(re.sub(r"\s", "", grouped)))
     for figure in _FIGURE_RE.findall(text):
         if _POINT_GROUPED_RE.fullmatch(figure):
             values.update(

@@ -18,9 +18,36 @@ WORD_RE = re.compile(r"[a-z][a-z0-9'-]{2,}")
 LETTER_WORD_RE = re.compile(r"[a-z][a-z'-]{2,}")
 
 
+_CJK_CHAR_RE = re.compile(f"[{_CJK}]")
+
+
+def is_cjk(char: str) -> bool:
+    """Whether ``char`` is a Chinese, Japanese or Korean character (a token of its own)."""
+    return _CJK_CHAR_RE.match(char) is not None
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased tokens of ``text`` in order (letters and digits; CJK one per character)."""
     return TOKEN_RE.findall(text.lower())
+
+
+# Runs of kanji, katakana or hangul: Chinese, Japanese and Korean put no spaces between words,
+# so two such characters in a row stand for a word (hiragana is mostly grammar).
+_CJK_CONTENT_RE = re.compile(r"[\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
+# Pairs any request has: "help me look up", "how many", "list".
+_REQUEST_PAIRS = frozenset(
+    "帮我 查一 一下 请问 哪些 多少 什么 列出 统计 显示 告诉 给我 查询 教え 一覧".split()
+)
+
+
+def content_pairs(prompt: str) -> list[str]:
+    """Two-character words of a Chinese, Japanese or Korean ``prompt``, filler left out."""
+    return [
+        pair
+        for run in _CJK_CONTENT_RE.findall(prompt)
+        for pair in (run[i : i + 2] for i in range(len(run) - 1))
+        if pair not in _REQUEST_PAIRS
+    ]
 
 
 # Words repeat across runs and candidates; stemming them is a hot path of the rule pipeline.

@@ -49,6 +49,8 @@ FOURTH_BLIND_SET = HERE / "blind_set_4.jsonl"
 # session's code at b5feef0): 0.688, 0.150 (6 of 40), 1.0 (6 of 6) and 0.562, 0.050 (2 of 40),
 # 1.0 (2 of 2).
 TUNING_SETS = [
+    HERE / "tuning_blind_14.jsonl",
+    HERE / "tuning_blind_13.jsonl",
     HERE / "tuning_blind_12.jsonl",
     HERE / "tuning_blind_11.jsonl",
     HERE / "tuning_blind_10.jsonl",

@@ -10,7 +10,9 @@ from agenther.rules.clauses import (
     without_failed_action,
     without_missing_detail,
 )
+from agenther.rules.drop_constraint import sentence
 from agenther.rules.drop_entity import without_missing_entity
+from agenther.rules.vocabulary import contains_words
 
 CAR = (
     "Reserve a compact car at Denver International Airport from June 12 to June 15 and add a "
@@ -371,3 +373,47 @@ def test_two_names_stay_when_the_answer_or_the_grammar_needs_both() -> None:
         )
         is None
     )
+
+
+def test_a_chinese_or_japanese_character_is_a_word_of_its_own() -> None:
+    assert contains_words("帮我查一下2024年第一季度", "2024")
+    assert contains_words("帮我查一下2024年第一季度", "第一季度")
+    assert not contains_words("in 12024 units", "2024")
+    assert not contains_words("the sq2024 code", "2024")
+    assert sentence("统计6月3日至6月9日2号产线每种缺陷类型的数量") == (
+        "统计6月3日至6月9日2号产线每种缺陷类型的数量。"
+    )
+    assert sentence("查询") is None
+
+
+def test_a_kept_part_the_reason_says_was_done_whole_is_no_partial_one() -> None:
+    # "Only the landings were retrieved": done whole. The negated subject sits before a
+    # relative clause, and the scope of a negation stops at its sentence.
+    request = (
+        "For the Northern Gannet, list this year's cod and haddock landings and tell me how "
+        "much of each quota is left."
+    )
+    reason = (
+        "Only the landings were retrieved. The remaining quota, which was half of the "
+        "question, was never looked up."
+    )
+    answer = "Cod: 182.4 t. Haddock: 96.1 t."
+    assert without_failed_action(request, reason, answer, answer) == (
+        "For the Northern Gannet, list this year's cod and haddock landings."
+    )
+    partial = "Only six of the landings were retrieved, and the quota was never looked up."
+    assert without_failed_action(request, partial, answer, answer) is None
+
+
+def test_a_comparison_of_the_pair_keeps_both_things() -> None:
+    request = (
+        "Pull my electricity usage for January and February and tell me which month was "
+        "higher and by how much."
+    )
+    answer = "In January you used 612.4 kWh."
+    assert without_missing_entity(request, "February was never fetched.", answer) is None
+    assert without_missing_entity(
+        "How much electricity did I use in January and February?",
+        "February was never fetched.",
+        answer,
+    ) == ("How much electricity did I use in January?")

@@ -588,3 +588,120 @@ def test_a_request_never_keeps_a_date_the_reason_says_failed() -> None:
     assert not decision.accepted or "2024-09-12" not in decision.relabeled.hindsight_prompt, (
         decision
     )
+
+
+def test_a_lookup_loses_the_closing_filter_the_reason_names() -> None:
+    request = (
+        "Find Ellis Island arrival records for Giovanni Russo between 1900 and 1905 — only "
+        "ones that sailed from Naples."
+    )
+    reason = "The user limited results to departures from Naples; the Palermo record was included."
+    assert cut_unmet_phrases(request, reason) == (
+        "Find Ellis Island arrival records for Giovanni Russo between 1900 and 1905."
+    )
+    # Unnamed, the filter stays: the reason may be about something else.
+    assert cut_unmet_phrases(request, "The 1903 record has the wrong age.") == request
+    # A condition is no filter.
+    conditional = "Show my open orders, only if the shop is open."
+    assert cut_unmet_phrases(conditional, "The shop was closed.") == conditional
+    # In Chinese the reason shares two characters in a row with the filter.
+    assert (
+        cut_unmet_phrases(
+            "帮我查一下2024年第一季度华东区销售额最高的10个客户,只看企业客户。",
+            "没有按 customer_type = '企业' 过滤,结果里混入了个人客户。",
+        )
+        == "帮我查一下2024年第一季度华东区销售额最高的10个客户。"
+    )
+
+
+def test_a_side_effect_keeps_its_scope_in_any_language() -> None:
+    # "Restart nginx on the staging servers, only on staging": cut, it would ask for a restart
+    # anywhere. ``demanded_actions`` reads no Spanish "reinicia": the request must open as a
+    # lookup for a filter to go.
+    request = "Reinicia nginx en los servidores, solo en los de staging."
+    assert cut_unmet_phrases(request, "Se reinició también staging y producción.") == request
+    english = "Pay the three open invoices from Northwind, but only from the EUR account."
+    assert cut_unmet_phrases(english, "It paid from the USD account, not the EUR one.") == english
+
+
+def test_a_restatement_is_refused_when_the_answer_claims_the_expected_thing() -> None:
+    t = _run(
+        "Set the priority of ticket ZD-3307 to high.",
+        '{"ticket_id": "ZD-3370", "subject": "Invoice title wrong", "priority": "high"}',
+        "Ticket ZD-3307 now has priority high.",
+        "Updated ZD-3370 instead of ZD-3307 and reported it as ZD-3307.",
+    )
+    facts = RunFacts.of(t, None, successful_tool_steps(t))
+    assert restate_actual(t.original_prompt, t.failure_reason, facts.evidence) is not None
+    assert (
+        restate_actual(t.original_prompt, t.failure_reason, facts.evidence, t.final_answer) is None
+    )
+
+
+def test_a_chinese_lookup_without_its_filter_is_accepted() -> None:
+    # Chinese puts no spaces between words: the subject and the second judge's support are
+    # read off two-character words.
+    t = _run(
+        "帮我查一下2024年第一季度华东区销售额最高的3个客户,只看企业客户。",
+        "customer | region | q1_2024_sales\n上海恒远贸易有限公司 | 华东区 | 1284600.00\n"
+        "王建国 | 华东区 | 986000.00\n南京宏达机电设备有限公司 | 华东区 | 874210.00",
+        "2024年第一季度华东区销售额前3的客户:上海恒远贸易有限公司 ¥1284600.00;王建国 "
+        "¥986000.00;南京宏达机电设备有限公司 ¥874210.00。",
+        "没有按 customer_type = '企业' 过滤,结果里混入了个人客户(王建国)。",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert decision.accepted, decision
+    assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == (
+        "帮我查一下2024年第一季度华东区销售额最高的3个客户。"
+    )
+
+
+def test_a_french_limit_goes_whole_with_its_thousands_and_its_lead() -> None:
+    request = (
+        "Trouve-moi des lithographies de Miró vendues aux enchères à Paris en octobre, avec "
+        "une estimation basse inférieure à 3 000 €."
+    )
+    [limit] = find_constraints(request)
+    assert limit.text == "inférieure à 3 000 €"
+    assert "3000" in limit.values
+    assert drop_constraints(request, [limit]) == (
+        "Trouve-moi des lithographies de Miró vendues aux enchères à Paris en octobre."
+    )
+
+
+def test_a_price_per_bottle_goes_with_its_price() -> None:
+    request = "Find me a Sancerre on vinoteca-shop.com for under €25 a bottle."
+    [limit] = find_constraints(request)
+    assert limit.text == "under €25 a bottle"
+
+
+def test_no_higher_than_is_one_limit() -> None:
+    request = "Get me a quote with lifetime cover and an excess no higher than £100."
+    [limit] = find_constraints(request)
+    assert limit.text == "no higher than £100"
+
+
+def test_an_answer_that_calls_the_unmet_value_a_limit_talks_about_the_limit() -> None:
+    t = _run(
+        "Get me a PawSure quote for my Labrador with lifetime cover and an excess no higher "
+        "than £100.",
+        "PawSure lifetime cover: £38.40 a month, excess £150 per condition.",
+        "PawSure comes to £38.40 a month. The excess is £150, which is above your £100 limit.",
+        "The user capped the excess at £100; the quote's excess is £150.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert not decision.accepted
+    assert "still talks about 'no higher than £100'" in decision.reason
+
+
+def test_a_place_inside_a_closing_filter_is_not_cut_alone() -> None:
+    request = (
+        "Request samples of three sorghum accessions from the SeedNet catalogue — only ones "
+        "collected in Sudan."
+    )
+    assert cut_unmet_phrases(request, "One of the three is from Ethiopia, not Sudan.") == request

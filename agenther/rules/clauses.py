@@ -158,8 +158,13 @@ _VERB_NEGATION = frozenset("never not without".split())
 _MISSING = frozenset("missing omitted skipped absent".split())
 _SCOPE_END = frozenset("and but so because since while although though as".split())
 _SCOPE_WORDS = 6
+# "only six months returned", "just part of it": the kept action may be partial too. "Only the
+# landings were retrieved" names what was done whole, so "only" counts before an amount alone.
 _PARTIAL_RE = re.compile(
-    r"\b(?:only|just|partial(?:ly)?|incomplete|\d+\s+(?:of|out\s+of)\s+\d+)\b", re.IGNORECASE
+    r"\b(?:(?:only|just)\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|some|part"
+    r"|half|a\s+few|a\s+handful|a\s+subset|a\s+sample|the\s+first|the\s+last|a\s+portion)"
+    r"|partial(?:ly)?|incomplete|\d+\s+(?:of|out\s+of)\s+\d+)\b",
+    re.IGNORECASE,
 )
 _TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
 
@@ -171,7 +176,12 @@ def _negated_words(
     "not"/"no"/"missing the", or before a clause-final "missing". With ``subjects``, also the
     subject of a negated passive: "The combined MRR was never computed", "Aspirin interaction
     not addressed" (the words before "was never" name the thing, "computed" only the verb)."""
-    tokens = [t.rstrip(".").lower() for t in _TOKEN_RE.findall(reason)]
+    # A word's closing stop ends its sentence: a scope never runs into the next one.
+    tokens = [
+        part
+        for token in _TOKEN_RE.findall(reason.lower())
+        for part in ((token[:-1], ".") if token.endswith(".") and len(token) > 1 else (token,))
+    ]
     scoped: list[str] = []
     for i, token in enumerate(tokens):
         negation = token in negations or token.endswith(("n't", "n’t"))
@@ -192,6 +202,7 @@ def _negated_words(
     return scoped
 
 
+_RELATIVE = frozenset(("which", "who"))
 _AUXILIARY = frozenset("was were is are be been being has have had wasn't weren't isn't".split())
 
 
@@ -202,6 +213,14 @@ def _negation_subject(tokens: list[str], i: int) -> list[str]:
     j = i
     while j > 0 and tokens[j - 1] in _AUXILIARY:
         j -= 1
+    # "The remaining quota, which was half of the question, was never looked up": the
+    # relative clause between the subject and its verb is skipped.
+    if j > 1 and tokens[j - 1] == ",":
+        k = j - 2
+        while k > 0 and tokens[k] not in _RELATIVE and tokens[k][:1].isalnum():
+            k -= 1
+        if k > 1 and tokens[k] in _RELATIVE and tokens[k - 1] == ",":
+            j = k - 1
     end = j
     while j > 0 and end - j < _SCOPE_WORDS and tokens[j - 1][:1].isalnum():
         if tokens[j - 1] in _SCOPE_END:

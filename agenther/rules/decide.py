@@ -58,7 +58,7 @@ from agenther.rules.subject import has_subject, subject_phrase, subject_words
 from agenther.rules.tool_work import asked_about, tool_work_request
 from agenther.rules.unmet import cut_unmet_phrases
 from agenther.rules.vocabulary import REQUEST_WORDS
-from agenther.words import WORD_RE, english, stem
+from agenther.words import WORD_RE, content_pairs, english, stem
 
 DROP_CONSTRAINT = "drop_constraint"
 ACTUAL_RESULT = "actual_result"
@@ -150,11 +150,13 @@ def _partly_named(prompt: str, t: FailedTrajectory) -> list[str]:
 
 
 def support_ratio(prompt: str, record: str) -> float:
-    """Share of the prompt's content words that occur (stemmed) in ``record``."""
-    words = [w for w in WORD_RE.findall(prompt.lower()) if w not in REQUEST_WORDS]
+    """Share of the prompt's content words that occur (stemmed) in ``record``; in Chinese,
+    Japanese or Korean, its two-character words."""
+    words = [stem(w) for w in WORD_RE.findall(prompt.lower()) if w not in REQUEST_WORDS]
+    words.extend(content_pairs(prompt))
     if not words:
         return 0.0
-    return sum(1 for w in words if stem(w) in record) / len(words)
+    return sum(1 for w in words if w in record) / len(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +273,7 @@ def _candidates(run: RunFacts, allowed: Collection[str]) -> Iterator[tuple[str, 
         and kind in (FailureType.WRONG_RESULT, FailureType.CONSTRAINT_VIOLATION, None)
         and not demanded_actions(t.original_prompt)
     ):
-        restated = restate_actual(t.original_prompt, reason, run.evidence)
+        restated = restate_actual(t.original_prompt, reason, run.evidence, t.final_answer)
         if restated:
             restated = sentence(cut_unmet_phrases(restated, reason, stopped_early=stopped_early))
         if restated and has_subject(restated, run):

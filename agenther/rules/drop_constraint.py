@@ -14,7 +14,7 @@ import re
 from agenther.constraints import Constraint
 from agenther.demands import demanded_actions
 from agenther.rules.vocabulary import COMMAND_VERBS, word_set
-from agenther.words import english
+from agenther.words import english, is_cjk, tokens
 
 # What may stand between a constraint and the thing it constrains ("with prices under $5").
 _ATTRIBUTE_BEFORE_RE = re.compile(
@@ -47,7 +47,7 @@ def _opens_sentence(text: str, position: int) -> bool:
 
 
 _SPACES_RE = re.compile(r"\s{2,}")
-_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?])")
+_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?。，、！？])")
 _DANGLING_RE = re.compile(
     r"\s*(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to)"
     # "candidates … who are based" after "in Berlin" was cut
@@ -236,12 +236,19 @@ def _clause_attribute(clause: str, constraint: Constraint) -> str:
     return ""
 
 
+# Characters (each a token) of a request written without spaces; "查询。" is no request.
+_MIN_UNSPACED_TOKENS = 4
+
+
 def sentence(text: str) -> str | None:
-    """``text`` as a request of at least two words, ending in a stop."""
+    """``text`` as a request of at least two words, ending in a stop. Chinese and Japanese
+    requests have no spaces: there the words are counted as ``tokens`` counts them."""
     text = text.strip()
-    if len(text.split()) < 2:
+    if len(text.split()) < 2 and len(tokens(text)) < _MIN_UNSPACED_TOKENS:
         return None
-    return text if text[-1:] in ".!?" else text + "."
+    if text[-1:] in ".!?。？！":
+        return text
+    return text + ("。" if is_cjk(text[-1]) else ".")
 
 
 _STOP_RE = re.compile(r"[.!?](?:\s|$)")
@@ -260,7 +267,7 @@ def _sentence_end(text: str, position: int) -> int:
 # a verb of cost ("y cuesten"). Any other word before the comparator belongs to the request
 # ("met dweilfunctie onder de €300": the mop function stays).
 _FOREIGN_ARTICLES = (
-    r"un|una|uno|el|la|los|las|le|les|l['’]|des|du|der|die|das|den|dem|ein|eine|einen|einem"
+    r"un|une|una|uno|el|la|los|las|le|les|l['’]|des|du|der|die|das|den|dem|ein|eine|einen|einem"
     r"|einer|een|het|de|il|lo|gli|o|os|as|um|uma|su|sus|son|sa|ses|ihr|ihre|zijn|suo|sua|seu"
 )
 _FOREIGN_ATTRIBUTES = (
@@ -270,6 +277,9 @@ _FOREIGN_ATTRIBUTES = (
     r"|prezzo|valutazione|voto|ral|stipendio|affitto|preço|valor|avaliação|salário|aluguel"
     r"|custo|cena|ocena|czynsz|pensja|wynagrodzenie|distancia|distance|entfernung|afstand"
     r"|distanza|distância|odległość|duración|durée|dauer|duur|durata|duração"
+    # An auction's estimate: "avec une estimation basse inférieure à 3 000 €".
+    r"|estimation(?:\s+(?:basse|haute))?|estimación|stima|schätzung|schätzpreis|taxatie"
+    r"|estimativa|wycena"
 )
 _COST_VERBS = (
     r"cuest[ae]n?|coût(?:e|ent)|kostet|kosten|cost(?:a|ano|i|ino)|cust(?:a|am|e|em)"

@@ -28,7 +28,11 @@ _BOTH_RE = re.compile(
     r"\b(?:each|both|either|neither|which\s+one|which\s+of|compare|comparison|respectively"
     r"|the\s+two|difference|versus|vs|ambos|ambas|cada|una\s+de\s+las\s+dos|uno\s+de\s+los\s+dos"
     r"|cuál\s+de|beide|beiden|jeweils|welche\s+der|les\s+deux|chacun|chacune|lequel|laquelle"
-    r"|entrambi|entrambe|ciascun\w*|quale\s+dei|cada\s+um|qual\s+dos|elk|welke\s+van)\b",
+    r"|entrambi|entrambe|ciascun\w*|quale\s+dei|cada\s+um|qual\s+dos|elk|welke\s+van"
+    # "tell me which month was higher and by how much" compares the two as well.
+    r"|by\s+how\s+much|which\s+[\w-]+\s+(?:was|is|were|are|had|has|did|got|used|cost)"
+    r"\s+(?:the\s+)?(?:higher|lower|more|less|bigger|smaller|larger|greater|better|worse"
+    r"|cheaper|longer|shorter|faster|slower))\b",
     re.IGNORECASE,
 )
 # A plural verb right before the pair makes it the verb's subject.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
 from agenther.constraints import Constraint, find_constraints, unmet_constraints
 from agenther.evidence import Evidence, evidence_texts, file_names_in
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.quantities import extract_quantities
 from agenther.rules.arguments import command_lines
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.rules.steps import hedges, is_internal_action, tool_name_words
@@ -148,4 +150,16 @@ def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
     if not unmet:
         return ()
     stated = {value for c in find_constraints(answer) for value in c.values}
+    # "above your £100 limit", "the budget of €500": a value called a limit is one too.
+    stated.update(
+        q.value for m in _NAMED_LIMIT_RE.finditer(answer) for q in extract_quantities(m[0])
+    )
     return tuple(c.text for c in unmet if c.values & stated)
+
+
+_AMOUNT = r"[$€£¥]?\d[\d,.]*(?:\s?[$€£¥%]|\s?[A-Za-z]{1,5})?"
+_NAMED_LIMIT_RE = re.compile(
+    rf"{_AMOUNT}\s+(?:limit|cap|budget|maximum|max|minimum|ceiling|threshold)\b"
+    rf"|\b(?:limit|cap|budget|maximum|ceiling|threshold)\s+(?:of\s+)?{_AMOUNT}",
+    re.IGNORECASE,
+)

@@ -105,14 +105,19 @@ def _article_for(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def restate_actual(original: str, reason: str, ev: Evidence) -> str | None:
+def restate_actual(original: str, reason: str, ev: Evidence, answer: str = "") -> str | None:
     """``original`` with what the failure reason says was expected replaced by what the run
-    produced; None if the reason does not name both, the run does not show the actual one or
-    the request never mentions the expected one."""
+    produced; None if the reason does not name both, the run does not show the actual one,
+    the request never mentions the expected one or the final ``answer`` still claims it ("the
+    priority of ZD-3307 is now high" after ZD-3370 was updated)."""
     pair = _expected_actual(reason)
     if pair is None:
         return None
     (kind, expected), (_, actual) = pair
+    if kind != "ext" and re.search(
+        rf"(?<![\w.]){re.escape(expected)}(?![\w])", answer, re.IGNORECASE
+    ):
+        return None
     if kind == "ext":
         pattern = re.compile(
             rf"(?<![\w])([\w-]+(?:[./][\w-]+)*)\.{re.escape(expected)}\b|"

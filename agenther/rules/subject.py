@@ -13,7 +13,7 @@ from agenther.grounding import has_injection
 from agenther.quantities import extract_quantities
 from agenther.rules.facts import RunFacts
 from agenther.rules.vocabulary import REQUEST_WORDS, contains_words, word_set
-from agenther.words import WORD_RE, stem
+from agenther.words import WORD_RE, content_pairs, stem
 
 # Words that name tools, outputs or requests, never what a run was about: "Query the database
 # and show me the output" could stand for any run, so it teaches nothing.
@@ -73,9 +73,14 @@ def has_subject(prompt: str, run: RunFacts) -> bool:
             continue
         if in_request(name) or not _CODE_RE.fullmatch(name):
             return True
-    return any(
+    if any(
         word_stem in run.done and (any_word or word_stem in run.request_stems)
         for word_stem in subject_words(prompt, run)
+    ):
+        return True
+    return any(
+        pair in run.done and (any_word or pair in run.request_lower)
+        for pair in content_pairs(prompt)
     )
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 
+from agenther.demands import demanded_actions
 from agenther.rules.drop_constraint import tidy
-from agenther.rules.vocabulary import contains_words, word_set
+from agenther.rules.vocabulary import REQUEST_WORDS, contains_words, word_set
+from agenther.words import TOKEN_RE, is_cjk, prefix_stem
 
 _NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
 _COUNT = rf"(?:\d{{1,3}}|{_NUMBER_WORDS})"
@@ -64,6 +66,76 @@ _REQUIREMENT_BEFORE_RE = re.compile(
     r"\b(?:user['’]s|(?:asked|requested)\s+(?:for\s+)?|requirement\s+(?:of\s+)?)\s*$",
     re.IGNORECASE,
 )
+# "… between 1900 and 1905 — only ones that sailed from Naples", "…, OEM only, no aftermarket",
+# "…, ale bez kont testowych", "…,只看企业客户": a filter on what a lookup returns, closing its
+# sentence. A condition ("only if …") is no filter, and one on a side effect is never cut (see
+# ``_restriction_cuts``).
+_RESTRICTING = (
+    r"only|exclusively|solo|sólo|solamente|únicamente|nur|ausschließlich|seulement|uniquement"
+    r"|soltanto|apenas|só|somente|alleen|tylko|bez|sin|sans|senza|sem|zonder|ohne"
+)
+_RESTRICTION_RE = re.compile(
+    r"(?:\s*[,;，、]\s*|\s+[—–]\s*|\s+-\s+)"
+    r"(?:(?:but|aber|pero|mais|ma|mas|maar|ale)\s+)?"
+    r"(?P<clause>"
+    rf"(?:[^\W\d_]+ing\s+)?(?:{_RESTRICTING})\b(?!\s+(?:if|when|wenn|si|se|als|jeśli)\b)"
+    r"(?:[^.;:!?—–。]|\.(?=\S))*"
+    r"|[\w-]+(?:\s+[\w-]+)?\s+only\b(?:\s*,\s*no\s+(?:[^.;:!?—–]|\.(?=\S))*)?"
+    r"|(?:只要|只看|只|仅)[^,，、。.;:!?]*"
+    r")"
+    r"(?=\s*(?:[.!?。](?!\S)|$))",
+    re.IGNORECASE,
+)
+# A request that only looks something up opens with one of these (after a "please" or "can
+# you"); only such a request loses a filter. Side effects in other languages are not read by
+# ``demanded_actions``, and "Reinicia nginx …, solo en staging" must keep its scope.
+_LOOKUP_OPENING_RE = re.compile(
+    r"^\W*(?:(?:please|bitte|por\s+favor|s'il\s+te\s+plaît|per\s+favore|can\s+you|could\s+you)"
+    r"[\s,]+)?(?:find|show|list|search|look\s+up|get\s+me|give\s+me|tell\s+me|count|what|which"
+    r"|who|how\s+many|how\s+much|where|when"
+    r"|zeig|finde|such|liste|welche|wie\s+viele|wer|wo|wann"
+    r"|busca|búscame|buscar|muestra|muéstrame|lista|dime|cuál|cuáles|qué|cuántos|cuántas|dónde"
+    r"|cherche|trouve|montre|liste|donne-moi|quel|quelle|quels|quelles|combien|où"
+    r"|cerca|trova|mostra|mostrami|elenca|dimmi|quale|quali|quanti|quante|dove"
+    r"|procura|encontra|mostra|lista|qual|quais|quantos|quantas|onde"
+    r"|zoek|toon|laat\s+zien|welke|hoeveel|waar"
+    r"|pokaż|znajdź|wyszukaj|wymień|jakie|który|które|ile|gdzie"
+    r"|帮我查|查一下|查询|查|统计|列出|找出|哪些|多少)",
+    re.IGNORECASE,
+)
+_RESTRICTING_WORDS = word_set(_RESTRICTING.replace("|", " ") + " no nothing not ones one those")
+
+
+def _restriction_named(clause: str, reason: str) -> bool:
+    """The reason speaks of the clause: it shares one of the clause's content words (by
+    prefix), an acronym ("EU", "OEM") or, in Chinese or Japanese, two characters in a row."""
+    reason_keys = {prefix_stem(w) for w in TOKEN_RE.findall(reason.lower())}
+    for word in TOKEN_RE.findall(clause):
+        lowered = word.lower()
+        if is_cjk(word[0]) or lowered in _RESTRICTING_WORDS:
+            continue
+        content = (word.isupper() and len(word) >= 2) or (
+            len(word) >= 3 and lowered not in REQUEST_WORDS and not lowered.isdigit()
+        )
+        if content and prefix_stem(lowered) in reason_keys:
+            return True
+    chars = "".join(c for c in clause.lstrip("只要看仅") if is_cjk(c))
+    return any(chars[i : i + 2] in reason for i in range(len(chars) - 1))
+
+
+def _restriction_cuts(text: str, reason: str) -> list[tuple[int, int]]:
+    """The closing filters (``_RESTRICTION_RE``) of a lookup that the failure reason names.
+    A limit on a side effect ("…, without touching production", "…, but only from the EUR
+    account") stays: cut, the request would ask for what the user ruled out."""
+    if demanded_actions(text) or not _LOOKUP_OPENING_RE.match(text):
+        return []
+    return [
+        match.span()
+        for match in _RESTRICTION_RE.finditer(text)
+        if _restriction_named(match.group("clause"), reason)
+    ]
+
+
 _JOINER = r"(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s*[—–;]\s*|\s+-\s+|\s+)"
 
 
@@ -113,6 +185,15 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
     for match in _TOP_ONLY_RE.finditer(text):
         if names(match.group("key") or match.group("key2")):
             cuts.append(match.span())
+    # A place cut from inside a closing filter ("— only ones collected in Sudan") would
+    # leave the filter without its point: the filter goes whole, or nothing of it does.
+    filters = [m.span() for m in _RESTRICTION_RE.finditer(text)]
+    cuts = [
+        (start, end)
+        for start, end in cuts
+        if not any(low <= start and end <= high for low, high in filters)
+    ]
+    cuts.extend(_restriction_cuts(text, reason))
     for quoted in _quoted_requirements(reason):
         for match in re.finditer(
             rf"{_JOINER}{re.escape(quoted)}(?:\s+please)?(?=\s*(?:[.!?;,]|$))", text, re.I

@@ -3,6 +3,8 @@ request."""
 
 from __future__ import annotations
 
+from agenther.words import is_cjk
+
 
 def word_set(text: str) -> frozenset[str]:
     """The words of ``text``, for membership tests."""
@@ -21,16 +23,24 @@ def join_parts(*parts: str) -> str:
 
 def contains_words(text: str, phrase: str) -> bool:
     """``phrase`` occurs in ``text`` on word boundaries; a plain ``find`` loop, because a regex
-    per phrase would be compiled afresh for every run."""
+    per phrase would be compiled afresh for every run. As ``agenther.words.tokens`` reads
+    text, a Chinese, Japanese or Korean character is a word of its own: "2024" stands on its
+    own in "查一下2024年"."""
+    if not phrase:
+        return False
     start = text.find(phrase)
     while start >= 0:
         end = start + len(phrase)
         before = text[start - 1] if start else " "
         after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+        if _bounded(before, phrase[0]) and _bounded(after, phrase[-1]):
             return True
         start = text.find(phrase, start + 1)
     return False
+
+
+def _bounded(neighbour: str, edge: str) -> bool:
+    return not (neighbour.isalnum() or neighbour == "_") or is_cjk(neighbour) or is_cjk(edge)
 
 
 # Words any request uses ("find", "list", "please"): they never say what a run was about.
