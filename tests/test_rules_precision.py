@@ -216,18 +216,36 @@ def test_a_reason_saying_nothing_met_both_leaves_every_constraint_unmet() -> Non
     assert [c.text for c in unmet_constraints(t)] == ["within 2 km", "after 10 pm"]
 
 
-def test_an_answer_about_the_dropped_limit_is_refused() -> None:
-    t = _run(
-        "Find a pharmacy within 2 km of me that is open late tonight.",
-        "Walgreens 0.6 km, hours 08:00-21:00; CVS Pharmacy 3.4 km, open 24 hours",
-        "There's no late pharmacy within 2 km; the 24-hour CVS is 3.4 km away.",
-        "The pharmacy is 3.4 km away, beyond 2 km.",
-    )
+@pytest.mark.parametrize(
+    ("prompt", "observation", "answer", "reason", "limit"),
+    [
+        (
+            "Find a pharmacy within 2 km of me that is open late tonight.",
+            "Walgreens 0.6 km, hours 08:00-21:00; CVS Pharmacy 3.4 km, open 24 hours",
+            "There's no late pharmacy within 2 km; the 24-hour CVS is 3.4 km away.",
+            "The pharmacy is 3.4 km away, beyond 2 km.",
+            "within 2 km",
+        ),
+        # An answer that calls the unmet value a limit talks about the limit too.
+        (
+            "Get me a PawSure quote for my Labrador with lifetime cover and an excess no higher "
+            "than £100.",
+            "PawSure lifetime cover: £38.40 a month, excess £150 per condition.",
+            "PawSure comes to £38.40 a month. The excess is £150, which is above your £100 limit.",
+            "The user capped the excess at £100; the quote's excess is £150.",
+            "no higher than £100",
+        ),
+    ],
+)
+def test_an_answer_about_the_dropped_limit_is_refused(
+    prompt: str, observation: str, answer: str, reason: str, limit: str
+) -> None:
+    t = _run(prompt, observation, answer, reason)
     decision = decide_by_rules(
         t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
     )
     assert not decision.accepted
-    assert "the final answer still talks about 'within 2 km'" in decision.reason
+    assert f"the final answer still talks about '{limit}'" in decision.reason
 
 
 def test_a_route_without_its_unshown_origin_is_not_said() -> None:
@@ -682,21 +700,6 @@ def test_no_higher_than_is_one_limit() -> None:
     request = "Get me a quote with lifetime cover and an excess no higher than £100."
     [limit] = find_constraints(request)
     assert limit.text == "no higher than £100"
-
-
-def test_an_answer_that_calls_the_unmet_value_a_limit_talks_about_the_limit() -> None:
-    t = _run(
-        "Get me a PawSure quote for my Labrador with lifetime cover and an excess no higher "
-        "than £100.",
-        "PawSure lifetime cover: £38.40 a month, excess £150 per condition.",
-        "PawSure comes to £38.40 a month. The excess is £150, which is above your £100 limit.",
-        "The user capped the excess at £100; the quote's excess is £150.",
-    )
-    decision = decide_by_rules(
-        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
-    )
-    assert not decision.accepted
-    assert "still talks about 'no higher than £100'" in decision.reason
 
 
 def test_a_place_inside_a_closing_filter_is_not_cut_alone() -> None:
