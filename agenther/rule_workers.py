@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,6 +35,9 @@ CHUNK = 32
 # large file is not read into memory ahead of the workers.
 AHEAD = 4
 
+# How often a worker looks whether its parent is still there.
+PARENT_CHECK_S = 0.5
+
 # One pipeline and reader per worker process, built once by the pool's initializer.
 _pipeline: AgentHERPipeline | None = None
 _reader: RecordReader | None = None
@@ -42,10 +48,21 @@ def init_worker(config: PipelineConfig, inputs: InputSettings | None = None) -> 
     how records look)."""
     # Ctrl-C reaches the whole process group; the parent decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     global _pipeline, _reader
     _pipeline = AgentHERPipeline(config)
     _pipeline.warm_up()
     _reader = RecordReader(inputs) if inputs is not None else None
+
+
+def _exit_with(parent: int) -> None:
+    """Exit once ``parent`` is gone. A worker waits on a queue it also holds the writing end
+    of, so it never sees end-of-file when its parent is killed (``kill -9``, the OOM killer):
+    without this it would wait there for good."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def worker_pipeline() -> AgentHERPipeline:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +100,40 @@ def test_workers_refuse_llm_pipelines_and_zero_workers() -> None:
         RuleWorkers(PipelineConfig(), InputSettings(), 1)
     with pytest.raises(ValueError, match="at least one"):
         RuleWorkers(PipelineConfig(rule_based=True), InputSettings(), 0)
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from agenther.config import PipelineConfig
+from agenther.rule_workers import rule_pool
+pool = rule_pool(PipelineConfig(rule_based=True), 2)
+list(pool.map(abs, range(8)))
+print(*pool._processes, flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited; only its reaper is missing
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_exit_when_their_parent_is_killed() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workers and all(_alive(pid) for pid in workers)
+    finally:
+        parent.kill()  # SIGKILL: no cleanup runs in the parent
+        parent.wait(10)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 
@@ -91,7 +92,6 @@ async def test_the_lag_gauge_survives_a_partition_taken_away_mid_read(
 ) -> None:
     """aiokafka asserts in ``highwater`` for a partition a rebalance just took away; the lag
     task must skip it. A dead lag task used to turn the next SIGTERM into exit 1."""
-    import asyncio
 
     from aiokafka import TopicPartition
 
@@ -130,3 +130,22 @@ async def test_the_lag_gauge_survives_a_partition_taken_away_mid_read(
         "agenther_consumer_lag", {"topic": "runs", "partition": "0"}
     )
     assert lag == 3
+
+
+async def test_a_leave_the_broker_never_answers_does_not_hold_the_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from streams.group_leave import leave_generation_zero
+
+    class SilentCoordinator:
+        group_id, member_id, generation = "g", "member-1", 0
+
+        async def _send_req(self, request: object) -> None:
+            await asyncio.Event().wait()  # a broker that never answers
+
+    class Consumer:
+        _coordinator = SilentCoordinator()
+
+    with caplog.at_level(logging.WARNING, logger="streams.group_leave"):
+        await asyncio.wait_for(leave_generation_zero(Consumer(), timeout_s=0.05), 2)
+    assert "did not answer LeaveGroup" in caplog.text
