@@ -82,6 +82,7 @@ _FOREIGN_COMPARATOR = (
     r"|bis\s+zu|unter|über|onder(?:\s+de)?|boven(?:\s+de)?|sous|sotto|sopra|hasta|até"
     r"|jusqu['’]à|vor|nach|avant|après|antes\s+de(?:\s+las?)?|después\s+de(?:\s+las?)?"
     r"|prima\s+(?:delle|di)|dopo\s+le|przed"
+    r"|no\s+(?:pasen|pase|superen|supere|excedan|exceda)(?:\s+(?:de|los|las))?"
 )
 # French, Swedish, Polish and others group thousands with a (narrow, no-break) space: "3 000 €".
 _SPACE_GROUP = r"[ \u00a0\u202f]\d{3}(?!\d)"
@@ -97,7 +98,7 @@ _FOREIGN_UNIT_RE = re.compile(r"\s?([^\W\d_]{1,12})(?!\w)")
 _FOREIGN_RATE_RE = re.compile(
     r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao)\s+)?(?:nuit|noche|mes|mois|monat|maand"
     r"|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite|notte"
-    r"|nacht|personne|persona|person|persoon|pessoa|miesiąc)(?!\w)",
+    r"|nacht|personne|persona|person|persoon|pessoa|miesiąc)(?!\w)|\s+cada\s+un[oa](?!\w)",
     re.IGNORECASE,
 )
 _CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|oder|of|lub)(?!\w))")

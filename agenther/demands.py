@@ -34,7 +34,7 @@ from agenther.models import AgentStep, FailedTrajectory
 from agenther.quantities import extract_quantities
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.scanning import shared_scan
-from agenther.words import tokens
+from agenther.words import english, tokens
 
 # --- side-effect families ---------------------------------------------------------------------
 
@@ -170,9 +170,26 @@ _PAST_FORM_RE = re.compile(
 )
 
 
+# In an English text a foreign stem can open an English noun: "publications" ("publica"),
+# "cancellation" ("cancela"). Such a word names a thing; it asks for nothing.
+_ENGLISH_NOUN_RE = re.compile(r"tions?$", re.IGNORECASE)
+
+
+# "No compres nada todavía", "Non inviare ancora", "Não envie": a verb right after a
+# negation forbids what it names.
+_NEGATED_BEFORE_RE = re.compile(r"(?<!\w)(?:no|non|não|nao|nie|ne|niet)\s+$", re.IGNORECASE)
+
+
 def _asks_in_foreign(pattern: re.Pattern[str], text: str) -> bool:
     return any(
-        not match.group("rest") or _PAST_FORM_RE.search(match.group(0)) is None
+        (
+            not match.group("rest")
+            or (
+                _PAST_FORM_RE.search(match.group(0)) is None
+                and not (_ENGLISH_NOUN_RE.search(match.group(0)) and english(text))
+            )
+        )
+        and _NEGATED_BEFORE_RE.search(text, max(0, match.start() - 6), match.start()) is None
         for match in pattern.finditer(text)
     )
 

@@ -417,3 +417,24 @@ def test_a_comparison_of_the_pair_keeps_both_things() -> None:
         "February was never fetched.",
         answer,
     ) == ("How much electricity did I use in January?")
+
+
+def test_none_of_the_people_names_who_not_what_failed() -> None:
+    request = (
+        "Register the two new members (Ada Park, Ben Holt) at the club and add them to the "
+        "Sunday beginners roster."
+    )
+    reason = "Accounts were created, but none of the two were added to the Sunday beginners roster."
+    answer = "Done: Ada Park (no. 301) and Ben Holt (no. 302) are registered."
+    assert without_failed_action(request, reason, answer, answer) == (
+        "Register the two new members (Ada Park, Ben Holt) at the club."
+    )
+
+
+def test_one_in_the_answer_is_no_word_of_the_dropped_action() -> None:
+    request = "Find the open faults for the Quay Tower lifts and assign the urgent one to Sam Lee."
+    reason = "The faults were listed, but the urgent one was never assigned to Sam Lee."
+    answer = "2 open faults: Lift 1 door sensor; Lift 2 stuck with one passenger inside."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Find the open faults for the Quay Tower lifts."
+    )

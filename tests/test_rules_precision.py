@@ -8,6 +8,7 @@ import pytest
 
 from agenther.config import RULE_STRATEGIES
 from agenther.constraints import find_constraints, unmet_constraints
+from agenther.demands import demanded_actions
 from agenther.evidence import Evidence
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
@@ -708,3 +709,52 @@ def test_a_place_inside_a_closing_filter_is_not_cut_alone() -> None:
         "collected in Sudan."
     )
     assert cut_unmet_phrases(request, "One of the three is from Ethiopia, not Sudan.") == request
+
+
+def test_a_leading_only_loses_the_modifiers_the_reason_names() -> None:
+    request = "List only the Atlas V launches scheduled from Vandenberg between 2 and 9 May 2025."
+    reason = "The user asked for Atlas V only; the list also has Falcon 9 launches."
+    assert cut_unmet_phrases(request, reason) == (
+        "List the launches scheduled from Vandenberg between 2 and 9 May 2025."
+    )
+    # What is listed stays even when the reason names it; unnamed modifiers stay too.
+    assert cut_unmet_phrases(
+        "Show only direct flights to Oslo.", "It showed flights with a stop."
+    ) == ("Show only direct flights to Oslo.")
+    # A side effect keeps its "only".
+    book = "Book only the Atlas V launch viewing tickets for 3 May."
+    assert cut_unmet_phrases(book, "It booked a Falcon 9 viewing too, not Atlas V only.") == book
+
+
+def test_a_participle_left_without_its_date_goes() -> None:
+    assert tidy("Find reports about lithium in the Pilbara published.") == (
+        "Find reports about lithium in the Pilbara."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "families"),
+    [
+        # English nouns a foreign stem opens ("publica", "cancela") ask for nothing.
+        ("On the state publications portal, find reports about gold.", []),
+        ("Find a hotel in Porto for 3 nights with free cancellation.", []),
+        # A foreign verb right after a negation forbids, it does not ask.
+        ("Busca dos entradas para el sábado. No compres nada todavía.", []),
+        ("Compra dos entradas para el sábado.", ["buy or book"]),
+        ("Publica el informe en la intranet.", ["send a message"]),
+    ],
+)
+def test_demands_read_nouns_and_negations(text: str, families: list[str]) -> None:
+    assert demanded_actions(text) == families
+
+
+def test_a_spanish_cap_per_ticket_goes_whole_without_a_stray_space() -> None:
+    request = (
+        "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril que no pasen de 30 € cada "
+        "una. No compres nada todavía."
+    )
+    [limit] = find_constraints(request)
+    assert limit.text == "no pasen de 30 € cada una"
+    assert drop_constraints(request, [limit]) == (
+        "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril. No compres nada todavía."
+    )

@@ -195,7 +195,17 @@ def _negated_words(
                 j -= 1
             scoped.extend(tokens[j:i])
         elif negation or token in _MISSING:
-            for word in tokens[i + 1 : i + 1 + _SCOPE_WORDS]:
+            start = i + 1
+            if token == "none" and tokens[start : start + 1] == ["of"]:
+                # "none of the three were added to the roster": the words up to the verb
+                # name who was not, the words after it what did not happen.
+                verb = next(
+                    (j for j in range(start, min(start + _SCOPE_WORDS, len(tokens)))
+                     if tokens[j] in _AUXILIARY),
+                    None,
+                )  # fmt: skip
+                start = start if verb is None else verb + 1
+            for word in tokens[start : start + _SCOPE_WORDS]:
                 if not word[:1].isalnum() or word in _SCOPE_END:
                     break
                 scoped.append(word)

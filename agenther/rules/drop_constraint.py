@@ -52,6 +52,9 @@ _DANGLING_RE = re.compile(
     r"\s*(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to)"
     # "candidates … who are based" after "in Berlin" was cut
     r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:based|located|situated)"
+    # "reports … published" after "after 2018" was cut: a participle that needs its date
+    r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:published|released|issued|dated"
+    r"|filed|posted|launched|founded|built|updated|modified)"
     r"|\b(?:who|that|which)\s+(?:is|are|was|were)"
     # "… batteries that arrives" after "by Friday" was cut: a verb that needs its when or
     # how much; "…, each" after "under 400 kcal" was.
@@ -304,7 +307,7 @@ _FOREIGN_MEASURED_AFTER_RE = re.compile(
     re.IGNORECASE,
 )
 _FOREIGN_DANGLING_RE = re.compile(
-    r"(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
+    r"\s*(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
     r"|die|dat))\s*(?=[.!?。]|$)",
     re.IGNORECASE,
 )

@@ -123,17 +123,53 @@ def _restriction_named(clause: str, reason: str) -> bool:
     return any(chars[i : i + 2] in reason for i in range(len(chars) - 1))
 
 
+# "List only the Falcon 9 launches …": a filter between a lookup's verb and what it lists.
+_LEADING_ONLY_RE = re.compile(
+    r"^\W*(?:list|show|find|give\s+me|get\s+me)\s+(?P<only>only\s+)(?P<det>(?:the|my|our)\s+)?",
+    re.IGNORECASE,
+)
+_FILTER_WORD_RE = re.compile(r"[\w/-]+\s+")
+# Words that end the noun phrase after "only the …".
+_PHRASE_END = word_set("from in on at for with that which who of to between by during since")
+
+
 def _restriction_cuts(text: str, reason: str) -> list[tuple[int, int]]:
-    """The closing filters (``_RESTRICTION_RE``) of a lookup that the failure reason names.
-    A limit on a side effect ("…, without touching production", "…, but only from the EUR
-    account") stays: cut, the request would ask for what the user ruled out."""
+    """The filters of a lookup that the failure reason names: closing ones
+    (``_RESTRICTION_RE``) and a leading "only" (``_leading_only_cuts``). A limit on a side
+    effect ("…, without touching production", "…, but only from the EUR account") stays: cut,
+    the request would ask for what the user ruled out."""
     if demanded_actions(text) or not _LOOKUP_OPENING_RE.match(text):
         return []
     return [
         match.span()
         for match in _RESTRICTION_RE.finditer(text)
         if _restriction_named(match.group("clause"), reason)
-    ]
+    ] + _leading_only_cuts(text, reason)
+
+
+def _leading_only_cuts(text: str, reason: str) -> list[tuple[int, int]]:
+    """ "only" and the modifiers after it that the reason names ("only the Falcon 9 launches"
+    when the reason says "only Falcon 9"). The phrase's last word, what is listed, stays."""
+    match = _LEADING_ONLY_RE.match(text)
+    if match is None:
+        return []
+    phrase: list[re.Match[str]] = []
+    cursor = match.end()
+    while (word := _FILTER_WORD_RE.match(text, cursor)) is not None:
+        lowered = word.group().strip().lower()
+        if lowered in _PHRASE_END or lowered.endswith(("ed", "ing")):
+            break
+        phrase.append(word)
+        cursor = word.end()
+    reason_keys = {prefix_stem(w) for w in TOKEN_RE.findall(reason.lower())}
+    named_end = None
+    for word in phrase[:-1]:
+        if prefix_stem(word.group().strip().lower()) not in reason_keys:
+            break
+        named_end = word.end()
+    if named_end is None:
+        return []
+    return [match.span("only"), (match.end(), named_end)]
 
 
 _JOINER = r"(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s*[—–;]\s*|\s+-\s+|\s+)"

@@ -49,7 +49,7 @@ REQUEST_WORDS = word_set(
     find list show report search tell give get run write their them what you the and then
     output confirm when done matching results result for from with that this into about all
     please can could would find me your its are was were has have had will also each any
-    which where who how out over per
+    which where who how out over per one
     """
 )
 
