@@ -76,7 +76,8 @@ def _entity_matches(text: str) -> Iterator[re.Match[str]]:
     return matches_at(_ENTITY_RE(text), text, starts)
 
 
-# Words that are capitalised for grammar, not because they name something.
+# Words that are capitalised for grammar, not because they name something (German capitalises
+# every noun, so a question word opens a capitalised run: "Welche Pods").
 _STOP_WORDS = word_set(
     """
     a an the this that these those it its i i'm i've i'll i'd we you he she they my our your
@@ -90,6 +91,7 @@ _STOP_WORDS = word_set(
     don't doesn't didn't can't won't isn't aren't wasn't weren't shouldn't wouldn't couldn't
     haven't hasn't hadn't let's don’t doesn’t didn’t can’t won’t isn’t aren’t wasn’t
     weren’t shouldn’t wouldn’t couldn’t haven’t hasn’t hadn’t let’s
+    welche welcher welches welchen wie wann wer warum bitte
     """
 )
 

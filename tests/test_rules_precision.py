@@ -9,7 +9,7 @@ import pytest
 from agenther.config import RULE_STRATEGIES
 from agenther.constraints import find_constraints, unmet_constraints
 from agenther.demands import demanded_actions
-from agenther.evidence import Evidence
+from agenther.evidence import Evidence, extract_entities
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules import decide
@@ -758,3 +758,24 @@ def test_a_spanish_cap_per_ticket_goes_whole_without_a_stray_space() -> None:
     assert drop_constraints(request, [limit]) == (
         "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril. No compres nada todavía."
     )
+
+
+def test_a_french_maximum_goes_with_the_noun_it_limits() -> None:
+    request = "Simule un crédit auto de 18 000 € sur 5 ans, avec une mensualité maximale de 320 €."
+    [limit] = find_constraints(request)
+    assert limit.text == "maximale de 320 €"
+    assert drop_constraints(request, [limit]) == "Simule un crédit auto de 18 000 € sur 5 ans."
+
+
+def test_a_closing_filter_sentence_of_a_lookup_goes_when_named() -> None:
+    request = (
+        "Welche Deployments im Namespace billing sind gerade nicht bereit? Bitte nur eine "
+        "schlichte Liste der Namen, keine Tabelle."
+    )
+    reason = "Der Agent lieferte eine Tabelle statt einer schlichten Liste."
+    assert cut_unmet_phrases(request, reason) == (
+        "Welche Deployments im Namespace billing sind gerade nicht bereit?"
+    )
+    # A German question word opens the sentence; it is no part of a name to ground.
+    assert "Deployments" in extract_entities(request)
+    assert not any(name.startswith("Welche") for name in extract_entities(request))

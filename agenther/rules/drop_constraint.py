@@ -291,7 +291,10 @@ _COST_VERBS = (
 _FOREIGN_LEAD_RE = re.compile(
     rf"""(?:,\s*)?(?<![^\s,;(])(?:(?:y|e|et|und|en|i|oraz)\s+)?(?:
       (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za)
-        (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
+        (?:(?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
+        # "avec une mensualité maximale de 1 400 €": any noun after an article is what the
+        # limit was on, and would dangle without it.
+        | \s+(?:{_FOREIGN_ARTICLES})\s+[^\W\d_]+)
     | (?:que|qui|che|die|dat|welche|welcher|welches|które|który|która)\s+[^\W\d_]+
         (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
     | (?:cuy[oa]s?|dont|dessen|deren|il\s+cui|la\s+cui|cuj[oa]|waarvan|którego|której)

@@ -75,7 +75,8 @@ _RESTRICTING = (
     r"|soltanto|apenas|só|somente|alleen|tylko|bez|sin|sans|senza|sem|zonder|ohne"
 )
 _RESTRICTION_RE = re.compile(
-    r"(?:\s*[,;，、]\s*|\s+[—–]\s*|\s+-\s+)"
+    # "…? Bitte nur eine schlichte Liste, keine Tabelle.": a sentence of its own counts too.
+    r"(?:\s*[,;，、]\s*|\s+[—–]\s*|\s+-\s+|(?<=[.!?])\s+(?:(?:please|bitte|por\s+favor)\s+)?)"
     r"(?:(?:but|aber|pero|mais|ma|mas|maar|ale)\s+)?"
     r"(?P<clause>"
     rf"(?:[^\W\d_]+ing\s+)?(?:{_RESTRICTING})\b(?!\s+(?:if|when|wenn|si|se|als|jeśli)\b)"
