@@ -186,17 +186,41 @@ def test_no_request_when_dropping_is_not_clean(request_text: str, reason: str, a
     assert without_failed_action(request_text, reason, answer, "") is None
 
 
-def test_the_negated_words_of_the_reason_name_the_failed_action() -> None:
-    # "chart" names the first action too, but only "emailed to the finance team" did not happen.
-    request = (
-        "Plot monthly revenue from sales.csv as a line chart, save it to charts/rev.png and "
-        "email it to the finance team."
-    )
-    reason = "The chart was never emailed to the finance team (no email step performed)."
-    answer = "Saved a line chart of 2024 monthly revenue to charts/rev.png."
-    assert without_failed_action(request, reason, answer, answer) == (
-        "Plot monthly revenue from sales.csv as a line chart and save it to charts/rev.png."
-    )
+@pytest.mark.parametrize(
+    ("request_text", "reason", "answer", "observed", "kept"),
+    [
+        pytest.param(
+            "Plot monthly revenue from sales.csv as a line chart, save it to charts/rev.png and "
+            "email it to the finance team.",
+            "The chart was never emailed to the finance team (no email step performed).",
+            "Saved a line chart of 2024 monthly revenue to charts/rev.png.",
+            "Saved a line chart of 2024 monthly revenue to charts/rev.png.",
+            "Plot monthly revenue from sales.csv as a line chart and save it to charts/rev.png.",
+            id="chart names the first action too, only the e-mail did not happen",
+        ),
+        pytest.param(
+            "Register the two new members (Ada Park, Ben Holt) at the club and add them to the "
+            "Sunday beginners roster.",
+            "Accounts were created, but none of the two were added to the Sunday beginners roster.",
+            "Done: Ada Park (no. 301) and Ben Holt (no. 302) are registered.",
+            "Done: Ada Park (no. 301) and Ben Holt (no. 302) are registered.",
+            "Register the two new members (Ada Park, Ben Holt) at the club.",
+            id="'none of the two' says who, not what failed",
+        ),
+        pytest.param(
+            "Find the open faults for the Quay Tower lifts and assign the urgent one to Sam Lee.",
+            "The faults were listed, but the urgent one was never assigned to Sam Lee.",
+            "2 open faults: Lift 1 door sensor; Lift 2 stuck with one passenger inside.",
+            "",  # nothing observed says "one": the answer's word is its own
+            "Find the open faults for the Quay Tower lifts.",
+            id="'one' in the answer is no word of the dropped action",
+        ),
+    ],
+)
+def test_the_negated_words_of_the_reason_name_the_failed_action(
+    request_text: str, reason: str, answer: str, observed: str, kept: str
+) -> None:
+    assert without_failed_action(request_text, reason, answer, observed) == kept
 
 
 def test_a_past_form_names_its_verb() -> None:
@@ -417,24 +441,3 @@ def test_a_comparison_of_the_pair_keeps_both_things() -> None:
         "February was never fetched.",
         answer,
     ) == ("How much electricity did I use in January?")
-
-
-def test_none_of_the_people_names_who_not_what_failed() -> None:
-    request = (
-        "Register the two new members (Ada Park, Ben Holt) at the club and add them to the "
-        "Sunday beginners roster."
-    )
-    reason = "Accounts were created, but none of the two were added to the Sunday beginners roster."
-    answer = "Done: Ada Park (no. 301) and Ben Holt (no. 302) are registered."
-    assert without_failed_action(request, reason, answer, answer) == (
-        "Register the two new members (Ada Park, Ben Holt) at the club."
-    )
-
-
-def test_one_in_the_answer_is_no_word_of_the_dropped_action() -> None:
-    request = "Find the open faults for the Quay Tower lifts and assign the urgent one to Sam Lee."
-    reason = "The faults were listed, but the urgent one was never assigned to Sam Lee."
-    answer = "2 open faults: Lift 1 door sensor; Lift 2 stuck with one passenger inside."
-    assert without_failed_action(request, reason, answer, "") == (
-        "Find the open faults for the Quay Tower lifts."
-    )

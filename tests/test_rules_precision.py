@@ -620,6 +620,15 @@ def test_a_lookup_loses_the_closing_filter_the_reason_names() -> None:
     )
     # Unnamed, the filter stays: the reason may be about something else.
     assert cut_unmet_phrases(request, "The 1903 record has the wrong age.") == request
+    # The filter may be a sentence of its own.
+    assert (
+        cut_unmet_phrases(
+            "Welche Deployments im Namespace billing sind gerade nicht bereit? Bitte nur eine "
+            "schlichte Liste der Namen, keine Tabelle.",
+            "Der Agent lieferte eine Tabelle statt einer schlichten Liste.",
+        )
+        == "Welche Deployments im Namespace billing sind gerade nicht bereit?"
+    )
     # A condition is no filter.
     conditional = "Show my open orders, only if the shop is open."
     assert cut_unmet_phrases(conditional, "The shop was closed.") == conditional
@@ -678,17 +687,40 @@ def test_a_chinese_lookup_without_its_filter_is_accepted() -> None:
     )
 
 
-def test_a_french_limit_goes_whole_with_its_thousands_and_its_lead() -> None:
-    request = (
-        "Trouve-moi des lithographies de Miró vendues aux enchères à Paris en octobre, avec "
-        "une estimation basse inférieure à 3 000 €."
-    )
-    [limit] = find_constraints(request)
-    assert limit.text == "inférieure à 3 000 €"
+@pytest.mark.parametrize(
+    ("request_text", "limit_text", "kept"),
+    [
+        pytest.param(
+            "Trouve-moi des lithographies de Miró vendues aux enchères à Paris en octobre, avec "
+            "une estimation basse inférieure à 3 000 €.",
+            "inférieure à 3 000 €",
+            "Trouve-moi des lithographies de Miró vendues aux enchères à Paris en octobre.",
+            id="French thousands and the lead",
+        ),
+        pytest.param(
+            "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril que no pasen de 30 € cada "
+            "una. No compres nada todavía.",
+            "no pasen de 30 € cada una",
+            "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril. No compres nada todavía.",
+            id="a Spanish cap per ticket, no stray space",
+        ),
+        pytest.param(
+            "Simule un crédit auto de 18 000 € sur 5 ans, avec une mensualité maximale de 320 €.",
+            "maximale de 320 €",
+            "Simule un crédit auto de 18 000 € sur 5 ans.",
+            id="a French maximum with the noun it limits",
+        ),
+    ],
+)
+def test_a_foreign_limit_goes_whole(request_text: str, limit_text: str, kept: str) -> None:
+    [limit] = find_constraints(request_text)
+    assert limit.text == limit_text
+    assert drop_constraints(request_text, [limit]) == kept
+
+
+def test_a_space_grouped_figure_is_read_whole() -> None:
+    [limit] = find_constraints("Des lithographies avec une estimation inférieure à 3 000 €.")
     assert "3000" in limit.values
-    assert drop_constraints(request, [limit]) == (
-        "Trouve-moi des lithographies de Miró vendues aux enchères à Paris en octobre."
-    )
 
 
 def test_a_price_per_bottle_goes_with_its_price() -> None:
@@ -748,34 +780,7 @@ def test_demands_read_nouns_and_negations(text: str, families: list[str]) -> Non
     assert demanded_actions(text) == families
 
 
-def test_a_spanish_cap_per_ticket_goes_whole_without_a_stray_space() -> None:
-    request = (
-        "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril que no pasen de 30 € cada "
-        "una. No compres nada todavía."
-    )
-    [limit] = find_constraints(request)
-    assert limit.text == "no pasen de 30 € cada una"
-    assert drop_constraints(request, [limit]) == (
-        "Busca 2 entradas juntas para 'Yerma' el sábado 5 de abril. No compres nada todavía."
-    )
-
-
-def test_a_french_maximum_goes_with_the_noun_it_limits() -> None:
-    request = "Simule un crédit auto de 18 000 € sur 5 ans, avec une mensualité maximale de 320 €."
-    [limit] = find_constraints(request)
-    assert limit.text == "maximale de 320 €"
-    assert drop_constraints(request, [limit]) == "Simule un crédit auto de 18 000 € sur 5 ans."
-
-
-def test_a_closing_filter_sentence_of_a_lookup_goes_when_named() -> None:
-    request = (
-        "Welche Deployments im Namespace billing sind gerade nicht bereit? Bitte nur eine "
-        "schlichte Liste der Namen, keine Tabelle."
-    )
-    reason = "Der Agent lieferte eine Tabelle statt einer schlichten Liste."
-    assert cut_unmet_phrases(request, reason) == (
-        "Welche Deployments im Namespace billing sind gerade nicht bereit?"
-    )
-    # A German question word opens the sentence; it is no part of a name to ground.
+def test_a_german_question_word_is_no_part_of_a_name() -> None:
+    request = "Welche Deployments im Namespace billing sind gerade nicht bereit?"
     assert "Deployments" in extract_entities(request)
     assert not any(name.startswith("Welche") for name in extract_entities(request))
