@@ -105,15 +105,25 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
     identifier = _IDENTIFIER_RE.search(prompt)
     if identifier:
         problems.append(f"it names an internal identifier ('{identifier.group(0)}')")
-    problems.extend(f"it has {what}" for pattern, what in _BROKEN if pattern.search(prompt))
+    original = trajectory.original_prompt
+    problems.extend(
+        f"it has {what}"
+        for pattern, what in _BROKEN
+        # French sets "?", "!", ":" and ";" off with a space; the user's own spacing is kept.
+        if any(m.group(0) not in original for m in pattern.finditer(prompt))
+    )
     problems.extend(
         f"it keeps '{second}' without '{first}'"
-        for first, second in _NAME_PAIR_RE.findall(trajectory.original_prompt)
-        if re.search(rf",\s*{re.escape(second)}\b", prompt) and f"{first}, {second}" not in prompt
+        for first, second in _NAME_PAIR_RE.findall(original)
+        if any(
+            not before[:1].isupper()
+            for before in re.findall(rf"([\w'-]*),\s*{re.escape(second)}\b", prompt)
+        )
     )
     return problems
 
 
 # "Portland, Oregon", "Springfield, IL": a place and what tells it apart. A request that lost
-# the first ("Will it rain, Oregon tomorrow?") is broken.
+# the first ("Will it rain, Oregon tomorrow?") is broken; one that names another place before
+# it ("14 Elm Grove, Bristol" for "14 Elm Road, Bristol") is not.
 _NAME_PAIR_RE = re.compile(r"\b([A-Z][\w'-]+),\s+([A-Z][\w'-]+)")

@@ -55,6 +55,7 @@ from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.steps import HEDGE_RE, successful_tool_steps
 from agenther.rules.subject import has_subject, subject_phrase, subject_words
+from agenther.rules.swapped_name import restate_swapped_name
 from agenther.rules.tool_work import asked_about, tool_work_request
 from agenther.rules.unmet import cut_unmet_phrases
 from agenther.rules.vocabulary import REQUEST_WORDS
@@ -276,6 +277,12 @@ def _candidates(run: RunFacts, allowed: Collection[str]) -> Iterator[tuple[str, 
         restated = restate_actual(t.original_prompt, reason, run.evidence, t.final_answer)
         if restated:
             restated = sentence(cut_unmet_phrases(restated, reason, stopped_early=stopped_early))
+        elif kind is FailureType.WRONG_RESULT:
+            # No cut here: the reason names the swapped-in name, which a cut would take out.
+            worked_on = f"{run.observed}\n{run.actions}"
+            restated = restate_swapped_name(
+                t.original_prompt, t.failure_reason, t.final_answer, worked_on
+            )
         if restated and has_subject(restated, run):
             yield restated, ACTUAL_RESULT
     # "The cheapest mouse rated 4.5+ under $15": with more than one constraint gone the

@@ -72,7 +72,8 @@ class RunFacts:
         return hedges(self.evidence.text)
 
     @cached_property
-    def _actions(self) -> str:
+    def actions(self) -> str:
+        """Lower-cased names and inputs of the successful calls."""
         return " ".join(
             f"{s.action_name} {' '.join(str(v) for v in s.action_input.values())}"
             for s in self.ok_steps
@@ -81,7 +82,7 @@ class RunFacts:
     @cached_property
     def done(self) -> str:
         """Lower-cased observations, final answer and successful actions."""
-        return f"{self.evidence.text}\n{self._actions}"
+        return f"{self.evidence.text}\n{self.actions}"
 
     @cached_property
     def record(self) -> str:

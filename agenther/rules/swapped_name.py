@@ -1,0 +1,129 @@
+"""The ``actual_result`` strategy for a run that answered about another named thing: the agent
+opened Claire Marin's record for Claire Martin, checked web-01 for web-02, read the Northgate
+Medical Centre escalator for the Northgate Mall one. The hindsight request is the original with
+the name swapped for the one the run did answer about ("How many days of leave does Claire
+Marin have left?").
+
+The failure reason names both; which is which is read off the run, not the reason's grammar
+(reasons say "X instead of Y", "Y, not X", "opened X; Y was never checked", in any language):
+
+* the asked-for name is in the request and the reason, and the final answer never says it;
+* the answered-for name is in the reason and the final answer, not in the request, and each
+  of its words is in an observation or a successful call.
+
+Exactly one of each must be found, or no request is made: two candidates ("summarised RoBERTa
+(Liu et al.) instead of BERT by Devlin et al.") mean two swaps, which one substitution cannot
+express. A name without digits must also sit in the answer as it sits in the request, beside
+the same word ("Mr Okonkwo", "Portland, Maine"): "Priya's note about the Tuesday sales sync,
+not the Thursday vendor demo" names a day, but "the vendor demo on Tuesday" is no request the
+run answered. Every name and figure the new request keeps must be in the final answer too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agenther.evidence import extract_entities
+from agenther.rules.vocabulary import contains_words
+from agenther.words import FUNCTION_WORDS
+
+# Figures and codes the entity scan does not take as names ("10,987,645", "web-01", "123-4").
+_CODE_RE = re.compile(r"(?<![\w.,-])[\w][\w.,/-]*\d[\w/-]*(?<![.,])")
+_WORD_RE = re.compile(r"[\w'’.-]+")
+_POSSESSIVE_RE = re.compile(r"['’]s\b")
+_MIN_CHARS = 2
+# Words too common to show that a name sits in the same place in the answer.
+_COMMON = frozenset().union(*FUNCTION_WORDS.values()) | {"at", "as", "about", "be", "do", "did"}
+
+
+def _terms(reason: str) -> list[str]:
+    found = [*extract_entities(reason), *_CODE_RE.findall(reason)]
+    return list(dict.fromkeys(t for t in found if len(t) >= _MIN_CHARS))
+
+
+def _words_in(text: str, name: str) -> bool:
+    """Every word of ``name`` is in the lower-cased ``text`` (a record may hold "Piotr" and
+    "Kowalski" in two fields)."""
+    return all(contains_words(text, w.lower()) for w in _WORD_RE.findall(name))
+
+
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def _trimmed(asked: str, answered: str) -> tuple[str, str]:
+    """The two names without the words they share at either end ("Northgate Mall",
+    "Northgate Medical Centre" → "Mall", "Medical Centre")."""
+    a, b = asked.split(), answered.split()
+    while len(a) > 1 and len(b) > 1 and a[0].lower() == b[0].lower():
+        a, b = a[1:], b[1:]
+    while len(a) > 1 and len(b) > 1 and a[-1].lower() == b[-1].lower():
+        a, b = a[:-1], b[:-1]
+    return " ".join(a), " ".join(b)
+
+
+def _span(text: str, phrase: str) -> tuple[int, int] | None:
+    lowered, wanted = text.lower(), phrase.lower()
+    start = lowered.find(wanted)
+    while start >= 0:
+        if contains_words(lowered[max(start - 1, 0) : start + len(wanted) + 1], wanted):
+            return start, start + len(wanted)
+        start = lowered.find(wanted, start + 1)
+    return None
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` with possessives cut ("Bella's policy" → "Bella policy")."""
+    return [w for w in _WORD_RE.findall(_POSSESSIVE_RE.sub("", text)) if w]
+
+
+def _beside_in(answer: str, original: str, span: tuple[int, int], name: str) -> bool:
+    """The request's content word next to the swapped span also stands next to ``name`` in
+    the answer, on the same side."""
+    before = _words(original[: span[0]])
+    after = _words(original[span[1] :])
+    pairs = []
+    if before and before[-1].lower() not in _COMMON:
+        pairs.append(f"{before[-1]} {name}")
+    if after and after[0].lower() not in _COMMON:
+        pairs.append(f"{name} {after[0]}")
+    spaced = " ".join(_words(answer)).lower()
+    return any(contains_words(spaced, " ".join(_words(p)).lower()) for p in pairs)
+
+
+def restate_swapped_name(original: str, reason: str, answer: str, observed: str) -> str | None:
+    """``original`` with the name the run did not answer about replaced by the one it did,
+    or None (see the module's rules). ``observed`` is the run's usable observations and
+    successful calls, lower-cased."""
+    if not answer:
+        return None
+    prompt, said = original.lower(), answer.lower()
+    terms = _terms(reason)
+    asked = [t for t in terms if contains_words(prompt, t.lower())]
+    asked = [t for t in asked if not contains_words(said, t.lower())]
+    answered = [
+        t
+        for t in terms
+        if contains_words(said, t.lower())
+        and _words_in(observed, t)
+        and not contains_words(prompt, t.lower())
+    ]
+    if len(asked) != 1:
+        return None
+    answered = [t for t in answered if _has_digit(t) == _has_digit(asked[0])]
+    if len(answered) != 1:
+        return None
+    old, new = _trimmed(asked[0], answered[0])
+    span = _span(original, old)
+    if span is None or contains_words(prompt, new.lower()):
+        return None
+    if not _has_digit(old) and not _beside_in(answer, original, span, new):
+        return None
+    shown = _span(answer, new)
+    if shown is not None:
+        new = answer[shown[0] : shown[1]]  # as the answer writes it, not the reason ("BASE")
+    restated = original[: span[0]] + new + original[span[1] :]
+    kept = [*extract_entities(restated), *_CODE_RE.findall(restated)]
+    if not all(_words_in(said, k) for k in kept):
+        return None
+    return restated

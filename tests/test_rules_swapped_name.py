@@ -1,0 +1,173 @@
+"""A run that answered about another named thing is relabeled with that name, and only when
+the run shows exactly one swap (``agenther.rules.swapped_name``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.request_style import style_problems
+from agenther.rules.decide import decide_by_rules
+from agenther.rules.swapped_name import restate_swapped_name
+
+_WRONG_RESULT = FailureAnalysis(is_failure=True, failure_type=FailureType.WRONG_RESULT)
+
+
+def _run(
+    prompt: str,
+    observation: str,
+    answer: str,
+    reason: str,
+    action_input: dict[str, object] | None = None,
+) -> FailedTrajectory:
+    return FailedTrajectory(
+        original_prompt=prompt,
+        steps=[
+            AgentStep(
+                action_name="lookup",
+                action_input=action_input or {"q": "x"},
+                observation=observation,
+            )
+        ],
+        final_answer=answer,
+        failure_reason=reason,
+    )
+
+
+def _swapped(t: FailedTrajectory) -> str | None:
+    worked_on = f"{t.steps[0].observation}\n{t.steps[0].action_input}".lower()
+    return restate_swapped_name(t.original_prompt, t.failure_reason, t.final_answer, worked_on)
+
+
+_CLAIRE = _run(
+    "Combien de jours de congés reste-t-il à Claire Martin pour 2024 ?",
+    '{"id": "E10482", "name": "Claire Marin", "service": "Comptabilité", "restant_2024": 7}',
+    "Il reste 7 jours de congés à Claire Marin pour 2024.",
+    "L'agent a consulté Claire Marin (E10482) au lieu de Claire Martin (E11907).",
+)
+
+
+def test_the_run_is_relabeled_with_the_name_it_answered_about() -> None:
+    # French spacing before "?" is the user's own and stays; only the surname changes.
+    decision = decide_by_rules(_CLAIRE, None, _WRONG_RESULT)
+    assert decision.accepted, decision.reason
+    assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == (
+        "Combien de jours de congés reste-t-il à Claire Marin pour 2024 ?"
+    )
+
+
+def test_a_name_the_reason_also_names_is_not_cut_from_the_new_request() -> None:
+    # The reason names the swapped-in place as what the run did; cutting what the reason names
+    # as unmet would take it out again ("...escalator 3, and did it pass?").
+    t = _run(
+        "When was the last safety test on escalator 3 at Northgate Mall, and did it pass?",
+        "Escalator NGM-ESC-03, Northgate Medical Centre, atrium L0-L1: annual safety test "
+        "2 December 2024, result PASS.",
+        "Escalator 3 at Northgate Medical Centre last had its annual safety test on "
+        "2 December 2024. It passed.",
+        "Picked the Northgate Medical Centre escalator (NGM-ESC-03) instead of the Northgate "
+        "Mall one, which was the second match in the search.",
+    )
+    decision = decide_by_rules(t, None, _WRONG_RESULT)
+    assert decision.relabeled is not None, decision.reason
+    assert decision.relabeled.hindsight_prompt == (
+        "When was the last safety test on escalator 3 at Northgate Medical Centre, and did it pass?"
+    )
+
+
+def test_a_code_the_run_only_used_in_its_calls_counts_as_worked_on() -> None:
+    t = _run(
+        "How much disk space is /var/log taking up on web-02?",
+        "4.2G\t/var/log",
+        "/var/log is using 4.2G on web-01.",
+        "Both commands ran against web-01, not web-02, so the host asked about was never checked.",
+        {"cmd": "ssh web-01 du -sh /var/log"},
+    )
+    decision = decide_by_rules(t, None, _WRONG_RESULT)
+    assert decision.relabeled is not None, decision.reason
+    assert decision.relabeled.hindsight_prompt == (
+        "How much disk space is /var/log taking up on web-01?"
+    )
+
+
+def test_a_place_keeps_what_tells_it_apart() -> None:
+    t = _run(
+        "Will it rain in Portland, Oregon tomorrow?",
+        '{"location": "Portland, Maine, US", "tomorrow": {"rain_mm": 6.1}}',
+        "Yes: about 6 mm of rain is forecast in Portland, Maine tomorrow.",
+        "The agent used the first geocoding hit, Portland, Maine, instead of Portland, Oregon.",
+    )
+    assert _swapped(t) == "Will it rain in Portland, Maine tomorrow?"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "observation", "answer", "reason"),
+    [
+        pytest.param(
+            "How much is LEGO set 75192 at BrickWorld?",
+            "BrickWorld: LEGO 75257 $169.99; LEGO 75313 $849.99",
+            "At BrickWorld, LEGO set 75257 costs $169.99 and set 75313 costs $849.99.",
+            "The agent priced 75257 and 75313 instead of 75192.",
+            id="two-names-answered",
+        ),
+        pytest.param(
+            "What time did Priya say the vendor demo is on Thursday?",
+            "From: Priya. Subject: sales sync. The weekly sales sync moves to Tuesday 10:00.",
+            "Priya says the sales sync is on Tuesday at 10:00.",
+            "The agent found Priya's note about the Tuesday sales sync, not the Thursday vendor "
+            "demo.",
+            id="name-beside-another-thing",
+        ),
+        pytest.param(
+            "When did Margaret Hughes of Cardiff Bay die? She was born in 1872.",
+            "1. Margaret Hughes, Cardiff Bay, b. 1872, d. 1950. 2. Margaret Hughes, Swansea "
+            "Bay, b. 1874, d. 1931.",
+            "Margaret Hughes of Swansea Bay, born 1874, died in 1931.",
+            "The agent opened the Swansea Bay record instead of the Cardiff Bay one.",
+            id="a-kept-figure-the-answer-contradicts",
+        ),
+        pytest.param(
+            "What's the battery level on the back door camera?",
+            "Backyard Camera: battery 64%. Back Door Camera: battery 12%.",
+            "The back door camera... the Backyard Camera is at 64%.",
+            "The agent read the Backyard Camera instead of the Back Door Camera.",
+            id="the-answer-still-names-the-asked-one",
+        ),
+        pytest.param(
+            "How many free periods does Mr Okafor have this week?",
+            "Timetable: 6 free periods this week.",
+            "Mr Okonkwo has 6 free periods this week.",
+            "The agent took id 14, Mr Okonkwo, instead of Mr Okafor (id 31).",
+            id="the-new-name-never-observed",
+        ),
+    ],
+)
+def test_no_request_unless_the_run_shows_exactly_one_swap(
+    prompt: str, observation: str, answer: str, reason: str
+) -> None:
+    assert _swapped(_run(prompt, observation, answer, reason)) is None
+
+
+def test_only_a_wrong_result_is_relabeled_by_a_swapped_name() -> None:
+    # A broken limit's reason may name two things too; which was asked for is read only
+    # where Stage 1 says the run produced the wrong result.
+    analysis = FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    decision = decide_by_rules(_CLAIRE, None, analysis)
+    assert not decision.accepted
+
+
+@pytest.mark.parametrize(
+    ("original", "prompt", "broken"),
+    [
+        ("Will it rain in Portland, Oregon tomorrow?", "Will it rain, Oregon tomorrow?", True),
+        ("Rating for 14 Elm Road, Bristol BS6?", "Rating for 14 Elm Grove, Bristol BS6?", False),
+        ("Combien reste-t-il à Claire Martin ?", "Combien reste-t-il à Claire Marin ?", False),
+        ("How many are left for Claire Martin?", "How many are left for Claire Marin ?", True),
+    ],
+)
+def test_style_reads_the_new_request_against_the_users_own(
+    original: str, prompt: str, broken: bool
+) -> None:
+    t = _run(original, "x", "y", "z")
+    assert bool(style_problems(prompt, t)) is broken, style_problems(prompt, t)
