@@ -171,3 +171,13 @@ def test_style_reads_the_new_request_against_the_users_own(
 ) -> None:
     t = _run(original, "x", "y", "z")
     assert bool(style_problems(prompt, t)) is broken, style_problems(prompt, t)
+
+
+def test_a_month_counts_as_worked_on_when_a_date_of_it_was_read() -> None:
+    t = _run(
+        "What was our MRR at the end of September 2024?",
+        '{"snapshot_date": "2024-08-31", "mrr": 184220}',
+        "MRR at the end of August 2024 was $184,220.",
+        "Both queries hit the 31 August snapshot; September's figure was never pulled.",
+    )
+    assert _swapped(t) == "What was our MRR at the end of August 2024?"

@@ -9,7 +9,7 @@ The failure reason names both; which is which is read off the run, not the reaso
 
 * the asked-for name is in the request and the reason, and the final answer never says it;
 * the answered-for name is in the reason and the final answer, not in the request, and each
-  of its words is in an observation or a successful call.
+  of its words is in an observation or a successful call (a month: or a date in it).
 
 Exactly one of each must be found, or no request is made: two candidates ("summarised RoBERTa
 (Liu et al.) instead of BERT by Devlin et al.") mean two swaps, which one substitution cannot
@@ -30,6 +30,14 @@ from agenther.words import FUNCTION_WORDS
 # Figures and codes the entity scan does not take as names ("10,987,645", "web-01", "123-4").
 _CODE_RE = re.compile(r"(?<![\w.,-])[\w][\w.,/-]*\d[\w/-]*(?<![.,])")
 _WORD_RE = re.compile(r"[\w'’.-]+")
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        "january february march april may june july august september october november "
+        "december".split(),
+        1,
+    )
+}
 _POSSESSIVE_RE = re.compile(r"['’]s\b")
 _MIN_CHARS = 2
 # Words too common to show that a name sits in the same place in the answer.
@@ -45,6 +53,17 @@ def _words_in(text: str, name: str) -> bool:
     """Every word of ``name`` is in the lower-cased ``text`` (a record may hold "Piotr" and
     "Kowalski" in two fields)."""
     return all(contains_words(text, w.lower()) for w in _WORD_RE.findall(name))
+
+
+def _worked_on(text: str, name: str) -> bool:
+    """``name`` is in what the run saw or did; a month counts when a date of it is there
+    ("August" for the "2024-08-31" snapshot a query read)."""
+    month = _MONTHS.get(name.lower())
+    if month is not None:
+        return re.search(rf"\b\d{{4}}-{month:02d}-\d{{2}}\b", text) is not None or _words_in(
+            text, name
+        )
+    return _words_in(text, name)
 
 
 def _has_digit(text: str) -> bool:
@@ -105,7 +124,7 @@ def restate_swapped_name(original: str, reason: str, answer: str, observed: str)
         t
         for t in terms
         if contains_words(said, t.lower())
-        and _words_in(observed, t)
+        and _worked_on(observed, t)
         and not contains_words(prompt, t.lower())
     ]
     if len(asked) != 1:
