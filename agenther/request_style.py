@@ -46,8 +46,9 @@ _IDENTIFIER_RE = re.compile(
     r"|\b[a-z]{2,5}_[A-Za-z0-9]{6,}\b"  # prefixed ids: ord_8f2KQ, cus_N1x9
     r"|#(?:btn|el|elem|node|ref)-?\d+\b|\b(?:elem|element|node)[_-]?id\b",
 )
+_SPACE_BEFORE_RE = re.compile(r"\s[,.:;!?](?!\d|\w)")
 _BROKEN: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\s[,.:;!?](?!\d|\w)"), "a space before punctuation"),
+    (_SPACE_BEFORE_RE, "a space before punctuation"),
     (re.compile(r"[,:;]\s*[,.:;!?]"), "punctuation left by a removed clause"),
     (re.compile(r"\(\s*\)|\[\s*\]|\"\s*\"|'\s*'(?!\w)"), "empty brackets or quotes"),
     (re.compile(r"\b(\w{2,})\s+\1\b", re.IGNORECASE), "a doubled word"),
@@ -109,8 +110,11 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
     problems.extend(
         f"it has {what}"
         for pattern, what in _BROKEN
-        # French sets "?", "!", ":" and ";" off with a space; the user's own spacing is kept.
-        if any(m.group(0) not in original for m in pattern.finditer(prompt))
+        if any(
+            # French sets "?", "!", ":" and ";" off with a space; the user's own spacing stays.
+            pattern is not _SPACE_BEFORE_RE or m.group(0) not in original
+            for m in pattern.finditer(prompt)
+        )
     )
     problems.extend(
         f"it keeps '{second}' without '{first}'"

@@ -99,7 +99,12 @@ def request_problems(prompt: str, trajectory: Any) -> list[str]:
     if _SELF_REFERENCE.search(prompt):
         problems.append("refers to an earlier request")
     for pattern, reason in _BROKEN:
-        if pattern.search(prompt):
+        found = [m.group(0) for m in pattern.finditer(prompt)]
+        if reason == "space before punctuation":
+            # French sets "?", "!", ":" and ";" off with a space: spacing the user's own
+            # request has is the user's style, not a cut.
+            found = [f for f in found if f not in trajectory.original_prompt]
+        if found:
             problems.append(reason)
     if _INTERNAL_ID.search(prompt):
         problems.append(f"internal id '{_INTERNAL_ID.search(prompt).group(0)}'")  # type: ignore[union-attr]
@@ -159,7 +164,13 @@ def grounding_problems(prompt: str, trajectory: Any, labels: dict[str, Any]) -> 
     observed |= set().union(*(_numbers(p) for p in labels.get("acceptable_prompts", [])))
     problems += [f"number {n} not in observations" for n in sorted(_numbers(prompt) - observed)]
     topics = labels.get("topics") or []
-    if topics and not any(t.lower() in prompt.lower() for t in topics):
+    acceptable = {" ".join(p.lower().split()) for p in labels.get("acceptable_prompts", [])}
+    if (
+        topics
+        and not any(t.lower() in prompt.lower() for t in topics)
+        # The labels' own wording passes, as for numbers above.
+        and " ".join(prompt.lower().split()) not in acceptable
+    ):
         problems.append(f"mentions none of {topics}")
     if echoes(prompt, trajectory.original_prompt):
         problems.append("restates the failed request")

@@ -176,3 +176,21 @@ def test_the_rubric_never_fails_a_number_the_labels_accept() -> None:
     prompt = "Find a LED desk lamp with at least 4 stars."
     assert grounding_problems(prompt, run, {}) == ["number 4 not in observations"]
     assert grounding_problems(prompt, run, {"acceptable_prompts": ["A lamp with 4 stars."]}) == []
+
+
+def test_the_rubric_never_fails_the_labels_own_wording_or_the_users_spacing() -> None:
+    # A topic written differently in the labels ("US 10,987,645") than in their own acceptable
+    # prompt, and French spacing before "?" that the user's request has too.
+    labels = {**LABELS, "topics": ["US 10,987,645"]}
+    labels["acceptable_prompts"] = ["When does US patent 10,987,645 expire?"]
+    assert "mentions none" not in " ".join(
+        grounding_problems("When does US patent 10,987,645 expire?", RUN, labels)
+    )
+    assert "mentions none" in " ".join(
+        grounding_problems("When does the patent expire?", RUN, labels)
+    )
+    french = RUN.model_copy(update={"original_prompt": "Combien reste-t-il à Claire Martin ?"})
+    spaced = rubric_problems("Combien reste-t-il à Claire Marin ?", french, LABELS)
+    assert not any("space before" in p for p in spaced), spaced
+    english = rubric_problems("How many are left for Claire Marin ?", RUN, LABELS)
+    assert any("space before" in p for p in english), english
