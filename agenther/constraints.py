@@ -30,7 +30,9 @@ _COMPARATOR = (
 # A unit word after the number, but never a connective that starts the next clause.
 _UNIT = (
     r"(?:\s?(?!(?:and|or|with|that|which|in|on|at|for|to|from|of|the|a|an|but|per|if|so"
-    r"|before|after|under|over|below|above|within|between|than)\b)"
+    r"|before|after|under|over|below|above|within|between|than|because|since|as|while|when"
+    r"|where|unless|although|though|until|then|please|it|its|is|are|was|were|i|we|you|my"
+    r"|our|your|this|these|those|not|only|also|including|plus|who)\b)"
     # "65 m²", "12 m³": a unit's power sign is part of it.
     r"(?:°\s?[CF]?|[A-Za-z]+[²³]?))?"
 )

@@ -49,7 +49,14 @@ _IDENTIFIER_RE = re.compile(
 _SPACE_BEFORE_RE = re.compile(r"\s[,.:;!?](?!\d|\w)")
 _BROKEN: tuple[tuple[re.Pattern[str], str], ...] = (
     (_SPACE_BEFORE_RE, "a space before punctuation"),
-    (re.compile(r"[,:;]\s*[,.:;!?]"), "punctuation left by a removed clause"),
+    (re.compile(r"[,:;]\s*[,.:;!?—–]"), "punctuation left by a removed clause"),
+    # "What's the status of order 9042? If it's printed.": a condition with nothing it governs.
+    (
+        re.compile(
+            r"(?:^|(?<=[.!?])\s)\s*(?:If|Unless|Once|In\s+case|As\s+soon\s+as)\s[^,.!?;]*[.!?]"
+        ),
+        "a condition without its main clause",
+    ),
     (re.compile(r"\(\s*\)|\[\s*\]|\"\s*\"|'\s*'(?!\w)"), "empty brackets or quotes"),
     (re.compile(r"\b(\w{2,})\s+\1\b", re.IGNORECASE), "a doubled word"),
     (

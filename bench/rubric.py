@@ -31,7 +31,11 @@ _SELF_REFERENCE = re.compile(
 )
 _BROKEN = [
     (re.compile(r"\s[,.:;!?](?!\d)"), "space before punctuation"),
-    (re.compile(r"[,:;]\s*[,.:;!?]"), "punctuation left by a removed clause"),
+    (re.compile(r"[,:;]\s*[,.:;!?—–]"), "punctuation left by a removed clause"),
+    (
+        re.compile(r"(?:^|(?<=[.!?])\s)\s*(?:If|Unless|Once|In case|As soon as)\s[^,.!?;]*[.!?]"),
+        "a condition without its main clause",
+    ),
     (re.compile(r"\(\s*\)|\[\s*\]"), "empty brackets"),
     (re.compile(r"\b(\w+)\s+\1\b", re.IGNORECASE), "doubled word"),
     (
@@ -149,6 +153,16 @@ def phrase_in(phrase: str, text: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
+def _squeezed(text: str) -> str:
+    return "".join(_TOKEN.findall(text.lower()))
+
+
+def _mentions_a_topic(prompt: str, topics: list[str]) -> bool:
+    """Whether ``prompt`` names a topic, however spaced ("US 104" in "reperti_US104.csv")."""
+    squeezed = _squeezed(prompt)
+    return any(_squeezed(t) in squeezed for t in topics if _squeezed(t))
+
+
 def grounding_problems(prompt: str, trajectory: Any, labels: dict[str, Any]) -> list[str]:
     problems = [
         f"forbidden phrase {p!r}"
@@ -164,12 +178,13 @@ def grounding_problems(prompt: str, trajectory: Any, labels: dict[str, Any]) -> 
     observed |= set().union(*(_numbers(p) for p in labels.get("acceptable_prompts", [])))
     problems += [f"number {n} not in observations" for n in sorted(_numbers(prompt) - observed)]
     topics = labels.get("topics") or []
-    acceptable = {" ".join(p.lower().split()) for p in labels.get("acceptable_prompts", [])}
+    acceptable = labels.get("acceptable_prompts", [])
     if (
         topics
-        and not any(t.lower() in prompt.lower() for t in topics)
-        # The labels' own wording passes, as for numbers above.
-        and " ".join(prompt.lower().split()) not in acceptable
+        and not _mentions_a_topic(prompt, topics)
+        # The labels set the bar: a prompt as unspecific as one they accept passes, as for
+        # numbers above (topics may name what only the answer says: "4 egels", "Zeist").
+        and all(_mentions_a_topic(p, topics) for p in acceptable)
     ):
         problems.append(f"mentions none of {topics}")
     if echoes(prompt, trajectory.original_prompt):

@@ -186,11 +186,34 @@ def test_the_rubric_never_fails_the_labels_own_wording_or_the_users_spacing() ->
     assert "mentions none" not in " ".join(
         grounding_problems("When does US patent 10,987,645 expire?", RUN, labels)
     )
-    assert "mentions none" in " ".join(
-        grounding_problems("When does the patent expire?", RUN, labels)
-    )
     french = RUN.model_copy(update={"original_prompt": "Combien reste-t-il à Claire Martin ?"})
     spaced = rubric_problems("Combien reste-t-il à Claire Marin ?", french, LABELS)
     assert not any("space before" in p for p in spaced), spaced
     english = rubric_problems("How many are left for Claire Marin ?", RUN, LABELS)
     assert any("space before" in p for p in english), english
+
+
+def test_the_rubric_asks_a_prompt_to_be_as_specific_as_the_labels_own() -> None:
+    # Topics may name what only the answer says ("4 egels", "Zeist"): a prompt that names
+    # none passes when one of the labels' own acceptable prompts names none either.
+    labels = {**LABELS, "topics": ["4 egels", "Zeist"]}
+    labels["acceptable_prompts"] = ["Welke egels zijn deze week binnengebracht?"]
+    prompt = "Zoek alle egels die deze week zijn binnengebracht."
+    assert "mentions none" not in " ".join(grounding_problems(prompt, RUN, labels))
+    labels["acceptable_prompts"].append("Welke 4 egels zijn er in Zeist?")
+    assert "mentions none" not in " ".join(grounding_problems(prompt, RUN, labels))
+    labels["acceptable_prompts"] = ["Welke egels zijn er in Zeist binnengebracht?"]
+    assert "mentions none" in " ".join(grounding_problems(prompt, RUN, labels))
+    # A topic is found however it is spaced ("US 104" in "reperti_US104.csv").
+    labels = {**LABELS, "topics": ["US 104"], "acceptable_prompts": ["Conta l'US 104."]}
+    assert "mentions none" not in " ".join(
+        grounding_problems("Dal file reperti_US104.csv conta i frammenti.", RUN, labels)
+    )
+
+
+def test_the_rubric_fails_a_lone_condition_and_a_comma_before_a_dash() -> None:
+    lone = rubric_problems("Find flights from Boston to Lisbon. If it's direct.", RUN, LABELS)
+    assert lone == ["a condition without its main clause"]
+    dash = rubric_problems("Find flights from Boston to Lisbon, — direct.", RUN, LABELS)
+    assert dash == ["punctuation left by a removed clause"]
+    assert rubric_problems("If it's direct, find flights from Boston to Lisbon.", RUN, LABELS) == []

@@ -114,6 +114,9 @@ def test_a_side_effect_nobody_asked_for_spoils_the_run() -> None:
         ("Show the order ord_8f2KQx91 status.", "internal identifier"),
         ("List the the suppliers.", "doubled word"),
         ("Find the cheapest flights to.", "stops mid-phrase"),
+        ("Scale the recipe to 25 hL, — the tap list calls it soft.", "removed clause"),
+        ("What's the status of order 9042? If it's printed.", "condition without its main"),
+        ("If it's printed. Show the order status.", "condition without its main"),
     ],
 )
 def test_requests_a_person_would_not_send(prompt: str, problem: str) -> None:
@@ -130,6 +133,8 @@ def test_requests_a_person_would_not_send(prompt: str, problem: str) -> None:
         "Run kubectl get pods -n payments and show me the output.",
         "Search the web for Qdrant's latest release and list the results.",
         "Which file type does the export use?",
+        "If it rains on Saturday, which indoor venues are open?",
+        "Scale the recipe to 25 hL — the new tap list calls it soft.",
     ],
 )
 def test_requests_a_person_would_send(prompt: str) -> None:

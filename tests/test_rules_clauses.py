@@ -40,6 +40,19 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
     )
 
 
+def test_a_condition_goes_with_the_action_it_conditioned() -> None:
+    # "What's the status of order 9042? If it's printed." was left behind.
+    request = (
+        "What's the status of order 9042? If it's printed, book the courier to collect it "
+        "tomorrow morning."
+    )
+    answer = "Order 9042 for Lakeside Dental is printed, trimmed and packed in 3 boxes."
+    reason = "The courier booking failed with 500/503 and was never made."
+    assert without_failed_action(request, reason, answer, answer) == (
+        "What's the status of order 9042?"
+    )
+
+
 def test_actions_that_act_on_the_dropped_ones_result_go_with_it() -> None:
     request = (
         "Scale the checkout deployment in staging to 5 replicas, then kick off the smoke-test "

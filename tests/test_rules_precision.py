@@ -357,6 +357,35 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "it is.",
         ),
         ("Keep it under 200 words: summarise the report.", "Summarise the report."),
+        # What only justifies the limit goes with it: a dash aside ("…, —" was left) ...
+        (
+            "Scale our Hazy Harbor IPA recipe from 10 hL to 25 hL, and keep the bitterness "
+            "under 40 IBU — the new tap list describes it as soft.",
+            "Scale our Hazy Harbor IPA recipe from 10 hL to 25 hL.",
+        ),
+        # ... a "because" (no longer read as the limit's unit) or an "as" clause.
+        (
+            "Find hotels in Lyon under €120 because the budget is tight. Book the cheapest.",
+            "Find hotels in Lyon. Book the cheapest.",
+        ),
+        ("Find flights under $400 as we are students.", "Find flights and list the prices."),
+        # A phrase that only names what the limit was on (", total runtime." was left).
+        (
+            "Build a shorts block of five films from the accepted submissions, total runtime "
+            "no more than 60 minutes.",
+            "Build a shorts block of five films from the accepted submissions.",
+        ),
+        # "since 2019" is a limit of its own, and stays.
+        (
+            "Find papers on protein folding with over 500 citations since 2019.",
+            "Find papers on protein folding since 2019.",
+        ),
+        # "mas mantém-no … porque …": the "keep it" and the "because" go with the limit.
+        (
+            "Converte o ficheiro folheto_feira.pdf para CMYK em PDF/X-1a, mas mantém-no abaixo "
+            "de 20 MB porque o portal da gráfica não aceita mais.",
+            "Converte o ficheiro folheto_feira.pdf para CMYK em PDF/X-1a.",
+        ),
     ],
 )
 def test_dropping_every_limit_leaves_a_sentence(prompt: str, expected: str) -> None:

@@ -37,6 +37,12 @@ _JOINER = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
+# A sentence that is only a condition, once the action it conditioned is gone.
+_BARE_CONDITION_RE = re.compile(
+    r"(?:^|(?<=[.!?])\s+)(?:if|unless|once|in\s+case|as\s+soon\s+as|provided|assuming|wenn"
+    r"|falls|si|se|als|jeśli|jeżeli|om|eğer)\s[^.!?]*$",
+    re.IGNORECASE,
+)
 _BACK_REFERENCE = re.compile(r"\b(?:it|them|they|those|these|this|that one|its|their)\b", re.I)
 _MIN_REASON_WORD = 3
 _GETS_SOMEWHERE = PREPARATORY_VERBS | FOREIGN_PREPARATORY_VERBS
@@ -367,20 +373,30 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
         # "Compare A and B this season — points and assists per game — and tell me …": the
         # aside's closing dash belongs to the part that was dropped.
         kept = [action.rstrip(" —–-,;:") for action in kept]
+        # "What's the status of order 9042? If it's printed, book the courier …": the
+        # condition belongs to the action it conditioned, and goes with it.
+        kept = [_BARE_CONDITION_RE.sub("", action).rstrip() for action in kept]
+        if not all(kept):
+            return None
     if not english(request):
         # One part kept reads as the user wrote it; more would need the language's own "and".
         # The checks on the answer (failure words, back references) read English, so no
         # sentence of a request in another language is dropped.
-        return (
-            kept[0] + ("?" if request.endswith("?") else ".") if kept and len(kept) == 1 else None
-        )
+        return _closed(kept[0], request) if kept and len(kept) == 1 else None
     if kept is not None:
-        return " and ".join(kept) + ("?" if request.endswith("?") else ".")
+        return _closed(" and ".join(kept), request)
     sentences = [s for s in _SENTENCE_BREAK_RE.split(request) if s.strip()]
     kept = _without_failed(sentences, reason, answer, observed)
     if kept is None:
         return None
     return " ".join(s if s[-1:] in ".!?" else s + "." for s in kept)
+
+
+def _closed(kept: str, request: str) -> str:
+    """``kept`` ending as the request does, unless a kept question already ends it."""
+    if kept[-1:] in ".!?":
+        return kept
+    return kept + ("?" if request.endswith("?") else ".")
 
 
 def _without_failed(

@@ -99,6 +99,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         measured = _MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
+        end = _without_justification(text, end)
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
         attribute = ""
         if match:
@@ -117,6 +118,15 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         # "Keep it under 200 words and leave the code blocks as they are": a clause that only
         # bounds the whole request goes with its bound, and so does the "and" after it.
         whole = None if match else _WHOLE_BOUND_BEFORE_RE.search(text[:start])
+        # "…, total runtime no more than 60 minutes.": the phrase names only what the limit
+        # was on, and goes with it.
+        absolute = None if match or whole else _ABSOLUTE_BEFORE_RE.search(text[:start])
+        if (
+            absolute
+            and _ENDS_SENTENCE_RE.match(text, end)
+            and not (word_set(absolute.group("words").lower()) & _PHRASE_OPENERS)
+        ):
+            start = absolute.start()
         if whole:
             start = whole.start()
             opens = _opens_sentence(text, start)
@@ -154,6 +164,35 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     if _QUESTION_RE.match(text) and "." not in text[:-1] and text.endswith("."):
         text = text[:-1] + "?"  # "Which flights go Madrid to Rome, only ones with …." asked
     return _complete(text)
+
+
+# What may follow a limit and only justify it ("… under 40 IBU — the tap list calls it
+# soft", "… abaixo de 20 MB porque o portal não aceita mais"): it goes with the limit, up to
+# the sentence's end. Not "since 2019", a limit of its own.
+_JUSTIFICATION_RE = re.compile(
+    r"\s*(?:[—–]|\s-\s|,?\s*(?:because|since(?!\s+\d)|as(?=\s+(?:i|we|you|they|it|the|our|my)\s)"
+    r"|so\s+that|given\s+that|porque|pois"
+    r"|weil|denn|parce\s+qu|puisque|perché|poiché|siccome|omdat|ponieważ|eftersom|çünkü"
+    r"|protože)\b)",
+    re.IGNORECASE,
+)
+_SENTENCE_STOP_RE = re.compile(r"[.!?](?:\s|$)")
+_ENDS_SENTENCE_RE = re.compile(r"\s*(?:[.!?]|$)")
+_ABSOLUTE_BEFORE_RE = re.compile(r",\s*(?P<words>(?:[\w'-]+\s+){0,2}[\w'-]+)\s*$")
+# Words that open a phrase of the request's own, not the name of what a limit was on.
+_PHRASE_OPENERS = word_set(
+    "in at on from to for near by with into after before between during around and or but "
+    "if only not please i we you it them me us my our"
+)
+
+
+def _without_justification(text: str, end: int) -> int:
+    """Where the text a limit ends at ``end`` stops justifying it: the sentence's end after
+    a dash or a "because", else ``end``."""
+    if _JUSTIFICATION_RE.match(text, end) is None:
+        return end
+    stop = _SENTENCE_STOP_RE.search(text, end)
+    return stop.start() if stop else len(text)
 
 
 _QUESTION_RE = re.compile(
@@ -309,9 +348,18 @@ _FOREIGN_MEASURED_AFTER_RE = re.compile(
     r"\s+(?:en|de|di|auf|op|sur|na|w|in|bei|su)\s+[\w'’-]+(?=\s*(?:[,.;:!?]|$))",
     re.IGNORECASE,
 )
+# "…, mas mantém-no abaixo de 20 MB": a verb that bounds the whole request ("keep it"), with
+# the "but" or "and" before it, goes with its bound.
+_FOREIGN_WHOLE_BOUND_BEFORE_RE = re.compile(
+    r"(?:,\s*)?(?:(?:mas|pero|aber|mais|ma|maar|ale|y|e|et|und|en|i)\s+)?(?<!\w)"
+    r"(?:mantém-[nl]?[oa]s?|mantenha-[oa]s?|mantê-l[oa]s?|mant[eé]nl[oa]s?|mantenerl[oa]s?"
+    r"|garde[zr]?-l[ea]s?|maintene?z?-l[ea]s?|halte?n?\s+(?:sie\s+)?(?:es|ihn|sie)"
+    r"|houd\s+(?:het|hem|ze)|tienil[oa]|mantienil[oa]|mantenerl[oa]|trzymaj\s+(?:to|go))\s*$",
+    re.IGNORECASE,
+)
 _FOREIGN_DANGLING_RE = re.compile(
     r"\s*(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
-    r"|die|dat))\s*(?=[.!?。]|$)",
+    r"|die|dat|mas|pero|aber|mais|ma|maar|ale))\s*(?=[.!?。]|$)",
     re.IGNORECASE,
 )
 
@@ -332,9 +380,12 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
         measured = None if constraint.currency else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
+        end = _without_justification(text, end)
         lead = _FOREIGN_LEAD_RE.search(text[:start])
         if lead:
             start = lead.start()
+        elif whole := _FOREIGN_WHOLE_BOUND_BEFORE_RE.search(text[:start]):
+            start = whole.start()
         text = text[:start].rstrip() + " " + text[end:].lstrip()
     text = _SPACE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text))
     for _ in range(2):
