@@ -53,6 +53,31 @@ def test_a_condition_goes_with_the_action_it_conditioned() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("request_text", "reason", "expected"),
+    [
+        # "non è stato scaricato": "stato" is the auxiliary, not the status the user asked
+        # for; "scaricato" and "scaricami" are one verb.
+        (
+            "Sul portale controlla lo stato del mio accredito stampa e scaricami il badge in PDF.",
+            "Il download del badge restituisce 404; il PDF non è stato scaricato.",
+            "Sul portale controlla lo stato del mio accredito stampa.",
+        ),
+        # "n'a pas été envoyé": the elided "ne" and "pas" negate what follows.
+        (
+            "Trouve les horaires de la piscine Molitor et télécharge le planning du mois.",
+            "Les horaires sont justes, mais le planning n'a pas été téléchargé.",
+            "Trouve les horaires de la piscine Molitor.",
+        ),
+    ],
+)
+def test_a_foreign_negation_names_the_failed_action(
+    request_text: str, reason: str, expected: str
+) -> None:
+    answer = "Ouvert 10h–20h. / Approvato il 5 agosto."
+    assert without_failed_action(request_text, reason, answer, answer) == expected
+
+
 def test_actions_that_act_on_the_dropped_ones_result_go_with_it() -> None:
     request = (
         "Scale the checkout deployment in staging to 5 replicas, then kick off the smoke-test "

@@ -157,12 +157,29 @@ def _content(text: str) -> set[str]:
 
 # What the reason says did not happen: "the chart was never emailed to the finance team", "no
 # BibTeX entry was provided", "the Boulder forecast and the hike recommendation missing".
-_NEGATION = frozenset("never not no without none cannot unable nor".split())
+_NEGATION = frozenset(
+    "never not no without none cannot unable nor"
+    # The languages requests come in ("aucune place n'a été achetée", "non è stato
+    # scaricato"); not Italian "mai", the French month.
+    " pas jamais aucun aucune sans nunca ningún ninguna ninguno sin nicht nie kein keine"
+    " keinen keiner keinem ohne non nessun nessuno nessuna senza não nenhum nenhuma sem niet"
+    " nooit geen zonder nigdy żaden żadna żadne bez inte aldrig ingen inget utan".split()
+)
+# Auxiliaries right after a foreign negation say nothing of what did not happen ("non è
+# stato scaricato": "stato" is no status).
+_FOREIGN_AUXILIARY = frozenset(
+    "è é stato stata stati state sono era erano foi foram sido ha han hat habe haben wurde"
+    " wurden worden été a ont est sont ist sind war waren heeft hebben werd zijn została"
+    " został zostały".split()
+)
 # "No hub met the budget" says nothing was found, not that the hub was not wanted: only a
 # negated verb ("ran on the primary, not the read replica") says what the run did not do.
 _VERB_NEGATION = frozenset("never not without".split())
 _MISSING = frozenset("missing omitted skipped absent".split())
-_SCOPE_END = frozenset("and but so because since while although though as".split())
+_SCOPE_END = frozenset(
+    "and but so because since while although though as mais et y und aber pero ma mas maar"
+    " ale och men".split()
+)
 _SCOPE_WORDS = 6
 # "only six months returned", "just part of it": the kept action may be partial too. "Only the
 # landings were retrieved" names what was done whole, so "only" counts before an amount alone.
@@ -211,6 +228,8 @@ def _negated_words(
                     None,
                 )  # fmt: skip
                 start = start if verb is None else verb + 1
+            while start < len(tokens) and tokens[start] in _FOREIGN_AUXILIARY:
+                start += 1
             for word in tokens[start : start + _SCOPE_WORDS]:
                 if not word[:1].isalnum() or word in _SCOPE_END:
                     break
@@ -353,10 +372,25 @@ def _with_inflections(reason_keys: set[str], request_keys: set[str]) -> set[str]
                 len(short) >= _MIN_INFLECTED_STEM
                 and long.startswith(short)
                 and len(long) - len(short) <= _MAX_ENDING
-            ):
+            ) or _share_a_stem(key, word):
                 found.add(key)
                 break
     return found
+
+
+# Two endings on one stem ("scaricami" and "scaricato"): a longer stem, since two endings
+# leave more room for chance ("conta" and "conto" are a count and an account).
+_MIN_SHARED_STEM = 6
+
+
+def _share_a_stem(a: str, b: str) -> bool:
+    for ending in range(_MAX_ENDING + 1):
+        stem = a[: len(a) - ending]
+        if len(stem) < _MIN_SHARED_STEM:
+            return False
+        if b.startswith(stem) and len(b) - len(stem) <= _MAX_ENDING:
+            return True
+    return False
 
 
 def without_failed_action(request: str, reason: str, answer: str, observed: str) -> str | None:
