@@ -40,6 +40,8 @@ BLIND_SET = HERE / "blind_set.jsonl"
 THIRD_BLIND_SET = HERE / "blind_set_3.jsonl"
 # A fourth, 96 runs (session 8), committed (c68fef6) before any run of the rules on it.
 FOURTH_BLIND_SET = HERE / "blind_set_4.jsonl"
+# A fifth, 96 runs (session 21), committed (bcc2603) before any run of the rules on it.
+FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # Seen while tuning the rules, so their figures are not the yardstick. The fifth (session 9)
 # was scored once before any of it was read: type 0.604, acceptance 0.146, precision 0.667;
 # the sixth (session 10): type 0.667, acceptance 0.146, precision 0.5; the seventh (session 12):

@@ -26,6 +26,7 @@ from agenther.models import OutputFormat
 from agenther.pipeline import PipelineResult
 from bench.eval_quality import (
     BLIND_SET,
+    FIFTH_BLIND_SET,
     FOURTH_BLIND_SET,
     THIRD_BLIND_SET,
     TUNING_SETS,
@@ -47,7 +48,7 @@ def input_sets() -> dict[str, list[FailedTrajectory]]:
             FailedTrajectory.model_validate(raw) for raw in generate(GENERATED_N, GENERATED_SEED)
         ]
     }
-    for path in [*TUNING_SETS, BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET]:
+    for path in [*TUNING_SETS, BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET, FIFTH_BLIND_SET]:
         sets[path.stem] = [split(record)[0] for record in load_eval_set(path)]
     return sets
 

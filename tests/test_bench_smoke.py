@@ -10,6 +10,7 @@ import pytest
 from agenther.models import AgentStep, FailedTrajectory, FailureType
 from bench.eval_quality import (
     BLIND_SET,
+    FIFTH_BLIND_SET,
     FOURTH_BLIND_SET,
     THIRD_BLIND_SET,
     TUNING_SETS,
@@ -49,7 +50,9 @@ BLIND_LABELS = {
 
 
 @pytest.mark.parametrize(
-    "path", [BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET, *TUNING_SETS], ids=lambda p: p.name
+    "path",
+    [BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET, FIFTH_BLIND_SET, *TUNING_SETS],
+    ids=lambda p: p.name,
 )
 def test_labelled_sets_are_well_formed(path: Path) -> None:
     records = load_eval_set(path)
@@ -88,6 +91,15 @@ def test_the_fourth_blind_set_is_frozen_too() -> None:
     digest = hashlib.sha256(FOURTH_BLIND_SET.read_bytes()).hexdigest()
     assert digest == "2689b86cae87ae8157021bf2c8c9349ce76e270918641c07fe5641cbaf221c90"
     records = load_eval_set(FOURTH_BLIND_SET)
+    assert len(records) == 96
+    assert len({r["metadata"]["domain"] for r in records}) >= 15
+
+
+def test_the_fifth_blind_set_is_frozen_too() -> None:
+    """Committed (bcc2603) before any run of the rules on it."""
+    digest = hashlib.sha256(FIFTH_BLIND_SET.read_bytes()).hexdigest()
+    assert digest == "db8e283d91c48d060481bb744387ebf7a076cd3621710560ac3f9e4a2a600e85"
+    records = load_eval_set(FIFTH_BLIND_SET)
     assert len(records) == 96
     assert len({r["metadata"]["domain"] for r in records}) >= 15
 

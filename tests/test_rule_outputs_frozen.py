@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 
 from agenther.models import OutputFormat
-from bench.eval_quality import BLIND_SET, FOURTH_BLIND_SET, THIRD_BLIND_SET, TUNING_SETS
+from bench.eval_quality import (
+    BLIND_SET,
+    FIFTH_BLIND_SET,
+    FOURTH_BLIND_SET,
+    THIRD_BLIND_SET,
+    TUNING_SETS,
+)
 from bench.freeze_rule_outputs import FROZEN, digests
 
 
@@ -20,7 +26,8 @@ def test_rule_outputs_are_byte_identical_to_the_frozen_ones() -> None:
     # Every labelled set and every format is covered, so a set cannot drop out unnoticed.
     names = {key.split("/")[0] for key in frozen}
     assert {
-        path.stem for path in [*TUNING_SETS, BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET]
+        path.stem
+        for path in [*TUNING_SETS, BLIND_SET, THIRD_BLIND_SET, FOURTH_BLIND_SET, FIFTH_BLIND_SET]
     } < names
     assert {key.split("/")[1] for key in frozen} == {f.value for f in OutputFormat}
 
