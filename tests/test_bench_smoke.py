@@ -86,20 +86,18 @@ def test_the_third_blind_set_is_frozen_too() -> None:
     assert len(load_eval_set(THIRD_BLIND_SET)) == 48
 
 
-def test_the_fourth_blind_set_is_frozen_too() -> None:
-    """Committed (c68fef6) before any run of the rules on it."""
-    digest = hashlib.sha256(FOURTH_BLIND_SET.read_bytes()).hexdigest()
-    assert digest == "2689b86cae87ae8157021bf2c8c9349ce76e270918641c07fe5641cbaf221c90"
-    records = load_eval_set(FOURTH_BLIND_SET)
-    assert len(records) == 96
-    assert len({r["metadata"]["domain"] for r in records}) >= 15
-
-
-def test_the_fifth_blind_set_is_frozen_too() -> None:
-    """Committed (bcc2603) before any run of the rules on it."""
-    digest = hashlib.sha256(FIFTH_BLIND_SET.read_bytes()).hexdigest()
-    assert digest == "db8e283d91c48d060481bb744387ebf7a076cd3621710560ac3f9e4a2a600e85"
-    records = load_eval_set(FIFTH_BLIND_SET)
+@pytest.mark.parametrize(
+    ("path", "digest"),
+    [
+        # Committed in c68fef6 and bcc2603, each before any run of the rules on it.
+        (FOURTH_BLIND_SET, "2689b86cae87ae8157021bf2c8c9349ce76e270918641c07fe5641cbaf221c90"),
+        (FIFTH_BLIND_SET, "db8e283d91c48d060481bb744387ebf7a076cd3621710560ac3f9e4a2a600e85"),
+    ],
+    ids=lambda p: getattr(p, "name", "digest"),
+)
+def test_the_later_blind_sets_are_frozen_too(path: Path, digest: str) -> None:
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    records = load_eval_set(path)
     assert len(records) == 96
     assert len({r["metadata"]["domain"] for r in records}) >= 15
 

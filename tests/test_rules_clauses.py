@@ -40,22 +40,23 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
     )
 
 
-def test_a_condition_goes_with_the_action_it_conditioned() -> None:
-    # "What's the status of order 9042? If it's printed." was left behind.
-    request = (
-        "What's the status of order 9042? If it's printed, book the courier to collect it "
-        "tomorrow morning."
-    )
-    answer = "Order 9042 for Lakeside Dental is printed, trimmed and packed in 3 boxes."
-    reason = "The courier booking failed with 500/503 and was never made."
-    assert without_failed_action(request, reason, answer, answer) == (
-        "What's the status of order 9042?"
-    )
-
-
 @pytest.mark.parametrize(
     ("request_text", "reason", "expected"),
     [
+        # "What's the status of order 9042? If it's printed." was left behind: the condition
+        # goes with the action it conditioned.
+        (
+            "What's the status of order 9042? If it's printed, book the courier to collect it "
+            "tomorrow morning.",
+            "The courier booking failed with 500/503 and was never made.",
+            "What's the status of order 9042?",
+        ),
+        # "archived" names "archive it": ``stem`` alone gives "archiv" and "archive".
+        (
+            "Find the shipping notice from Norvik, forward it to ops@acme.io, and then archive it.",
+            "The notice was never archived; the run stops after the forward.",
+            "Find the shipping notice from Norvik and forward it to ops@acme.io.",
+        ),
         # "non è stato scaricato": "stato" is the auxiliary, not the status the user asked
         # for; "scaricato" and "scaricami" are one verb.
         (
@@ -71,10 +72,11 @@ def test_a_condition_goes_with_the_action_it_conditioned() -> None:
         ),
     ],
 )
-def test_a_foreign_negation_names_the_failed_action(
+def test_the_failed_action_the_reason_names_goes_cleanly(
     request_text: str, reason: str, expected: str
 ) -> None:
-    answer = "Ouvert 10h–20h. / Approvato il 5 agosto."
+    # An answer that speaks of none of the dropped actions.
+    answer = "Ouvert 10h–20h. Approvato il 5 agosto. Order 9042 is packed. Norvik's notice."
     assert without_failed_action(request_text, reason, answer, answer) == expected
 
 
@@ -265,18 +267,6 @@ def test_a_past_form_names_its_verb() -> None:
     request = "Draft the newsletter: gather the product updates, write it, and send it to the list."
     kept = without_failed_action(request, "The newsletter was never sent.", "Draft saved.", "")
     assert kept == "Draft the newsletter: gather the product updates and write it."
-
-
-def test_a_base_form_ending_in_e_meets_its_past_form() -> None:
-    # "archived" names "archive it": ``stem`` alone gives "archiv" and "archive".
-    request = (
-        "Find the shipping notice from Norvik, forward it to ops@acme.io, and then archive it."
-    )
-    reason = "The notice was never archived; the run stops after the forward."
-    answer = "Forwarded Norvik's shipping notice to ops@acme.io."
-    assert without_failed_action(request, reason, answer, answer) == (
-        "Find the shipping notice from Norvik and forward it to ops@acme.io."
-    )
 
 
 @pytest.mark.parametrize(
