@@ -430,13 +430,32 @@ _READ_ONLY_CALL_RE = re.compile(
 )
 
 
+# A calendar event held on a room or resource books it ("Book the chapel for Thursday" done by
+# calendar.create_event with "resource": "Chapel"). Only the booking check reads this: a
+# calendar call the user did not ask for is not an unrequested purchase.
+_EVENT_CALL_RE = re.compile(
+    r"(?:create|add|insert|new|schedule)[_.-]?(?:calendar[_.-]?)?(?:event|meeting|appointment)",
+    re.IGNORECASE,
+)
+_HELD_RESOURCE_RE = re.compile(r'"(?:resource|room|venue|location|space)":\s*"[^"]')
+
+
+def _books_by_event(step: AgentStep) -> bool:
+    return bool(_EVENT_CALL_RE.search(step.action_name)) and bool(
+        _HELD_RESOURCE_RE.search(_ARGUMENTS_JSON.encode(step.action_input))
+    )
+
+
 def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentStep]:
     family = next(f for f in _FAMILIES if f.name == family_name)
     return [
         step
         for step in steps
         if not _READ_ONLY_CALL_RE.match(step.action_name)
-        and any(stem in _call_text(step) for stem in family.calls)
+        and (
+            any(stem in _call_text(step) for stem in family.calls)
+            or (family_name == "buy or book" and _books_by_event(step))
+        )
         and observation_kind(step.observation) is not ObservationKind.ERROR
     ]
 

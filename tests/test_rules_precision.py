@@ -8,7 +8,7 @@ import pytest
 
 from agenther.config import RULE_STRATEGIES
 from agenther.constraints import find_constraints, unmet_constraints
-from agenther.demands import demanded_actions
+from agenther.demands import demand_problems, demanded_actions
 from agenther.evidence import Evidence, extract_entities
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
@@ -813,3 +813,33 @@ def test_a_german_question_word_is_no_part_of_a_name() -> None:
     request = "Welche Deployments im Namespace billing sind gerade nicht bereit?"
     assert "Deployments" in extract_entities(request)
     assert not any(name.startswith("Welche") for name in extract_entities(request))
+
+
+def _calendar_run(action_input: dict[str, str]) -> FailedTrajectory:
+    return FailedTrajectory(
+        trajectory_id="chapel",
+        original_prompt=(
+            "Book the chapel for the Hughes service on Thursday at 11am, and tell the florist."
+        ),
+        steps=[
+            AgentStep(
+                thought="Hold the chapel.",
+                action_name="calendar.create_event",
+                action_input=action_input,
+                observation='{"event_id": "evt_1", "status": "confirmed"}',
+            )
+        ],
+        final_answer="The chapel is booked for Thursday 16 May, 10:30-12:00.",
+        failure_reason="The florist was never told.",
+    )
+
+
+def test_a_calendar_event_held_on_a_room_books_it() -> None:
+    prompt = "Book the chapel for the Hughes service on Thursday at 11am."
+    held = {"resource": "Chapel", "title": "Hughes service", "start": "2024-05-16T10:30"}
+    assert demand_problems(prompt, _calendar_run(held)) == []
+    # A plain event holds no room: nothing was booked.
+    plain = {"title": "Hughes service", "start": "2024-05-16T10:30"}
+    assert demand_problems(prompt, _calendar_run(plain)) == [
+        "the prompt asks to buy or book, but no tool call of the run did that"
+    ]
