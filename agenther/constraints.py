@@ -34,7 +34,8 @@ _UNIT = (
     r"|where|unless|although|though|until|then|please|it|its|is|are|was|were|i|we|you|my"
     r"|our|your|this|these|those|not|only|also|including|plus|who)\b)"
     # "65 m²", "12 m³": a unit's power sign is part of it.
-    r"(?:°\s?[CF]?|[A-Za-z]+[²³]?))?"
+    # "5 bullet points": a compound unit.
+    r"(?:°\s?[CF]?|[A-Za-z]+[²³]?(?:\s+points?\b)?))?"
 )
 _VALUE = (
     r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
@@ -86,6 +87,9 @@ _FOREIGN_COMPARATOR = (
     r"|jusqu['’]à|vor|nach|avant|après|antes\s+de(?:\s+las?)?|después\s+de(?:\s+las?)?"
     r"|prima\s+(?:delle|di)|dopo\s+le|przed"
     r"|no\s+(?:pasen|pase|superen|supere|excedan|exceda)(?:\s+(?:de|los|las))?"
+    # Norwegian, Danish, Swedish ("til under 6 kr/kg", "høyst 3 tilbud").
+    r"|under|høyst|højst|högst|minst|mindst|maks|mindre\s+(?:enn|end|än)|mer\s+(?:enn|än)"
+    r"|mere\s+end"
 )
 # French, Swedish, Polish and others group thousands with a (narrow, no-break) space: "3 000 €".
 _SPACE_GROUP = r"[ \u00a0\u202f]\d{3}(?!\d)"
@@ -101,7 +105,9 @@ _FOREIGN_UNIT_RE = re.compile(r"\s?([^\W\d_]{1,12})(?!\w)")
 _FOREIGN_RATE_RE = re.compile(
     r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao)\s+)?(?:nuit|noche|mes|mois|monat|maand"
     r"|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite|notte"
-    r"|nacht|personne|persona|person|persoon|pessoa|miesiąc)(?!\w)|\s+cada\s+un[oa](?!\w)",
+    r"|nacht|personne|persona|person|persoon|pessoa|miesiąc|natt|døgn|dygn|måned|månad|uke"
+    r"|vecka|stk|styck)(?!\w)|\s+cada\s+un[oa](?!\w)"
+    r"|\s?/\s?[^\W\d_]{1,8}(?!\w)",
     re.IGNORECASE,
 )
 _CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|oder|of|lub)(?!\w))")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from agenther.models import FailedTrajectory
+from agenther.words import FUNCTION_WORDS, latin_language, tokens
 
 # Browser and UI primitives, as verbs of the request.
 _UI_VERBS = (
@@ -123,6 +124,11 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
             for m in pattern.finditer(prompt)
         )
     )
+    language = latin_language(original)
+    if language not in (None, "en") and _adds_english(prompt, original, language):
+        problems.append(
+            f"it has English words a request in {_LANGUAGE_NAMES[language]} does not have"
+        )
     problems.extend(
         f"it keeps '{second}' without '{first}'"
         for first, second in _NAME_PAIR_RE.findall(original)
@@ -138,3 +144,17 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
 # the first ("Will it rain, Oregon tomorrow?") is broken; one that names another place before
 # it ("14 Elm Grove, Bristol" for "14 Elm Road, Bristol") is not.
 _NAME_PAIR_RE = re.compile(r"\b([A-Z][\w'-]+),\s+([A-Z][\w'-]+)")
+
+
+_LANGUAGE_NAMES = {
+    "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese", "it": "Italian",
+    "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "no": "Norwegian", "da": "Danish",
+}  # fmt: skip
+
+
+def _adds_english(prompt: str, original: str, language: str) -> bool:
+    """Whether a request in another language gained English words of its own ("Finn tre
+    tilbud på leie av NVG-sildekvote. List the 2025 til."): the English that drop_constraint
+    adds ("list the prices") reads only English requests."""
+    added = set(tokens(prompt)) - set(tokens(original))
+    return bool(added & FUNCTION_WORDS["en"] - FUNCTION_WORDS[language])

@@ -83,6 +83,8 @@ FUNCTION_WORDS = {
     "nl": frozenset("de het een en of met van voor is zijn ik mijn wat welke".split()),
     "pl": frozenset("w z na do się nie jest są dla od czy jak co mój moje mojego mi".split()),
     "sv": frozenset("och att det som för med är jag min mitt vad hur".split()),
+    "no": frozenset("og på av til er jeg meg mitt det som et ikke hva hvordan hvilke".split()),
+    "da": frozenset("og på af til er jeg mig det som et ikke hvad hvordan hvilke".split()),
 }
 _NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
 

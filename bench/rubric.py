@@ -112,7 +112,21 @@ def request_problems(prompt: str, trajectory: Any) -> list[str]:
             problems.append(reason)
     if _INTERNAL_ID.search(prompt):
         problems.append(f"internal id '{_INTERNAL_ID.search(prompt).group(0)}'")  # type: ignore[union-attr]
+    if _switches_to_english(prompt, trajectory.original_prompt):
+        problems.append("English words added to a request in another language")
     return problems
+
+
+_ENGLISH_WORDS = _word_set("the and of to in for with list show find me my your what how please")
+
+
+def _switches_to_english(prompt: str, original: str) -> bool:
+    """A request in another language that gained English words of its own."""
+    words = _TOKEN.findall(original.lower())
+    if sum(w in _ENGLISH_WORDS for w in words) >= 0.1 * max(1, len(words)):
+        return False
+    added = set(_TOKEN.findall(prompt.lower())) - set(words)
+    return bool(added & _ENGLISH_WORDS)
 
 
 # --- (b) grounded and not the failed goal ----------------------------------------------------

@@ -12,6 +12,7 @@ from agenther.demands import demand_problems, demanded_actions
 from agenther.evidence import Evidence, extract_entities
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.request_style import style_problems
 from agenther.rules import decide
 from agenther.rules.arguments import read_route
 from agenther.rules.drop_constraint import drop_constraints, tidy
@@ -386,6 +387,29 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "de 20 MB porque o portal da gráfica não aceita mais.",
             "Converte o ficheiro folheto_feira.pdf para CMYK em PDF/X-1a.",
         ),
+        # A preposition right before the bound goes with it ("open until tonight" was left).
+        (
+            "Find a pharmacy near 94110 that's open until at least 10pm tonight and has "
+            "Paxlovid in stock.",
+            "Find a pharmacy near 94110 that's open tonight and has Paxlovid in stock.",
+        ),
+        ("Summarize the report in at most 5 bullet points.", "Summarize the report."),
+        # A year after "for" qualifies the request; it is no attribute to list.
+        (
+            "Find suppliers for 2025 under $5 per kg.",
+            "Find suppliers for 2025 and list the prices.",
+        ),
+        # German "in" before the bound, the verb's particle then closes the sentence.
+        (
+            "Fasse die Patentlage von Toyota zu Separatoren seit 2020 in höchstens 5 Stichpunkten "
+            "zusammen.",
+            "Fasse die Patentlage von Toyota zu Separatoren seit 2020 zusammen.",
+        ),
+        # A participle that needed the cut date goes with it ("… en salud publicados.").
+        (
+            "Búscame 3 artículos sobre aprendizaje federado en salud publicados después de 2021.",
+            "Búscame 3 artículos sobre aprendizaje federado en salud.",
+        ),
     ],
 )
 def test_dropping_every_limit_leaves_a_sentence(prompt: str, expected: str) -> None:
@@ -739,6 +763,19 @@ def test_a_chinese_lookup_without_its_filter_is_accepted() -> None:
             "Simule un crédit auto de 18 000 € sur 5 ans.",
             id="a French maximum with the noun it limits",
         ),
+        # Was read as English ("for"), and "List the 2025 til." was added.
+        pytest.param(
+            "Finn tre tilbud på leie av NVG-sildekvote for 2025 til under 6 kr/kg.",
+            "under 6 kr/kg",
+            "Finn tre tilbud på leie av NVG-sildekvote for 2025.",
+            id="Norwegian, a rate per kilo",
+        ),
+        pytest.param(
+            "Hitta tre hotell i Malmö för under 900 kr per natt.",
+            "under 900 kr per natt",
+            "Hitta tre hotell i Malmö.",
+            id="Swedish, a rate per night",
+        ),
     ],
 )
 def test_a_foreign_limit_goes_whole(request_text: str, limit_text: str, kept: str) -> None:
@@ -843,3 +880,16 @@ def test_a_calendar_event_held_on_a_room_books_it() -> None:
     assert demand_problems(prompt, _calendar_run(plain)) == [
         "the prompt asks to buy or book, but no tool call of the run did that"
     ]
+
+
+def test_english_added_to_a_request_in_another_language_is_refused() -> None:
+    run = _run(
+        "Finn tre tilbud på leie av NVG-sildekvote for 2025 til under 6 kr/kg.",
+        "Havbris AS: 400 t til 6,40 kr/kg",
+        "Havbris AS: 400 t til 6,40 kr/kg.",
+        "Alle tilbudene ligger over grensen.",
+    )
+    assert style_problems("Finn tre tilbud på leie av NVG-sildekvote. List the 2025 til.", run) == [
+        "it has English words a request in Norwegian does not have"
+    ]
+    assert style_problems("Finn tre tilbud på leie av NVG-sildekvote for 2025.", run) == []

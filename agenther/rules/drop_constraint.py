@@ -37,6 +37,9 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
     r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?\s*$",
     re.IGNORECASE,
 )
+_PREPOSITION_BEFORE_RE = re.compile(
+    r"\s(?:until|till|in|by|before|after|within|to)\s+$", re.IGNORECASE
+)
 _AND_AFTER_RE = re.compile(r"\s+and\s+(?=[a-z])")
 _JOINED_AFTER_RE = re.compile(r"(?:\s*[,:;]\s*|\s+)(?:and\s+)?(?=[a-z])")
 
@@ -101,6 +104,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             end = measured.end()
         end = _without_justification(text, end)
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
+        if match and match.group("attr")[:1].isdigit():
+            # "for 2025 under 6 kr/kg": a year or a count qualifies the request, it names no
+            # attribute and stays.
+            match = None
         attribute = ""
         if match:
             attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
@@ -111,6 +118,9 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
                 # goes, and there is nothing to list instead.
                 attribute = ""
             start = match.start()
+        # "open until at least 10pm tonight": a preposition right before the bound is its own.
+        if not match and (preposition := _PREPOSITION_BEFORE_RE.search(text[:start])):
+            start = preposition.start()
         # "..., something under $60": the stand-in noun goes with its constraint.
         orphan = _ORPHAN_BEFORE_RE.search(text[:start])
         if orphan and not attribute:
@@ -329,7 +339,7 @@ _COST_VERBS = (
 )
 _FOREIGN_LEAD_RE = re.compile(
     rf"""(?:,\s*)?(?<![^\s,;(])(?:(?:y|e|et|und|en|i|oraz)\s+)?(?:
-      (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za)
+      (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za|til|till|för|for)
         (?:(?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
         # "avec une mensualité maximale de 1 400 €": any noun after an article is what the
         # limit was on, and would dangle without it.
@@ -340,6 +350,9 @@ _FOREIGN_LEAD_RE = re.compile(
         (?:\s+(?:{_FOREIGN_ARTICLES}))?\s+(?:{_FOREIGN_ATTRIBUTES})
         (?:\s+(?:es|sea|est|soit|ist|è|sia|é|seja|is|jest))?
     | (?:{_COST_VERBS})
+    # "in höchstens 5 Stichpunkten", "en moins de 100 mots": a bare preposition right before
+    # the bound belongs to it.
+    | (?:in|en|em|w)
     )\s+$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -359,7 +372,11 @@ _FOREIGN_WHOLE_BOUND_BEFORE_RE = re.compile(
 )
 _FOREIGN_DANGLING_RE = re.compile(
     r"\s*(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
-    r"|die|dat|mas|pero|aber|mais|ma|maar|ale))\s*(?=[.!?。]|$)",
+    r"|die|dat|mas|pero|aber|mais|ma|maar|ale"
+    # "artículos … publicados" once "después de 2021" went: a participle that needs its date.
+    r"|publicad[oa]s?|pubblicat[oiae]|publiée?s?|veröffentlicht|gepubliceerd|opublikowan[aey]"
+    r"|estrenad[oa]s?|lançad[oa]s?|erschienen(?:en)?|verschenen|uscit[oiae]))"
+    r"\s*(?=[.!?。]|$)",
     re.IGNORECASE,
 )
 
