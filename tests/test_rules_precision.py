@@ -399,6 +399,16 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Find suppliers for 2025 under $5 per kg.",
             "Find suppliers for 2025 and list the prices.",
         ),
+        # A place after the attribute is the request's own ("list the rent in Austin" was
+        # added), and what was paid has amounts, not prices.
+        (
+            "Find me 2-bedroom apartments for rent in Austin under $1,800 a month that allow dogs.",
+            "Find me 2-bedroom apartments for rent in Austin that allow dogs and list the prices.",
+        ),
+        (
+            "Show my last 10 card transactions over $100 on my Visa ending 4417.",
+            "Show my last 10 card transactions on my Visa ending 4417 and list the amounts.",
+        ),
         # German "in" before the bound, the verb's particle then closes the sentence.
         (
             "Fasse die Patentlage von Toyota zu Separatoren seit 2020 in höchstens 5 Stichpunkten "

@@ -20,7 +20,9 @@ from agenther.words import english, is_cjk, tokens
 _ATTRIBUTE_BEFORE_RE = re.compile(
     r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
     # "papers for traffic where citations under 4,000": the attribute is "citations".
-    r"(?P<attr>(?:(?!(?:with|that|which|whose|where|having|for)\s)[\w'-]+\s+){0,3}?)"
+    # A place or a time after the attribute is the request's own ("for rent in Austin").
+    r"(?P<attr>(?:(?!(?:with|that|which|whose|where|having|for|in|on|near|from|to|by|around)\s)"
+    r"[\w'-]+\s+){0,3}?)"
     r"(?:(?:is|are|was|were|be|of|at)\s+)?$",
     re.IGNORECASE,
 )
@@ -35,6 +37,11 @@ _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 _WHOLE_BOUND_BEFORE_RE = re.compile(
     r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*)(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
     r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?\s*$",
+    re.IGNORECASE,
+)
+_PAID_RE = re.compile(
+    r"\b(?:transactions?|payments?|invoices?|claims?|expenses?|charges?|refunds?|transfers?"
+    r"|bills?|donations?|deposits?|withdrawals?|purchases?)\b",
     re.IGNORECASE,
 )
 _PREPOSITION_BEFORE_RE = re.compile(
@@ -146,7 +153,8 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
                 if opens:
                     text = text[:end] + text[end : end + 1].upper() + text[end + 1 :]
         if not attribute and constraint.currency:
-            attribute = "prices"
+            # What was bought is priced; what was paid or charged has an amount.
+            attribute = "amounts" if _PAID_RE.search(original) else "prices"
         if attribute:
             attributes.insert(0, attribute)
         text = text[:start].rstrip() + " " + text[end:].lstrip()
