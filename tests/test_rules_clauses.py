@@ -70,6 +70,12 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
             "Les horaires sont justes, mais le planning n'a pas été téléchargé.",
             "Trouve les horaires de la piscine Molitor.",
         ),
+        # Chinese: "，然后" joins a later action; two characters in a row are a word.
+        (
+            "帮我查一下下学期日语N3晚班还有几个名额，然后给王磊报名。",
+            "报名接口两次都返回500错误，王磊没有报上名。",
+            "帮我查一下下学期日语N3晚班还有几个名额。",
+        ),
     ],
 )
 def test_the_failed_action_the_reason_names_goes_cleanly(
@@ -469,3 +475,10 @@ def test_a_comparison_of_the_pair_keeps_both_things() -> None:
         "February was never fetched.",
         answer,
     ) == ("How much electricity did I use in January?")
+
+
+def test_a_chinese_answer_that_admits_failing_keeps_the_action() -> None:
+    request = "帮我查一下下学期日语N3晚班还有几个名额，然后给王磊报名。"
+    reason = "报名接口两次都返回500错误，王磊没有报上名。"
+    answer = "还剩4个名额。另一项操作失败了。"
+    assert without_failed_action(request, reason, answer, "还剩4个名额") is None

@@ -29,7 +29,7 @@ from agenther.rules.vocabulary import (
     REQUEST_WORDS,
     word_set,
 )
-from agenther.words import WORD_RE, english, latin_language, stem
+from agenther.words import WORD_RE, content_pairs, english, latin_language, stem
 
 _JOINER = re.compile(
     r"(?:\s*,\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s*;\s*|\s+then\s+)"
@@ -48,9 +48,15 @@ _MIN_REASON_WORD = 3
 _GETS_SOMEWHERE = PREPARATORY_VERBS | FOREIGN_PREPARATORY_VERBS
 _FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|s|ure)?|unable|could(?:n't| not)|can(?:'t|not)|was(?:n't| not)|"
-    r"were(?:n't| not)|did(?:n't| not)|error|not able|no longer|unfortunately)\b",
+    r"were(?:n't| not)|did(?:n't| not)|error|not able|no longer|unfortunately)\b"
+    # Chinese: "failed", "could not", "did not succeed", "error", "unfortunately".
+    r"|失败|无法|未能|没能|不能|没有成功|未成功|出错|错误|报错|遗憾|抱歉",
     re.IGNORECASE,
 )
+# A later action in a Chinese request: "…还有几个名额，然后给王磊报名。"
+_CHINESE_JOINER_RE = re.compile(r"\s*[，,；;]\s*(?:然后|接着|之后|随后|再|并且|并|同时)")
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+_KANA_HANGUL_RE = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 
 
 # A second question joined to the first: "What was our revenue in 2023, and who were the top
@@ -112,6 +118,8 @@ def split_actions(request: str) -> list[str]:
         one_pair = len(questions) == 1 and "," not in request[: questions[0][0]]
         if not cuts and one_pair and not _SENTENCE_BREAK_RE.search(request):
             cuts, lead_in = questions, False
+    elif _chinese(request):
+        cuts, lead_in = [m.span() for m in _CHINESE_JOINER_RE.finditer(request)], False
     else:
         joiner = _FOREIGN_JOINERS.get(latin_language(request) or "", _ANY_FOREIGN_JOINER)
         cuts, lead_in = [m.span() for m in joiner.finditer(request)], False
@@ -147,7 +155,14 @@ def _key(word: str) -> str:
     return key
 
 
+def _chinese(text: str) -> bool:
+    return _HAN_RE.search(text) is not None and _KANA_HANGUL_RE.search(text) is None
+
+
 def _content(text: str) -> set[str]:
+    if _chinese(text):
+        # No spaces between words: two characters in a row stand for one.
+        return set(content_pairs(text))
     return {
         _key(word)
         for word in WORD_RE.findall(text.lower())
@@ -401,7 +416,7 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
     if not reason.strip():
         return None
     request = request.strip()
-    actions = split_actions(request.rstrip(".!?"))
+    actions = split_actions(request.rstrip(".!?。！？"))
     kept = _without_failed(actions, reason, answer, observed)
     if kept is not None:
         # "Compare A and B this season — points and assists per game — and tell me …": the
@@ -428,8 +443,10 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
 
 def _closed(kept: str, request: str) -> str:
     """``kept`` ending as the request does, unless a kept question already ends it."""
-    if kept[-1:] in ".!?":
+    if kept[-1:] in ".!?。！？":
         return kept
+    if request[-1:] in "。！？":
+        return kept + ("？" if request.endswith("？") else "。")
     return kept + ("?" if request.endswith("?") else ".")
 
 
