@@ -215,8 +215,26 @@ def entity_supported(entity: str, ev: Evidence) -> bool:
     extensions = _FORMAT_NAMES.get(entity.lower())
     if extensions is not None:
         return any(ext in ev.text for ext in extensions)
+    # "December" for an observed "Dec 20" or "2024-12-20".
+    month = _MONTHS.get(entity.lower())
+    if month is not None:
+        abbreviation, number = month
+        return (
+            re.search(rf"(?<![^\W\d_]){abbreviation}(?![^\W\d_])", ev.text) is not None
+            or re.search(rf"(?<!\d)\d{{4}}-{number:02d}-\d{{2}}(?!\d)", ev.text) is not None
+        )
     # "Munich" for an observed "München Hbf": the same city, by the name a person uses.
     return observed_under_another_name(entity, ev.text)
+
+
+_MONTHS = {
+    name: (name[:3], number)
+    for number, name in enumerate(
+        "january february march april may june july august september october november "
+        "december".split(),
+        start=1,
+    )
+}
 
 
 def _restated(prompt: str, unmet: list[Constraint]) -> list[Constraint]:

@@ -198,3 +198,25 @@ def test_a_negated_contraction_opening_a_sentence_is_no_name() -> None:
     assert extract_entities("List the volumes. Don't delete anything. Don’t touch Acme Corp.") == [
         "Acme Corp"
     ]
+
+
+@pytest.mark.parametrize(
+    ("observation", "grounded"),
+    [
+        ("<p>Fri Dec 20, 10:00 – Fri Dec 27</p>", True),
+        ('{"pickup": "2024-12-20T10:00"}', True),
+        # Another month's abbreviation, or "dec" inside a word, shows nothing.
+        ("<p>Fri Nov 20 – decimal seats</p>", False),
+    ],
+)
+def test_a_month_is_grounded_by_its_abbreviation_or_its_iso_date(
+    observation: str, grounded: bool
+) -> None:
+    t = FailedTrajectory(
+        original_prompt="Book a car in Denver.",
+        steps=[AgentStep(action_name="search", action_input={}, observation=observation)],
+        final_answer="Booked.",
+        failure_reason="Over budget.",
+    )
+    missing = ungrounded("Book a car for a week in December.", collect_evidence(t))
+    assert missing == ([] if grounded else ["'December'"])

@@ -358,6 +358,15 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "it is.",
         ),
         ("Keep it under 200 words: summarise the report.", "Summarise the report."),
+        # "Don't spend." was left; a bound on the whole request lists nothing instead.
+        (
+            "Apply for a parking permit on the city portal. Don't spend more than $60.",
+            "Apply for a parking permit on the city portal.",
+        ),
+        (
+            "Order printer paper. Do not pay more than $40 and use my work card.",
+            "Order printer paper. Use my work card.",
+        ),
         # What only justifies the limit goes with it: a dash aside ("…, —" was left) ...
         (
             "Scale our Hazy Harbor IPA recipe from 10 hL to 25 hL, and keep the bitterness "

@@ -35,8 +35,10 @@ _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 # A clause whose verb bounds the request itself ("Keep it", ", keeping the answer"), up to the
 # constraint it introduces.
 _WHOLE_BOUND_BEFORE_RE = re.compile(
-    r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*)(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
-    r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?\s*$",
+    r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*)(?:(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
+    r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?"
+    # "Don't spend more than $60."
+    r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed)))\s*$",
     re.IGNORECASE,
 )
 _PAID_RE = re.compile(
@@ -152,7 +154,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
                 end = joined.end()
                 if opens:
                     text = text[:end] + text[end : end + 1].upper() + text[end + 1 :]
-        if not attribute and constraint.currency:
+        if not attribute and constraint.currency and not whole:
             # What was bought is priced; what was paid or charged has an amount.
             attribute = "amounts" if _PAID_RE.search(original) else "prices"
         if attribute:
