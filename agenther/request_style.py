@@ -78,6 +78,11 @@ _BROKEN: tuple[tuple[re.Pattern[str], str], ...] = (
         "a comparator whose value was cut",
     ),
     (re.compile(r"\b(?:of|with|a)\s+magnitude\b(?!\s+\d)", re.IGNORECASE), "a half-cut constraint"),
+    # "… for my tax preparer — keep it.": the verb of a bound whose bound was cut.
+    (
+        re.compile(r"\b(?:keep|make|limit|hold)\s+(?:it|them|this)\s*[.!?]?\s*$", re.IGNORECASE),
+        "a bound's verb without its bound",
+    ),
     (re.compile(r"^\s*[,.;:!?)]|^\s*(?:and|or|but|with)\b", re.IGNORECASE), "a broken start"),
     # "a shell one-liner, that sums ...": the comma a cut clause left before its relative.
     (re.compile(r"\w,\s+that\s+(?!is\b|means\b)\w"), "a comma cut off from its clause"),

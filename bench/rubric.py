@@ -55,6 +55,10 @@ _BROKEN = [
         "comparator without its value",
     ),
     (re.compile(r"\bof\s+magnitude\b(?!\s+\d)", re.IGNORECASE), "half-removed constraint"),
+    (
+        re.compile(r"\b(?:keep|make|limit|hold)\s+(?:it|them|this)\s*[.!?]?\s*$", re.IGNORECASE),
+        "a bound's verb without its bound",
+    ),
 ]
 # Identifiers a user does not type: long hex, uuids, prefixed database ids.
 _INTERNAL_ID = re.compile(

@@ -226,6 +226,30 @@ def test_a_lead_in_stays_with_the_first_action(request_text: str, actions: list[
         ("Go through the PAY board backlog and archive stale tickets.", "Nothing archived.", "ok"),
         # One action: nothing to drop.
         ("Find a compact car in Denver under $30 a day.", "Nothing under $30.", "Found one."),
+        # The kept action was done in part: "14 of the 40" counts short too.
+        (
+            "Move every applicant on the MSc Finance waitlist to 'admitted' and send each of "
+            "them the standard offer email.",
+            "Page 1 (14 of the 40 waitlisted applicants) was admitted before the run ended. "
+            "The other 26 are still on the waitlist and nobody got an offer email, so 14 people "
+            "are now marked admitted with no offer issued.",
+            "Done.",
+        ),
+        (
+            "Move every applicant on the MSc Finance waitlist to 'admitted' and send each of "
+            "them the standard offer email.",
+            "Only page 1 was admitted before the run ended. The other 26 are still on the "
+            "waitlist and nobody got an offer email, so 14 people are now marked admitted with "
+            "no offer issued.",
+            "Done.",
+        ),
+        # A run that barely started did none of its actions, whatever the reason names.
+        (
+            "Reconcile the scale tickets against the hauler invoice and flag any load that "
+            "differs.",
+            "Barely started. It listed a folder, then stopped; no loads were compared.",
+            "Here are the tickets.",
+        ),
     ],
 )
 def test_no_request_when_dropping_is_not_clean(request_text: str, reason: str, answer: str) -> None:

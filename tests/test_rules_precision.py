@@ -358,6 +358,24 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "it is.",
         ),
         ("Keep it under 200 words: summarise the report.", "Summarise the report."),
+        # A limit on what is excluded lists nothing ("list the no track" was added) ...
+        (
+            "Build a list of 10 70s MPB songs for Saturday, with no track over 5 minutes.",
+            "Build a list of 10 70s MPB songs for Saturday.",
+        ),
+        # ... and in another language, what the limit excluded goes with it ("…, sem nenhuma
+        # faixa." was left).
+        (
+            "Monte uma lista de 10 músicas de MPB para o programa de sábado, sem nenhuma faixa "
+            "com mais de 5 minutos.",
+            "Monte uma lista de 10 músicas de MPB para o programa de sábado.",
+        ),
+        # A bound after a dash ("— keep it." was left).
+        (
+            "Write a summary of my 2023 charitable donations for my tax preparer — keep it "
+            "under 60 words.",
+            "Write a summary of my 2023 charitable donations for my tax preparer.",
+        ),
         # "Don't spend." was left; a bound on the whole request lists nothing instead.
         (
             "Apply for a parking permit on the city portal. Don't spend more than $60.",
@@ -912,3 +930,33 @@ def test_english_added_to_a_request_in_another_language_is_refused() -> None:
         "it has English words a request in Norwegian does not have"
     ]
     assert style_problems("Finn tre tilbud på leie av NVG-sildekvote for 2025.", run) == []
+
+
+def test_a_clock_time_is_no_count_to_cut() -> None:
+    request = "Order 30 burritos for the office, delivered at 13:00 for the drivers."
+    reason = "Only 20 were available."
+    assert cut_unmet_phrases(request, reason) == (
+        "Order burritos for the office, delivered at 13:00 for the drivers."
+    )
+
+
+def test_a_run_that_delivered_substitutes_keeps_no_cut_request() -> None:
+    t = _run(
+        "Order 30 vegetarian burritos from La Güera for the office, delivered Friday at 13:00.",
+        "Order LG-5521 confirmed: 20 bean burritos, 10 chicken burritos, Friday 13:00.",
+        "Ordered 30 burritos from La Güera for Friday at 13:00.",
+        "Only 20 vegetarian ones were available, so the agent made up the difference with 10 "
+        "chicken burritos without asking.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert not decision.accepted, decision
+
+
+def test_a_bound_verb_left_without_its_bound_is_refused() -> None:
+    run = _run("Write a summary — keep it under 60 words.", "x", "y", "Too long.")
+    assert style_problems("Write a summary of my donations — keep it.", run) == [
+        "it has a bound's verb without its bound"
+    ]
+    assert style_problems("Keep it simple: list my donations.", run) == []

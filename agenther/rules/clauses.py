@@ -201,7 +201,13 @@ _SCOPE_WORDS = 6
 _PARTIAL_RE = re.compile(
     r"\b(?:(?:only|just)\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|some|part"
     r"|half|a\s+few|a\s+handful|a\s+subset|a\s+sample|the\s+first|the\s+last|a\s+portion)"
-    r"|partial(?:ly)?|incomplete|\d+\s+(?:of|out\s+of)\s+\d+)\b",
+    r"|partial(?:ly)?|incomplete|\d+\s+(?:of|out\s+of)\s+(?:the\s+|all\s+)?\d+"
+    # "Only page 1 (14 of the 40) was admitted".
+    r"|only\s+(?:page|batch|part|chunk)\s+\d+)\b",
+    re.IGNORECASE,
+)
+_BARELY_STARTED_RE = re.compile(
+    r"\b(?:barely|hardly|scarcely|never\s+really)\s+(?:got\s+)?(?:started|began|begun|begins)\b",
     re.IGNORECASE,
 )
 _TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
@@ -459,6 +465,8 @@ def _without_failed(
     picked = _pick_failed(actions, reason)
     if picked is None:
         return None
+    if _BARELY_STARTED_RE.search(reason):
+        return None  # "Barely started. It listed a folder, then stopped": no action was done
     dropped, overlap = picked
     # Later actions that say "it" or "them" act on the dropped one's result ("kick off the
     # pipeline and tell me whether it passes"): they go with it.

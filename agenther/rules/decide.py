@@ -97,6 +97,14 @@ _NATURAL_TOOL_WORK = re.compile(
 )
 
 
+# "Only 20 were available, so the agent made up the difference with 10 chicken burritos": what
+# was delivered is partly another kind of thing, so the request minus its limits still asks
+# for the kind the run did not deliver in full.
+_SUBSTITUTED_RE = re.compile(
+    r"\bsubstitut\w*|\bmade\s+up\s+the\s+(?:difference|rest|shortfall)"
+    r"|\b(?:filled|topped\s+up|padded)\s+(?:\w+\s+){0,3}with\b",
+    re.IGNORECASE,
+)
 _SUPERLATIVE_RE = re.compile(
     r"\b(?:cheapest|lowest|highest|best|fastest|shortest|longest|earliest|latest|closest"
     r"|nearest|largest|smallest|biggest|(?<!at\s)(?:most|least)|top)\b",
@@ -292,6 +300,7 @@ def _candidates(run: RunFacts, allowed: Collection[str]) -> Iterator[tuple[str, 
         DROP_CONSTRAINT in allowed
         and kind in (FailureType.CONSTRAINT_VIOLATION, None)
         and one_superlative
+        and not _SUBSTITUTED_RE.search(reason)
     ):
         dropped = drop_constraints(t.original_prompt, run.unmet) if run.unmet else None
         cut = cut_unmet_phrases(dropped or t.original_prompt, reason)

@@ -31,11 +31,12 @@ _ACTION_ON_WHOLE_RE = re.compile(
     r"^(?:keep|make|leave|have|get|stay|be)\b|\b(?:it|them|this|that|these|those)$",
     re.IGNORECASE,
 )
+_NONE_RE = re.compile(r"(?:no|any|none|not\s+a|not\s+one)\b", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 # A clause whose verb bounds the request itself ("Keep it", ", keeping the answer"), up to the
 # constraint it introduces.
 _WHOLE_BOUND_BEFORE_RE = re.compile(
-    r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*)(?:(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
+    r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*|\s*[—–]\s*)(?:(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
     r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?"
     # "Don't spend more than $60."
     r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed)))\s*$",
@@ -122,6 +123,9 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             attribute = _ARTICLE_RE.sub("", match.group("attr").strip())
             if match.group("conn").lower() in _RELATIVE_PRONOUNS and attribute:
                 attribute = _clause_attribute(attribute, constraint)
+            if _NONE_RE.match(attribute):
+                # "with no track over 5 minutes" excludes, it names nothing to list.
+                attribute = ""
             if _ACTION_ON_WHOLE_RE.search(attribute):
                 # "..., and keep it under 300 characters" bounds the whole request: the clause
                 # goes, and there is nothing to list instead.
@@ -380,6 +384,12 @@ _FOREIGN_WHOLE_BOUND_BEFORE_RE = re.compile(
     r"|houd\s+(?:het|hem|ze)|tienil[oa]|mantienil[oa]|mantenerl[oa]|trzymaj\s+(?:to|go))\s*$",
     re.IGNORECASE,
 )
+_FOREIGN_NONE_BEFORE_RE = re.compile(
+    r"(?:,\s*|\s+)(?:sem|sin|sans|senza|ohne|zonder|bez|utan|uden|uten)\s+(?:(?:nenhum|nenhuma"
+    r"|ningún|ninguna|ninguno|aucun|aucune|alcun|alcuna|alcuno|irgendein\w*|een|żadn\w*|någon"
+    r"|något|noen|nogen)\s+)?[^\W\d_]+\s*$",
+    re.IGNORECASE,
+)
 _FOREIGN_DANGLING_RE = re.compile(
     r"\s*(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
     r"|die|dat|mas|pero|aber|mais|ma|maar|ale"
@@ -411,6 +421,9 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
         lead = _FOREIGN_LEAD_RE.search(text[:start])
         if lead:
             start = lead.start()
+            # "…, sem nenhuma faixa com mais de 5 minutos": what the limit excluded goes too.
+            if excluded := _FOREIGN_NONE_BEFORE_RE.search(text[:start]):
+                start = excluded.start()
         elif whole := _FOREIGN_WHOLE_BOUND_BEFORE_RE.search(text[:start]):
             start = whole.start()
         text = text[:start].rstrip() + " " + text[end:].lstrip()

@@ -38,7 +38,9 @@ _EXCLUSION_RE = re.compile(
 )
 _DEADLINE_WORDS_RE = re.compile(r"\b(?:deadline|late|later|after|missed|overdue)\b", re.I)
 _COUNT_RE = re.compile(
-    rf"\b(?:all\s+)?(?:the\s+)?(?P<key>{_COUNT})\s+(?=(?:[A-Za-z-]+\s+){{0,2}}[A-Za-z-]+s\b)",
+    # Not the minutes of a clock time or the decimals of a figure ("a las 13:00 del viernes").
+    rf"(?<![\d:.,/])\b(?:all\s+)?(?:the\s+)?(?P<key>{_COUNT})\s+"
+    rf"(?=(?:[A-Za-z-]+\s+){{0,2}}[A-Za-z-]+s\b)",
     re.IGNORECASE,
 )
 _SHORT_COUNT_RE = re.compile(
