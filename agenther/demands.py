@@ -49,8 +49,10 @@ _IMPERATIVE_LEAD = (
 
 
 def _alts(text: str) -> tuple[str, ...]:
-    """Alternatives written as one "|"-separated string, so long word lists stay readable."""
-    return tuple(item.strip() for item in text.split("|") if item.strip())
+    """Alternatives written as one "|"-separated string, so long word lists stay readable. A
+    trailing space is part of its item: "rm " is no part of "permits_api", "wis " (Dutch)
+    none of "wishlist"."""
+    return tuple(item.lstrip() for item in text.split("|") if item.strip())
 
 
 @dataclass(frozen=True)
@@ -452,6 +454,7 @@ def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentS
         step
         for step in steps
         if not _READ_ONLY_CALL_RE.match(step.action_name)
+        and not _reads_by_method(step)
         and (
             any(stem in _call_text(step) for stem in family.calls)
             or (family_name == "buy or book" and _books_by_event(step))
@@ -494,10 +497,17 @@ def _families_named(action_name: str) -> frozenset[str]:
     return frozenset(f.name for f in _FAMILIES if any(stem in name for stem in f.calls))
 
 
+def _reads_by_method(step: AgentStep) -> bool:
+    """A call that says it only reads: an HTTP GET ("orders_api", "dispatch_api" with
+    "method": "GET" orders and dispatches nothing)."""
+    method = step.action_input.get("method")
+    return isinstance(method, str) and method.strip().upper() in ("GET", "HEAD", "OPTIONS")
+
+
 def _families_performed(step: AgentStep) -> set[str]:
     """The side-effect families a successful step carried out, read off its tool name (and
     the write statements of a SQL or shell command), never off read-only calls."""
-    if observation_kind(step.observation) is ObservationKind.ERROR:
+    if observation_kind(step.observation) is ObservationKind.ERROR or _reads_by_method(step):
         return set()
     done = set(_families_named(step.action_name))
     # "sql_query" reads by its name, but its statement may still delete.

@@ -8,7 +8,7 @@ import pytest
 
 from agenther.config import RULE_STRATEGIES
 from agenther.constraints import find_constraints, unmet_constraints
-from agenther.demands import demand_problems, demanded_actions
+from agenther.demands import demand_problems, demanded_actions, unrequested_actions
 from agenther.evidence import Evidence, extract_entities
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
@@ -960,3 +960,51 @@ def test_a_bound_verb_left_without_its_bound_is_refused() -> None:
         "it has a bound's verb without its bound"
     ]
     assert style_problems("Keep it simple: list my donations.", run) == []
+
+
+def test_a_get_call_and_a_word_inside_a_name_perform_nothing() -> None:
+    # "orders_api" with GET orders nothing; "permits_api" holds no "rm "; "wishlist" is no
+    # Dutch "wis " (delete).
+    steps = [
+        AgentStep(
+            action_name=name,
+            action_input={"method": "GET", "path": "/x"},
+            observation='{"items": []}',
+        )
+        for name in ("orders_api", "permits_api")
+    ]
+    run = FailedTrajectory(
+        original_prompt="Add the paperback to my wishlist.",
+        steps=steps,
+        final_answer="Nothing pending.",
+        failure_reason="Wrong record.",
+    )
+    assert unrequested_actions(run) == []
+    assert demanded_actions("On bookhaven.com, add the paperback to my wishlist.") == []
+    assert demanded_actions("Wis de map Downloads.") == ["delete"]
+    posted = run.model_copy(
+        update={"steps": [steps[0].model_copy(update={"action_input": {"method": "POST"}})]}
+    )
+    assert unrequested_actions(posted) == ["buy or book"]
+
+
+def test_a_phrase_cut_from_a_condition_takes_the_condition() -> None:
+    request = (
+        "Set the thermostat to 68°F, but only until 6am — then let it go back to the schedule."
+    )
+    reason = "A permanent hold was set, so it will not revert at 6am."
+    assert cut_unmet_phrases(request, reason) == "Set the thermostat to 68°F."
+
+
+def test_an_answer_still_giving_the_cut_time_is_refused() -> None:
+    t = _run(
+        "Set the thermostat to 68°F, but only until 6am — then let it go back to the schedule.",
+        '{"setpoint": 68, "hold": "permanent"}',
+        "The thermostat is set to 68°F until 6 am, after which it will resume your schedule.",
+        "A permanent hold was set, so it will not revert at 6am.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert not decision.accepted
+    assert "the final answer still talks about '6am'" in decision.reason

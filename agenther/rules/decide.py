@@ -127,7 +127,7 @@ def _cut_names(prompt: str, run: RunFacts) -> list[str]:
     t = run.trajectory
     cut = cut_unmet_phrases(t.original_prompt, _reason(run)).lower()
     kept = prompt.lower()
-    return [
+    names = [
         name
         for name in extract_entities(t.original_prompt)
         if _TIME_NAME_RE.fullmatch(name)
@@ -135,6 +135,32 @@ def _cut_names(prompt: str, run: RunFacts) -> list[str]:
         and name.lower() not in kept
         and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", t.final_answer, re.IGNORECASE)
     ]
+    # "Set the thermostat to 68°F" cut from "…, but only until 6am", answered "68°F until 6 am".
+    answer_times = _clock_times(t.final_answer)
+    names.extend(
+        match.group(0)
+        for match in _CLOCK_RE.finditer(t.original_prompt)
+        if _clock_times(match.group(0)) & answer_times - _clock_times(prompt)
+    )
+    return names
+
+
+# "6am", "6 p.m.", "14:00": a time of day, read as (hour, minute) on a 24-hour clock.
+_CLOCK_RE = re.compile(
+    r"(?<![\d:.])(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\b\.?|(?<![\d:.])(\d{1,2}):(\d{2})(?![\d:])",
+    re.IGNORECASE,
+)
+
+
+def _clock_times(text: str) -> set[tuple[int, int]]:
+    times = set()
+    for match in _CLOCK_RE.finditer(text):
+        if match.group(3):
+            hour = int(match.group(1)) % 12 + (12 if match.group(3).lower() == "p" else 0)
+            times.add((hour, int(match.group(2) or 0)))
+        else:
+            times.add((int(match.group(4)), int(match.group(5))))
+    return times
 
 
 def _reason(run: RunFacts) -> str:

@@ -104,7 +104,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         start, end = constraint.start, constraint.end
         if start >= cut_from:
             continue
-        if condition := _condition_span(text, start, end):
+        if condition := condition_span(text, start, end):
             cut_from, cut_end = condition
             text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
             continue
@@ -241,7 +241,7 @@ _CONDITION_RE = re.compile(
 _CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
 
 
-def _condition_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+def condition_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     """Where the conditional clause the constraint at ``start:end`` is part of begins and
     ends in ``text``, or None if it is part of none."""
     breaks = list(_CLAUSE_BREAK_RE.finditer(text, 0, start))  # not the point in "0.30%"
@@ -409,7 +409,7 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
         start, end = constraint.start, constraint.end
         if start >= cut_from:
             continue
-        if condition := _condition_span(text, start, end):
+        if condition := condition_span(text, start, end):
             cut_from, cut_end = condition
             text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from agenther.demands import demanded_actions
-from agenther.rules.drop_constraint import tidy
+from agenther.rules.drop_constraint import condition_span, tidy
 from agenther.rules.vocabulary import REQUEST_WORDS, contains_words, word_set
 from agenther.words import TOKEN_RE, is_cjk, prefix_stem
 
@@ -245,6 +245,9 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
                 cuts.append(match.span())
     if not cuts:
         return text
+    # "…, but only until 6am — then let it go back to the normal schedule": a phrase cut from
+    # a condition takes the whole condition with it.
+    cuts = [_within_condition(text, start, end) for start, end in cuts]
     kept, cursor = [], 0
     for start, end in sorted(cuts):
         if start >= cursor:
@@ -254,3 +257,9 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
             cursor = max(cursor, end)
     kept.append(text[cursor:])
     return tidy(" ".join(kept))
+
+
+def _within_condition(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span to cut for the phrase at ``start:end``: its condition, if it is in one."""
+    phrase_start = start + len(text[start:end]) - len(text[start:end].lstrip())
+    return condition_span(text, phrase_start, end) or (start, end)
