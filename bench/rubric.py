@@ -124,10 +124,17 @@ def request_problems(prompt: str, trajectory: Any) -> list[str]:
 _ENGLISH_WORDS = _word_set("the and of to in for with list show find me my your what how please")
 
 
+_OTHER_WORDS = _word_set(
+    "der die das und mit für ist le la les et des du avec pour est el los las y con para del"
+    " os as um uma com il lo gli di per che og på av til er och att det som het een van voor"
+    " niet w z na do się nie jest"
+)
+
+
 def _switches_to_english(prompt: str, original: str) -> bool:
     """A request in another language that gained English words of its own."""
     words = _TOKEN.findall(original.lower())
-    if sum(w in _ENGLISH_WORDS for w in words) >= 0.1 * max(1, len(words)):
+    if sum(w in _ENGLISH_WORDS for w in words) >= sum(w in _OTHER_WORDS for w in words):
         return False
     added = set(_TOKEN.findall(prompt.lower())) - set(words)
     return bool(added & _ENGLISH_WORDS)

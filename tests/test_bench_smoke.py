@@ -227,3 +227,28 @@ def test_the_rubric_fails_a_lone_condition_and_a_comma_before_a_dash() -> None:
     dash = rubric_problems("Find flights from Boston to Lisbon, — direct.", RUN, LABELS)
     assert dash == ["punctuation left by a removed clause"]
     assert rubric_problems("If it's direct, find flights from Boston to Lisbon.", RUN, LABELS) == []
+
+
+def test_the_rubric_fails_english_added_to_another_language_and_a_bare_bound_verb() -> None:
+    norwegian = RUN.model_copy(
+        update={"original_prompt": "Finn direktefly fra Boston til Lisboa 12. mai under 400 $."}
+    )
+    added = rubric_problems(
+        "Finn direktefly fra Boston til Lisboa. List the 12 til.", norwegian, LABELS
+    )
+    assert "English words added to a request in another language" in added
+    # An English request with few function words is still English: listing what its limit
+    # was about adds no language.
+    recipes = RUN.model_copy(
+        update={
+            "original_prompt": "Give me three vegetarian dinner recipes that take under 30 minutes."
+        }
+    )
+    listed = "Give me three vegetarian dinner recipes and list how long they take."
+    assert "English words added to a request in another language" not in rubric_problems(
+        listed, recipes, LABELS
+    )
+    bare = rubric_problems(
+        "Find direct flights from Boston to Lisbon on 12 May — keep it.", RUN, LABELS
+    )
+    assert "a bound's verb without its bound" in bare
