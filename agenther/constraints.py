@@ -41,10 +41,11 @@ _VALUE = (
     r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
     + _UNIT
     + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+"
-    # A rate after the value belongs to the constraint ("under $1,800 a month").
+    # A rate after the value belongs to the constraint ("under $1,800 a month"), and so does
+    # a second one ("$700 per car per month").
     + r"|\s+(?:a|an|per|each)\s+(?:month|night|week|year|day|hour|person|kg|kilo|pound|lb"
     + r"|unit|item|seat|ticket|head|bottle|piece|pack|box|case|litre|liter|gallon|serving"
-    + r"|portion|room|bed|guest|adult|child|class|lesson|session))?)"
+    + r"|portion|room|bed|guest|adult|child|class|lesson|session)){0,2})"
 )
 _POSTFIX = (
     r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"

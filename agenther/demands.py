@@ -99,6 +99,10 @@ _FAMILIES = (
             "|回复|发邮件|送信|転送|返信|送って|보내|전송|답장"
         ),
         _alts("send|forward|reply|post|publish|sms|notify|tweet|share|deliver|dispatch"),
+        # "Email next week's schedule to …", but not "Email addresses of …?".
+        rf"{_IMPERATIVE_LEAD}e-?mail\s+(?!(?:address|list|account|thread|inbox|domain|server"
+        r"|template|campaign|open|click|bounce|volume|stat|report|signature|filter|folder"
+        r"|setting)\w*\b)\w",
     ),
     _Family(
         "delete",
@@ -125,6 +129,7 @@ _FAMILIES = (
         _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
         r"\badd\b[^.\n]{0,80}?\bto\s+(?:my|the|our)\s+(?:cart|basket|bag|order)\b"
         r"|\bplace\s+(?:an|the|my)\s+order\b"
+        rf"|{_IMPERATIVE_LEAD}order\s+\d"  # "Order 40 pillows"
         # "añade al carrito", "in den Warenkorb", "ajoute au panier", "aggiungi al carrello"
         r"|\b(?:al|au|ao|do)\s+(?:carrito|panier|carrello|carrinho|koszyka)\b"
         r"|\bin\s+(?:den|meinen)\s+warenkorb\b|\baan\s+(?:de|mijn)\s+winkel(?:wagen|mandje)\b",
@@ -215,8 +220,9 @@ _PATTERNS = [
 _PHRASE_HEADS = {
     "buy or book": (
         "add", "place", "carrito", "panier", "carrello", "carrinho", "koszyka", "warenkorb",
-        "winkel",
-    )
+        "winkel", "order",
+    ),
+    "send a message": ("email", "e-mail"),
 }  # fmt: skip
 
 
@@ -448,6 +454,31 @@ def _books_by_event(step: AgentStep) -> bool:
     )
 
 
+# A click that submits a booking form shows the site's confirmation ("Reservation confirmed",
+# "Réservation confirmée · Réf. BK-77312"): the agent's own click booked, though the call names
+# only a selector. A page merely offering to book ("Book now") confirms nothing.
+_UI_SUBMIT_RE = re.compile(r"^(?:[\w-]+[._])?(?:click|press|tap|submit)", re.IGNORECASE)
+_BOOKING_CONFIRMED_RE = re.compile(
+    r"\b(?:reservation|booking|order|purchase|appointment)\s+(?:is\s+|has\s+been\s+)?"
+    r"(?:confirmed|placed|complete)\b|\bthank\s+you\s+for\s+your\s+(?:order|booking|reservation"
+    r"|purchase)\b"
+    r"|\b(?:réservation|commande)\s+(?:est\s+)?(?:confirmée|validée|enregistrée)"
+    r"|\b(?:buchung|reservierung|bestellung)\s+(?:ist\s+)?(?:bestätigt|aufgegeben|abgeschlossen)"
+    r"|\b(?:reserva|compra|pedido)\s+(?:está\s+)?(?:confirmad[ao]|realizad[ao])"
+    r"|\b(?:prenotazione|ordine)\s+(?:è\s+)?(?:confermat[ao]|effettuat[ao])"
+    r"|\b(?:boeking|reservering|bestelling)\s+(?:is\s+)?(?:bevestigd|geplaatst)"
+    r"|(?:预订|预约|订单)(?:已)?(?:成功|确认|提交)|予約(?:が)?(?:確定|完了)|注文(?:が)?完了"
+    r"|예약(?:이)?\s*(?:완료|확정)|주문\s*완료",
+    re.IGNORECASE,
+)
+
+
+def _books_by_click(step: AgentStep) -> bool:
+    return bool(_UI_SUBMIT_RE.match(step.action_name)) and bool(
+        _BOOKING_CONFIRMED_RE.search(step.observation)
+    )
+
+
 def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentStep]:
     family = next(f for f in _FAMILIES if f.name == family_name)
     return [
@@ -457,7 +488,7 @@ def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentS
         and not _reads_by_method(step)
         and (
             any(stem in _call_text(step) for stem in family.calls)
-            or (family_name == "buy or book" and _books_by_event(step))
+            or (family_name == "buy or book" and (_books_by_event(step) or _books_by_click(step)))
         )
         and observation_kind(step.observation) is not ObservationKind.ERROR
     ]
@@ -510,6 +541,8 @@ def _families_performed(step: AgentStep) -> set[str]:
     if observation_kind(step.observation) is ObservationKind.ERROR or _reads_by_method(step):
         return set()
     done = set(_families_named(step.action_name))
+    if _books_by_click(step):
+        done.add("buy or book")
     # "sql_query" reads by its name, but its statement may still delete.
     arguments = _ARGUMENTS_JSON.encode(step.action_input)
     if _WRITE_STATEMENT_RE.search(arguments):

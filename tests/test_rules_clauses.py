@@ -377,6 +377,27 @@ def test_a_request_in_another_language_keeps_its_lead_in_and_commas() -> None:
     assert kept == "Trova l'ultima email di Giulia, inoltrala a marco@studio.it."
 
 
+def test_accented_words_and_elided_articles_name_the_failed_part() -> None:
+    # "l'invitation" is "invitation", and "Réserve" no "serve": an English reason names the
+    # French part it is about.
+    request = (
+        "Réserve une salle de réunion pour 8 personnes jeudi 16 mai de 14h à 16h, puis envoie "
+        "l'invitation à l'équipe produit."
+    )
+    answer = "C'est réservé : salle Lumière, jeudi 16 mai de 14h à 16h, réf. BK-77312."
+    reason = "The room is booked, but no invitation went to the product team."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Réserve une salle de réunion pour 8 personnes jeudi 16 mai de 14h à 16h."
+    )
+    # A kept Spanish question stays one, whatever ended the request.
+    request = "¿Qué tiempo hará el sábado en Sevilla y en Granada? Tengo que elegir una."
+    answer = "En Sevilla, el sábado estará soleado, con una máxima de 34 °C."
+    reason = "No se obtuvo el pronóstico de Granada (504)."
+    assert without_failed_action(request, reason, answer, "") == (
+        "¿Qué tiempo hará el sábado en Sevilla?"
+    )
+
+
 def test_a_part_in_another_language_that_only_gets_somewhere_is_no_request() -> None:
     request = (
         "Entra en la web del Ayuntamiento de Madrid y pídeme cita previa para el "

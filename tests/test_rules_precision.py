@@ -447,6 +447,29 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Búscame 3 artículos sobre aprendizaje federado en salud publicados después de 2021.",
             "Búscame 3 artículos sobre aprendizaje federado en salud.",
         ),
+        # A second rate is the bound's too ("…, at per month." was left).
+        (
+            "Reserve 20 covered hoppers for delivery to Kansas City in early June, at no more "
+            "than $700 per car per month.",
+            "Reserve 20 covered hoppers for delivery to Kansas City in early June.",
+        ),
+        # A sentence that only bounds goes whole, with what the bound counted in and what it
+        # was for ("Keep the order total including delivery." was left).
+        (
+            "Order 40 pillows for the Harbour View hotel. Keep the order total under €600 "
+            "including delivery.",
+            "Order 40 pillows for the Harbour View hotel.",
+        ),
+        (
+            "Order 200 honey jars with lids for the co-op. They need to arrive before 1 May for "
+            "the spring extraction.",
+            "Order 200 honey jars with lids for the co-op.",
+        ),
+        (
+            "Find a hotel in Rome. Keep the total under €450 including taxes, and pick one near "
+            "Termini.",
+            "Find a hotel in Rome. Pick one near Termini.",
+        ),
     ],
 )
 def test_dropping_every_limit_leaves_a_sentence(prompt: str, expected: str) -> None:
@@ -877,6 +900,11 @@ def test_a_participle_left_without_its_date_goes() -> None:
         ("Busca dos entradas para el sábado. No compres nada todavía.", []),
         ("Compra dos entradas para el sábado.", ["buy or book"]),
         ("Publica el informe en la intranet.", ["send a message"]),
+        # An order by count, and "email" as the verb, ask; "email" as a noun does not.
+        ("Order 40 hypoallergenic pillows for the Harbour View hotel.", ["buy or book"]),
+        ("Email next week's rehearsal schedule to the brass section.", ["send a message"]),
+        ("Email addresses of the brass section, please.", []),
+        ("Email campaign results for March?", []),
     ],
 )
 def test_demands_read_nouns_and_negations(text: str, families: list[str]) -> None:
@@ -917,6 +945,41 @@ def test_a_calendar_event_held_on_a_room_books_it() -> None:
     assert demand_problems(prompt, _calendar_run(plain)) == [
         "the prompt asks to buy or book, but no tool call of the run did that"
     ]
+
+
+def _browser_booking(confirmation: str) -> FailedTrajectory:
+    return FailedTrajectory(
+        original_prompt="Reserve 20 covered hoppers for delivery to Kansas City in early June.",
+        steps=[
+            AgentStep(
+                action_name="goto",
+                action_input={"url": "https://portal.example/availability"},
+                observation="<td>3,250 cf</td><td>$745/car/mo</td><button>Reserve</button>",
+            ),
+            AgentStep(
+                action_name="click", action_input={"selector": "#submit"}, observation=confirmation
+            ),
+        ],
+        final_answer="Reserved 20 covered hoppers, delivered to Kansas City on 3 June.",
+        failure_reason="$745 a car is over the ceiling.",
+    )
+
+
+def test_a_click_that_shows_a_confirmation_books() -> None:
+    prompt = "Reserve 20 covered hoppers for delivery to Kansas City in early June."
+    confirmed = _browser_booking("<h2>Reservation confirmed</h2><p>Reservation MRL-60721</p>")
+    assert demand_problems(prompt, confirmed) == []
+    # The run booked, so a request that never asked to book is refused.
+    assert unrequested_actions(
+        confirmed.model_copy(update={"original_prompt": "Which covered hoppers are free?"})
+    ) == ["buy or book"]
+    # A page that only offers to book confirms nothing.
+    offered = _browser_booking("<p>20 × 3,250 cf</p><button>Submit reservation</button>")
+    assert demand_problems(prompt, offered) == [
+        "the prompt asks to buy or book, but no tool call of the run did that"
+    ]
+    french = _browser_booking("<div>Réservation confirmée · Réf. BK-77312</div>")
+    assert demand_problems(prompt, french) == []
 
 
 def test_english_added_to_a_request_in_another_language_is_refused() -> None:

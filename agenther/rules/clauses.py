@@ -29,7 +29,7 @@ from agenther.rules.vocabulary import (
     REQUEST_WORDS,
     word_set,
 )
-from agenther.words import WORD_RE, content_pairs, english, latin_language, stem
+from agenther.words import FUNCTION_WORDS, WORD_RE, content_pairs, english, latin_language, stem
 
 _JOINER = re.compile(
     r"(?:\s*,\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s*;\s*|\s+then\s+)"
@@ -159,14 +159,25 @@ def _chinese(text: str) -> bool:
     return _HAN_RE.search(text) is not None and _KANA_HANGUL_RE.search(text) is None
 
 
+# Outside ASCII a word keeps its accented letters ("réserve" is not "serve", "équipe" not
+# "quip"), and a French or Italian elided article is no part of it ("l'invitation").
+_ACCENTED_WORD_RE = re.compile(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*")
+_ANY_FUNCTION_WORD = frozenset().union(*FUNCTION_WORDS.values())
+_ELISION_RE = re.compile(r"^(?:l|d|qu|n|s|j|c|m|t|dell|dall|nell|all|sull|un)['’]")
+
+
 def _content(text: str) -> set[str]:
     if _chinese(text):
         # No spaces between words: two characters in a row stand for one.
         return set(content_pairs(text))
+    lowered = text.lower()
+    if lowered.isascii():
+        words = WORD_RE.findall(lowered)
+    else:
+        words = [_ELISION_RE.sub("", word) for word in _ACCENTED_WORD_RE.findall(lowered)]
+        words = [word for word in words if word not in _ANY_FUNCTION_WORD]
     return {
-        _key(word)
-        for word in WORD_RE.findall(text.lower())
-        if len(word) >= _MIN_REASON_WORD and word not in REQUEST_WORDS
+        _key(word) for word in words if len(word) >= _MIN_REASON_WORD and word not in REQUEST_WORDS
     }
 
 
@@ -451,6 +462,8 @@ def _closed(kept: str, request: str) -> str:
     """``kept`` ending as the request does, unless a kept question already ends it."""
     if kept[-1:] in ".!?。！？":
         return kept
+    if kept[:1] in "¿¡":  # "¿Qué tiempo hará el sábado en Sevilla" asks, whatever came after
+        return kept + ("?" if kept[0] == "¿" else "!")
     if request[-1:] in "。！？":
         return kept + ("？" if request.endswith("？") else "。")
     return kept + ("?" if request.endswith("?") else ".")

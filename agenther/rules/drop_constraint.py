@@ -37,9 +37,14 @@ _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 # constraint it introduces.
 _WHOLE_BOUND_BEFORE_RE = re.compile(
     r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*|\s*[—–]\s*)(?:(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
-    r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+)(?:\s+to)?"
+    r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+(?:\s+[\w-]+)?)"
+    r"(?:\s+to)?"
     # "Don't spend more than $60."
-    r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed)))\s*$",
+    r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed))"
+    # "They need to arrive before 1 May."
+    r"|(?:(?<=^)|(?<=[.!?;:]\s))(?:they|it|this|these|everything|(?:the|our|my)\s+[\w-]+)"
+    r"\s+(?:needs?|has|have|must|should)(?:\s+to)?\s+(?:arrive|ship|get\s+here"
+    r"|be\s+(?:delivered|here|ready|done|finished|shipped)))\s*$",
     re.IGNORECASE,
 )
 _PAID_RE = re.compile(
@@ -50,6 +55,14 @@ _PAID_RE = re.compile(
 _PREPOSITION_BEFORE_RE = re.compile(
     r"\s(?:until|till|in|by|before|after|within|to)\s+$", re.IGNORECASE
 )
+# What a whole bound counts in ("Keep the order total under €600 including delivery"): without
+# the bound it qualifies nothing.
+_BOUND_QUALIFIER_RE = re.compile(
+    r",?\s*(?:including|incl\.|inclusive\s+of|excluding|exclusive\s+of|plus|all[- ]in"
+    r"|in\s+total)\b[^.!?;,]*?(?=\s*(?:[.!?;,]|$))",
+    re.IGNORECASE,
+)
+_PURPOSE_RE = re.compile(r"\s*(?:in\s+time\s+)?for\s+[^.!?;,]*?(?=\s*(?:[.!?;]|$))", re.I)
 _AND_AFTER_RE = re.compile(r"\s+and\s+(?=[a-z])")
 _JOINED_AFTER_RE = re.compile(r"(?:\s*[,:;]\s*|\s+)(?:and\s+)?(?=[a-z])")
 
@@ -152,6 +165,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             start = absolute.start()
         if whole:
             start = whole.start()
+            if qualifier := _BOUND_QUALIFIER_RE.match(text, end):
+                end = qualifier.end()
+            elif _opens_sentence(text, start) and (purpose := _PURPOSE_RE.match(text, end)):
+                end = purpose.end()  # "… before 1 May for the spring extraction."
             opens = _opens_sentence(text, start)
             joined = (_JOINED_AFTER_RE if opens else _AND_AFTER_RE).match(text, end)
             if joined:
