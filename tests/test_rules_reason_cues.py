@@ -119,3 +119,15 @@ def test_the_type_model_covers_every_type_and_reads_its_own_features() -> None:
     features = type_features(run, failure_signals(run))
     assert {"reason:upload", "reason:the upload", "errored", "no_answer"} <= features.keys()
     assert any(name in raw["weights"] for name in features)
+    # What any author's run shows, whatever the reason's wording, is read and weighed.
+    limited = FailedTrajectory(
+        original_prompt="Find three hotels in Lisbon under $150 a night.",
+        steps=[AgentStep(action_name="search", action_input={}, observation="Error: 503")],
+        final_answer="Sorry, I couldn't reach the hotel search.",
+        failure_reason="The search failed.",
+    )
+    features = type_features(limited, failure_signals(limited))
+    assert features["goal_overlap"] < 0.5
+    read = {"request_limit", "last_errored", "answer_admits", "goal_overlap"}
+    assert read <= features.keys()
+    assert read <= raw["weights"].keys()

@@ -237,6 +237,9 @@ class FailureSignals:
     injected: bool
     unsafe: bool
     miscalculated: bool
+    # Share of the request's words the run's calls, observations and answer used (None when
+    # the request has too few words to tell).
+    goal_overlap: float | None = None
 
     @property
     def total(self) -> int:
@@ -323,8 +326,11 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
     done = "\n".join([action_text, *observations, t.final_answer]).lower()
     goal_words = _goal_words(t.original_prompt)
     # Without any content the run worked on nothing at all; that is not another topic.
-    if usable and len(goal_words) >= _OFF_TOPIC_MIN_WORDS:
-        overlap = sum(word in done for word in goal_words) / len(goal_words)
+    goal_overlap = None
+    if len(goal_words) >= _OFF_TOPIC_MIN_WORDS:
+        goal_overlap = sum(word in done for word in goal_words) / len(goal_words)
+    if usable and goal_overlap is not None:
+        overlap = goal_overlap
         if overlap < _OFF_TOPIC_OVERLAP:
             hits[FailureType.OFF_TOPIC] += _OFF_TOPIC_HITS
             examples[FailureType.OFF_TOPIC].insert(0, f"goal overlap {overlap:.0%}")
@@ -357,4 +363,5 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
         injected=injected,
         unsafe=injected or _unsafe(t, action_text),
         miscalculated=miscalculated,
+        goal_overlap=goal_overlap,
     )

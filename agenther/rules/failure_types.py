@@ -9,7 +9,11 @@ a multinomial logistic regression over
 * the failure reason's stemmed words and word pairs,
 * the signals of ``agenther.rules.failure_signals``: lexicon hits per type (all text, and the
   reason alone), the type with the most hits, error observations, unsupported claims,
-  injected instructions, destructive acts, a missing answer or reason.
+  injected instructions, destructive acts, a missing answer or reason, and how much of the
+  request the run's text used;
+* what any author's run shows whatever the reason's wording: a numeric limit in the request
+  (a constraint can only be violated where there is one), a last observation that is an
+  error, an answer that admits failing.
 
 The weights live in ``failure_types.json`` beside this module, fitted on the hand-labelled
 tuning sets by ``python -m bench.fit_failure_types`` (never on the blind set, which stays the
@@ -25,8 +29,11 @@ from importlib import resources
 from itertools import pairwise
 from typing import Any
 
+from agenther.constraints import find_constraints
+from agenther.final_answer import admitted_failure
 from agenther.models import FailedTrajectory, FailureType
 from agenther.rules.failure_signals import TIE_ORDER, FailureSignals
+from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.words import stem, tokens
 
 _WEIGHTS_FILE = "failure_types.json"
@@ -59,8 +66,14 @@ def type_features(t: FailedTrajectory, signals: FailureSignals) -> dict[str, flo
         "miscalculated": signals.miscalculated,
         "no_answer": not t.final_answer,
         "no_reason": not t.failure_reason,
+        "request_limit": bool(find_constraints(t.original_prompt)),
+        "last_errored": bool(t.steps)
+        and observation_kind(t.steps[-1].observation) is ObservationKind.ERROR,
+        "answer_admits": bool(t.final_answer) and admitted_failure(t.final_answer) is not None,
     }
     features.update((name, float(value)) for name, value in flags.items() if value)
+    if signals.goal_overlap is not None:
+        features["goal_overlap"] = signals.goal_overlap
     return features
 
 
