@@ -38,7 +38,7 @@ _UNIT = (
     r"(?:°\s?[CF]?|[A-Za-z]+[²³]?(?:\s+points?\b)?))?"
 )
 _VALUE = (
-    r"(?:\d{4}-\d{2}-\d{2}|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
+    r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(?:\s?[ap]\.?m\.?)?(?!\w)|(?:[$€£¥]\s?)?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?"
     + _UNIT
     + r"(?:\s?(?:/|per\s)\s?[A-Za-z]+"
     # A rate after the value belongs to the constraint ("under $1,800 a month"), and so does
@@ -214,7 +214,12 @@ def unmet_constraints(
     if analysis is not None and analysis.explanation:
         # Stage 1's tallies ("4 of 4 observations usable") are counts of its own, no limits.
         reason = f"{reason}\n{_TALLY_RE.sub(' ', analysis.explanation)}"
-    if _EVERY_CONSTRAINT_RE.search(reason):
+    if every := _EVERY_CONSTRAINT_RE.search(reason):
+        # "That breaks both limits the user set" when one of the two has no figure ("never
+        # have more than one turbine down"): that one cannot be cut, so nothing is.
+        pair = re.search(r"both|either|neither", every.group(0), re.IGNORECASE)
+        if pair and len(constraints) < 2:
+            return []
         return constraints  # "nothing met both constraints": none of them holds
     named = _named(constraints, own)
     if named:

@@ -96,7 +96,7 @@ _FAMILIES = (
             "|envía|envia|enviar|reenvía|reenvia|responde|envie|encaminh|invia|inoltra|rispondi"
             "|pubblica|publica|publique|publiez|publier|veröffentlich|publiceer|opublikuj"
             "|stuur|verstuur|doorsturen|отправь|отправьте|отправить|перешли|перешлите|发送|转发"
-            "|回复|发邮件|送信|転送|返信|送って|보내|전송|답장"
+            "|回复|发邮件|送信|転送|返信|送って|メールで|보내|전송|답장"
         ),
         _alts("send|forward|reply|post|publish|sms|notify|tweet|share|deliver|dispatch"),
         # "Email next week's schedule to …", but not "Email addresses of …?".
@@ -435,6 +435,9 @@ _READ_ONLY_CALL_RE = re.compile(
     r"^(?:[\w-]+[._])?(?:get|list|search|read|fetch|find|lookup|look_up|query|check|view|show"
     r"|describe|browse|retrieve|download|inspect|count|preview|draft|validate|estimate|quote)"
     r"(?:[_.-]|[A-Z]|$)"
+    # A collection named by a plural noun alone lists it: "billing_api.payments",
+    # "orders_api/bookings" read payments and bookings, they make none.
+    r"|^(?:[\w-]+[./])?[a-z]{3,}[^s]s$"
 )
 
 
@@ -479,6 +482,26 @@ def _books_by_click(step: AgentStep) -> bool:
     )
 
 
+# "inventory_api.transfer" moves kegs, "wire" may be a cable: a transfer or wire is one of money
+# only when its call names money (an amount, a currency, an account), unlike "pay" or "refund".
+_MONEY_ONLY_BY_ARGUMENTS = ("transfer", "wire")
+_MONEY_ARGUMENT_RE = re.compile(
+    r'"(?:amount|sum|currency|iban|bic|swift|account|payee|beneficiary)\w*"|[$€£¥]', re.IGNORECASE
+)
+
+
+_MONEY = next(family for family in _FAMILIES if family.name == "transfer money")
+
+
+def _does(family: _Family, step: AgentStep) -> bool:
+    """Whether ``step``'s call (tool name or arguments) is one of ``family``'s."""
+    call = _call_text(step)
+    stems = [stem for stem in family.calls if stem in call]
+    if family.name == "transfer money" and all(s in _MONEY_ONLY_BY_ARGUMENTS for s in stems):
+        return bool(stems) and _MONEY_ARGUMENT_RE.search(call) is not None
+    return bool(stems)
+
+
 def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentStep]:
     family = next(f for f in _FAMILIES if f.name == family_name)
     return [
@@ -487,7 +510,7 @@ def _steps_that_did(family_name: str, steps: Iterable[AgentStep]) -> list[AgentS
         if not _READ_ONLY_CALL_RE.match(step.action_name)
         and not _reads_by_method(step)
         and (
-            any(stem in _call_text(step) for stem in family.calls)
+            _does(family, step)
             or (family_name == "buy or book" and (_books_by_event(step) or _books_by_click(step)))
         )
         and observation_kind(step.observation) is not ObservationKind.ERROR
@@ -541,6 +564,8 @@ def _families_performed(step: AgentStep) -> set[str]:
     if observation_kind(step.observation) is ObservationKind.ERROR or _reads_by_method(step):
         return set()
     done = set(_families_named(step.action_name))
+    if "transfer money" in done and not _does(_MONEY, step):
+        done.discard("transfer money")
     if _books_by_click(step):
         done.add("buy or book")
     # "sql_query" reads by its name, but its statement may still delete.

@@ -151,6 +151,13 @@ def _inside_identifier(text: str, start: int) -> bool:
 _GROUPS = ("url", "date", "sign", "cur", "num", "exp", "ver", "word", "unit")
 
 
+def _in_array(text: str, start: int, end: int) -> bool:
+    """Whether the digits at ``start:end`` sit between "[" or "," and "]" or "," with no space:
+    a JSON array ("flow_l_per_cycle": [412,409,415]) holds several numbers, since JSON groups
+    no thousands."""
+    return text[start - 1 : start] in ("[", ",") and text[end : end + 1] in ("]", ",")
+
+
 @shared_scan
 def quantities_of(text: str) -> tuple[Quantity, ...]:
     seen: set[tuple[str, str]] = set()
@@ -173,6 +180,17 @@ def quantities_of(text: str) -> tuple[Quantity, ...]:
                 continue
             if ver:
                 quantity = Quantity(raw=match.group(0), value=num + ver)
+            elif (
+                "," in num
+                and not (cur or sign or unit or word or exp)
+                and _in_array(text, start, match.end())
+            ):
+                for part in num.split(","):
+                    value = _canonical(None, part, None, None, None)
+                    if (value, "") not in seen:
+                        seen.add((value, ""))
+                        found.append(Quantity(raw=part, value=value))
+                continue
             else:
                 quantity = Quantity(
                     raw=match.group(0),
@@ -284,7 +302,16 @@ def figures(text: str) -> frozenset[str]:
     """The digit runs of ``text``, thousands separators and trailing stops removed, a decimal
     comma written as a point; an IPv4 address with its port also gives both, and a CSV row's
     cells ("4.10,300.00,500") are figures of their own."""
-    found = {normal_figure(part) for m in _FIGURE_RE.findall(text) for part in _figure_parts(m)}
+    found = {
+        normal_figure(part)
+        for m in _FIGURE_RE.finditer(text)
+        for part in (
+            m.group(0).split(",")
+            if _in_array(text, m.start(), m.end())
+            else _figure_parts(m.group(0))
+        )
+        if part
+    }
     if ":" in text:
         for figure in list(found):
             address = _ADDRESS_PORT_RE.fullmatch(figure)

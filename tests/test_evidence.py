@@ -33,6 +33,9 @@ def _reference() -> dict[str, FailedTrajectory]:
         ("between 5-10 kg at -3 C", ["5", "10", "-3"]),
         ("due 2024-03-01", ["2024-03-01"]),
         ("1, 2, 3.", ["1", "2", "3"]),
+        # JSON groups no thousands: an array's numbers are each their own.
+        ('{"flow_l_per_cycle":[412,409,415]}', ["412", "409", "415"]),
+        ('{"monthly":[532,580],"total":"1,112 kWh"}', ["532", "580", "1112"]),
     ],
 )
 def test_numbers_that_matter_are_found_and_normalised(text: str, expected: list[str]) -> None:
@@ -54,6 +57,12 @@ def test_numbers_that_matter_are_found_and_normalised(text: str, expected: list[
 )
 def test_list_numbering_identifiers_and_urls_are_not_quantities(text: str) -> None:
     assert extract_numbers(text) == []
+
+
+def test_an_arrays_figures_are_each_their_own() -> None:
+    assert quantities.figures('{"flow":[412,409,415],"rows":"1,250 rows"}') == {
+        "412", "409", "415", "1250",
+    }  # fmt: skip
 
 
 def test_list_items_keep_their_own_quantities() -> None:

@@ -470,6 +470,20 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Termini.",
             "Find a hotel in Rome. Pick one near Termini.",
         ),
+        # A clock time is one value (":00." was left), and "leaving" goes with its time.
+        (
+            "Book the cheapest Dover to Calais car ferry on Sunday 21 July for 2 adults, leaving "
+            "no earlier than 10:00.",
+            "Book the cheapest Dover to Calais car ferry on Sunday 21 July for 2 adults.",
+        ),
+        # A clause whose verb only states the bound goes with it ("and the total has to be
+        # and list the prices" was left).
+        (
+            "Get me an installation quote for a 5 kW system at 18 Wren Close — monocrystalline "
+            "panels only, and the total has to be under £7,000.",
+            "Get me an installation quote for a 5 kW system at 18 Wren Close — monocrystalline "
+            "panels only.",
+        ),
     ],
 )
 def test_dropping_every_limit_leaves_a_sentence(prompt: str, expected: str) -> None:
@@ -980,6 +994,67 @@ def test_a_click_that_shows_a_confirmation_books() -> None:
     ]
     french = _browser_booking("<div>Réservation confirmée · Réf. BK-77312</div>")
     assert demand_problems(prompt, french) == []
+
+
+def _one_call(
+    prompt: str, name: str, arguments: dict[str, object], result: str
+) -> FailedTrajectory:
+    return FailedTrajectory(
+        original_prompt=prompt,
+        steps=[AgentStep(action_name=name, action_input=arguments, observation=result)],
+        final_answer="Done.",
+        failure_reason="It took the wrong batch.",
+    )
+
+
+def test_a_transfer_of_goods_and_a_listing_of_payments_move_no_money() -> None:
+    kegs = _one_call(
+        "Move 12 kegs of Hazy Harbor IPA from the cold room to the taproom.",
+        "inventory_api.transfer",
+        {"product": "Hazy Harbor IPA", "qty": 12, "from": "cold_room", "to": "taproom"},
+        '{"ok": true, "transfer_id": "TR-9921"}',
+    )
+    assert unrequested_actions(kegs) == []
+    listed = _one_call(
+        "Why was I charged a $25 reconnection fee?",
+        "billing_api.payments",
+        {"account": "me", "months": 6},
+        '{"payments": [{"date": "2024-05-29", "amount_usd": 146.82}]}',
+    )
+    assert unrequested_actions(listed) == []
+    # A transfer that names money, or a payment call, still moves it.
+    wired = _one_call(
+        "Which kegs are in the cold room?",
+        "bank.transfer",
+        {"amount": 500, "iban": "DE44500105175407324931"},
+        '{"status": "executed"}',
+    )
+    assert unrequested_actions(wired) == ["transfer money"]
+    assert unrequested_actions(
+        _one_call("Which kegs are there?", "pay_invoice", {"id": 7}, '{"status": "paid"}')
+    ) == ["transfer money"]
+
+
+def test_a_japanese_request_to_let_someone_know_by_mail_asks_to_send() -> None:
+    assert demanded_actions("在庫を確認して、佐藤さんにメールで知らせておいて。") == [
+        "send a message"
+    ]
+
+
+def test_a_reason_about_both_limits_when_one_has_no_figure_cuts_nothing() -> None:
+    t = _run(
+        "Schedule a blade inspection for turbine T-14. Only stop it when the forecast is under "
+        "8 m/s, and never have more than one turbine down at the site at the same time.",
+        "T-14 stopped; forecast 10.4 m/s; T-09 down for an oil change.",
+        "Inspection scheduled; T-14 is stopped.",
+        "That breaks both limits the user set.",
+    )
+    analysis = FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    assert unmet_constraints(t, analysis) == []
+    two = t.model_copy(
+        update={"original_prompt": "Find flights under $400 with fewer than 2 stops."}
+    )
+    assert len(unmet_constraints(two, analysis)) == 2
 
 
 def test_english_added_to_a_request_in_another_language_is_refused() -> None:

@@ -44,7 +44,11 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
     # "They need to arrive before 1 May."
     r"|(?:(?<=^)|(?<=[.!?;:]\s))(?:they|it|this|these|everything|(?:the|our|my)\s+[\w-]+)"
     r"\s+(?:needs?|has|have|must|should)(?:\s+to)?\s+(?:arrive|ship|get\s+here"
-    r"|be\s+(?:delivered|here|ready|done|finished|shipped)))\s*$",
+    r"|be\s+(?:delivered|here|ready|done|finished|shipped))"
+    # "…, and the total has to be under £7,000."
+    r"|(?:(?<=^)|(?<=[.!?;:]\s)|,?\s*\band\s+|,\s*)(?:the|its|my|our|your|their)\s+[\w-]+"
+    r"(?:\s+[\w-]+)?\s+(?:has|have|needs?|must|should)(?:\s+to)?\s+(?:be|stay|remain|come\s+in))"
+    r"\s*$",
     re.IGNORECASE,
 )
 _PAID_RE = re.compile(
