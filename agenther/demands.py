@@ -127,7 +127,8 @@ _FAMILIES = (
             "|закажите|забронируй|购买|买|预订|下单|订购|購入|予約|注文|구매|예약|주문"
         ),
         _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
-        r"\badd\b[^.\n]{0,80}?\bto\s+(?:my|the|our)\s+(?:cart|basket|bag|order)\b"
+        r"\b(?:add|put)\b[^.\n]{0,80}?\b(?:to|in|into)\s+(?:my|the|our)\s+(?:cart|basket|bag"
+        r"|order)\b"
         r"|\bplace\s+(?:an|the|my)\s+order\b"
         rf"|{_IMPERATIVE_LEAD}order\s+\d"  # "Order 40 pillows"
         # "añade al carrito", "in den Warenkorb", "ajoute au panier", "aggiungi al carrello"
@@ -219,7 +220,7 @@ _PATTERNS = [
 # (elsewhere sre's case folding has extra pairs such as "ſ" and "s").
 _PHRASE_HEADS = {
     "buy or book": (
-        "add", "place", "carrito", "panier", "carrello", "carrinho", "koszyka", "warenkorb",
+        "add", "put", "place", "carrito", "panier", "carrello", "carrinho", "koszyka", "warenkorb",
         "winkel", "order",
     ),
     "send a message": ("email", "e-mail"),

@@ -470,6 +470,21 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Termini.",
             "Find a hotel in Rome. Pick one near Termini.",
         ),
+        # After "for" comes what the request is for, not what the limit was on ("Find
+        # suppliers and list the copper wire.", "… for tomorrow" went).
+        (
+            "Find suppliers for copper wire under $5/kg.",
+            "Find suppliers for copper wire and list the prices.",
+        ),
+        (
+            "Find the earliest emergency appointment for tomorrow after 3 pm and book it.",
+            "Find the earliest emergency appointment for tomorrow and book it.",
+        ),
+        # "for" right before the bound is its own; putting bottles in a cart asks for no list.
+        (
+            "Find me a Sancerre on vinoteca-shop.com for under €25 and put 6 bottles in my cart.",
+            "Find me a Sancerre on vinoteca-shop.com and put 6 bottles in my cart.",
+        ),
         # A clock time is one value (":00." was left), and "leaving" goes with its time.
         (
             "Book the cheapest Dover to Calais car ferry on Sunday 21 July for 2 adults, leaving "

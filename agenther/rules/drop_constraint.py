@@ -17,8 +17,10 @@ from agenther.rules.vocabulary import COMMAND_VERBS, word_set
 from agenther.words import english, is_cjk, tokens
 
 # What may stand between a constraint and the thing it constrains ("with prices under $5").
+# Not "for": "suppliers for copper wire under $5/kg" and "an appointment for tomorrow after 3
+# pm" limit the suppliers and the appointment, not the wire or the day.
 _ATTRIBUTE_BEFORE_RE = re.compile(
-    r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|for|costing|priced)\s+"
+    r"(?:^|(?<=[\s,;(]))(?P<conn>with|that|which|whose|where|having|and|costing|priced)\s+"
     # "papers for traffic where citations under 4,000": the attribute is "citations".
     # A place or a time after the attribute is the request's own ("for rent in Austin").
     r"(?P<attr>(?:(?!(?:with|that|which|whose|where|having|for|in|on|near|from|to|by|around)\s)"
@@ -57,7 +59,7 @@ _PAID_RE = re.compile(
     re.IGNORECASE,
 )
 _PREPOSITION_BEFORE_RE = re.compile(
-    r"\s(?:until|till|in|by|before|after|within|to)\s+$", re.IGNORECASE
+    r"\s(?:until|till|in|by|before|after|within|to|for)\s+$", re.IGNORECASE
 )
 # What a whole bound counts in ("Keep the order total under €600 including delivery"): without
 # the bound it qualifies nothing.
