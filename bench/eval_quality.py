@@ -54,8 +54,12 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # 0.350 (14 of 40), precision 0.643 (9 of 14). The sixteenth (session 22, committed in d13ea73
 # as a sixth blind set before any run of the rules on it) on the session's starting code
 # (f3934ec): type 0.865, acceptance 0.300 (12 of 40), precision 0.786 (11 of 14); on its code
-# at c253f51: 0.854, 0.300, 0.786.
+# at c253f51: 0.854, 0.300, 0.786. The seventeenth (session 23, committed in 62ca5f2 as a
+# seventh blind set before any run of the rules on it) on the session's starting code
+# (a1e9293): type 0.771, acceptance 0.075 (3 of 40), precision 1.0 (3 of 3); on its code at
+# abe220a: 0.781, 0.125 (5 of 40), 0.8 (4 of 5; 3 of 5 by a person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_17.jsonl",
     HERE / "tuning_blind_16.jsonl",
     HERE / "tuning_blind_15.jsonl",
     HERE / "tuning_blind_14.jsonl",
