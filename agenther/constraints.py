@@ -91,6 +91,14 @@ _FOREIGN_COMPARATOR = (
     # Norwegian, Danish, Swedish ("til under 6 kr/kg", "høyst 3 tilbud").
     r"|under|høyst|højst|högst|minst|mindst|maks|mindre\s+(?:enn|end|än)|mer\s+(?:enn|än)"
     r"|mere\s+end"
+    # A bare "max 450 kr per biljett", "Máximo 80 palabras".
+    r"|max|maks|máx|máximo|máxima|massimo|massima|mínimo|mínima|minimo|minima"
+)
+# A limit written after what it limits: "en 5 puces maximum", "30 Wörter maximal".
+_FOREIGN_POSTFIX_RE = re.compile(
+    r"(?<!\w)(?:(?:en|in|em|w)\s+)?\d+(?:[.,]\d+)?\s+[^\W\d_]+\s+"
+    r"(?:au\s+)?(?:maximum|minimum|max|maximal|minimal|máximo|mínimo|massimo|minimo)(?!\w)",
+    re.IGNORECASE,
 )
 # French, Swedish, Polish and others group thousands with a (narrow, no-break) space: "3 000 €".
 _SPACE_GROUP = r"[ \u00a0\u202f]\d{3}(?!\d)"
@@ -108,7 +116,10 @@ _FOREIGN_RATE_RE = re.compile(
     r"|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite|notte"
     r"|nacht|personne|persona|person|persoon|pessoa|miesiąc|natt|døgn|dygn|måned|månad|uke"
     r"|vecka|stk|styck)(?!\w)|\s+cada\s+un[oa](?!\w)"
-    r"|\s?/\s?[^\W\d_]{1,8}(?!\w)",
+    r"|\s?/\s?[^\W\d_]{1,8}(?!\w)"
+    # "450 kr per biljett", "50 € pro Person": "per" and a noun, not an article ("per la cena").
+    r"|\s+(?:per|pro)\s+(?!(?:la|le|il|lo|gli|un|una|uno|den|det|de|der|die|das|el|the|a)\s)"
+    r"[^\W\d_]{3,}(?!\w)",
     re.IGNORECASE,
 )
 _CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|oder|of|lub)(?!\w))")
@@ -169,17 +180,22 @@ def _foreign_constraints(text: str) -> list[Constraint]:
         rate = _FOREIGN_RATE_RE.match(text, end)
         if rate:
             end = rate.end()
-        written = text[match.start() : end]
-        found.append(
-            Constraint(
-                text=written,
-                start=match.start(),
-                end=end,
-                values=_figure_readings(written),
-                currency=next((c for c in "$€£¥" if c in written), ""),
-            )
-        )
-    return found
+        found.append(_foreign(text, match.start(), end))
+    for match in _FOREIGN_POSTFIX_RE.finditer(text):
+        if not any(c.start <= match.start() < c.end for c in found):
+            found.append(_foreign(text, match.start(), match.end()))
+    return sorted(found, key=lambda c: c.start)
+
+
+def _foreign(text: str, start: int, end: int) -> Constraint:
+    written = text[start:end]
+    return Constraint(
+        text=written,
+        start=start,
+        end=end,
+        values=_figure_readings(written),
+        currency=next((c for c in "$€£¥" if c in written), ""),
+    )
 
 
 def _figure_readings(text: str) -> frozenset[str]:

@@ -485,6 +485,24 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Find me a Sancerre on vinoteca-shop.com for under €25 and put 6 bottles in my cart.",
             "Find me a Sancerre on vinoteca-shop.com and put 6 bottles in my cart.",
         ),
+        # A bare "max", a limit after what it limits, a rate by "per" and a noun; a sentence
+        # left opening with "y" starts after it.
+        (
+            "Boka två biljetter till 'Fröken Julie' på Dramaten lördag 16 november, max 450 kr "
+            "per biljett, gärna på parkett.",
+            "Boka två biljetter till 'Fröken Julie' på Dramaten lördag 16 november, gärna på "
+            "parkett.",
+        ),
+        (
+            "Rédige pour l'expert un résumé du dossier SIN-2024-0871, en 5 puces maximum.",
+            "Rédige pour l'expert un résumé du dossier SIN-2024-0871.",
+        ),
+        (
+            "Escribe la descripción del episodio 57 a partir de las notas del guion. Máximo 80 "
+            "palabras y sin mencionar al patrocinador.",
+            "Escribe la descripción del episodio 57 a partir de las notas del guion. Sin mencionar "
+            "al patrocinador.",
+        ),
         # A clock time is one value (":00." was left), and "leaving" goes with its time.
         (
             "Book the cheapest Dover to Calais car ferry on Sunday 21 July for 2 adults, leaving "

@@ -424,6 +424,9 @@ _FOREIGN_DANGLING_RE = re.compile(
 )
 
 
+_SENTENCE_AND_RE = re.compile(r"([.!?]\s+)(?:y|e|et|und|och|og|oraz|ou|oder|ed)\s+(\w)")
+
+
 def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
     """``original`` without the ``unmet`` constraints and the words that introduce them."""
     text = original
@@ -453,7 +456,10 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
     text = _SPACE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text))
     for _ in range(2):
         text = _FOREIGN_DANGLING_RE.sub("", text).rstrip()
-    text = text.strip()
+    # "… (notas_ep57.txt). y sin mencionar …" once "Máximo 80 palabras" went: the sentence
+    # starts after the "and".
+    text = _SENTENCE_AND_RE.sub(lambda m: m.group(1) + m.group(2).upper(), text).strip()
+    text = re.sub(r",\s*,", ",", text)
     if len(text.split()) < 3:
         return None
     return text if text[-1:] in ".!?" else text + "."
