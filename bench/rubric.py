@@ -5,6 +5,9 @@ rule modules): a yardstick that shared the rules' code would only re-check them.
 returns a short reason; an example is precise when none fires and its run's labels say an
 example should exist.
 
+Broken grammar after a cut is read by ``bench.grammar_check``, written blind by a helper from
+this rubric and the kinds of damage a cut leaves, without reading the relabeler's rules.
+
 What a person reads that these checks cannot (is the request natural? does the answer really
 answer it?) is covered by the 30-example read recorded in bench/RESULTS.md.
 """
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from bench.grammar_check import grammar_problems
 
 # --- (a) a request a real user could send ----------------------------------------------------
 
@@ -118,6 +123,7 @@ def request_problems(prompt: str, trajectory: Any) -> list[str]:
         problems.append(f"internal id '{_INTERNAL_ID.search(prompt).group(0)}'")  # type: ignore[union-attr]
     if _switches_to_english(prompt, trajectory.original_prompt):
         problems.append("English words added to a request in another language")
+    problems += [f"grammar: {p}" for p in grammar_problems(prompt, trajectory.original_prompt)]
     return problems
 
 
