@@ -92,7 +92,8 @@ _FOREIGN_COMPARATOR = (
     r"|under|høyst|højst|högst|minst|mindst|maks|mindre\s+(?:enn|end|än)|mer\s+(?:enn|än)"
     r"|mere\s+end"
     # A bare "max 450 kr per biljett", "Máximo 80 palabras".
-    r"|max|maks|máx|máximo|máxima|massimo|massima|mínimo|mínima|minimo|minima"
+    r"|(?:(?:di|de|da|del|en|a|con)\s+)?(?:max|maks|máx|máximo|máxima|massimo|massima|mínimo"
+    r"|mínima|minimo|minima)"
 )
 # A limit written after what it limits: "en 5 puces maximum", "30 Wörter maximal".
 _FOREIGN_POSTFIX_RE = re.compile(

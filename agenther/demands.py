@@ -81,8 +81,11 @@ _FAMILIES = (
         ),
         _alts(
             "transfer|wire|payment|pay|remit|sepa|iban|refund|payout|überweis|virement|bonifico"
-            "|转账|送金"
+            "|credit|voucher|转账|送金"
         ),
+        # "Give the customer a store credit of $25", "issue a refund".
+        r"\b(?:give|issue|apply)\b[^.\n]{0,60}?\b(?:store\s+|account\s+)?(?:credit|refund"
+        r"|voucher)\b",
     ),
     _Family(
         "send a message",
@@ -224,6 +227,7 @@ _PHRASE_HEADS = {
         "winkel", "order",
     ),
     "send a message": ("email", "e-mail"),
+    "transfer money": ("give", "issue", "apply"),
 }  # fmt: skip
 
 

@@ -503,6 +503,24 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
             "Escribe la descripción del episodio 57 a partir de las notas del guion. Sin mencionar "
             "al patrocinador.",
         ),
+        # The preposition before a bound goes with it ("una didascalia di per il dipinto",
+        # "a store credit of for the late delivery"), and so does a participle that needed it.
+        (
+            "Scrivi una didascalia di massimo 50 parole per il dipinto di Canaletto, usando solo "
+            "i dati del nostro catalogo.",
+            "Scrivi una didascalia per il dipinto di Canaletto, usando solo i dati del nostro "
+            "catalogo.",
+        ),
+        (
+            "Give the customer on ticket #7781 a store credit of no more than $25 for the late "
+            "delivery, and let them know.",
+            "Give the customer on ticket #7781 a store credit for the late delivery, and let them "
+            "know.",
+        ),
+        (
+            "Find me 3 nut-free vegan dessert recipes rated 4.5 stars or higher.",
+            "Find me 3 nut-free vegan dessert recipes.",
+        ),
         # A clock time is one value (":00." was left), and "leaving" goes with its time.
         (
             "Book the cheapest Dover to Calais car ferry on Sunday 21 July for 2 adults, leaving "
@@ -952,6 +970,7 @@ def test_a_participle_left_without_its_date_goes() -> None:
         ("Email next week's rehearsal schedule to the brass section.", ["send a message"]),
         ("Email addresses of the brass section, please.", []),
         ("Email campaign results for March?", []),
+        ("Give the customer a store credit for the late delivery.", ["transfer money"]),
     ],
 )
 def test_demands_read_nouns_and_negations(text: str, families: list[str]) -> None:
@@ -1066,6 +1085,14 @@ def test_a_transfer_of_goods_and_a_listing_of_payments_move_no_money() -> None:
     assert unrequested_actions(
         _one_call("Which kegs are there?", "pay_invoice", {"id": 7}, '{"status": "paid"}')
     ) == ["transfer money"]
+    # A store credit is money given.
+    credit = _one_call(
+        "Reply to the customer on ticket #4821.",
+        "billing.create_credit",
+        {"customer": "C-77", "reason": "double charge"},
+        '{"credit_id": "CR-1", "status": "issued"}',
+    )
+    assert unrequested_actions(credit) == ["transfer money"]
 
 
 def test_a_japanese_request_to_let_someone_know_by_mail_asks_to_send() -> None:

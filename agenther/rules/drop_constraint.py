@@ -59,7 +59,7 @@ _PAID_RE = re.compile(
     re.IGNORECASE,
 )
 _PREPOSITION_BEFORE_RE = re.compile(
-    r"\s(?:until|till|in|by|before|after|within|to|for)\s+$", re.IGNORECASE
+    r"\s(?:until|till|in|by|before|after|within|to|for|of)\s+$", re.IGNORECASE
 )
 # What a whole bound counts in ("Keep the order total under €600 including delivery"): without
 # the bound it qualifies nothing.
@@ -86,7 +86,7 @@ _DANGLING_RE = re.compile(
     r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:based|located|situated)"
     # "reports … published" after "after 2018" was cut: a participle that needs its date
     r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:published|released|issued|dated"
-    r"|filed|posted|launched|founded|built|updated|modified)"
+    r"|filed|posted|launched|founded|built|updated|modified|rated|priced|ranked|scored)"
     r"|\b(?:who|that|which)\s+(?:is|are|was|were)"
     # "… batteries that arrives" after "by Friday" was cut: a verb that needs its when or
     # how much; "…, each" after "under 400 kcal" was.
