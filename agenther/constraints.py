@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from agenther.evidence import extract_entities
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
 from agenther.quantities import extract_quantities
+from agenther.scanning import shared_scan
 from agenther.words import FUNCTION_WORDS, english
 
 _COMPARATOR = (
@@ -143,10 +144,16 @@ class Constraint:
 
 def find_constraints(text: str) -> list[Constraint]:
     """Comparator constraints in ``text``, in order, read in the request's language."""
+    return list(_constraints_in(text))
+
+
+# Stage 1 (the type model, a named limit) and Stage 3 (the unmet limits) read one request.
+@shared_scan
+def _constraints_in(text: str) -> tuple[Constraint, ...]:
     if _DIGIT_RE.search(text) is None:
-        return []
+        return ()
     if not english(text):
-        return _foreign_constraints(text)
+        return tuple(_foreign_constraints(text))
     found: list[Constraint] = []
     for match in _CONSTRAINT_RE.finditer(text):
         quantities = extract_quantities(match.group(0))
@@ -161,7 +168,7 @@ def find_constraints(text: str) -> list[Constraint]:
                 currency=next((q.currency for q in quantities if q.currency), ""),
             )
         )
-    return found
+    return tuple(found)
 
 
 def _foreign_constraints(text: str) -> list[Constraint]:

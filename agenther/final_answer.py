@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from agenther.demands import demanded_actions
+from agenther.scanning import shared_scan
 from agenther.words import LETTER_WORD_RE
 
 _ADMISSION_RE = re.compile(
@@ -45,6 +46,8 @@ _ADMISSION_RE = re.compile(
 )
 
 
+# Stage 1's type model and Stage 3's answer check read one answer.
+@shared_scan
 def admitted_failure(final_answer: str) -> str | None:
     """The words of ``final_answer`` that admit the run failed, if any."""
     match = _ADMISSION_RE.search(final_answer)
