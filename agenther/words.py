@@ -82,11 +82,12 @@ FUNCTION_WORDS = {
     "it": frozenset("il lo la gli le e o un una con per di del è sono io mio quale".split()),
     "nl": frozenset("de het een en of met van voor is zijn ik mijn wat welke".split()),
     "pl": frozenset("w z na do się nie jest są dla od czy jak co mój moje mojego mi".split()),
-    "sv": frozenset("och att det som för med är jag min mitt vad hur".split()),
+    "sv": frozenset("och att det som för med är jag min mitt vad hur på".split()),
     "no": frozenset("og på av til er jeg meg mitt det som et ikke hva hvordan hvilke".split()),
     "da": frozenset("og på af til er jeg mig det som et ikke hvad hvordan hvilke".split()),
 }
 _NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
+_PRONOUN_I_RE = re.compile(r"\bI\b")
 
 
 # The same request is asked about by several strategies of one run.
@@ -97,9 +98,13 @@ def english(text: str) -> bool:
     if _NON_LATIN_RE.search(text):
         return False
     words = tokens(text)
+    if "i" in words and not _PRONOUN_I_RE.search(text):
+        # A lower-case "i" is the Nordic, Polish or Italian preposition, not the pronoun.
+        words = [w for w in words if w != "i"]
     hits = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
     others = max(count for lang, count in hits.items() if lang != "en")
-    return hits["en"] > others or hits["en"] == others == 0
+    # With no function word of any language, letters English does not use ("à", "å") decide.
+    return hits["en"] > others or (hits["en"] == others == 0 and text.isascii())
 
 
 @lru_cache(maxsize=4096)

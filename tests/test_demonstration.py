@@ -150,6 +150,12 @@ def test_english_is_told_from_other_latin_languages() -> None:
     assert not english("帮我找一款耳机")
     # Polish "i" is "and", not the English pronoun.
     assert not english("Sprawdź status mojego zamówienia nr 88412-PL i zmień adres dostawy")
+    # No function word of any language: letters English does not use decide.
+    assert not english("Adicione type hints à função calcular_frete no frete.py.")
+    assert english("Restart nginx")
+    # A lower-case "i" between Swedish words is their preposition.
+    assert not english("Ta reda på varför podden payments-api i namespace prod ligger i CrashLoop.")
+    assert english("Can I see the logs of payments-api in prod?")
 
 
 def test_an_answer_saying_the_requested_work_failed_spoils_the_run() -> None:
