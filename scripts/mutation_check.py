@@ -34,9 +34,6 @@ class Mutant:
     original: str
     mutated: str
     tests: tuple[str, ...]
-    # A guard that kills the service at a moment the bug may or may not be in play catches it
-    # in most runs, not all: it is run up to this many times, and one failure is a catch.
-    tries: int = 1
 
 
 MUTANTS = (
@@ -72,8 +69,13 @@ MUTANTS = (
         "streams/trace_assembly.py",
         """        while cut := [first for first, last in settled if first < floor <= last]:""",
         """        while cut := []:""",
-        ("tests/reliability/test_trace_crash_recovery.py",),
-        tries=3,
+        (
+            # The unit test catches the bug on every run; the kill -9 test only when a kill
+            # lands after a commit inside a trace (it missed one CI run in four).
+            "tests/test_trace_assembly.py::"
+            "test_the_commit_position_never_cuts_a_relabeled_trace_in_two",
+            "tests/reliability/test_trace_crash_recovery.py",
+        ),
     ),
     Mutant(
         "per-event-400-is-fatal",
@@ -198,14 +200,9 @@ def run_mutant(mutant: Mutant, verbose: bool = False) -> tuple[bool, float, str]
                 "update the mutant with the code"
             )
         target.write_text(text.replace(mutant.original, mutant.mutated))
-        total = 0.0
-        for _ in range(mutant.tries):
-            code, seconds, tail = _pytest(work, list(mutant.tests), verbose)
-            total += seconds
-            # pytest exits 1 when tests failed; anything else (2-5) is a broken run, not a catch.
-            if code != 0:
-                break
-    return code == 1, total, tail
+        code, seconds, tail = _pytest(work, list(mutant.tests), verbose)
+    # pytest exits 1 when tests failed; anything else (2-5) is a broken run, not a catch.
+    return code == 1, seconds, tail
 
 
 def main(argv: list[str] | None = None) -> int:
