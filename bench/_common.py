@@ -232,4 +232,4 @@ def drain_rate(result: dict[str, Any]) -> float | None:
     span_ms = (result["last_ms"] or 0) - (result["first_ms"] or 0)
     if result["total"] < 2 or span_ms <= 0:
         return None
-    return round((result["total"] - 1) / (span_ms / 1000), 1)
+    return round(float(result["total"] - 1) / (span_ms / 1000), 1)

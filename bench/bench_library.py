@@ -73,7 +73,7 @@ async def _one_direct(pipeline: AgentHERPipeline, t: FailedTrajectory) -> int:
     return 1
 
 
-def _timed(label: str, fn: Any, runs: list[FailedTrajectory]) -> tuple[dict[str, Any], Any]:
+def _timed(label: str, fn: Any, runs: list[Any]) -> tuple[dict[str, Any], Any]:
     started = time.perf_counter()
     value = fn(runs)
     elapsed = time.perf_counter() - started

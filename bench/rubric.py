@@ -104,8 +104,8 @@ def request_problems(prompt: str, trajectory: Any) -> list[str]:
     lowered = prompt.lower()
     for name in sorted(_tool_names(trajectory)):
         readable = re.search(r"[_.]|[a-z][A-Z]", name) is not None
-        pattern = rf"(?<![\w.]){re.escape(name)}(?![\w])"
-        if re.search(pattern, lowered) and (
+        named = rf"(?<![\w.]){re.escape(name)}(?![\w])"
+        if re.search(named, lowered) and (
             readable or re.search(rf"\b(?:the|a)\s+{re.escape(name)}\b", lowered)
         ):
             problems.append(f"names the tool '{name}'")

@@ -622,11 +622,11 @@ async def _apply_fault(request: web.Request, fake: FakeRequest, fault: Fault) ->
             text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
         )
     if fault.kind == "truncated_body":
-        full = json.dumps(_completion(fake, _synthesise_content(fake))).encode()
+        body = json.dumps(_completion(fake, _synthesise_content(fake))).encode()
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        response.content_length = len(full)
+        response.content_length = len(body)
         await response.prepare(request)
-        await response.write(full[: len(full) // 2])
+        await response.write(body[: len(body) // 2])
         if request.transport is not None:
             request.transport.close()
         return response
