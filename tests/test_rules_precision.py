@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 import pytest
@@ -1206,3 +1207,57 @@ def test_an_answer_still_giving_the_cut_time_is_refused() -> None:
     )
     assert not decision.accepted
     assert "the final answer still talks about '6am'" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kept"),
+    [
+        # "…, ma non." and "…, but not." were left behind.
+        (
+            "Set up a one-hour meeting with Luca and Sara on Thursday afternoon, but not after "
+            "4pm.",
+            "Set up a one-hour meeting with Luca and Sara on Thursday afternoon.",
+        ),
+        (
+            "Fissa una riunione di un'ora con Luca e Sara giovedì pomeriggio, ma non dopo le 16.",
+            "Fissa una riunione di un'ora con Luca e Sara giovedì pomeriggio.",
+        ),
+        ("Organisiere ein Treffen am Donnerstag, aber nicht nach 16 Uhr.", None),
+        ("Organise une réunion jeudi, mais pas après 16h.", None),
+        # "… and list the not." was.
+        (
+            "Find flights to Rome that are not over $300.",
+            "Find flights to Rome and list the prices.",
+        ),
+    ],
+)
+def test_a_negated_limit_goes_with_its_not(request_text: str, kept: str | None) -> None:
+    dropped = _drop_first(request_text)
+    assert dropped is not None
+    assert kept is None or dropped == kept
+    assert not re.search(r"\b(?:not|non|nicht|pas)\b", dropped)
+
+
+def test_a_place_that_qualifies_a_noun_goes_with_the_noun() -> None:
+    # "… who are based time zones." was left behind.
+    request = (
+        "Shortlist 3 backend candidates with 5+ years of Go experience who are based in EU time "
+        "zones."
+    )
+    reason = "Daniel Osei is in Toronto (Eastern Time), which violates the EU time-zone rule."
+    assert cut_unmet_phrases(request, reason) == (
+        "Shortlist 3 backend candidates with 5+ years of Go experience."
+    )
+    assert cut_unmet_phrases("Find hotels in Berlin near the zoo.", "None in Berlin.") == (
+        "Find hotels near the zoo."
+    )
+    # A word after the place that is neither its noun nor a new phrase: the place stays.
+    request = "Find hotels in Berlin listed on Booking."
+    assert cut_unmet_phrases(request, "None in Berlin.") == request
+
+
+def test_a_period_is_no_count_to_cut() -> None:
+    # "… from the last days only." was left behind.
+    request = "Get me news about the EU AI Act from the last 7 days only."
+    reason = "Two of the four articles are older than the 7-day window the user asked for."
+    assert cut_unmet_phrases(request, reason) == request

@@ -25,7 +25,7 @@ _ATTRIBUTE_BEFORE_RE = re.compile(
     # A place or a time after the attribute is the request's own ("for rent in Austin").
     r"(?P<attr>(?:(?!(?:with|that|which|whose|where|having|for|in|on|near|from|to|by|around)\s)"
     r"[\w'-]+\s+){0,3}?)"
-    r"(?:(?:is|are|was|were|be|of|at)\s+)?$",
+    r"(?:(?:is|are|was|were|be|of|at)\s+)?(?:not\s+)?$",
     re.IGNORECASE,
 )
 # A verb on the request itself, not an attribute of its object: "keep it", "make them".
@@ -58,6 +58,7 @@ _PAID_RE = re.compile(
     r"|bills?|donations?|deposits?|withdrawals?|purchases?)\b",
     re.IGNORECASE,
 )
+_NEGATION_BEFORE_RE = re.compile(r"(?:,\s*|\s+)(?:(?:but|and|or)\s+)?not\s+$", re.IGNORECASE)
 _PREPOSITION_BEFORE_RE = re.compile(
     r"\s(?:until|till|in|by|before|after|within|to|for|of)\s+$", re.IGNORECASE
 )
@@ -153,6 +154,9 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         # "open until at least 10pm tonight": a preposition right before the bound is its own.
         if not match and (preposition := _PREPOSITION_BEFORE_RE.search(text[:start])):
             start = preposition.start()
+        # "…, but not after 4pm": a negated bound goes with its "not" and its "but".
+        if not match and (negation := _NEGATION_BEFORE_RE.search(text[:start])):
+            start = negation.start()
         # "..., something under $60": the stand-in noun goes with its constraint.
         orphan = _ORPHAN_BEFORE_RE.search(text[:start])
         if orphan and not attribute:
@@ -387,6 +391,8 @@ _FOREIGN_LEAD_RE = re.compile(
         (?:\s+(?:{_FOREIGN_ARTICLES}))?\s+(?:{_FOREIGN_ATTRIBUTES})
         (?:\s+(?:es|sea|est|soit|ist|è|sia|é|seja|is|jest))?
     | (?:{_COST_VERBS})
+    # "…, ma non dopo le 16": a negated bound goes with its "not" and its "but".
+    | (?:(?:pero|aber|mais|ma|mas|maar|ale|men)\s+)?(?:non|nicht|pas|no|não|niet|nie|inte|ikke)
     # "in höchstens 5 Stichpunkten", "en moins de 100 mots": a bare preposition right before
     # the bound belongs to it.
     | (?:in|en|em|w)

@@ -21,6 +21,15 @@ _COUNT = rf"(?:\d{{1,3}}|{_NUMBER_WORDS})"
 _PLACE_RE = re.compile(
     r",?\s*\b(?:in|near|around|at)\s+(?:the\s+)?(?P<key>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)"
 )
+# "based in EU time zones": the place only qualifies the noun after it. The phrase goes whole
+# when that noun closes the clause; any other lower-case word after it keeps the place (what
+# would be left could not be told apart from a broken sentence).
+_PLACE_NOUN_AFTER_RE = re.compile(r"(?:\s+[a-z][\w-]*){1,2}(?=\s*(?:[.,;:!?]|$))")
+_PLACE_FOLLOWERS = word_set(
+    "and or but for with from to by on at near next this that which who where when only please "
+    "if so tomorrow today tonight yesterday"
+)
+_WORD_AFTER_RE = re.compile(r"\s+([a-z][\w-]*)")
 _DEADLINE_RE = re.compile(
     r",?\s*(?:\bso\s+(?:that\s+)?\w+\s+(?:\w+\s+)?)?\b(?:by|before|until|no\s+later\s+than)\s+"
     r"(?:the\s+)?(?:end\s+of\s+)?(?:(?:next|this)\s+)?(?P<key>monday|tuesday|wednesday|thursday"
@@ -200,8 +209,22 @@ def _counts_short(reason: str) -> bool:
     )
 
 
-# A number after these is a limit (dropped as a constraint), not a count of things asked for.
+# A number after these is a limit (dropped as a constraint) or a period ("the last 7 days"),
+# not a count of things asked for.
 _LIMIT_WORDS = word_set("under over than most least within to about around below above by up")
+_PERIOD_AFTER_RE = re.compile(
+    r"\s*(?:hours?|days?|weeks?|months?|years?|minutes?|seconds?|nights?)\b", re.IGNORECASE
+)
+
+
+def _place_span(text: str, match: re.Match[str]) -> tuple[int, int] | None:
+    """The span to cut for a named place: the place, the place and the noun it qualifies, or
+    None when a word after it would be left dangling."""
+    word = _WORD_AFTER_RE.match(text, match.end())
+    if word is None or word.group(1).lower() in _PLACE_FOLLOWERS:
+        return match.span()
+    noun = _PLACE_NOUN_AFTER_RE.match(text, match.end())
+    return (match.start(), noun.end()) if noun else None
 
 
 def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) -> str:
@@ -213,8 +236,8 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
 
     cuts: list[tuple[int, int]] = []
     for match in _PLACE_RE.finditer(text):
-        if names(match.group("key")):
-            cuts.append(match.span())
+        if names(match.group("key")) and (span := _place_span(text, match)):
+            cuts.append(span)
     for match in _DEADLINE_RE.finditer(text):
         if names(match.group("key")) or _DEADLINE_WORDS_RE.search(reason):
             cuts.append(match.span())
@@ -241,7 +264,9 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
     if stopped_early or _counts_short(reason):
         for match in _COUNT_RE.finditer(text):
             before = text[: match.start()].split()
-            if not before or before[-1].lower() not in _LIMIT_WORDS:
+            if before and before[-1].lower() in _LIMIT_WORDS:
+                continue
+            if not _PERIOD_AFTER_RE.match(text, match.end("key")):
                 cuts.append(match.span())
     if not cuts:
         return text
