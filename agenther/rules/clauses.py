@@ -425,6 +425,15 @@ def _share_a_stem(a: str, b: str) -> bool:
     return False
 
 
+# "On the EPC register, what's the energy rating …" split at its comma: the part before the
+# question only says where to look, and is no request of its own.
+_SETTING_ONLY_RE = re.compile(
+    r"^(?:on|in|at|from|using|via|through|with|for|according\s+to|en|sur|dans|auf|im|su|nel"
+    r"|nella|em|no|na|op|w)\s+[^,;:!?]*$",
+    re.IGNORECASE,
+)
+
+
 def without_failed_action(request: str, reason: str, answer: str, observed: str) -> str | None:
     """The request minus the one later action the failure reason names (with the actions
     right after it that act on its result), or None. Actions are read inside a sentence
@@ -442,7 +451,7 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
         # "What's the status of order 9042? If it's printed, book the courier …": the
         # condition belongs to the action it conditioned, and goes with it.
         kept = [_BARE_CONDITION_RE.sub("", action).rstrip() for action in kept]
-        if not all(kept):
+        if not all(kept) or _SETTING_ONLY_RE.match(kept[0]):
             return None
     if not english(request):
         # One part kept reads as the user wrote it; more would need the language's own "and".

@@ -53,6 +53,7 @@ from agenther.rules.drop_constraint import drop_constraints, sentence
 from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
+from agenther.rules.seams import cut_problems
 from agenther.rules.steps import HEDGE_RE, successful_tool_steps
 from agenther.rules.subject import has_subject, subject_phrase, subject_words
 from agenther.rules.swapped_name import restate_swapped_name
@@ -220,6 +221,7 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
         if limit.lower() not in prompt.lower()
     )
     if strategy != TOOL_WORK:
+        problems.extend(cut_problems(t.original_prompt, prompt))
         # "How much did I spend on groceries?" cut from "… in September" while the answer
         # still says September: paired with that answer it teaches the wrong month.
         problems.extend(

@@ -70,6 +70,8 @@ _BOUND_QUALIFIER_RE = re.compile(
     re.IGNORECASE,
 )
 _PURPOSE_RE = re.compile(r"\s*(?:in\s+time\s+)?for\s+[^.!?;,]*?(?=\s*(?:[.!?;]|$))", re.I)
+_WITH = word_set("with having")
+_AND_NEXT_RE = re.compile(r"\s+and\s+(?=(?:an?|some|free|no)\s)", re.I)
 _AND_AFTER_RE = re.compile(r"\s+and\s+(?=[a-z])")
 _JOINED_AFTER_RE = re.compile(r"(?:\s*[,:;]\s*|\s+)(?:and\s+)?(?=[a-z])")
 
@@ -151,6 +153,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
                 # goes, and there is nothing to list instead.
                 attribute = ""
             start = match.start()
+            if match.group("conn").lower() in _WITH and (joined := _AND_NEXT_RE.match(text, end)):
+                # "a laptop with at least 16 GB of RAM and a 14-inch screen": the next
+                # feature takes the "with", or the request would ask for a screen as well.
+                start, end = match.end("conn"), joined.end()
         # "open until at least 10pm tonight": a preposition right before the bound is its own.
         if not match and (preposition := _PREPOSITION_BEFORE_RE.search(text[:start])):
             start = preposition.start()
@@ -307,7 +313,13 @@ def _complete(text: str | None) -> str | None:
 
 
 _RELATIVE_PRONOUNS = word_set("that which who")
-_MEASURED_AFTER_RE = re.compile(r"\s+of\s+(?:the\s+|my\s+|your\s+)?[\w'-]+", re.IGNORECASE)
+# "within 500 m of Hotel Adlon", "within 5 km of Graz main station": a name goes whole, with
+# the nouns after it when they close the clause.
+_MEASURED_AFTER_RE = re.compile(
+    r"\s+(?i:of)\s+(?:(?i:the|my|your)\s+)?"
+    r"(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*(?:(?:\s+[a-z][\w'-]*){1,2}(?=\s*(?:[.,;!?]|$)))?"
+    r"|[\w'-]+)"
+)
 _ORPHAN_BEFORE_RE = re.compile(r",?\s*\b(?:something|anything|one|ones)\s*$", re.IGNORECASE)
 _TIME_UNIT_RE = re.compile(r"\b(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\b", re.I)
 _MASS_UNIT_RE = re.compile(r"\d\s*(?:kg|g|lbs?|pounds?|kilo(?:gram)?s?|grams?|tons?)\b", re.I)

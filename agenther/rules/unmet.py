@@ -30,6 +30,7 @@ _PLACE_FOLLOWERS = word_set(
     "if so tomorrow today tonight yesterday"
 )
 _WORD_AFTER_RE = re.compile(r"\s+([a-z][\w-]*)")
+_DIGIT_AFTER_RE = re.compile(r"\s+\d")
 _DEADLINE_RE = re.compile(
     r",?\s*(?:\bso\s+(?:that\s+)?\w+\s+(?:\w+\s+)?)?\b(?:by|before|until|no\s+later\s+than)\s+"
     r"(?:the\s+)?(?:end\s+of\s+)?(?:(?:next|this)\s+)?(?P<key>monday|tuesday|wednesday|thursday"
@@ -212,6 +213,11 @@ def _counts_short(reason: str) -> bool:
 # A number after these is a limit (dropped as a constraint) or a period ("the last 7 days"),
 # not a count of things asked for.
 _LIMIT_WORDS = word_set("under over than most least within to about around below above by up")
+_UNIT_AFTER_RE = re.compile(
+    r"[\s-]*(?:dpi|ppi|px|kbps|mbps|gbps|kb|mb|gb|tb|mah|kwh|kw|w|v|hz|khz|mhz|ghz|mm|cm|m|km|ml"
+    r"|l|g|kg|mg|lbs?|oz|in|ft|inch(?:es)?|°\w?|%|min|mins|sec|secs|hrs?|k|lufs|db|iu)\b",
+    re.IGNORECASE,
+)
 _PERIOD_AFTER_RE = re.compile(
     r"\s*(?:hours?|days?|weeks?|months?|years?|minutes?|seconds?|nights?)\b", re.IGNORECASE
 )
@@ -220,6 +226,8 @@ _PERIOD_AFTER_RE = re.compile(
 def _place_span(text: str, match: re.Match[str]) -> tuple[int, int] | None:
     """The span to cut for a named place: the place, the place and the noun it qualifies, or
     None when a word after it would be left dangling."""
+    if _DIGIT_AFTER_RE.match(text, match.end()):
+        return None  # "in March 2024": the year would be left alone
     word = _WORD_AFTER_RE.match(text, match.end())
     if word is None or word.group(1).lower() in _PLACE_FOLLOWERS:
         return match.span()
@@ -266,8 +274,12 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
             before = text[: match.start()].split()
             if before and before[-1].lower() in _LIMIT_WORDS:
                 continue
-            if not _PERIOD_AFTER_RE.match(text, match.end("key")):
-                cuts.append(match.span())
+            if _PERIOD_AFTER_RE.match(text, match.end("key")) or _UNIT_AFTER_RE.match(
+                text, match.end("key")
+            ):
+                continue  # "the last 7 days", "300 dpi TIFFs": a measure, not a count
+            start = match.start("key") if before and before[-1].lower() == "of" else match.start()
+            cuts.append((start, match.end()))  # "each of the 12 files": "the" stays
     if not cuts:
         return text
     # "…, but only until 6am — then let it go back to the normal schedule": a phrase cut from

@@ -1,0 +1,128 @@
+"""Cuts that leave a broken sentence: the seam check, and the cuts that no longer break."""
+
+from __future__ import annotations
+
+import pytest
+
+from agenther.constraints import find_constraints
+from agenther.models import AgentStep, FailedTrajectory
+from agenther.rules.clauses import without_failed_action
+from agenther.rules.decide import DROP_CONSTRAINT, _score
+from agenther.rules.drop_constraint import drop_constraints
+from agenther.rules.facts import RunFacts
+from agenther.rules.seams import cut_problems
+from agenther.rules.steps import successful_tool_steps
+from agenther.rules.unmet import cut_unmet_phrases
+
+
+@pytest.mark.parametrize(
+    ("original", "cut", "problem"),
+    [
+        (
+            "Set up 30-min 1:1s next week with each of my direct reports.",
+            "Set up 30- :1s next week with each of my direct reports.",
+            "a cut split the word '30-'",
+        ),
+        ("Summarize what PR #214 changes.", "Summarize what PR # changes.", "split the word '#'"),
+        (
+            "Convert the WAVs to 192 kbps MP3, normalised to -16 LUFS.",
+            "Convert the WAVs to 192 kbps MP3, normalised to - LUFS.",
+            "split the word '-'",
+        ),
+        (
+            "Shortlist candidates who have at least 5 years of experience and Spark.",
+            "Shortlist candidates who have and Spark.",
+            "'have' is left without what it needs",
+        ),
+        (
+            "Move £200 to my current account, but make sure at least £1,000 stays in savings.",
+            "Move £200 to my current account, but make sure in savings.",
+            "'sure' is left without what it needs",
+        ),
+        (
+            "Find hotels near the station under €120 a night.",
+            "Find hotels near the.",
+            "'the' is left without what it needs",
+        ),
+    ],
+)
+def test_a_broken_seam_is_named(original: str, cut: str, problem: str) -> None:
+    assert any(problem in p for p in cut_problems(original, cut))
+
+
+@pytest.mark.parametrize(
+    ("original", "cut"),
+    [
+        (
+            "Check where my 2023 Oregon state tax refund is, and download the OR-40 instructions.",
+            "Check where my 2023 Oregon state tax refund is.",
+        ),
+        ("Find flights to Rome under $300.", "Find flights to Rome and list the prices."),
+        ("Show my last 10 card transactions.", "Show my last card transactions."),
+        # A restated value is a word of its own, not a piece of one.
+        ("What was revenue in March 2024?", "What was revenue in February 2024?"),
+        ("Book 12 seats for the 2021 gala.", "Book 2 seats for the 2021 gala."),
+    ],
+)
+def test_a_clean_cut_has_no_problem(original: str, cut: str) -> None:
+    assert cut_problems(original, cut) == []
+
+
+def test_a_count_cut_spares_measures_and_the_article_after_of() -> None:
+    reason = "Only 5 of 12 prints were made."
+    assert cut_unmet_phrases("Make 300 dpi TIFFs of the 12 Hokusai prints.", reason) == (
+        "Make 300 dpi TIFFs of the Hokusai prints."
+    )
+    assert cut_unmet_phrases("For each of the 12 station files, plot it.", reason) == (
+        "For each of the station files, plot it."
+    )
+
+
+def test_a_month_before_its_year_is_not_cut_alone() -> None:
+    request = "What was the average order value for customers in Germany in March 2024?"
+    assert cut_unmet_phrases(request, "It used February, not March.") == request
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kept"),
+    [
+        (
+            "Find coffee shops within 500 m of Hotel Adlon in Berlin that are open right now.",
+            "Find coffee shops in Berlin that are open right now.",
+        ),
+        (
+            "Find EV charging stations within 5 km of Graz main station.",
+            "Find EV charging stations.",
+        ),
+        (
+            "Find a laptop with at least 16 GB of RAM and a 14-inch screen.",
+            "Find a laptop with a 14-inch screen.",
+        ),
+    ],
+)
+def test_what_a_limit_measures_goes_with_it_whole(request_text: str, kept: str) -> None:
+    assert drop_constraints(request_text, find_constraints(request_text)[:1]) == kept
+
+
+def test_a_setting_alone_is_no_request() -> None:
+    request = "On the EPC register, what's the energy rating for 14 Elm Road, Bristol BS6?"
+    reason = "The agent never gave the energy rating for 14 Elm Road."
+    assert without_failed_action(request, reason, "Searched the EPC register.", "") is None
+
+
+def test_a_broken_seam_keeps_a_candidate_from_being_accepted() -> None:
+    t = FailedTrajectory(
+        original_prompt="Summarize what PR #214 changes.",
+        steps=[
+            AgentStep(
+                action_name="get_pull_request",
+                action_input={"number": 214},
+                observation="PR #214: moves the retry logic into client.py; 3 files changed.",
+            )
+        ],
+        final_answer="PR #214 moves the retry logic into client.py.",
+        failure_reason="The summary is one line, not the three bullet points asked for.",
+    )
+    run = RunFacts.of(t, None, successful_tool_steps(t))
+    scored = _score("Summarize what PR # changes.", DROP_CONSTRAINT, run)
+    assert "a cut split the word '#'" in scored.problems
