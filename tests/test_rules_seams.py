@@ -126,3 +126,14 @@ def test_a_broken_seam_keeps_a_candidate_from_being_accepted() -> None:
     run = RunFacts.of(t, None, successful_tool_steps(t))
     scored = _score("Summarize what PR # changes.", DROP_CONSTRAINT, run)
     assert "a cut split the word '#'" in scored.problems
+
+
+def test_an_action_on_what_met_the_limit_goes_with_the_limit() -> None:
+    # "…, and flag any cow." was left behind.
+    request = (
+        "Record today's milk yields for groups A, B and C, and flag any cow that gave less than "
+        "15 litres."
+    )
+    assert drop_constraints(request, find_constraints(request)) == (
+        "Record today's milk yields for groups A, B and C."
+    )

@@ -58,6 +58,12 @@ _PAID_RE = re.compile(
     r"|bills?|donations?|deposits?|withdrawals?|purchases?)\b",
     re.IGNORECASE,
 )
+_CLAUSE_WORDS = r"(?:(?!\band\b)[^,;.!?])*?"
+_CONDITIONAL_ACTION_RE = re.compile(
+    rf"(?:,\s*|\s+)and\s+{_CLAUSE_WORDS}\b(?:any|every|each|all)\s+{_CLAUSE_WORDS}"
+    rf"\b(?:that|which|who|whose|where)\b{_CLAUSE_WORDS}$",
+    re.IGNORECASE,
+)
 _NEGATION_BEFORE_RE = re.compile(r"(?:,\s*|\s+)(?:(?:but|and|or)\s+)?not\s+$", re.IGNORECASE)
 _PREPOSITION_BEFORE_RE = re.compile(
     r"\s(?:until|till|in|by|before|after|within|to|for|of)\s+$", re.IGNORECASE
@@ -160,6 +166,10 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         # "open until at least 10pm tonight": a preposition right before the bound is its own.
         if not match and (preposition := _PREPOSITION_BEFORE_RE.search(text[:start])):
             start = preposition.start()
+        # "…, and flag any cow that gave less than 15 litres": an action on whichever items
+        # meet the limit goes with it; without it the action is on nothing in particular.
+        if conditional := _CONDITIONAL_ACTION_RE.search(text[: constraint.start]):
+            start, match, attribute = conditional.start(), None, ""
         # "…, but not after 4pm": a negated bound goes with its "not" and its "but".
         if not match and (negation := _NEGATION_BEFORE_RE.search(text[:start])):
             start = negation.start()
