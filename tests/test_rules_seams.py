@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from agenther.constraints import find_constraints
+from agenther.evidence import Evidence
 from agenther.models import AgentStep, FailedTrajectory
 from agenther.rules.clauses import without_failed_action
 from agenther.rules.decide import DROP_CONSTRAINT, _score
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.facts import RunFacts
+from agenther.rules.restate import restate_actual
 from agenther.rules.seams import cut_problems
 from agenther.rules.steps import successful_tool_steps
 from agenther.rules.unmet import cut_unmet_phrases
@@ -137,3 +139,37 @@ def test_an_action_on_what_met_the_limit_goes_with_the_limit() -> None:
     assert drop_constraints(request, find_constraints(request)) == (
         "Record today's milk yields for groups A, B and C."
     )
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason", "restated"),
+    [
+        # "… how intermittent diets affects …" and "Check the disk pods …" were candidates.
+        (
+            "Find systematic reviews on how intermittent fasting affects weight loss.",
+            "Agent searched ketogenic diets instead of intermittent fasting.",
+            None,
+        ),
+        (
+            "Check the disk usage on node worker-3.",
+            "The agent listed pods instead of checking disk usage.",
+            None,
+        ),
+        # Only the last word differs, or what stands before it is no modifier: swapped.
+        (
+            "How many free periods does Mr Okafor have this week?",
+            "Looked up Mr Okonkwo instead of Mr Okafor.",
+            "How many free periods does Mr Okonkwo have this week?",
+        ),
+        (
+            "How many leave days does Pieter de Vries of Finance have left?",
+            "Looked up Pieter de Vries from Sales instead of the one in Finance.",
+            "How many leave days does Pieter de Vries of Sales have left?",
+        ),
+    ],
+)
+def test_a_swap_keeps_what_qualifies_the_word(
+    request_text: str, reason: str, restated: str | None
+) -> None:
+    evidence = Evidence.of_texts(["ketogenic diets reviews; pods listed; Mr Okonkwo; Sales"])
+    assert restate_actual(request_text, reason, evidence) == restated

@@ -50,6 +50,9 @@ _FORMAT_DISPLAY = {
     "jpg": "JPEG",
     "py": "Python",
 }
+_NOT_MODIFIERS = word_set(
+    "in on at of by for from to with one ones von van de di du da im am en dans nel"
+)
 _REASON_FILLER = word_set(
     "the a an as requested asked required expected specified format file output it was is "
     "saved written exported returned produced used result results value values wrong"
@@ -68,6 +71,10 @@ def _key_tokens(text: str) -> dict[str, str]:
     words = [w for w in _REASON_WORD_RE.findall(text) if w.lower() not in _REASON_FILLER]
     if words:
         keys["word"] = words[-1]
+        # The word that qualifies it: "intermittent" of "intermittent fasting", "disk" of
+        # "checking disk usage"; not a preposition ("the one in Finance").
+        before = words[-2].lower() if len(words) > 1 else ""
+        keys["modifier"] = "" if before in _NOT_MODIFIERS else before
     return keys
 
 
@@ -94,6 +101,10 @@ def _expected_actual(reason: str) -> tuple[tuple[str, str], tuple[str, str]] | N
     for kind in ("ext", "num", "word"):
         if kind in expected and kind in actual:
             if expected[kind] == actual[kind]:
+                return None
+            if kind == "word" and expected["modifier"] not in ("", actual["modifier"]):
+                # "ketogenic diets instead of intermittent fasting": swapping the last words
+                # would ask about "intermittent diets", which nobody looked up.
                 return None
             return (kind, expected[kind]), (kind, actual[kind])
     return None
