@@ -7,7 +7,7 @@ import pytest
 from agenther.constraints import find_constraints
 from agenther.evidence import Evidence
 from agenther.models import AgentStep, FailedTrajectory
-from agenther.rules.clauses import without_failed_action
+from agenther.rules.clauses import kept_unmet_things, without_failed_action
 from agenther.rules.decide import DROP_CONSTRAINT, _score
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.facts import RunFacts
@@ -173,3 +173,67 @@ def test_a_swap_keeps_what_qualifies_the_word(
 ) -> None:
     evidence = Evidence.of_texts(["ketogenic diets reviews; pods listed; Mr Okonkwo; Sales"])
     assert restate_actual(request_text, reason, evidence) == restated
+
+
+def test_a_comparator_without_its_value_is_named() -> None:
+    original = "Vraag offertes aan. Maximaal 3 verhuizers, ik wil niet overspoeld worden."
+    cut = "Vraag offertes aan. Maximaal verhuizers, ik wil niet overspoeld worden."
+    assert "'Maximaal' lost the value it compared" in cut_problems(original, cut)
+    # …and a count after a comparator is a limit, not a count to cut.
+    reason = "The user asked for 3 movers at most; the request went to five."
+    assert cut_unmet_phrases(original, reason) == original
+
+
+def test_listed_items_take_the_dropped_limits_attribute() -> None:
+    request = (
+        "Find Hiroshige woodblock prints sold in the last 12 months with a hammer price under "
+        "£5,000 and list them."
+    )
+    assert drop_constraints(request, find_constraints(request)) == (
+        "Find Hiroshige woodblock prints sold in the last 12 months and list them with their "
+        "hammer prices."
+    )
+
+
+_DONE = "Listed the tickets."
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason", "kept"),
+    [
+        # "…, and if any group is under 3 days' supply." was accepted.
+        (
+            "Check stock for every blood group at the central depot, and if any group is under "
+            "3 days' supply, put out a donor appeal for it.",
+            "The appeals service returned 503 twice, so no appeal went out.",
+            "Check stock for every blood group at the central depot.",
+        ),
+        # "… and go ahead." was.
+        (
+            "Tell me the nightly rate and whether shore power's included, then go ahead and "
+            "reserve it in my name (James Whitcombe).",
+            "Pricing is fine, but the berth was never reserved and no name was entered.",
+            "Tell me the nightly rate and whether shore power's included.",
+        ),
+        # "… and let the landlord know we'll be on site." was, though never done either.
+        (
+            "For site TX-4471, pull up the open maintenance tickets, then schedule a climb crew "
+            "for the antenna realignment one and let the landlord know we'll be on site.",
+            "Tickets were listed, but no climb crew was scheduled and the landlord was never "
+            "contacted.",
+            "For site TX-4471, pull up the open maintenance tickets.",
+        ),
+    ],
+)
+def test_what_belongs_to_a_dropped_action_goes_with_it(
+    request_text: str, reason: str, kept: str
+) -> None:
+    assert without_failed_action(request_text, reason, _DONE, "") == kept
+
+
+def test_things_the_reason_says_were_not_pulled_are_not_asked_for() -> None:
+    reason = "No brine times were pulled and no wheel was checked against the minimum."
+    assert kept_unmet_things("Pull the pH readings and the brining times.", reason) == [
+        "brining",
+        "times",
+    ]

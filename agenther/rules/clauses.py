@@ -39,7 +39,8 @@ _JOINER = re.compile(
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
 # A sentence that is only a condition, once the action it conditioned is gone.
 _BARE_CONDITION_RE = re.compile(
-    r"(?:^|(?<=[.!?])\s+)(?:if|unless|once|in\s+case|as\s+soon\s+as|provided|assuming|wenn"
+    # "…, and if any group is under 3 days' supply" once its action went.
+    r"(?:^|(?<=[.!?])\s+|,\s*(?:and\s+|but\s+)?)(?:if|unless|once|in\s+case|as\s+soon\s+as|provided|assuming|wenn"
     r"|falls|si|se|als|jeśli|jeżeli|om|eğer)\s[^.!?]*$",
     re.IGNORECASE,
 )
@@ -302,13 +303,21 @@ def _negated(reason: str, *, subjects: bool = False) -> set[str]:
 
 # "No breakfast plan at all" says the thing was never made, where "No hub met the budget"
 # only says none was found.
-_NONE_AT_ALL_RE = re.compile(r"\bno\s+((?:[\w'’-]+\s+){1,5}?)at\s+all\b", re.IGNORECASE)
+_NONE_AT_ALL_RE = re.compile(
+    r"\bno\s+((?:[\w'’-]+\s+){1,5}?)at\s+all\b"
+    # "No brine times were pulled and no wheel was checked"
+    r"|(?:^|[.;:]\s+|\band\s+)no\s+((?:[\w'’-]+\s+){1,3}?)(?:was|were|got|has\s+been|have\s+been)"
+    r"\s+(?:\w+\s+)?\w+(?:ed|en|ne|wn|t)\b",
+    re.IGNORECASE,
+)
 
 
 def unmet_things(reason: str) -> set[str]:
     """Content keys of the things (not the verbs) the reason says the run did not do or use:
     "not the read replica" gives "replica". A request that keeps one asks for the failure."""
-    none_at_all = [w for m in _NONE_AT_ALL_RE.finditer(reason) for w in m.group(1).split()]
+    none_at_all = [
+        w for m in _NONE_AT_ALL_RE.finditer(reason) for w in (m.group(1) or m.group(2)).split()
+    ]
     words = [
         w
         for w in [*_negated_words(reason, _VERB_NEGATION), *none_at_all]
@@ -425,6 +434,7 @@ def _share_a_stem(a: str, b: str) -> bool:
     return False
 
 
+_LEAD_IN_RE = re.compile(r"(?:then\s+)?(?:go\s+ahead|proceed|do\s+it|please|and\s+then)", re.I)
 # "On the EPC register, what's the energy rating …" split at its comma: the part before the
 # question only says where to look, and is no request of its own.
 _SETTING_ONLY_RE = re.compile(
@@ -451,7 +461,9 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
         # "What's the status of order 9042? If it's printed, book the courier …": the
         # condition belongs to the action it conditioned, and goes with it.
         kept = [_BARE_CONDITION_RE.sub("", action).rstrip() for action in kept]
-        if not all(kept) or _SETTING_ONLY_RE.match(kept[0]):
+        # "…, then go ahead and reserve it": "go ahead" only leads into the dropped action.
+        kept = [action for action in kept if not _LEAD_IN_RE.fullmatch(action)]
+        if not kept or not all(kept) or _SETTING_ONLY_RE.match(kept[0]):
             return None
     if not english(request):
         # One part kept reads as the user wrote it; more would need the language's own "and".
@@ -495,6 +507,13 @@ def _without_failed(
     last = dropped + 1
     while last < len(actions) and _BACK_REFERENCE.search(actions[last]):
         last += 1
+    # "…, then schedule a climb crew … and let the landlord know" when the reason says the
+    # landlord was never contacted either: the later actions it names go too.
+    later = [_content(action) & _content(reason) for action in actions[last:]]
+    if later and all(later):
+        last = len(actions)
+    elif any(later):
+        return None
     kept = actions[:dropped] + actions[last:]
     if any(_BACK_REFERENCE.search(action) for action in actions[last:]):
         return None

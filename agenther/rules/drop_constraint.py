@@ -106,6 +106,7 @@ _DANGLING_RE = re.compile(
 
 # "Summarise the report. ." once "Keep it under 200 words" went.
 _DOUBLED_STOP_RE = re.compile(r"([.!?])\s*\.(?=\s|$)")
+_LISTS_THEM_RE = re.compile(r"\b(?:list|show)\s+(?:them|those|these)\s*$", re.IGNORECASE)
 
 
 def tidy(text: str) -> str:
@@ -221,7 +222,13 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         items += [a for a in unique if a.startswith("how ")]
         listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
         end = _sentence_end(text, min(insert_at, len(text)))
-        if text.split(maxsplit=1)[0].lower() in COMMAND_VERBS:
+        if _LISTS_THEM_RE.search(text, 0, end) and nouns:
+            # "… prints sold in the last 12 months and list them with their hammer prices."
+            theirs = [n if n.endswith("s") else n + "s" for n in nouns]
+            theirs = [*theirs, *(a for a in unique if a.startswith("how "))]
+            said = theirs[0] if len(theirs) == 1 else ", ".join(theirs[:-1]) + " and " + theirs[-1]
+            text = f"{text[:end].rstrip()} with their {said}{text[end:]}"
+        elif text.split(maxsplit=1)[0].lower() in COMMAND_VERBS:
             text = f"{text[:end].rstrip()} and list {listed}{text[end:]}"
         else:  # "I need suppliers for nitrile gloves and list …" joins a wish to a command
             stop = "?" if text[end : end + 1] == "?" else "."

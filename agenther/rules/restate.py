@@ -51,7 +51,7 @@ _FORMAT_DISPLAY = {
     "py": "Python",
 }
 _NOT_MODIFIERS = word_set(
-    "in on at of by for from to with one ones von van de di du da im am en dans nel"
+    "in on at of by for from to with one ones and or von van de di du da im am en dans nel"
 )
 _REASON_FILLER = word_set(
     "the a an as requested asked required expected specified format file output it was is "
@@ -74,7 +74,9 @@ def _key_tokens(text: str) -> dict[str, str]:
         # The word that qualifies it: "intermittent" of "intermittent fasting", "disk" of
         # "checking disk usage"; not a preposition ("the one in Finance").
         before = words[-2].lower() if len(words) > 1 else ""
-        keys["modifier"] = "" if before in _NOT_MODIFIERS else before
+        # Nor a verb ("Updated ZD-3370", "reported it as ZD-3307").
+        modifies = before not in _NOT_MODIFIERS and not before.endswith(("ed", "ing"))
+        keys["modifier"] = before if modifies else ""
     return keys
 
 

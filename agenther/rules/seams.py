@@ -24,6 +24,13 @@ _NEEDS_WHAT_FOLLOWS = word_set(
     "most sure whose between from by into at in on de di da du von van con mit avec com met "
     "per pour para für"
 )
+# A comparator that lost its value ("Maximaal verhuizers", "under hotels") is broken whatever
+# follows it.
+_COMPARATORS = word_set(
+    "under over below above than least most within max maximum min minimum maximaal minimaal "
+    "maximal minimal höchstens mindestens máximo mínimo massimo minimo maksymalnie högst minst "
+    "højst"
+)
 # A verb among those may end a sentence ("Check where my tax refund is."), not come before a
 # joint.
 _VERBS = word_set("have has had is are was were be been")
@@ -53,6 +60,9 @@ def cut_problems(original: str, prompt: str) -> list[str]:
         if tag != "delete" or j1 == 0:
             continue
         left_bare, left_raw = after[j1 - 1]
+        if left_bare in _COMPARATORS and left_raw[-1:] not in ",;:—–.!?":
+            problems.append(f"'{left_raw}' lost the value it compared")
+            continue
         if left_raw[-1:] in ",;:—–" or left_bare not in _NEEDS_WHAT_FOLLOWS:
             continue
         right = after[j2][0] if j2 < len(after) else ""

@@ -212,7 +212,11 @@ def _counts_short(reason: str) -> bool:
 
 # A number after these is a limit (dropped as a constraint) or a period ("the last 7 days"),
 # not a count of things asked for.
-_LIMIT_WORDS = word_set("under over than most least within to about around below above by up")
+_LIMIT_WORDS = word_set(
+    "under over than most least within to about around below above by up max maximum min "
+    "minimum maximaal minimaal maximal minimal höchstens mindestens máximo mínimo massimo minimo "
+    "maksymalnie maks högst minst højst mest jusqu'à hasta fino até"
+)
 _UNIT_AFTER_RE = re.compile(
     r"[\s-]*(?:dpi|ppi|px|kbps|mbps|gbps|kb|mb|gb|tb|mah|kwh|kw|w|v|hz|khz|mhz|ghz|mm|cm|m|km|ml"
     r"|l|g|kg|mg|lbs?|oz|in|ft|inch(?:es)?|°\w?|%|min|mins|sec|secs|hrs?|k|lufs|db|iu)\b",
