@@ -611,7 +611,10 @@ _CLAIMS = {
     ),
     "transfer money": re.compile(
         rf"\b{_DONE}(?:transferred|paid|wired|refunded)\b"
-        r"|\b(?:has|have)\s+been\s+(?:transferred|paid|wired|refunded)\b",
+        # Said of money ("£200 has been transferred", "your refund has been paid"); "a third
+        # PCN, from February, has been paid" is the state of a record the run read.
+        r"|(?:\byour\s+[\w-]+(?:\s+[\w-]+)?|\b(?:money|funds|amount|transfer|payment|refund)"
+        r"|[£$€]\s?\d[\d,.]*)\s+(?:has|have)\s+been\s+(?:transferred|paid|wired|refunded)\b",
         re.IGNORECASE,
     ),
     "delete": re.compile(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agenther.constraints import find_constraints
+from agenther.demands import unperformed_claims
 from agenther.evidence import Evidence
 from agenther.models import AgentStep, FailedTrajectory
 from agenther.rules.clauses import kept_unmet_things, without_failed_action
@@ -237,3 +238,24 @@ def test_things_the_reason_says_were_not_pulled_are_not_asked_for() -> None:
         "brining",
         "times",
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "claims"),
+    [
+        # The state of a record the run read, not a payment it made.
+        ("KT19 XWR has 2 unpaid PCNs. A third, from February, has been paid.", []),
+        ("Brightwater Supplies has been paid 7 times so far in 2024.", []),
+        ("£200 has been transferred to your savings account.", ["transfer money"]),
+        ("Your refund has been paid.", ["transfer money"]),
+        ("I've paid the invoice.", ["transfer money"]),
+    ],
+)
+def test_a_payment_is_claimed_only_of_money(answer: str, claims: list[str]) -> None:
+    t = FailedTrajectory(
+        original_prompt="How many unpaid PCNs are on KT19 XWP?",
+        steps=[AgentStep(action_name="lookup_plate", action_input={}, observation="{}")],
+        final_answer=answer,
+        failure_reason="Wrong plate.",
+    )
+    assert unperformed_claims(t) == claims
