@@ -1,4 +1,6 @@
-"""Cuts that leave a broken sentence: the seam check, and the cuts that no longer break."""
+"""What a cut request leaves behind: the seam check, the cuts that no longer break a sentence,
+what goes with a dropped action or limit, a restated word's qualifier, and a record's state
+that is no claim of a payment."""
 
 from __future__ import annotations
 
