@@ -111,8 +111,15 @@ def _is_plain_word(token: str) -> bool:
     return token[:1].isupper() and token[1:].islower() and token.isalpha()
 
 
+# A title before a name is the user's courtesy, not part of what a run must show ("Mme Léa
+# Fournier" is listed as "Léa Fournier"); after one it may be a street ("Cedar Hollow Dr").
+_TITLES = word_set(
+    "mr mrs ms dr dra mme mlle herr herrn frau sr sra srta sig signor signora dhr mevr"
+)
+
+
 def _clean_name(words: list[str]) -> str:
-    while words and words[0].lower() in _STOP_WORDS:
+    while words and (words[0].lower() in _STOP_WORDS or words[0].lower() in _TITLES):
         words = words[1:]
     while words and words[-1].lower() in _STOP_WORDS:
         words = words[:-1]

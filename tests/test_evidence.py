@@ -108,6 +108,17 @@ def test_a_requests_verb_is_no_part_of_the_name_after_it() -> None:
     assert extract_entities("Acme Widgets ships today.") == ["Acme Widgets"]
 
 
+def test_a_title_before_a_name_is_no_part_of_it() -> None:
+    # "'Mme' does not occur in the observations" refused "inscris Mme Léa Fournier".
+    assert extract_entities("Book Mr. John Smith and Mrs Jane Doe with Dr Osei.") == [
+        "John Smith",
+        "Jane Doe",
+        "Osei",
+    ]
+    # After a name the same letters may be a street.
+    assert extract_entities("Deliver it to 12 Cedar Hollow Dr today.") == ["Cedar Hollow Dr"]
+
+
 def test_entities_are_names_not_sentence_openers_or_stop_words() -> None:
     text = (
         "Found 5 results: 1) MetalWorks Inc - copper wire. The Guardian reported it. "

@@ -184,6 +184,15 @@ def test_no_detail_is_dropped_unless_cleanly(reason: str, answer: str) -> None:
             "Zoek de factuur van KPN in mijn mail en stuur hem naar Bas",
             ["Zoek de factuur van KPN in mijn mail", "stuur hem naar Bas"],
         ),
+        # A verb made again ("regenerate") and a file put somewhere ("drop it in") are actions.
+        (
+            "Regenerate next week's driver duty roster PDF and email it to all drivers",
+            ["Regenerate next week's driver duty roster PDF", "email it to all drivers"],
+        ),
+        (
+            "Export the chair schedule to CSV and drop it in the nurses' shared folder",
+            ["Export the chair schedule to CSV", "drop it in the nurses' shared folder"],
+        ),
     ],
 )
 def test_where_a_request_splits_into_actions(request_text: str, actions: list[str]) -> None:

@@ -49,6 +49,16 @@ from agenther.rules.unmet import cut_unmet_phrases
             "Find hotels near the.",
             "'the' is left without what it needs",
         ),
+        (
+            "No refund: policy says refunds only after 14 days late.",
+            "No refund: policy says refunds only late.",
+            "'only' lost what it singled out",
+        ),
+        (
+            "Buch einen Termin, aber nur vormittags bis 12 Uhr.",
+            "Buch einen Termin, aber nur.",
+            "'nur' lost what it singled out",
+        ),
     ],
 )
 def test_a_broken_seam_is_named(original: str, cut: str, problem: str) -> None:
@@ -67,6 +77,12 @@ def test_a_broken_seam_is_named(original: str, cut: str, problem: str) -> None:
         # A restated value is a word of its own, not a piece of one.
         ("What was revenue in March 2024?", "What was revenue in February 2024?"),
         ("Book 12 seats for the 2021 gala.", "Book 2 seats for the 2021 gala."),
+        # "only" closed its own phrase before the comma: what was cut after it is another.
+        (
+            "Get me a quote for a 5 kW system, monocrystalline panels only, and the total has to "
+            "be under £7,000.",
+            "Get me a quote for a 5 kW system, monocrystalline panels only.",
+        ),
     ],
 )
 def test_a_clean_cut_has_no_problem(original: str, cut: str) -> None:
@@ -261,3 +277,46 @@ def test_a_payment_is_claimed_only_of_money(answer: str, claims: list[str]) -> N
         failure_reason="Wrong plate.",
     )
     assert unperformed_claims(t) == claims
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kept"),
+    [
+        (
+            "Reserve um auditório no campus para a abertura do hackathon no sábado, 8 de junho. "
+            "Precisa caber pelo menos 200 pessoas.",
+            "Reserve um auditório no campus para a abertura do hackathon no sábado, 8 de junho.",
+        ),
+        (
+            "Book an auditorium on campus for the hackathon opening on Saturday. It needs to seat "
+            "at least 200 people.",
+            "Book an auditorium on campus for the hackathon opening on Saturday.",
+        ),
+        (
+            "Reserviere einen Saal für die Eröffnung am Samstag. Er muss mindestens 200 Personen "
+            "fassen.",
+            "Reserviere einen Saal für die Eröffnung am Samstag.",
+        ),
+        # A short sentence that opens differently is what was left of a requirement of its own.
+        (
+            "Escribe la descripción del episodio 57 a partir de las notas del guion. Máximo 80 "
+            "palabras y sin mencionar al patrocinador.",
+            "Escribe la descripción del episodio 57 a partir de las notas del guion. Sin mencionar "
+            "al patrocinador.",
+        ),
+    ],
+)
+def test_a_sentence_the_cut_left_a_stub_goes_whole(request_text: str, kept: str) -> None:
+    assert drop_constraints(request_text, find_constraints(request_text)) == kept
+
+
+def test_a_swap_to_a_period_covered_in_part_is_not_made() -> None:
+    evidence = Evidence.of_texts(['{"year": 2024, "total": 3120.00}'])
+    request_text = "How much did the garden take in plot fees in 2023?"
+    reason = "The query pulled 2024 instead of 2023."
+    whole = "The garden took $3,120.00 in plot fees in 2024."
+    assert restate_actual(request_text, reason, evidence, whole) == (
+        "How much did the garden take in plot fees in 2024?"
+    )
+    partial = "The garden has taken $3,120.00 in plot fees so far in 2024."
+    assert restate_actual(request_text, reason, evidence, partial) is None

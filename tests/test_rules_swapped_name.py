@@ -181,3 +181,19 @@ def test_a_month_counts_as_worked_on_when_a_date_of_it_was_read() -> None:
         "Both queries hit the 31 August snapshot; September's figure was never pulled.",
     )
     assert _swapped(t) == "What was our MRR at the end of August 2024?"
+
+
+def test_a_period_covered_only_in_part_is_not_restated_as_the_whole() -> None:
+    # "… plot fees in 2024? I need the figure for the annual report." asked for a whole year
+    # the run had only up to today.
+    run = _run(
+        "How much did the Elm Street garden take in plot fees in 2023?",
+        '{"garden": "Elm Street", "year": 2024, "payments": 52, "total": 3120.00}',
+        "Elm Street has collected $3,120.00 in plot fees so far in 2024, from 52 payments.",
+        "Wrong year: the query pulled 2024, not 2023.",
+    )
+    assert _swapped(run) is None
+    whole_year = run.model_copy(
+        update={"final_answer": "Elm Street collected $3,120.00 in plot fees in 2024."}
+    )
+    assert _swapped(whole_year) == "How much did the Elm Street garden take in plot fees in 2024?"

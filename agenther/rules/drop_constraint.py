@@ -124,7 +124,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
     """``original`` without the ``unmet`` constraints, asking for what they were about instead;
     None if too little is left."""
     if not english(original):
-        return _complete(_drop_foreign(original, unmet))
+        return _complete(_drop_foreign(original, unmet), original)
     text = original
     attributes: list[str] = []
     insert_at = len(original)
@@ -237,7 +237,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         text += "."
     if _QUESTION_RE.match(text) and "." not in text[:-1] and text.endswith("."):
         text = text[:-1] + "?"  # "Which flights go Madrid to Rome, only ones with …." asked
-    return _complete(text)
+    return _complete(text, original)
 
 
 # What may follow a limit and only justify it ("… under 40 IBU — the tap list calls it
@@ -318,9 +318,30 @@ _NEEDS_COMPLEMENT = frozenset(
 _AS_IT_IS_RE = re.compile(r"\bas\s+(?:it|they|this|that)\s+(?:is|are|was|were)[.!?]?$", re.I)
 
 
-def _complete(text: str | None) -> str | None:
+# A later sentence the cut left this short ("Precisa caber.", "It needs to seat.", "Er muss
+# fassen.") only carried the bound: it goes whole.
+_MAX_STUB_WORDS = 4
+# A stop then a space ends a sentence, unless it closes a title ("Dr. Albers", "St. Pauli").
+_SENTENCE_BREAK_RE = re.compile(r"(?<![\s(][A-Z][a-z]\.)(?<![\s(][A-Z][a-z]{2}\.)(?<=[.!?])\s+")
+
+
+def _without_stubs(text: str, original: str) -> str:
+    sentences = [s for s in _SENTENCE_BREAK_RE.split(text) if s]
+    opening = {s.split(maxsplit=1)[0] for s in _SENTENCE_BREAK_RE.split(original) if s.strip()}
+    # Only a sentence that still opens as it did lost its end; "Sin mencionar al patrocinador."
+    # once "Máximo 80 palabras y" went is a whole requirement of its own.
+    kept = sentences[:1] + [
+        s
+        for s in sentences[1:]
+        if len(s.split()) > _MAX_STUB_WORDS or s in original or s.split()[0] not in opening
+    ]
+    return " ".join(kept)
+
+
+def _complete(text: str | None, original: str) -> str | None:
     if text is None:
         return None
+    text = _without_stubs(text, original)
     words = text.rstrip(".!?").split()
     if not words:
         return None

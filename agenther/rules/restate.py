@@ -13,7 +13,7 @@ import re
 
 from agenther.evidence import Evidence
 from agenther.quantities import extract_quantities
-from agenther.rules.vocabulary import word_set
+from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, word_set
 
 # "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
 # read off around it (one bounded pass, no backtracking over the whole reason).
@@ -127,6 +127,8 @@ def restate_actual(original: str, reason: str, ev: Evidence, answer: str = "") -
     if pair is None:
         return None
     (kind, expected), (_, actual) = pair
+    if kind == "num" and PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}"):
+        return None
     if kind != "ext" and re.search(
         rf"(?<![\w.]){re.escape(expected)}(?![\w])", answer, re.IGNORECASE
     ):

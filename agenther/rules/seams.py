@@ -31,6 +31,12 @@ _COMPARATORS = word_set(
     "maximal minimal höchstens mindestens máximo mínimo massimo minimo maksymalnie högst minst "
     "højst"
 )
+# A focus word whose focus was cut ("refunds only after 14 days late" → "refunds only late",
+# "nur bis 12 Uhr" → "nur"): it qualified the limit, and reads wrong on whatever is left.
+_FOCUS = word_set(
+    "only just solely merely nur bloß seulement uniquement solo solamente apenas soltanto "
+    "alleen tylko endast bara kun"
+)
 # A verb among those may end a sentence ("Check where my tax refund is."), not come before a
 # joint.
 _VERBS = word_set("have has had is are was were be been")
@@ -56,12 +62,16 @@ def cut_problems(original: str, prompt: str) -> list[str]:
         if bare and bare not in known and not bare.isalnum() and _fragment_of(bare, known)
     ]
     matcher = SequenceMatcher(None, [b for b, _ in before], [b for b, _ in after], autojunk=False)
-    for tag, _i1, _i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, _i2, j1, j2 in matcher.get_opcodes():
         if tag != "delete" or j1 == 0:
             continue
         left_bare, left_raw = after[j1 - 1]
         if left_bare in _COMPARATORS and left_raw[-1:] not in ",;:—–.!?":
             problems.append(f"'{left_raw}' lost the value it compared")
+            continue
+        # "monocrystalline panels only, and …": a focus word that closed its phrase keeps it.
+        if left_bare in _FOCUS and before[i1 - 1][1][-1:] not in ",;:—–.!?":
+            problems.append(f"'{left_raw.rstrip('.!?')}' lost what it singled out")
             continue
         if left_raw[-1:] in ",;:—–" or left_bare not in _NEEDS_WHAT_FOLLOWS:
             continue

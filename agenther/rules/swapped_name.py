@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from agenther.evidence import extract_entities
-from agenther.rules.vocabulary import contains_words
+from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, contains_words
 from agenther.words import FUNCTION_WORDS
 
 # Figures and codes the entity scan does not take as names ("10,987,645", "web-01", "123-4").
@@ -137,6 +137,8 @@ def restate_swapped_name(original: str, reason: str, answer: str, observed: str)
     if span is None or contains_words(prompt, new.lower()):
         return None
     if not _has_digit(old) and not _beside_in(answer, original, span, new):
+        return None
+    if _has_digit(old) and PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}"):
         return None
     shown = _span(answer, new)
     if shown is not None:

@@ -3,6 +3,8 @@ request."""
 
 from __future__ import annotations
 
+import re
+
 from agenther.words import is_cjk
 
 
@@ -67,7 +69,8 @@ ACTION_VERBS = word_set(
     disable turn request refund track verify fetch retrieve pull search plot chart draw
     generate build register subscribe unsubscribe pin follow accept decline approve reject
     remind configure rotate scale rollback revert backup attach kick trigger publish
-    backfill migrate populate seed index clean dedupe refactor lint format
+    backfill migrate populate seed index clean dedupe refactor lint format drop
+    regenerate rebuild rerun resend redo recompute recalculate reschedule rebook reassign
     """
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
@@ -86,4 +89,12 @@ FOREIGN_PREPARATORY_VERBS = word_set(
 # …") or a question.
 COMMAND_VERBS = (
     ACTION_VERBS | PREPARATORY_VERBS | word_set("survey shortlist source screen recommend")
+)
+
+
+# "Elm Street has collected $3,120.00 so far in 2024": a period the run covered only in part.
+# A request restated to that period asks for all of it, which the answer does not give.
+PARTIAL_PERIOD_RE = re.compile(
+    r"\b(?:so\s+far|to\s+date|(?:year|month|quarter)[-\s]to[-\s]date|ytd|mtd|qtd)\b",
+    re.IGNORECASE,
 )
