@@ -536,3 +536,60 @@ def test_a_chinese_answer_that_admits_failing_keeps_the_action() -> None:
     reason = "报名接口两次都返回500错误，王磊没有报上名。"
     answer = "还剩4个名额。另一项操作失败了。"
     assert without_failed_action(request, reason, answer, "还剩4个名额") is None
+
+
+def test_a_clause_that_says_a_part_was_done_names_no_failed_action() -> None:
+    # The reason's "Berliner Hütte is booked" named the kept action more than the dropped one.
+    request = (
+        "Bitte reserviere für uns 4 Personen zwei Nächte im Matratzenlager der Berliner Hütte "
+        "(12. bis 14. Juli) und frag bei der Olpererhütte nach, ob am 14. Juli noch 4 "
+        "Lagerplätze frei sind."
+    )
+    reason = (
+        "Berliner Hütte is booked, but the Olpererhütte enquiry for 14 July was simply never made."
+    )
+    answer = "Die Reservierung steht: 4 Personen, Berliner Hütte, 12. bis 14. Juli."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Bitte reserviere für uns 4 Personen zwei Nächte im Matratzenlager der Berliner Hütte "
+        "(12. bis 14. Juli)."
+    )
+    # "no hotel search was done" says the opposite: the clause still names the failed action.
+    request = (
+        "Búscame un vuelo de Madrid a Lisboa para el 12 de junio y un hotel céntrico en Lisboa "
+        "para dos noches."
+    )
+    reason = "Only flights were searched; no hotel search was done."
+    assert without_failed_action(request, reason, "UX 1153: 74 €.", "") == (
+        "Búscame un vuelo de Madrid a Lisboa para el 12 de junio."
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason", "kept"),
+    [
+        # The first parts of a request in another language keep their own "and".
+        (
+            "Liste alle Sude aus dem März 2024 mit Stammwürze und Endvergärungsgrad auf und "
+            "schick die Liste per Mail an unseren Braumeister Jonas Keller.",
+            "Die Liste ist korrekt, aber die Mail an Jonas Keller wurde nie verschickt.",
+            "Liste alle Sude aus dem März 2024 mit Stammwürze und Endvergärungsgrad auf.",
+        ),
+        (
+            "Zet in kas 3 de bevloeiing op 06:00 en 18:00, telkens 12 minuten, en verlaag daarna "
+            "de nachttemperatuur in dezelfde kas naar 14 °C.",
+            "De nachttemperatuur is nooit verlaagd.",
+            "Zet in kas 3 de bevloeiing op 06:00 en 18:00, telkens 12 minuten.",
+        ),
+        # An "and" that closed a list lost its last item: nothing is kept.
+        (
+            "Encontre o e-mail do contrato e me diga a data de início, o valor do aluguel e o "
+            "valor da multa por rescisão antecipada.",
+            "Multa por rescisão antecipada não informada.",
+            None,
+        ),
+    ],
+)
+def test_the_first_parts_of_a_foreign_request_are_kept_as_written(
+    request_text: str, reason: str, kept: str | None
+) -> None:
+    assert without_failed_action(request_text, reason, "Fertig.", "") == kept

@@ -360,11 +360,28 @@ def kept_unmet_dates(prompt: str, reason: str) -> list[str]:
     return sorted({m[0] for m in _ISO_DATE_RE.finditer(prompt) if (int(m[2]), int(m[3])) in named})
 
 
+# A clause of the reason that says a part was done ("Berliner Hütte is booked, but …", "Die
+# Liste ist korrekt, aber …") names a kept action, not one that failed.
+_DONE_CLAUSE_RE = re.compile(
+    r"(?:^|(?<=[.;:,—–]\s))"
+    # "no hotel search was done" says the opposite.
+    r"(?![^.;:,—–]*\b(?:no|not|never|none|nothing|nie|nicht|kein\w*|pas|jamais|nunca|non|niet)\b)"
+    r"(?:the\s+|die\s+|der\s+|das\s+|le\s+|la\s+|el\s+)?[^.;:,—–]{1,60}?"
+    r"\s(?:is|was|are|were|ist|sind|wurde|est|es|está|è)\s+(?:correctly\s+|fine\s+and\s+)?"
+    r"(?:booked|done|right|correct|fine|ok|okay|confirmed|reserved|in\s+place|korrekt|richtig"
+    r"|gebucht|erledigt|fait|réservée?|correcte?|hecho|reservad[oa]|corrett[oa]|fatto)"
+    r"(?=\s*(?:[.;:,—–]|\s(?:but|aber|mais|pero|ma)\b|$))",
+    re.IGNORECASE,
+)
+
+
 def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | None:
     """The index of the one later action the reason names, and every action's overlap with
     what it names. Words the reason negates decide when they name an action: the other
     words may be the failed action's object or a kept action's ("the chart was never emailed"
-    after "plot a chart"); else every content word of the reason counts."""
+    after "plot a chart"); else every content word of the reason counts, but for those of a
+    clause that says its part was done."""
+    reason = _DONE_CLAUSE_RE.sub(" ", reason)
     # A word every action shares ("revenue" in "What was our revenue, and who were the top
     # customers by revenue?") tells none of them apart.
     contents = [_content(action) for action in actions]
@@ -466,10 +483,22 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
         if not kept or not all(kept) or _SETTING_ONLY_RE.match(kept[0]):
             return None
     if not english(request):
-        # One part kept reads as the user wrote it; more would need the language's own "and".
-        # The checks on the answer (failure words, back references) read English, so no
-        # sentence of a request in another language is dropped.
-        return _closed(kept[0], request) if kept and len(kept) == 1 else None
+        # One part kept reads as the user wrote it, and so do the first parts with their own
+        # "and"; other choices would need the language's "and" put in. The checks on the answer
+        # (failure words, back references) read English, so no sentence of a request in
+        # another language is dropped.
+        if not kept:
+            return None
+        if len(kept) > 1:
+            joined = request[: request.find(kept[-1]) + len(kept[-1])]
+            if kept != actions[: len(kept)] or not joined.startswith(kept[0]):
+                return None
+            # "… a data de início, o valor do aluguel e o valor da multa": the "and" closed a
+            # list, whose last item went; a new clause after a list has its comma.
+            if "," in kept[-1] and not request[len(joined) :].startswith(","):
+                return None
+            kept = [joined]
+        return _closed(kept[0], request)
     if kept is not None:
         return _closed(" and ".join(kept), request)
     sentences = [s for s in _SENTENCE_BREAK_RE.split(request) if s.strip()]
