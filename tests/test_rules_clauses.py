@@ -593,3 +593,18 @@ def test_the_first_parts_of_a_foreign_request_are_kept_as_written(
     request_text: str, reason: str, kept: str | None
 ) -> None:
     assert without_failed_action(request_text, reason, "Fertig.", "") == kept
+
+
+def test_what_a_reason_says_was_left_out_did_not_happen() -> None:
+    request = (
+        "Generate the April invoice batch from the tuning jobs and upload it to the accountant's "
+        "SFTP (sftp.ledgerline.com, folder /incoming/tuneworks)."
+    )
+    reason = (
+        "SFTP refused the connection both times. The invoices only exist locally, and the reply "
+        "quietly leaves the upload out."
+    )
+    answer = "The April invoice batch is ready: 38 invoices, $9,412.50 in total."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Generate the April invoice batch from the tuning jobs."
+    )

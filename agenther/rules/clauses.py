@@ -202,7 +202,9 @@ _FOREIGN_AUXILIARY = frozenset(
 # "No hub met the budget" says nothing was found, not that the hub was not wanted: only a
 # negated verb ("ran on the primary, not the read replica") says what the run did not do.
 _VERB_NEGATION = frozenset("never not without".split())
-_MISSING = frozenset("missing omitted skipped absent".split())
+_MISSING = frozenset("missing omitted omits skipped skips absent".split())
+# "the reply quietly leaves the upload out": what is left out is what did not happen.
+_LEFT_OUT_RE = re.compile(r"\b(?:leaves|left|leaving)\s+((?:[\w'’-]+\s+){1,4}?)out\b", re.I)
 _SCOPE_END = frozenset(
     "and but so because since while although though as mais et y und aber pero ma mas maar"
     " ale och men".split()
@@ -232,6 +234,7 @@ def _negated_words(
     "not"/"no"/"missing the", or before a clause-final "missing". With ``subjects``, also the
     subject of a negated passive: "The combined MRR was never computed", "Aspirin interaction
     not addressed" (the words before "was never" name the thing, "computed" only the verb)."""
+    reason = _LEFT_OUT_RE.sub(r"omitted \1", reason)
     # A word's closing stop ends its sentence: a scope never runs into the next one.
     tokens = [
         part
