@@ -13,6 +13,7 @@ from agenther.models import AgentStep, FailedTrajectory
 from agenther.rules.clauses import kept_unmet_things, without_failed_action
 from agenther.rules.decide import DROP_CONSTRAINT, _score
 from agenther.rules.drop_constraint import drop_constraints
+from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual
 from agenther.rules.seams import cut_problems
@@ -320,3 +321,46 @@ def test_a_swap_to_a_period_covered_in_part_is_not_made() -> None:
     )
     partial = "The garden has taken $3,120.00 in plot fees so far in 2024."
     assert restate_actual(request_text, reason, evidence, partial) is None
+
+
+def test_an_aside_limit_goes_with_its_dashes_only() -> None:
+    # "… and save it as care_sheet.md …" went too: the closing dash was read as a
+    # justification running to the sentence's end.
+    request_text = (
+        "Write an aftercare sheet for customers who've had a varnish touch-up — keep it under "
+        "150 words — and save it as care_sheet.md in the shared workshop folder."
+    )
+    assert drop_constraints(request_text, find_constraints(request_text)) == (
+        "Write an aftercare sheet for customers who've had a varnish touch-up and save it as "
+        "care_sheet.md in the shared workshop folder."
+    )
+    # A dash before anything but a joint still opens a justification, which goes.
+    request_text = "Find beers under 40 IBU — the tap list calls it soft."
+    assert drop_constraints(request_text, find_constraints(request_text)) == "Find beers."
+
+
+def test_one_of_a_counted_or_longer_list_is_not_dropped() -> None:
+    reason = "BP-2317 was never looked up."
+    answer = "BP-2291 is approved. BP-2304 is under review."
+    # "our three blasting permits — BP-2291, BP-2304 —" was left behind.
+    assert (
+        without_missing_entity(
+            "Check the status of our blasting permits BP-2291, BP-2304 and BP-2317 on the portal.",
+            reason,
+            answer,
+        )
+        is None
+    )
+    assert (
+        without_missing_entity(
+            "Check the status of our two blasting permits BP-2304 and BP-2317 on the portal.",
+            reason,
+            answer,
+        )
+        is None
+    )
+    assert without_missing_entity(
+        "Check the status of blasting permits BP-2304 and BP-2317 on the county portal.",
+        reason,
+        answer,
+    ) == ("Check the status of blasting permits BP-2304 on the county portal.")

@@ -260,9 +260,18 @@ _PHRASE_OPENERS = word_set(
 )
 
 
+# "… touch-up — keep it under 150 words — and save it …": a dash before a joint closes an
+# aside, and only the dash goes with the limit.
+_CLOSING_DASH_RE = re.compile(
+    r"\s*[—–]\s*(?=(?:and|then|or|but|und|et|y|e|en|och|og|oraz|i)\s)", re.IGNORECASE
+)
+
+
 def _without_justification(text: str, end: int) -> int:
     """Where the text a limit ends at ``end`` stops justifying it: the sentence's end after
-    a dash or a "because", else ``end``."""
+    a dash or a "because", else ``end`` (after the dash that closes an aside)."""
+    if closing := _CLOSING_DASH_RE.match(text, end):
+        return closing.end()
     if _JUSTIFICATION_RE.match(text, end) is None:
         return end
     stop = _SENTENCE_STOP_RE.search(text, end)

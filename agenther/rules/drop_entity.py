@@ -42,6 +42,14 @@ _PLURAL_VERB_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
+# "our three blasting permits — BP-2291, BP-2304 and BP-2317": a count of the things asked
+# about would be wrong once one goes.
+_COUNT_RE = re.compile(
+    r"\b(?:two|three|four|five|six|zwei|drei|vier|fünf|deux|trois|quatre|cinq|dos|tres|cuatro"
+    r"|cinco|due|tre|quattro|dois|duas|três|quatro|twee|drie|vier|vijf|dwa|dwie|trzy|cztery"
+    r"|två|tre|fyra|fem|to|fire)\b",
+    re.IGNORECASE,
+)
 
 
 def _names(text: str, name: str) -> bool:
@@ -61,8 +69,12 @@ def without_missing_entity(request: str, reason: str, answer: str) -> str | None
                 or _PLURAL_VERB_BEFORE_RE.search(sentence[: pair.start()])
             ):
                 continue
+            # "BP-2291, BP-2304 and BP-2317": the pair ends a longer list, which would be left
+            # without its "and".
+            if sentence[: pair.start()].rstrip().endswith(","):
+                return None
             shortened = sentence[: pair.start("joint")] + sentence[pair.end("b") :]
-            if _BOTH_RE.search(shortened):
+            if _BOTH_RE.search(shortened) or _COUNT_RE.search(sentence[: pair.start()]):
                 return None
             later = [s for s in sentences[index + 1 :] if not _BOTH_RE.search(s)]
             return " ".join([*sentences[:index], shortened, *later])
