@@ -1261,3 +1261,22 @@ def test_a_period_is_no_count_to_cut() -> None:
     request = "Get me news about the EU AI Act from the last 7 days only."
     reason = "Two of the four articles are older than the 7-day window the user asked for."
     assert cut_unmet_phrases(request, reason) == request
+
+
+def test_the_date_today_is_said_to_be_is_not_restated() -> None:
+    # "(today is Thursday, 21 May)" is what "last Tuesday" counts from: restating it as the
+    # date the run used moves "today" and still asks about last Tuesday.
+    relative = _run(
+        "Which guests checked in last Tuesday? (today is Thursday, 21 May)",
+        "check_in_date: 12 May | guests: Tomasz Lis, Ewa Kowalik",
+        "On Tuesday 12 May, Tomasz Lis and Ewa Kowalik checked in.",
+        "Last Tuesday was 19 May; the agent used 12 May instead of 21 May minus two days.",
+    )
+    assert _restated(relative) is None
+    dated = relative.model_copy(
+        update={
+            "original_prompt": "Which guests checked in on 21 May?",
+            "failure_reason": "The agent read 12 May instead of 21 May.",
+        }
+    )
+    assert _restated(dated) == "Which guests checked in on 12 May?"

@@ -364,3 +364,12 @@ def test_one_of_a_counted_or_longer_list_is_not_dropped() -> None:
         reason,
         answer,
     ) == ("Check the status of blasting permits BP-2304 on the county portal.")
+
+
+def test_a_name_ending_its_sentence_is_read_without_the_full_stop() -> None:
+    # "… BP-2304 and BP-2317." took the full stop into the name, which the reason never says.
+    assert without_missing_entity(
+        "Check the status of blasting permits BP-2304 and BP-2317. Use the county portal.",
+        "BP-2317 was never looked up.",
+        "BP-2304 is under review.",
+    ) == ("Check the status of blasting permits BP-2304. Use the county portal.")

@@ -197,3 +197,19 @@ def test_a_period_covered_only_in_part_is_not_restated_as_the_whole() -> None:
         update={"final_answer": "Elm Street collected $3,120.00 in plot fees in 2024."}
     )
     assert _swapped(whole_year) == "How much did the Elm Street garden take in plot fees in 2024?"
+
+
+def test_the_date_today_is_said_to_be_is_not_swapped() -> None:
+    # eleventh-69: "last Tuesday (today is Thursday, 21 May)" answered for 12 May. Swapping
+    # "21 maja" moves "today" and still asks about "last Tuesday": no request the run answered.
+    run = _run(
+        "Którzy goście zameldowali się w zeszły wtorek? (dziś jest czwartek, 21 maja)",
+        '{"data": "12 maja", "goście": ["Tomasz Lis", "Ewa Kowalik"]}',
+        "We wtorek 12 maja zameldowali się: Tomasz Lis oraz Ewa Kowalik.",
+        "Zeszły wtorek przy czwartku 21 maja to 19 maja, a nie 12 maja.",
+    )
+    assert _swapped(run) is None
+    dated = run.model_copy(
+        update={"original_prompt": "Którzy goście zameldowali się we wtorek 21 maja?"}
+    )
+    assert _swapped(dated) == "Którzy goście zameldowali się we wtorek 12 maja?"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-_NAME = r"(?:[A-Z][\w'’.-]*(?:[ ][A-Z][\w'’.-]*)*|\d+(?:\.\d+)+)"
+_NAME = r"(?:[A-Z][\w'’.-]*(?<!\.)(?:[ ][A-Z][\w'’.-]*(?<!\.))*|\d+(?:\.\d+)+)"
 _JOINT = (
     r",?\s+(?:and|y|e|et|und|en|i)\s+"
     r"(?:(?:for|in|at|of|on|about|en|à|a|für|em|de|di|per|para|pour|voor|w|z)\s+)?"

@@ -13,7 +13,7 @@ import re
 
 from agenther.evidence import Evidence
 from agenther.quantities import extract_quantities
-from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, word_set
+from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, is_reference_date, word_set
 
 # "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
 # read off around it (one bounded pass, no backtracking over the whole reason).
@@ -152,7 +152,7 @@ def restate_actual(original: str, reason: str, ev: Evidence, answer: str = "") -
         pattern = re.compile(rf"(?<![\w.]){re.escape(expected)}(?![\w])", re.IGNORECASE)
         actual_files = []
     matches = list(pattern.finditer(original))
-    if not matches:
+    if not matches or any(is_reference_date(original, m.start()) for m in matches):
         return None
     # Only the last clause that mentions the expected thing is about the output.
     last = matches[-1]

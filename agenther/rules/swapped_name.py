@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from agenther.evidence import extract_entities
-from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, contains_words
+from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, contains_words, is_reference_date
 from agenther.words import FUNCTION_WORDS
 
 # Figures and codes the entity scan does not take as names ("10,987,645", "web-01", "123-4").
@@ -138,7 +138,9 @@ def restate_swapped_name(original: str, reason: str, answer: str, observed: str)
         return None
     if not _has_digit(old) and not _beside_in(answer, original, span, new):
         return None
-    if _has_digit(old) and PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}"):
+    if _has_digit(old) and (
+        PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}") or is_reference_date(original, span[0])
+    ):
         return None
     shown = _span(answer, new)
     if shown is not None:

@@ -98,3 +98,20 @@ PARTIAL_PERIOD_RE = re.compile(
     r"\b(?:so\s+far|to\s+date|(?:year|month|quarter)[-\s]to[-\s]date|ytd|mtd|qtd)\b",
     re.IGNORECASE,
 )
+
+# "(dziś jest czwartek, 21 maja)", "today is Thursday 21 May": the date a relative one ("last
+# Tuesday") counts from. Swapping it for the date the run used moves "today", not the day asked
+# about, and leaves the relative one asking for something else.
+_TODAY_RE = re.compile(
+    r"(?<!\w)(?:today|heute|aujourd['’]hui|hoy|oggi|hoje|vandaag|dziś|dzisiaj|idag|i\s+dag"
+    r"|tänään|täna|dnes|bugün|сегодня)(?!\w)",
+    re.IGNORECASE,
+)
+_CLAUSE_OPEN_RE = re.compile(r".*[.;!?(]", re.DOTALL)
+
+
+def is_reference_date(text: str, start: int) -> bool:
+    """The date at ``start`` of ``text`` is the one "today" is said to be."""
+    before = text[:start]
+    opening = _CLAUSE_OPEN_RE.match(before)
+    return _TODAY_RE.search(before[opening.end() if opening else 0 :]) is not None
