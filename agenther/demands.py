@@ -134,6 +134,9 @@ _FAMILIES = (
         r"|order)\b"
         r"|\bplace\s+(?:an|the|my)\s+order\b"
         rf"|{_IMPERATIVE_LEAD}order\s+\d"  # "Order 40 pillows"
+        # "Order dinner for Saturday", not "order them by date" nor "order status for …".
+        rf"|{_IMPERATIVE_LEAD}order\s+(?!(?:status|number|history|details|total|tracking|id)\b)"
+        r"(?![^.\n]{0,40}\b(?:by|alphabetically|ascending|descending|chronologically)\b)[a-z]"
         # "añade al carrito", "in den Warenkorb", "ajoute au panier", "aggiungi al carrello"
         r"|\b(?:al|au|ao|do)\s+(?:carrito|panier|carrello|carrinho|koszyka)\b"
         r"|\bin\s+(?:den|meinen)\s+warenkorb\b|\baan\s+(?:de|mijn)\s+winkel(?:wagen|mandje)\b",

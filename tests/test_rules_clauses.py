@@ -608,3 +608,16 @@ def test_what_a_reason_says_was_left_out_did_not_happen() -> None:
     assert without_failed_action(request, reason, answer, "") == (
         "Generate the April invoice batch from the tuning jobs."
     )
+
+
+def test_the_part_a_reason_says_was_covered_names_no_failed_action() -> None:
+    # tenth-52: "The reply covers the order and leaves the bookkeeping out" named the kept
+    # order as much as the dropped logging.
+    request = (
+        "Order two of the Orla ceramic mugs in sage, then log the receipt in the budget sheet."
+    )
+    reason = "Sheet write denied. The reply covers the order and leaves the bookkeeping out."
+    answer = "Your order ORD-88213 is confirmed: 2 × Orla Ceramic Mug – Sage, total $31.96."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Order two of the Orla ceramic mugs in sage."
+    )

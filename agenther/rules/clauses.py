@@ -377,6 +377,14 @@ _DONE_CLAUSE_RE = re.compile(
     re.IGNORECASE,
 )
 
+# "The reply covers the order and leaves the bookkeeping out": the part before a "leaves out"
+# is the part that was done.
+_COVERED_CLAUSE_RE = re.compile(
+    r"\b(?:covers|handles|includes|reports|gives|mentions|does)\s+[^.;:,—–]{1,50}?"
+    r"(?=\s+(?:and|but)\s+(?:then\s+)?(?:leaves|omits|skips|ignores|drops|forgets|misses)\b)",
+    re.IGNORECASE,
+)
+
 
 def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | None:
     """The index of the one later action the reason names, and every action's overlap with
@@ -384,7 +392,7 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     words may be the failed action's object or a kept action's ("the chart was never emailed"
     after "plot a chart"); else every content word of the reason counts, but for those of a
     clause that says its part was done."""
-    reason = _DONE_CLAUSE_RE.sub(" ", reason)
+    reason = _COVERED_CLAUSE_RE.sub(" ", _DONE_CLAUSE_RE.sub(" ", reason))
     # A word every action shares ("revenue" in "What was our revenue, and who were the top
     # customers by revenue?") tells none of them apart.
     contents = [_content(action) for action in actions]
