@@ -19,7 +19,7 @@ _ADMISSION_RE = re.compile(
     r"""
     \b(?:unable|could\s*n[o']?t|couldn't|can't|cannot|wasn't\s+able|was\s+not\s+able
       |were\s+not\s+able|not\s+able\s+to|did\s*n[o']?t\s+(?:find|work|manage|succeed|get)
-      |did\s+not\s+\w+|didn't\s+\w+|still\s+to\s+(?:do|come|be\s+done)|not\s+yet
+      |did\s+not\s+\w+|didn't\s+\w+|(?:i|we)\s+(?:haven't|haven’t|have\s+not)\s+\w+|still\s+to\s+(?:do|come|be\s+done)|not\s+yet
       |(?:is|are|was|were)\s*n[o']?t\s+installed|isn't\s+installed|aren't\s+installed
       |failed\s+to|unfortunately|i'?m\s+sorry|apologi[sz]e|sorry|ran\s+out\s+of
       |no\s+(?:\w+\s+){0,3}(?:was|were|could\s+be)\s+found|none\s+of\s+(?:the|them|these)

@@ -44,6 +44,7 @@ def run(
         "A prometheus release already exists, so I did not install a new one.",
         "Day 1: Belém Tower. Day 2: Alfama. (Day 3 and restaurants still to do.)",
         "pytest-cov isn't installed, so no coverage figure; 142 passed.",
+        "Two posts are live; I haven't added anything to Friday's newsletter yet.",
     ],
 )
 def test_an_answer_that_admits_the_failure_is_found_in_any_language(answer: str) -> None:

@@ -365,6 +365,17 @@ def test_what_the_reason_says_the_run_did_not_use_is_named() -> None:
     assert kept_unmet_things(request, reason) == ["replica"]
     # "No hub met the budget" says nothing was found, not that a hub was unwanted.
     assert kept_unmet_things("Find a USB-C hub.", "No hub met the under-$25 budget.") == []
+    # twelfth-39: "the newsletter wasn't touched" says nothing was done to the newsletter.
+    request = "Publish the draft posts and add them to Friday's newsletter."
+    reason = "Two posts went live; the newsletter wasn't touched."
+    assert kept_unmet_things(request, reason) == ["newsletter"]
+    # "Reviews were not summarised" names the summarising, not the reviews the run found.
+    request = "Search the web for Acme X200 reviews and list the results."
+    assert kept_unmet_things(request, "Reviews were not summarised.") == []
+    # Nor does an address the reason names make its domain a thing left undone.
+    request = "On bookhaven.com, add 'The Glass Orchard' to my wishlist."
+    reason = "The sign-up with jordan.lee@fastmail.com was never attempted."
+    assert kept_unmet_things(request, reason) == []
 
 
 def test_a_request_in_another_language_loses_the_part_the_reason_names() -> None:

@@ -228,7 +228,11 @@ _TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
 
 
 def _negated_words(
-    reason: str, negations: frozenset[str] = _NEGATION, *, subjects: bool = False
+    reason: str,
+    negations: frozenset[str] = _NEGATION,
+    *,
+    subjects: bool = False,
+    passive_subjects: bool = False,
 ) -> list[str]:
     """The words in the scope of a negation in ``reason``: up to six words after "never"/
     "not"/"no"/"missing the", or before a clause-final "missing". With ``subjects``, also the
@@ -247,6 +251,8 @@ def _negated_words(
         negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
         clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
         if subjects and (token in _VERB_NEGATION or token.endswith(("n't", "n’t"))):
+            scoped.extend(_negation_subject(tokens, i))
+        elif passive_subjects and _negates_passive(tokens, i):
             scoped.extend(_negation_subject(tokens, i))
         if token in _MISSING and clause_end:
             j = i
@@ -271,6 +277,30 @@ def _negated_words(
                     break
                 scoped.append(word)
     return scoped
+
+
+# Verbs that say nothing at all was done to their subject. "Reviews were not summarised" names
+# the missing work (summarising), not the reviews, which the run may well have found.
+_UNTOUCHED = frozenset(
+    "touched attempted started begun tried addressed handled tackled done".split()
+)
+
+
+def _negates_passive(tokens: list[str], i: int) -> bool:
+    """The negation at ``i`` says nothing was done to the passive's subject: "the newsletter
+    wasn't touched", "the refund was never attempted"."""
+    token = tokens[i]
+    if token in ("wasn't", "weren't", "isn't", "aren't", "wasn’t", "weren’t"):
+        after = i + 1
+    elif token in ("not", "never") and i > 0 and tokens[i - 1] in ("was", "were", "is", "are"):
+        after = i + 1
+    else:
+        return False
+    while after < len(tokens) and tokens[after] in ("been", "yet", "ever", "actually"):
+        after += 1
+    if after >= len(tokens):
+        return False
+    return tokens[after] in _UNTOUCHED
 
 
 _RELATIVE = frozenset(("which", "who"))
@@ -323,9 +353,11 @@ def unmet_things(reason: str) -> set[str]:
     ]
     words = [
         w
-        for w in [*_negated_words(reason, _VERB_NEGATION), *none_at_all]
+        for w in [*_negated_words(reason, _VERB_NEGATION, passive_subjects=True), *none_at_all]
         if w not in ACTION_VERBS | PREPARATORY_VERBS
         and w not in _PAST_TO_BASE
+        # An address's parts ("com" of "jordan.lee@fastmail.com") name nothing to do.
+        and "@" not in w
         and not w.endswith(("ed", "en", "ing"))
     ]
     return _content(" ".join(words))
