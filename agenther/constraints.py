@@ -49,8 +49,10 @@ _VALUE = (
     + r"|portion|room|bed|guest|adult|child|class|lesson|session)){0,2})"
 )
 _POSTFIX = (
-    r"\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"
-    r"|greater|up)\b"
+    r"(?:\s+(?:or|and)\s+(?:more|less|fewer|higher|lower|better|cheaper|above|below|under|over"
+    r"|greater|up)"
+    # "80 words max", "2 hours maximum", "three pages tops".
+    r"|\s+(?:max|maximum|min|minimum|tops|at\s+(?:the\s+)?(?:most|least)))\b"
 )
 _CONSTRAINT_RE = re.compile(
     rf"\b{_COMPARATOR}\s+{_VALUE}(?:\s+and\s+{_VALUE})?|(?<![\w.$€£¥]){_VALUE}{_POSTFIX}",

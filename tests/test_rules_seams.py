@@ -373,3 +373,52 @@ def test_a_name_ending_its_sentence_is_read_without_the_full_stop() -> None:
         "BP-2317 was never looked up.",
         "BP-2304 is under review.",
     ) == ("Check the status of blasting permits BP-2304. Use the county portal.")
+
+
+@pytest.mark.parametrize(
+    ("request_text", "dropped"),
+    [
+        # twelfth-07: a limit written after what it limits, alone in a dashed aside.
+        (
+            "Send the members list a short notice — 80 words max — about the autumn "
+            "exhibition on Saturday 20 September at the Methodist Hall.",
+            "Send the members list a short notice about the autumn exhibition on Saturday 20 "
+            "September at the Methodist Hall.",
+        ),
+        (
+            "Write a summary of the quarterly report (200 words max) and email it to Dana.",
+            "Write a summary of the quarterly report and email it to Dana.",
+        ),
+        # "and keep it to" bounds the whole request and goes with its limit.
+        (
+            "Book two lanes for Friday at 8pm, with bumpers, and keep it to 2 hours max.",
+            "Book two lanes for Friday at 8pm, with bumpers.",
+        ),
+        (
+            "Book two lanes for Friday at 8pm, with bumpers, and keep it to under 2 hours.",
+            "Book two lanes for Friday at 8pm, with bumpers.",
+        ),
+        # ninth-13: a dash opens the limit and nothing closes it: the rest of the sentence
+        # only explains the limit.
+        (
+            "Write the label blurb for our new cheese 'Hollow Oak' from the spec sheet - 60 "
+            "words max, it has to fit the small card.",
+            "Write the label blurb for our new cheese 'Hollow Oak' from the spec sheet.",
+        ),
+    ],
+)
+def test_a_limit_in_an_aside_goes_with_its_marks(request_text: str, dropped: str) -> None:
+    assert drop_constraints(request_text, find_constraints(request_text)) == dropped
+
+
+def test_a_dash_or_bracket_a_cut_emptied_is_a_broken_seam() -> None:
+    original = "Write the blurb from the spec sheet - 60 words max, it has to fit the card."
+    assert cut_problems(original, "Write the blurb from the spec sheet -, it has to fit.") == [
+        "a cut left '-,' with nothing inside"
+    ]
+    original = "Send the members a notice — 80 words max — about the exhibition."
+    assert cut_problems(original, "Send the members a notice —.") == [
+        "a cut left '—.' with nothing inside"
+    ]
+    assert cut_problems("Write a note (200 words max) for Dana.", "Write a note ( ) for Dana.")
+    assert cut_problems(original, "Send the members a notice about the exhibition.") == []

@@ -38,7 +38,8 @@ _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 # A clause whose verb bounds the request itself ("Keep it", ", keeping the answer"), up to the
 # constraint it introduces.
 _WHOLE_BOUND_BEFORE_RE = re.compile(
-    r"(?:(?<=^)|(?<=[.!?;:]\s)|,\s*|\s*[—–]\s*)(?:(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
+    r"(?:(?<=^)|(?<=[.!?;:]\s)|,?\s+and\s+|,\s*|\s*[—–]\s*)"
+    r"(?:(?:keep(?:ing)?|mak(?:e|ing)|limit(?:ing)?|hold(?:ing)?)"
     r"\s+(?:it|them|this|that|everything|(?:the|your|each|every)\s+[\w-]+(?:\s+[\w-]+)?)"
     r"(?:\s+to)?"
     # "Don't spend more than $60."
@@ -141,6 +142,19 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         measured = _MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
+        # "a short notice — 80 words max — about …", "(200 words max)": an aside that is the
+        # limit alone goes with the marks around it.
+        if (opening := _ASIDE_OPEN_RE.search(text, 0, start)) and (
+            closing := _ASIDE_CLOSE[opening.group(1)].match(text, end)
+        ):
+            text = text[: opening.start()] + " " + text[closing.end() :]
+            continue
+        # "… from the spec sheet - 60 words max, it has to fit the small card": a limit that a
+        # dash opens and none closes is an afterthought, which runs to the sentence's end.
+        if opening := _DASH_OPEN_RE.search(text, 0, start):
+            stop = _SENTENCE_STOP_RE.search(text, end)
+            text = text[: opening.start()] + (text[stop.start() :] if stop else "")
+            continue
         end = _without_justification(text, end)
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
         if match and match.group("attr")[:1].isdigit():
@@ -258,6 +272,15 @@ _PHRASE_OPENERS = word_set(
     "in at on from to for near by with into after before between during around and or but "
     "if only not please i we you it them me us my our"
 )
+
+
+_ASIDE_OPEN_RE = re.compile(r"\s*([—–(])\s*$")
+_DASH_OPEN_RE = re.compile(r"\s+-\s+$|\s*[—–]\s*$")
+_ASIDE_CLOSE = {
+    "—": re.compile(r"\s*—\s*"),
+    "–": re.compile(r"\s*–\s*"),
+    "(": re.compile(r"\s*\)\s*"),
+}
 
 
 # "… touch-up — keep it under 150 words — and save it …": a dash before a joint closes an

@@ -52,6 +52,11 @@ def _words(text: str) -> list[tuple[str, str]]:
     return [(raw.strip(_EDGE).lower(), raw) for raw in text.split()]
 
 
+# "… from the spec sheet -, it has to fit", "a note —.", "a note ( )": a dash or a bracket
+# whose words a cut took.
+_EMPTY_MARK_RE = re.compile(r"(?:^|\s)[-—–]\s*(?:[,.;:!?)]|$)|\(\s*\)")
+
+
 def cut_problems(original: str, prompt: str) -> list[str]:
     """What a cut from ``original`` to ``prompt`` broke; [] when every seam reads."""
     before, after = _words(original), _words(prompt)
@@ -60,6 +65,11 @@ def cut_problems(original: str, prompt: str) -> list[str]:
         f"a cut split the word '{raw}'"
         for bare, raw in after
         if bare and bare not in known and not bare.isalnum() and _fragment_of(bare, known)
+    ]
+    problems += [
+        f"a cut left '{m.group(0).strip()}' with nothing inside"
+        for m in _EMPTY_MARK_RE.finditer(prompt)
+        if m.group(0) not in original
     ]
     matcher = SequenceMatcher(None, [b for b, _ in before], [b for b, _ in after], autojunk=False)
     for tag, i1, _i2, j1, j2 in matcher.get_opcodes():
