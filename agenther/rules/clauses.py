@@ -250,9 +250,8 @@ def _negated_words(
         negation = token in negations or token.endswith(("n't", "n’t"))
         negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
         clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
-        if subjects and (token in _VERB_NEGATION or token.endswith(("n't", "n’t"))):
-            scoped.extend(_negation_subject(tokens, i))
-        elif passive_subjects and _negates_passive(tokens, i):
+        negates_verb = token in _VERB_NEGATION or token.endswith(("n't", "n’t"))
+        if (subjects and negates_verb) or (passive_subjects and _negates_passive(tokens, i)):
             scoped.extend(_negation_subject(tokens, i))
         if token in _MISSING and clause_end:
             j = i
@@ -290,12 +289,11 @@ def _negates_passive(tokens: list[str], i: int) -> bool:
     """The negation at ``i`` says nothing was done to the passive's subject: "the newsletter
     wasn't touched", "the refund was never attempted"."""
     token = tokens[i]
-    if token in ("wasn't", "weren't", "isn't", "aren't", "wasn’t", "weren’t"):
-        after = i + 1
-    elif token in ("not", "never") and i > 0 and tokens[i - 1] in ("was", "were", "is", "are"):
-        after = i + 1
-    else:
+    negated_be = token in ("wasn't", "weren't", "isn't", "aren't", "wasn’t", "weren’t")
+    after_be = i > 0 and tokens[i - 1] in ("was", "were", "is", "are")
+    if not (negated_be or (token in ("not", "never") and after_be)):
         return False
+    after = i + 1
     while after < len(tokens) and tokens[after] in ("been", "yet", "ever", "actually"):
         after += 1
     if after >= len(tokens):

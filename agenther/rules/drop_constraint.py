@@ -152,8 +152,8 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         # "… from the spec sheet - 60 words max, it has to fit the small card": a limit that a
         # dash opens and none closes is an afterthought, which runs to the sentence's end.
         if opening := _DASH_OPEN_RE.search(text, 0, start):
-            stop = _SENTENCE_STOP_RE.search(text, end)
-            text = text[: opening.start()] + (text[stop.start() :] if stop else "")
+            sentence_end = _SENTENCE_STOP_RE.search(text, end)
+            text = text[: opening.start()] + (text[sentence_end.start() :] if sentence_end else "")
             continue
         end = _without_justification(text, end)
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
