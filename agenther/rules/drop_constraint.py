@@ -247,6 +247,9 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         else:  # "I need suppliers for nitrile gloves and list …" joins a wish to a command
             stop = "?" if text[end : end + 1] == "?" else "."
             text = f"{text[:end].rstrip()}{stop} List {listed}.{text[end + 1 :]}"
+    if any(_LENGTH_LIMIT_RE.search(c.text) for c in unmet):
+        # "a short notice — 80 words max —": without its limit, "short" still asks for it.
+        text = _SHORT_RE.sub("", text, count=1)
     if text[-1:] not in ".!?":
         text += "."
     if _QUESTION_RE.match(text) and "." not in text[:-1] and text.endswith("."):
@@ -275,6 +278,11 @@ _PHRASE_OPENERS = word_set(
 
 
 _ASIDE_OPEN_RE = re.compile(r"\s*([—–(])\s*$")
+_LENGTH_LIMIT_RE = re.compile(
+    r"\b(?:words?|characters?|chars|pages?|lines?|sentences?|paragraphs?|points?|bullets?)\b",
+    re.IGNORECASE,
+)
+_SHORT_RE = re.compile(r"\b(?:short|brief)\s+(?=[a-z])")
 _DASH_OPEN_RE = re.compile(r"\s+-\s+$|\s*[—–]\s*$")
 _ASIDE_CLOSE = {
     "—": re.compile(r"\s*—\s*"),
