@@ -473,6 +473,9 @@ _BOOKING_CONFIRMED_RE = re.compile(
     r"\b(?:reservation|booking|order|purchase|appointment)\s+(?:is\s+|has\s+been\s+)?"
     r"(?:confirmed|placed|complete)\b|\bthank\s+you\s+for\s+your\s+(?:order|booking|reservation"
     r"|purchase)\b"
+    # "Booking ref <b>FS-6203</b>": a page that hands out a reference for a new booking.
+    r"|\b(?:booking|reservation|confirmation)\s+(?:ref(?:erence)?|code|number|no\.?)"
+    r"(?:\s|:|#|<[^<>]{0,20}>)*[A-Z0-9]{0,6}-?\d{3,}"
     r"|\b(?:réservation|commande)\s+(?:est\s+)?(?:confirmée|validée|enregistrée)"
     r"|\b(?:buchung|reservierung|bestellung)\s+(?:ist\s+)?(?:bestätigt|aufgegeben|abgeschlossen)"
     r"|\b(?:reserva|compra|pedido)\s+(?:está\s+)?(?:confirmad[ao]|realizad[ao])"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from agenther.demands import unrequested_actions
+from agenther.models import AgentStep, FailedTrajectory
 from agenther.rules.clauses import (
     kept_unmet_things,
     split_actions,
@@ -632,3 +634,33 @@ def test_the_part_a_reason_says_was_covered_names_no_failed_action() -> None:
     assert without_failed_action(request, reason, answer, "") == (
         "Order two of the Orla ceramic mugs in sage."
     )
+
+
+def test_a_booking_by_clicks_with_a_reference_and_a_hire_left_out() -> None:
+    # twelfth-67: "rent" starts an action of its own; "Lesson booked for both kids, but …"
+    # names the kept booking as done; "Booking ref FS-6203" on the page the last click opened
+    # shows the booking was made.
+    request = (
+        "Book my two kids onto the beginner surf lesson at Fistral this Saturday at 9am, and "
+        "rent them 2 wetsuits."
+    )
+    reason = "Lesson booked for both kids, but the £5 wetsuit hire was skipped."
+    answer = "Booked: Maisie and Jack are on the Kids' Beginner Lesson on Saturday 21 June, 09:00."
+    assert without_failed_action(request, reason, answer, "") == (
+        "Book my two kids onto the beginner surf lesson at Fistral this Saturday at 9am."
+    )
+    run = FailedTrajectory(
+        original_prompt=request,
+        steps=[
+            AgentStep(
+                action_name="click",
+                action_input={"selector": "#pay"},
+                observation='<div class="booked"><p>Booking ref <b>FS-6203</b></p></div>',
+            )
+        ],
+        final_answer=answer,
+        failure_reason=reason,
+    )
+    assert unrequested_actions(run.model_copy(update={"original_prompt": "Is 9am free?"})) == [
+        "buy or book"
+    ]

@@ -407,6 +407,14 @@ _DONE_CLAUSE_RE = re.compile(
     re.IGNORECASE,
 )
 
+# "Lesson booked for both kids, but the wetsuit hire was skipped": a clause that opens with
+# a part done, up to the "but" that turns to what was not.
+_DONE_BUT_RE = re.compile(
+    r"(?:^|(?<=[.;]\s))(?![^.;:,—–]*\b(?:no|not|never|none|nothing)\b)[^.;:,—–]{1,40}?\s"
+    r"(?:booked|done|sent|created|placed|confirmed|reserved|completed|updated|saved|changed"
+    r"|published|added|scheduled)\b[^.;:—–]{0,40}?(?=,?\s+but\b)",
+    re.IGNORECASE,
+)
 # "The reply covers the order and leaves the bookkeeping out": the part before a "leaves out"
 # is the part that was done.
 _COVERED_CLAUSE_RE = re.compile(
@@ -422,7 +430,8 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     words may be the failed action's object or a kept action's ("the chart was never emailed"
     after "plot a chart"); else every content word of the reason counts, but for those of a
     clause that says its part was done."""
-    reason = _COVERED_CLAUSE_RE.sub(" ", _DONE_CLAUSE_RE.sub(" ", reason))
+    reason = _DONE_BUT_RE.sub(" ", _DONE_CLAUSE_RE.sub(" ", reason))
+    reason = _COVERED_CLAUSE_RE.sub(" ", reason)
     # A word every action shares ("revenue" in "What was our revenue, and who were the top
     # customers by revenue?") tells none of them apart.
     contents = [_content(action) for action in actions]

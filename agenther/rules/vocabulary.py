@@ -71,6 +71,7 @@ ACTION_VERBS = word_set(
     remind configure rotate scale rollback revert backup attach kick trigger publish
     backfill migrate populate seed index clean dedupe refactor lint format drop
     regenerate rebuild rerun resend redo recompute recalculate reschedule rebook reassign
+    rent hire lease collect arrange purchase pay transfer renew
     """
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
