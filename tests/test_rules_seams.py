@@ -406,6 +406,13 @@ def test_a_name_ending_its_sentence_is_read_without_the_full_stop() -> None:
             "words max, it has to fit the small card.",
             "Write the label blurb for our new cheese 'Hollow Oak' from the spec sheet.",
         ),
+        # twelfth-43: "— it has to be before 9 am" bounds the whole request, and what follows
+        # explains the bound.
+        (
+            "Schedule FreshCo to collect the oyster harvest on Thursday — it has to be before "
+            "9 am, the chiller's being serviced after that.",
+            "Schedule FreshCo to collect the oyster harvest on Thursday.",
+        ),
     ],
 )
 def test_a_limit_in_an_aside_goes_with_its_marks(request_text: str, dropped: str) -> None:
@@ -423,3 +430,13 @@ def test_a_dash_or_bracket_a_cut_emptied_is_a_broken_seam() -> None:
     ]
     assert cut_problems("Write a note (200 words max) for Dana.", "Write a note ( ) for Dana.")
     assert cut_problems(original, "Send the members a notice about the exhibition.") == []
+
+
+def test_a_comma_a_cut_brought_closes_nothing() -> None:
+    original = "Schedule FreshCo on Thursday — it has to be before 9 am, the chiller's busy after."
+    assert cut_problems(
+        original, "Schedule FreshCo on Thursday — it has to be, the chiller's busy after."
+    ) == ["'be' is left without what it needs"]
+    # A comma the word had in the request still closes it.
+    original = "Book it for Friday if it has to be, and before 9 am send the invoice."
+    assert cut_problems(original, "Book it for Friday if it has to be, and send the invoice.") == []

@@ -45,9 +45,9 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
     # "Don't spend more than $60."
     r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed))"
     # "They need to arrive before 1 May."
-    r"|(?:(?<=^)|(?<=[.!?;:]\s))(?:they|it|this|these|everything|(?:the|our|my)\s+[\w-]+)"
+    r"|(?:(?<=^)|(?<=[.!?;:—–]\s))(?:they|it|this|these|everything|(?:the|our|my)\s+[\w-]+)"
     r"\s+(?:needs?|has|have|must|should)(?:\s+to)?\s+(?:arrive|ship|get\s+here"
-    r"|be\s+(?:delivered|here|ready|done|finished|shipped))"
+    r"|be(?:\s+(?:delivered|here|ready|done|finished|shipped))?)"
     # "…, and the total has to be under £7,000."
     r"|(?:(?<=^)|(?<=[.!?;:]\s)|,?\s*\band\s+|,\s*)(?:the|its|my|our|your|their)\s+[\w-]+"
     r"(?:\s+[\w-]+)?\s+(?:has|have|needs?|must|should)(?:\s+to)?\s+(?:be|stay|remain|come\s+in))"
@@ -155,6 +155,7 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             sentence_end = _SENTENCE_STOP_RE.search(text, end)
             text = text[: opening.start()] + (text[sentence_end.start() :] if sentence_end else "")
             continue
+        bound_end = end
         end = _without_justification(text, end)
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
         if match and match.group("attr")[:1].isdigit():
@@ -204,6 +205,17 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
             and not (word_set(absolute.group("words").lower()) & _PHRASE_OPENERS)
         ):
             start = absolute.start()
+        if (
+            whole
+            and whole.group(0).lstrip()[:1] in ("—", "–")
+            and not _ASIDE_CLOSE["—"].match(text, bound_end)
+            and not _ASIDE_CLOSE["–"].match(text, bound_end)
+        ):
+            # "… on Thursday — it has to be before 9 am, the chiller's being serviced after
+            # that.": the bound a dash opens runs to the sentence's end, as above.
+            sentence_end = _SENTENCE_STOP_RE.search(text, end)
+            text = text[: whole.start()] + (text[sentence_end.start() :] if sentence_end else "")
+            continue
         if whole:
             start = whole.start()
             if qualifier := _BOUND_QUALIFIER_RE.match(text, end):

@@ -83,12 +83,16 @@ def cut_problems(original: str, prompt: str) -> list[str]:
         if left_bare in _FOCUS and before[i1 - 1][1][-1:] not in ",;:—–.!?":
             problems.append(f"'{left_raw.rstrip('.!?')}' lost what it singled out")
             continue
-        if left_raw[-1:] in ",;:—–" or left_bare not in _NEEDS_WHAT_FOLLOWS:
+        # A mark the word had in the request closes it; one the cut brought from the right
+        # ("it has to be, the chiller's …") closes nothing.
+        closed = left_raw[-1:] in ",;:—–" and before[i1 - 1][1][-1:] == left_raw[-1:]
+        if closed or left_bare not in _NEEDS_WHAT_FOLLOWS:
             continue
         right = after[j2][0] if j2 < len(after) else ""
         at_end = left_raw[-1:] in ".!?" or not right
-        if (at_end and left_bare not in _VERBS) or right in _JOINTS:
-            problems.append(f"'{left_raw.rstrip('.!?')}' is left without what it needs")
+        brought = left_raw[-1:] in ",;:—–"
+        if (at_end and left_bare not in _VERBS) or right in _JOINTS or brought:
+            problems.append(f"'{left_raw.rstrip('.!?,;:—–')}' is left without what it needs")
     return problems
 
 
