@@ -66,8 +66,12 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # precision 0.889 (8 of 9; 7 of 9 by a person's read). The twentieth (session 25, committed in
 # af61a0b as a tenth blind set before any run of the rules on it) on the session's starting code
 # (530dce4): type 0.802, acceptance 0.225 (9 of 40), precision 0.778 (7 of 9); on af61a0b:
-# 0.792, 0.225, 0.778 (5 of 9 by a person's read).
+# 0.792, 0.225, 0.778 (5 of 9 by a person's read). The twenty-first (session 26, committed in
+# 1153902 as an eleventh blind set before any run of the rules on it) on the session's starting
+# code (160118a): type 0.875, acceptance 0.100 (4 of 40), precision 0.8 (4 of 5, and 4 of 5 by
+# a person's read); on 1153902 the same.
 TUNING_SETS = [
+    HERE / "tuning_blind_21.jsonl",
     HERE / "tuning_blind_20.jsonl",
     HERE / "tuning_blind_19.jsonl",
     HERE / "tuning_blind_18.jsonl",
