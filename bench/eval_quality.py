@@ -69,8 +69,12 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # 0.792, 0.225, 0.778 (5 of 9 by a person's read). The twenty-first (session 26, committed in
 # 1153902 as an eleventh blind set before any run of the rules on it) on the session's starting
 # code (160118a): type 0.875, acceptance 0.100 (4 of 40), precision 0.8 (4 of 5, and 4 of 5 by
-# a person's read); on 1153902 the same.
+# a person's read); on 1153902 the same. The twenty-second (session 26, committed in da9a84a as
+# a twelfth blind set before any run of the rules on it) on the session's starting code
+# (160118a): type 0.917, acceptance 0.225 (9 of 40), precision 1.0 (9 of 9); on da9a84a: 0.906,
+# 0.225, 1.0 (9 of 9, and 9 of 9 by a person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_22.jsonl",
     HERE / "tuning_blind_21.jsonl",
     HERE / "tuning_blind_20.jsonl",
     HERE / "tuning_blind_19.jsonl",
