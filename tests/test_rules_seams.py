@@ -413,6 +413,14 @@ def test_a_name_ending_its_sentence_is_read_without_the_full_stop() -> None:
             "9 am, the chiller's being serviced after that.",
             "Schedule FreshCo to collect the oyster harvest on Thursday.",
         ),
+        # thirteenth-80: "They must all be old." was left; the dimension goes with its amount,
+        # and a sentence that only bounds the request goes whole.
+        (
+            "Reserve four ex-bourbon casks from warehouse 2. They must all be at least 12 years "
+            "old.",
+            "Reserve four ex-bourbon casks from warehouse 2.",
+        ),
+        ("Find whiskies at least 12 years old from Islay.", "Find whiskies from Islay."),
     ],
 )
 def test_a_limit_in_an_aside_goes_with_its_marks(request_text: str, dropped: str) -> None:

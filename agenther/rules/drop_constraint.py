@@ -46,7 +46,7 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
     r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed))"
     # "They need to arrive before 1 May."
     r"|(?:(?<=^)|(?<=[.!?;:—–]\s))(?:they|it|this|these|everything|(?:the|our|my)\s+[\w-]+)"
-    r"\s+(?:needs?|has|have|must|should)(?:\s+to)?\s+(?:arrive|ship|get\s+here"
+    r"(?:\s+all)?\s+(?:needs?|has|have|must|should)(?:\s+all)?(?:\s+to)?\s+(?:arrive|ship|get\s+here"
     r"|be(?:\s+(?:delivered|here|ready|done|finished|shipped))?)"
     # "…, and the total has to be under £7,000."
     r"|(?:(?<=^)|(?<=[.!?;:]\s)|,?\s*\band\s+|,\s*)(?:the|its|my|our|your|their)\s+[\w-]+"
@@ -406,7 +406,9 @@ _RELATIVE_PRONOUNS = word_set("that which who")
 # "within 500 m of Hotel Adlon", "within 5 km of Graz main station": a name goes whole, with
 # the nouns after it when they close the clause.
 _MEASURED_AFTER_RE = re.compile(
-    r"\s+(?i:of)\s+(?:(?i:the|my|your)\s+)?"
+    # "at least 12 years old", "under 2 m tall": the dimension the amount is of.
+    r"\s+(?:old|long|wide|tall|high|deep|thick|heavy)\b"
+    r"|\s+(?i:of)\s+(?:(?i:the|my|your)\s+)?"
     r"(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*(?:(?:\s+[a-z][\w'-]*){1,2}(?=\s*(?:[.,;!?]|$)))?"
     r"|[\w'-]+)"
 )
