@@ -46,7 +46,7 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
     r"|(?:(?:and\s+)?(?:don't|do\s+not|never)\s+(?:spend|pay|go|exceed))"
     # "They need to arrive before 1 May."
     r"|(?:(?<=^)|(?<=[.!?;:—–]\s))(?:they|it|this|these|everything|(?:the|our|my)\s+[\w-]+)"
-    r"(?:\s+all)?\s+(?:needs?|has|have|must|should)(?:\s+all)?(?:\s+to)?\s+(?:arrive|ship|get\s+here"
+    r"\s+(?:needs?|has|have|must|should)(?:\s+to)?\s+(?:arrive|ship|get\s+here"
     r"|be(?:\s+(?:delivered|here|ready|done|finished|shipped))?)"
     # "…, and the total has to be under £7,000."
     r"|(?:(?<=^)|(?<=[.!?;:]\s)|,?\s*\band\s+|,\s*)(?:the|its|my|our|your|their)\s+[\w-]+"
