@@ -3,6 +3,8 @@ them, and their past forms and ways of asking are told apart."""
 
 from __future__ import annotations
 
+import pytest
+
 from agenther.constraints import find_constraints, unmet_constraints
 from agenther.demands import demanded_actions
 from agenther.failure_detector import analyze_rules
@@ -196,3 +198,44 @@ def test_an_answer_to_a_request_in_another_language_groups_thousands_its_way() -
         "Ninguno es posterior a 2021.",
     )
     assert unsupported_figures(spanish) == []
+
+
+@pytest.mark.parametrize(
+    ("request_text", "dropped"),
+    [
+        # A limit alone in a bracket or between dashes goes with its marks, and the adjective
+        # that asked for the length goes with a length limit.
+        (
+            "Escribe un aviso corto para los socios (máximo 80 palabras) sobre el cierre de las "
+            "pistas el sábado.",
+            "Escribe un aviso para los socios sobre el cierre de las pistas el sábado.",
+        ),
+        (
+            "Schreib eine kurze Mitteilung an die Mitglieder – höchstens 80 Wörter – über die "
+            "Schließung am Samstag.",
+            "Schreib eine Mitteilung an die Mitglieder über die Schließung am Samstag.",
+        ),
+        # French "court" also names the court, and stays.
+        (
+            "Rédige une courte note aux membres (80 mots maximum) sur la fermeture du court "
+            "central samedi.",
+            "Rédige une note aux membres sur la fermeture du court central samedi.",
+        ),
+        # Only the whole word: a short film ("cortometraje") is not asked to be short.
+        (
+            "Escribe la sinopsis del cortometraje 'Marea' (máximo 80 palabras) para el "
+            "programa.",
+            "Escribe la sinopsis del cortometraje 'Marea' para el programa.",
+        ),
+        # A dash opens the limit and another closes what the aside said about it.
+        (
+            "Scrivi un avviso breve ai soci - massimo 80 parole, deve stare sul cartellino - "
+            "sulla chiusura di sabato.",
+            "Scrivi un avviso ai soci sulla chiusura di sabato.",
+        ),
+    ],
+)
+def test_a_limit_in_an_aside_goes_with_its_marks_in_any_language(
+    request_text: str, dropped: str
+) -> None:
+    assert drop_constraints(request_text, find_constraints(request_text)) == dropped

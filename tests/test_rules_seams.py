@@ -421,6 +421,12 @@ def test_a_name_ending_its_sentence_is_read_without_the_full_stop() -> None:
             "Reserve four ex-bourbon casks from warehouse 2.",
         ),
         ("Find whiskies at least 12 years old from Islay.", "Find whiskies from Islay."),
+        # A second dash closes the aside: the request goes on after it.
+        (
+            "Write a notice from the spec sheet - 60 words max, it has to fit the small card - "
+            "about the Saturday closure.",
+            "Write a notice from the spec sheet about the Saturday closure.",
+        ),
     ],
 )
 def test_a_limit_in_an_aside_goes_with_its_marks(request_text: str, dropped: str) -> None:

@@ -142,18 +142,8 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         measured = _MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
-        # "a short notice — 80 words max — about …", "(200 words max)": an aside that is the
-        # limit alone goes with the marks around it.
-        if (opening := _ASIDE_OPEN_RE.search(text, 0, start)) and (
-            closing := _ASIDE_CLOSE[opening.group(1)].match(text, end)
-        ):
-            text = text[: opening.start()] + " " + text[closing.end() :]
-            continue
-        # "… from the spec sheet - 60 words max, it has to fit the small card": a limit that a
-        # dash opens and none closes is an afterthought, which runs to the sentence's end.
-        if opening := _DASH_OPEN_RE.search(text, 0, start):
-            sentence_end = _SENTENCE_STOP_RE.search(text, end)
-            text = text[: opening.start()] + (text[sentence_end.start() :] if sentence_end else "")
+        if aside := _aside_cut(text, start, end):
+            text = aside
             continue
         bound_end = end
         end = _without_justification(text, end)
@@ -295,12 +285,48 @@ _LENGTH_LIMIT_RE = re.compile(
     re.IGNORECASE,
 )
 _SHORT_RE = re.compile(r"\b(?:short|brief)\s+(?=[a-z])")
+_FOREIGN_LENGTH_LIMIT_RE = re.compile(
+    r"\b(?:palabras?|mots?|wörter|worte|parole|palavras?|woorden|słów|słowa|ord|caracteres"
+    r"|caractères|zeichen|caratteri|tekens|znaków|líneas|lignes|zeilen|righe|linhas|frases"
+    r"|phrases|sätze|páginas?|pages?|seiten|pagine)\b",
+    re.IGNORECASE,
+)
+# "kurze Mitteilung", "un aviso corto", "une courte note": the adjective that asked for the
+# length limit too. (Not French "court" or Nordic "kort", which also name a court and a card.)
+_FOREIGN_SHORT_RE = re.compile(
+    r"\s+(?:kurze[nrsm]?|korte|krótk\w+|cort[oa]s?|courtes?|(?<!en )(?<!in )brev[ei]s?|curt[oa]s?)"
+    r"(?=[\s,.;:!?])",
+    re.IGNORECASE,
+)
 _DASH_OPEN_RE = re.compile(r"\s+-\s+$|\s*[—–]\s*$")
 _ASIDE_CLOSE = {
     "—": re.compile(r"\s*—\s*"),
     "–": re.compile(r"\s*–\s*"),
     "(": re.compile(r"\s*\)\s*"),
 }
+
+
+def _aside_cut(text: str, start: int, end: int) -> str | None:
+    """``text`` without the limit at ``start:end`` when a dash or bracket sets it apart, with
+    the marks and whatever else the aside said; None when no mark opens it."""
+    # "a short notice — 80 words max — about …", "(200 words max)": an aside that is the limit
+    # alone goes with the marks around it.
+    if (opening := _ASIDE_OPEN_RE.search(text, 0, start)) and (
+        closing := _ASIDE_CLOSE[opening.group(1)].match(text, end)
+    ):
+        return text[: opening.start()] + " " + text[closing.end() :]
+    # "… from the spec sheet - 60 words max, it has to fit the small card": a limit that a
+    # dash opens is an afterthought, which runs to the dash that closes it or else to the
+    # sentence's end.
+    if opening := _DASH_OPEN_RE.search(text, 0, start):
+        sentence_end = _SENTENCE_STOP_RE.search(text, end)
+        stop = sentence_end.start() if sentence_end else len(text)
+        dash = opening.group(0).strip()
+        closing_at = text.find(f" {dash} " if dash == "-" else dash, end, stop)
+        if closing_at >= 0:
+            return text[: opening.start()] + " " + text[closing_at + len(dash) + 1 :].lstrip()
+        return text[: opening.start()] + text[stop:]
+    return None
 
 
 # "… touch-up — keep it under 150 words — and save it …": a dash before a joint closes an
@@ -553,6 +579,9 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
         measured = None if constraint.currency else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
+        if aside := _aside_cut(text, start, end):
+            text = aside
+            continue
         end = _without_justification(text, end)
         lead = _FOREIGN_LEAD_RE.search(text[:start])
         if lead:
@@ -563,6 +592,8 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
         elif whole := _FOREIGN_WHOLE_BOUND_BEFORE_RE.search(text[:start]):
             start = whole.start()
         text = text[:start].rstrip() + " " + text[end:].lstrip()
+    if any(_FOREIGN_LENGTH_LIMIT_RE.search(c.text) for c in unmet):
+        text = _FOREIGN_SHORT_RE.sub("", text, count=1)
     text = _SPACE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text))
     for _ in range(2):
         text = _FOREIGN_DANGLING_RE.sub("", text).rstrip()
