@@ -223,8 +223,7 @@ def test_an_answer_to_a_request_in_another_language_groups_thousands_its_way() -
         ),
         # Only the whole word: a short film ("cortometraje") is not asked to be short.
         (
-            "Escribe la sinopsis del cortometraje 'Marea' (máximo 80 palabras) para el "
-            "programa.",
+            "Escribe la sinopsis del cortometraje 'Marea' (máximo 80 palabras) para el programa.",
             "Escribe la sinopsis del cortometraje 'Marea' para el programa.",
         ),
         # A dash opens the limit and another closes what the aside said about it.
