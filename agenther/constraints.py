@@ -89,7 +89,11 @@ _FOREIGN_COMPARATOR = (
     r"|fino\s+a|non\s+oltre|oltre|entro"
     r"|bis\s+zu|unter|über|onder(?:\s+de)?|boven(?:\s+de)?|sous|sotto|sopra|hasta|até"
     r"|jusqu['’]à|vor|nach|avant|après|antes\s+de(?:\s+las?)?|después\s+de(?:\s+las?)?"
-    r"|prima\s+(?:delle|di)|dopo\s+le|przed"
+    r"|prima\s+(?:delle|di)|dopo\s+le|przed|vóór"
+    # "najpóźniej w piątek 14 czerwca", "spätestens am Freitag, 14. Juni": a deadline may name
+    # the weekday between its word and the date.
+    r"|(?:spätestens|najpóźniej|uiterlijk|au\s+plus\s+tard|a\s+más\s+tardar|senast|senest)"
+    r"(?:\s+[^\W\d_]+,?){0,2}"
     r"|no\s+(?:pasen|pase|superen|supere|excedan|exceda)(?:\s+(?:de|los|las))?"
     # Norwegian, Danish, Swedish ("til under 6 kr/kg", "høyst 3 tilbud").
     r"|under|høyst|højst|högst|minst|mindst|maks|mindre\s+(?:enn|end|än)|mer\s+(?:enn|än)"
@@ -109,12 +113,19 @@ _SPACE_GROUP = r"[ \u00a0\u202f]\d{3}(?!\d)"
 _SPACE_GROUPED_RE = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:{_SPACE_GROUP})+")
 _FOREIGN_CONSTRAINT_RE = re.compile(
     rf"(?<!\w)(?:{_FOREIGN_COMPARATOR})\s+(?:[$€£¥]\s?)?\d(?:[\d.,]*\d)?(?:{_SPACE_GROUP})*"
+    # A clock time: "vóór 10:00 uur", "avant 12h00".
+    r"(?:[:h]\d{2}(?!\d))?"
     r"(?:\s?(?:%|€|\$|£|¥|zł|kr|CHF|euros?|Euro)(?!\w))?",
     re.IGNORECASE,
 )
 # A word after the figure is its unit ("12 Uhr", "4 sterren") unless it is a function word
 # ("más de 8 en IMDb"); a rate may follow ("120 € la nuit", "900 € al mes").
-_FOREIGN_UNIT_RE = re.compile(r"\s?([^\W\d_]{1,12})(?!\w)")
+# "14. Juni": a day written with a point before its month.
+_FOREIGN_UNIT_RE = re.compile(
+    r"(?:\.\s(?=(?:januar|februar|märz|marts|mars|april|mai|maj|juni|juli|august|september"
+    r"|oktober|november|dezember|desember|december)\b)|\s)?([^\W\d_]{1,12})(?!\w)",
+    re.IGNORECASE,
+)
 _FOREIGN_RATE_RE = re.compile(
     r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao)\s+)?(?:nuit|noche|mes|mois|monat|maand"
     r"|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite|notte"
@@ -130,6 +141,7 @@ _CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|ode
 _ANY_FUNCTION_WORD = frozenset().union(*FUNCTION_WORDS.values())
 # A figure as those languages write it: "1.600" (thousands), "4,5" and "1.234,50" (decimals).
 _FIGURE_RE = re.compile(r"\d(?:[\d.,]*\d)?")
+_FRENCH_CLOCK_RE = re.compile(r"(?<!\d)(\d{1,2})h(?:\d{2})?(?!\w)")
 _POINT_GROUPED_RE = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+")
 
 
@@ -212,6 +224,8 @@ def _figure_readings(text: str) -> frozenset[str]:
     """The values of the figures in ``text`` in English notation and, where a figure can be
     read so, with points grouping thousands and a decimal comma ("1.600" is 1.6 and 1600)."""
     values = {q.value for q in extract_quantities(text)}
+    # "12h00" is no figure to the scanner, but its hour is one.
+    values.update(str(int(hour)) for hour in _FRENCH_CLOCK_RE.findall(text))
     for grouped in _SPACE_GROUPED_RE.findall(text):
         values.update(q.value for q in extract_quantities(re.sub(r"\s", "", grouped)))
     for figure in _FIGURE_RE.findall(text):
@@ -267,9 +281,33 @@ def unmet_constraints(
         not is_violation
         or _SUBSTITUTION_RE.search(reason)
         or _names_other_part(trajectory.original_prompt, constraints, reason)
+        or _excludes_beyond(trajectory.original_prompt, constraints)
     ):
         return []
     return constraints
+
+
+# "niet op woensdag en niet vóór 10 uur": a negation outside the figures' limits is another
+# requirement, and a reason naming no figure may be about that one.
+_NEGATION_RE = re.compile(
+    r"(?<!\w)(?:not|no|never|without|except|excluding|niet|geen|zonder|nicht|kein\w*|ohne|ne"
+    r"|pas|sans|sauf|sin|salvo|excepto|non|senza|tranne|não|sem|nie|bez|oprócz|inte|utan"
+    r"|ikke|uden|uten|unless)(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def _excludes_beyond(request: str, constraints: list[Constraint]) -> bool:
+    outside = request
+    for constraint in reversed(constraints):
+        before = _NEGATION_BEFORE_RE.sub("", outside[: constraint.start])
+        outside = before + " " + outside[constraint.end :]
+    return _NEGATION_RE.search(outside) is not None
+
+
+_NEGATION_BEFORE_RE = re.compile(
+    r"(?<!\w)(?:not|no|niet|nicht|pas|non|não|nie|inte|ikke)\s+$", re.IGNORECASE
+)
 
 
 _TALLY_RE = re.compile(r"\b\d+ signal\(s\)|\b\d+ of \d+ observations usable")
@@ -277,6 +315,8 @@ _TALLY_RE = re.compile(r"\b\d+ signal\(s\)|\b\d+ of \d+ observations usable")
 
 def _named(constraints: list[Constraint], text: str) -> list[Constraint]:
     values = {q.value for q in extract_quantities(text)}
+    # "12h00" is no figure to the scanner, but its hour is one.
+    values.update(str(int(hour)) for hour in _FRENCH_CLOCK_RE.findall(text))
     return [c for c in constraints if c.values & values]
 
 

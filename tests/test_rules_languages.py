@@ -8,7 +8,7 @@ import pytest
 from agenther.constraints import find_constraints, unmet_constraints
 from agenther.demands import demanded_actions
 from agenther.failure_detector import analyze_rules
-from agenther.models import AgentStep, FailedTrajectory
+from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.figures import unsupported_figures
@@ -238,3 +238,75 @@ def test_a_limit_in_an_aside_goes_with_its_marks_in_any_language(
     request_text: str, dropped: str
 ) -> None:
     assert drop_constraints(request_text, find_constraints(request_text)) == dropped
+
+
+@pytest.mark.parametrize(
+    ("request_text", "limit", "values", "dropped"),
+    [
+        # thirteenth-68: a deadline word may name the weekday before the date.
+        (
+            "Zamów w sklepie Taxi-Art szklane oczy dla lisa, 16 mm, brązowe. Muszą dojść "
+            "najpóźniej w piątek 14 czerwca.",
+            "najpóźniej w piątek 14 czerwca",
+            {"14"},
+            "Zamów w sklepie Taxi-Art szklane oczy dla lisa, 16 mm, brązowe.",
+        ),
+        # A day written with a point before its month; the stub "Lieferung." goes too.
+        (
+            "Bestell die Glasaugen bei Taxi-Art. Lieferung spätestens am Freitag, 14. Juni.",
+            "spätestens am Freitag, 14. Juni",
+            {"14"},
+            "Bestell die Glasaugen bei Taxi-Art.",
+        ),
+        # "… sie müssen da sein." has lost what it was about.
+        (
+            "Bestell die Glasaugen bei Taxi-Art, sie müssen spätestens am Freitag, 14. Juni da "
+            "sein.",
+            "spätestens am Freitag, 14. Juni",
+            {"14"},
+            None,
+        ),
+        # thirteenth-02: "vóór" (not "voor", which is "for") and a clock time.
+        (
+            "Reserveer een schutslot bij Sluis Weurt op zaterdag 8 juni voor ons jacht De "
+            "Zwaluw (14 m), maar alleen vóór 10:00 uur — daarna moeten we de brug halen.",
+            "vóór 10:00 uur",
+            {"0", "10"},
+            "Reserveer een schutslot bij Sluis Weurt op zaterdag 8 juni voor ons jacht De "
+            "Zwaluw (14 m).",
+        ),
+        (
+            "Réserve un vol biplace pour le samedi 22 juin, avant 12h00.",
+            "avant 12h00",
+            {"12"},
+            "Réserve un vol biplace pour le samedi 22 juin.",
+        ),
+    ],
+)
+def test_deadlines_and_clock_times_are_limits_in_any_language(
+    request_text: str, limit: str, values: set[str], dropped: str | None
+) -> None:
+    found = find_constraints(request_text)
+    assert [(c.text, set(c.values)) for c in found] == [(limit, values)]
+    assert drop_constraints(request_text, found) == dropped
+
+
+CONSTRAINT_VIOLATION = FailureAnalysis(
+    is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION
+)
+
+
+def test_a_reason_naming_no_limit_leaves_them_standing_beside_another_exclusion() -> None:
+    # blind4-20: the reason is about "niet op woensdag"; "vóór 10 uur" was met, and cutting
+    # it would keep the Wednesday the run broke.
+    t = _run(
+        "Plan volgende week een overleg van een uur met Sanne en Joris, niet op woensdag en niet "
+        "vóór 10 uur.",
+        "Event created: wo 22 mei 10:00-11:00, Sanne, Joris.",
+        "Het overleg staat gepland op woensdag 22 mei van 10:00 tot 11:00.",
+        "Booked on Wednesday although the user excluded Wednesdays.",
+    )
+    assert unmet_constraints(t, CONSTRAINT_VIOLATION) == []
+    # Without another exclusion every limit is suspect.
+    t.original_prompt = "Plan volgende week een overleg van een uur met Sanne, niet vóór 10 uur."
+    assert [c.text for c in unmet_constraints(t, CONSTRAINT_VIOLATION)] == ["vóór 10 uur"]

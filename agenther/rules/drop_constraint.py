@@ -386,7 +386,7 @@ _NEEDS_COMPLEMENT = frozenset(
     """
     is are was were be been being costs cost if than está están es son ist sind liegt liegen
     est sont è sono é são cuesta cuestan kostet coûte coûtent costa costano custa custam si
-    wenn se als de di da du von van
+    wenn se als de di da du von van sein
     aan op af uit mee toe
     """.split()  # the last line: Dutch separable particles ("… en bied haar aan.")
 )
@@ -411,7 +411,10 @@ def _without_stubs(text: str, original: str) -> str:
     kept = sentences[:1] + [
         s
         for s in sentences[1:]
-        if len(s.split()) > _MAX_STUB_WORDS or s in original or s.split()[0] not in opening
+        if len(s.split()) > _MAX_STUB_WORDS
+        or s in original
+        # "Lieferung." once "spätestens am Freitag, 14. Juni" went opens as it did, stop aside.
+        or s.split()[0].rstrip(".!?") not in opening
     ]
     return " ".join(kept)
 
