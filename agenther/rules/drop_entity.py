@@ -6,7 +6,9 @@ at on March 3, 2025?"; "¿Qué tiempo hará el sábado en Sevilla y en Granada? 
 una de las dos." becomes "¿Qué tiempo hará el sábado en Sevilla?".
 
 The pair is two names (capitalised words, or version numbers such as "3.12") joined by "and"
-or its equivalent. The failure reason must name the dropped one, and the final answer must
+or its equivalent; it may end a longer list of names ("Teddington, Molesey and Sunbury"), all
+of which the answer must give. The failure reason must name the dropped one (or what tells it
+from the other: "Süd" of "Weide Süd" beside "Weide Nord"), and the final answer must
 name the kept one and never the dropped one: it is paired with the shorter request as its
 answer. A later sentence that speaks of the two ("which one", "una de las dos") goes too; in
 the pair's own sentence such words, or a plural verb the pair is the subject of ("When were
@@ -52,8 +54,24 @@ _COUNT_RE = re.compile(
 )
 
 
+# The names of a list before its last pair ("Teddington, Molesey and …"); a list whose
+# items are not all names ("the gauges, Molesey and …") is not read.
+_LIST_BEFORE_RE = re.compile(rf"(?<![\w.])(?:{_NAME},\s+)+$")
+_LIST_NAME_RE = re.compile(rf"(?<![\w.]){_NAME}(?=,)")
+
+
 def _names(text: str, name: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text, re.IGNORECASE) is not None
+
+
+def _distinct(dropped: str, kept: str) -> str:
+    """What tells ``dropped`` from ``kept``: "Süd" of "Weide Süd" beside "Weide Nord"."""
+    words, others = dropped.split(), kept.split()
+    shared = 0
+    # (A name made of shared words alone is in an answer that names the other, and is kept.)
+    while shared < min(len(words), len(others)) and words[shared] == others[shared]:
+        shared += 1
+    return " ".join(words[shared:])
 
 
 def without_missing_entity(request: str, reason: str, answer: str) -> str | None:
@@ -63,17 +81,26 @@ def without_missing_entity(request: str, reason: str, answer: str) -> str | None
         for pair in _PAIR_RE.finditer(sentence):
             kept, dropped = pair.group("a"), pair.group("b")
             if (
-                not _names(reason, dropped)
+                not _names(reason, _distinct(dropped, kept))
                 or _names(answer, dropped)
                 or not _names(answer, kept)
                 or _PLURAL_VERB_BEFORE_RE.search(sentence[: pair.start()])
             ):
                 continue
-            # "BP-2291, BP-2304 and BP-2317": the pair ends a longer list, which would be left
-            # without its "and".
-            if sentence[: pair.start()].rstrip().endswith(","):
-                return None
-            shortened = sentence[: pair.start("joint")] + sentence[pair.end("b") :]
+            before = sentence[: pair.start()]
+            joint = pair.group("joint")
+            if before.rstrip().endswith(","):
+                # "at Teddington, Molesey and Sunbury locks": the pair ends a longer list, whose
+                # last comma takes the "and" once the last name goes. Every name left must be
+                # in the answer.
+                listed = _LIST_BEFORE_RE.search(before)
+                if listed is None or not all(
+                    _names(answer, name) for name in _LIST_NAME_RE.findall(listed.group(0))
+                ):
+                    return None
+                comma = before.rstrip().removesuffix(",").rstrip()
+                before = comma + " " + joint.strip(", ").split()[0] + " "
+            shortened = before + kept + sentence[pair.end("b") :]
             if _BOTH_RE.search(shortened) or _COUNT_RE.search(sentence[: pair.start()]):
                 return None
             later = [s for s in sentences[index + 1 :] if not _BOTH_RE.search(s)]
