@@ -18,7 +18,7 @@ from agenther.rules import decide
 from agenther.rules.arguments import read_route
 from agenther.rules.drop_constraint import drop_constraints, tidy
 from agenther.rules.facts import RunFacts
-from agenther.rules.restate import restate_actual
+from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.steps import successful_tool_steps
 from agenther.rules.unmet import cut_unmet_phrases
 
@@ -1280,3 +1280,14 @@ def test_the_date_today_is_said_to_be_is_not_restated() -> None:
         }
     )
     assert _restated(dated) == "Which guests checked in on 12 May?"
+
+
+def test_a_side_effect_word_after_a_determiner_is_a_noun() -> None:
+    record = "get_lock_bookings log_passage created pl-0614-001"
+    # thirteenth-01: "the booking schedule" asks for no scheduling.
+    prompt = "Pull up the booking schedule for Marsworth Lock and log the three passages."
+    assert unevidenced_side_effect(prompt, record) is None
+    assert unevidenced_side_effect("Schedule the passages for Marsworth Lock.", record) == (
+        "Schedule"
+    )
+    assert unevidenced_side_effect("Log the passages and schedule a check.", record) == "schedule"

@@ -259,9 +259,16 @@ _VERB_FORM_RE = re.compile(
 )
 
 
+_DETERMINER_BEFORE_RE = re.compile(
+    r"\b(?:the|a|an|my|our|your|this|that|its|their|his|her)\s+(?:[\w-]+\s+)?$", re.IGNORECASE
+)
+
+
 def unevidenced_side_effect(prompt: str, record: str) -> str | None:
     """The first side-effect verb of ``prompt`` that ``record`` shows nothing for, if any."""
     for match in _VERB_FORM_RE.finditer(prompt):
+        if _DETERMINER_BEFORE_RE.search(prompt, 0, match.start()):
+            continue  # "pull up the booking schedule": a noun, which asks for no act
         roots = _SIDE_EFFECTS[match.group(1).lower()]
         if not any(root in record for root in roots):
             return match.group(0)
