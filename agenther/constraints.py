@@ -249,7 +249,7 @@ def unmet_constraints(
     constraints = find_constraints(trajectory.original_prompt)
     if not constraints:
         return []
-    own = trajectory.failure_reason
+    own = _without_praise(trajectory.failure_reason)
     reason = own
     if analysis is not None and analysis.explanation:
         # Stage 1's tallies ("4 of 4 observations usable") are counts of its own, no limits.
@@ -308,6 +308,21 @@ def _excludes_beyond(request: str, constraints: list[Constraint]) -> bool:
 _NEGATION_BEFORE_RE = re.compile(
     r"(?<!\w)(?:not|no|niet|nicht|pas|non|não|nie|inte|ikke)\s+$", re.IGNORECASE
 )
+
+
+# "The low-stock list is right (F-152 at exactly 5 correctly left out), but …": a clause of
+# the reason that says a part was right names no missed limit.
+_CLAUSE_RE = re.compile(r"[^.;()]+")
+_PRAISE_RE = re.compile(r"\b(?:correct(?:ly)?|right(?:ly)?|properly|as\s+asked)\b", re.IGNORECASE)
+_NOT_RE = re.compile(r"\b(?:not|never|no|wasn't|isn't|weren't|aren't|didn't)\b|n't\b", re.I)
+
+
+def _without_praise(reason: str) -> str:
+    return " ".join(
+        clause
+        for clause in _CLAUSE_RE.findall(reason)
+        if not (_PRAISE_RE.search(clause) and not _NOT_RE.search(clause))
+    )
 
 
 _TALLY_RE = re.compile(r"\b\d+ signal\(s\)|\b\d+ of \d+ observations usable")

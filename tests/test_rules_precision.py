@@ -1291,3 +1291,18 @@ def test_a_side_effect_word_after_a_determiner_is_a_noun() -> None:
         "Schedule"
     )
     assert unevidenced_side_effect("Log the passages and schedule a check.", record) == "schedule"
+
+
+def test_a_reason_clause_saying_a_part_was_right_names_no_missed_limit() -> None:
+    t = FailedTrajectory(
+        original_prompt="Check stock.csv, tell me which felts have fewer than 5 pieces and then "
+        "draft the order for Valsesia.",
+        steps=[AgentStep(action_name="read_file", action_input={}, observation="F-102,3\nF-152,5")],
+        final_answer="Felts with fewer than 5 pieces: F-102 (3).",
+        # thirteenth-07
+        failure_reason="The low-stock list is right (F-152 at exactly 5 correctly left out), "
+        "but the draft order for Valsesia was never prepared.",
+    )
+    assert unmet_constraints(t) == []
+    t.failure_reason = "F-152 at exactly 5 was not correctly left out."
+    assert [c.text for c in unmet_constraints(t)] == ["fewer than 5 pieces"]
