@@ -664,3 +664,30 @@ def test_a_booking_by_clicks_with_a_reference_and_a_hire_left_out() -> None:
     assert unrequested_actions(run.model_copy(update={"original_prompt": "Is 9am free?"})) == [
         "buy or book"
     ]
+
+
+def test_a_sentence_opened_by_then_is_a_later_action_in_any_language() -> None:
+    request = (
+        "Quantos azulejos do padrão Pombalino Azul produzimos em maio e qual foi a taxa de "
+        "refugo? Depois compara com abril."
+    )
+    # thirteenth-73: the reason names the month in English.
+    assert without_failed_action(
+        request,
+        "May's numbers are right, but the comparison with April was never done.",
+        "Em maio produzimos 18 240 azulejos; taxa de refugo de 3,1 %.",
+        "",
+    ) == (
+        "Quantos azulejos do padrão Pombalino Azul produzimos em maio e qual foi a taxa de refugo?"
+    )
+    # ninth-76: "avril" is April too.
+    assert (
+        without_failed_action(
+            "Pour la rue Sainte-Catherine, sors-moi le nombre de PV dressés en mai 2024, puis "
+            "compare avec avril.",
+            "May was pulled and nothing else: no April figures, no comparison.",
+            "Rue Sainte-Catherine, mai 2024 : 1 284 PV au total.",
+            "",
+        )
+        == "Pour la rue Sainte-Catherine, sors-moi le nombre de PV dressés en mai 2024."
+    )
