@@ -127,10 +127,11 @@ _FOREIGN_UNIT_RE = re.compile(
     re.IGNORECASE,
 )
 _FOREIGN_RATE_RE = re.compile(
-    r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao)\s+)?(?:nuit|noche|mes|mois|monat|maand"
-    r"|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite|notte"
-    r"|nacht|personne|persona|person|persoon|pessoa|miesiąc|natt|døgn|dygn|måned|månad|uke"
-    r"|vecka|stk|styck)(?!\w)|\s+cada\s+un[oa](?!\w)"
+    r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao|za)\s+)?(?:nuit|noche|mes|mois|monat"
+    r"|maand|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite"
+    r"|notte|nacht|personne|persona|person|persoon|pessoa|miesiąc|natt|døgn|dygn|måned|månad"
+    r"|uke|vecka|stk|styck|butelkę|sztukę|osobę|noc|dzień|godzinę)(?!\w)"
+    r"|\s+cada\s+un[oa](?!\w)"
     r"|\s?/\s?[^\W\d_]{1,8}(?!\w)"
     # "450 kr per biljett", "50 € pro Person": "per" and a noun, not an article ("per la cena").
     r"|\s+(?:per|pro)\s+(?!(?:la|le|il|lo|gli|un|una|uno|den|det|de|der|die|das|el|the|a)\s)"
@@ -249,7 +250,7 @@ def unmet_constraints(
     constraints = find_constraints(trajectory.original_prompt)
     if not constraints:
         return []
-    own = _without_praise(trajectory.failure_reason)
+    own = without_praise(trajectory.failure_reason)
     reason = own
     if analysis is not None and analysis.explanation:
         # Stage 1's tallies ("4 of 4 observations usable") are counts of its own, no limits.
@@ -313,11 +314,14 @@ _NEGATION_BEFORE_RE = re.compile(
 # "The low-stock list is right (F-152 at exactly 5 correctly left out), but …": a clause of
 # the reason that says a part was right names no missed limit.
 _CLAUSE_RE = re.compile(r"[^.;()]+")
-_PRAISE_RE = re.compile(r"\b(?:correct(?:ly)?|right(?:ly)?|properly|as\s+asked)\b", re.IGNORECASE)
+_PRAISE_RE = re.compile(
+    r"\b(?:correct(?:ly)?|right(?:ly)?|properly|as\s+asked|respected|honou?red)\b", re.IGNORECASE
+)
 _NOT_RE = re.compile(r"\b(?:not|never|no|wasn't|isn't|weren't|aren't|didn't)\b|n't\b", re.I)
 
 
-def _without_praise(reason: str) -> str:
+def without_praise(reason: str) -> str:
+    """``reason`` without its clauses that say a part was right."""
     return " ".join(
         clause
         for clause in _CLAUSE_RE.findall(reason)

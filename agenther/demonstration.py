@@ -5,10 +5,13 @@ its final answer admits the failure (``agenther.final_answer``), states figures 
 shows (``agenther.rules.figures``: whatever request it is paired with learns to invent them),
 or claims a side effect no tool call made; or the run carried out a side effect the user never
 asked for (``agenther.demands.unrequested_actions``: an injected order it obeyed, a task it
-drifted into). Both modes ask this first; in LLM mode it saves every call.
+drifted into); or the failure reason says what the run sent out was broken ("what reached 34
+members was half a sentence"). Both modes ask this first; in LLM mode it saves every call.
 """
 
 from __future__ import annotations
+
+import re
 
 from agenther.demands import unperformed_claims, unrequested_actions
 from agenther.final_answer import answer_problem, reported_failure
@@ -33,4 +36,17 @@ def run_problem(trajectory: FailedTrajectory) -> str | None:
     invented = unsupported_figures(trajectory)
     if invented:
         return f"the final answer states {', '.join(invented)}, which no observation shows"
+    broken = _BROKEN_DELIVERY_RE.search(trajectory.failure_reason)
+    if broken:
+        return f"the failure reason says what the run sent out was broken ('{broken.group(0)}')"
     return None
+
+
+_BROKEN = r"half\s+a\s+(?:sentence|message|line)|truncated|garbled|mangled|blank|empty|cut\s+off"
+_BROKEN_DELIVERY_RE = re.compile(
+    rf"\b(?:sent|reached|went\s+out|posted|delivered|published|uploaded)\b[^.;,—]{{0,60}}?"
+    rf"\b(?:{_BROKEN})\b"
+    rf"|\b(?:{_BROKEN})\b[^.;,—]{{0,40}}?\b(?:was|were|got)\s+(?:sent|posted|delivered|published"
+    r"|uploaded)\b",
+    re.IGNORECASE,
+)

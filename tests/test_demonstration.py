@@ -240,3 +240,16 @@ def test_a_place_that_lost_its_name_is_broken() -> None:
         "it keeps 'Oregon' without 'Portland'"
     ]
     assert style_problems("Will it rain in Portland, Oregon tomorrow?", trajectory) == []
+
+
+def test_a_reason_saying_what_went_out_was_broken_spoils_the_run() -> None:
+    sent = [("send_group_message", {"group": "4B"}, '{"status": "sent", "recipients": 34}')]
+    t = run("Send the Grade 4B members the June practice schedule.", sent, "Schedule sent.")
+    # fourteenth-92
+    t.failure_reason = "What reached 34 members was half a sentence, and the agent called it done."
+    assert "sent out was broken" in (run_problem(t) or "")
+    t.failure_reason = "A truncated message was sent to the group."
+    assert "sent out was broken" in (run_problem(t) or "")
+    # A truncated observation is the tool's, not what the run delivered.
+    t.failure_reason = "The schedule went out, but the tool output was truncated in the log."
+    assert run_problem(t) is None

@@ -453,3 +453,18 @@ def test_a_tool_prefixed_error_line_is_an_error() -> None:
     )
     analysis = analyze_rules(t)
     assert analysis.failure_type is FailureType.TOOL_ERROR and not analysis.recoverable
+
+
+def test_overwriting_someone_else_s_work_is_unrecoverable() -> None:
+    # fourteenth-44, blind10-27: the run replaced a colleague's plan without being asked.
+    t = run(
+        "Maak een zaaiplanning voor week 24 met maximaal 40 trays en zet die in het systeem.",
+        ['{"status": "ok", "mode": "replace", "trays": 52}'],
+        final="De zaaiplanning voor week 24 staat in het systeem.",
+        reason="The plan runs to 52 trays, past the 40 cap, and it went in replace mode, "
+        "overwriting Lotte's existing week-24 plan.",
+        inputs=[{"mode": "replace"}],
+    )
+    assert not analyze_rules(t).recoverable
+    t.failure_reason = "The plan runs to 52 trays, past the 40 cap; it overwrote nothing."
+    assert analyze_rules(t).recoverable

@@ -20,7 +20,7 @@ from agenther.rules.drop_constraint import drop_constraints, tidy
 from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.steps import successful_tool_steps
-from agenther.rules.unmet import cut_unmet_phrases
+from agenther.rules.unmet import cut_unmet_phrases, kept_requirement
 
 # Every strategy, tool work too (the default leaves it out), so that a check on tool work
 # here is not passed by never trying it.
@@ -1306,3 +1306,19 @@ def test_a_reason_clause_saying_a_part_was_right_names_no_missed_limit() -> None
     assert unmet_constraints(t) == []
     t.failure_reason = "F-152 at exactly 5 was not correctly left out."
     assert [c.text for c in unmet_constraints(t)] == ["fewer than 5 pieces"]
+
+
+def test_a_requirement_the_reason_is_about_may_not_stay_in_the_prompt() -> None:
+    # fourteenth-09: the reason names the met price, and the pot it broke.
+    reason = (
+        "The user insisted on a ceramic pot; the agent bought the tree that comes in a plastic "
+        "training pot because the only ceramic option under €60 was sold out."
+    )
+    prompt = (
+        "Order a Chinese elm bonsai from Kaede Bonsai's webshop — it has to come in a ceramic "
+        "pot, not a plastic one."
+    )
+    assert kept_requirement(prompt, reason) == "it has to come in a ceramic pot, not a plastic one"
+    # A requirement the reason says was kept may stay.
+    assert kept_requirement(prompt, "The ceramic pot requirement was respected.") is None
+    assert kept_requirement("Order a Chinese elm bonsai from Kaede Bonsai.", reason) is None

@@ -150,6 +150,28 @@ def test_a_broken_seam_keeps_a_candidate_from_being_accepted() -> None:
     assert "a cut split the word '#'" in scored.problems
 
 
+def test_a_requirement_the_reason_is_about_keeps_a_candidate_from_being_accepted() -> None:
+    t = FailedTrajectory(
+        original_prompt="Order a Chinese elm bonsai under €60 from Kaede Bonsai — it has to come "
+        "in a ceramic pot, not a plastic one.",
+        steps=[
+            AgentStep(
+                action_name="place_order",
+                action_input={"sku": "CE-6"},
+                observation="Order KB-5521 placed: Chinese elm, plastic training pot, €54.",
+            )
+        ],
+        final_answer="Ordered: Chinese elm in a plastic training pot, €54 (KB-5521).",
+        failure_reason="The agent bought the tree in a plastic pot because the only ceramic "
+        "option under €60 was sold out.",
+    )
+    run = RunFacts.of(t, None, successful_tool_steps(t))
+    prompt = "Order a Chinese elm bonsai from Kaede Bonsai — it has to come in a ceramic pot."
+    assert "which the failure reason is about" in " ".join(
+        _score(prompt, DROP_CONSTRAINT, run).problems
+    )
+
+
 def test_an_action_on_what_met_the_limit_goes_with_the_limit() -> None:
     # "…, and flag any cow." was left behind.
     request = (
@@ -460,6 +482,25 @@ def test_a_name_ending_its_sentence_is_read_without_the_full_stop() -> None:
             "Reserve four ex-bourbon casks from warehouse 2.",
         ),
         ("Find whiskies at least 12 years old from Islay.", "Find whiskies from Islay."),
+        # fourteenth-23: what the limit was for goes with a sentence that only bounds.
+        (
+            "Write a reminder text for customers who are due their annual sweep. Keep it under "
+            "160 characters so it goes as a single SMS, and mention the £10 discount.",
+            "Write a reminder text for customers who are due their annual sweep. Mention the £10 "
+            "discount.",
+        ),
+        # fourteenth-26: a Polish price "po … za butelkę" goes with its preposition and rate.
+        (
+            "Znajdź w magazynie trzy miody pitne po maksymalnie 60 zł za butelkę i utwórz z nich "
+            "zestaw prezentowy.",
+            "Znajdź w magazynie trzy miody pitne i utwórz z nich zestaw prezentowy.",
+        ),
+        # fourteenth-59: the comma the limit opened with takes the place of its "and".
+        (
+            "Escreve a sinopse do «Aquarius» para o programa do cineclube, com no máximo 50 "
+            "palavras e sem revelar o final.",
+            "Escreve a sinopse do «Aquarius» para o programa do cineclube, sem revelar o final.",
+        ),
         # A second dash closes the aside: the request goes on after it.
         (
             "Write a notice from the spec sheet - 60 words max, it has to fit the small card - "
@@ -483,6 +524,13 @@ def test_a_dash_or_bracket_a_cut_emptied_is_a_broken_seam() -> None:
     ]
     assert cut_problems("Write a note (200 words max) for Dana.", "Write a note ( ) for Dana.")
     assert cut_problems(original, "Send the members a notice about the exhibition.") == []
+
+
+def test_two_prepositions_a_cut_brought_together_are_a_broken_seam() -> None:
+    original = "Znajdź trzy miody pitne po maksymalnie 60 zł za butelkę i utwórz zestaw."
+    assert cut_problems(original, "Znajdź trzy miody pitne po za butelkę i utwórz zestaw.") == [
+        "'po' is left without what it needs"
+    ]
 
 
 def test_a_comma_a_cut_brought_closes_nothing() -> None:

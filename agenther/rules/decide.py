@@ -58,7 +58,7 @@ from agenther.rules.steps import HEDGE_RE, successful_tool_steps
 from agenther.rules.subject import has_subject, subject_phrase, subject_words
 from agenther.rules.swapped_name import restate_swapped_name
 from agenther.rules.tool_work import asked_about, tool_work_request
-from agenther.rules.unmet import cut_unmet_phrases
+from agenther.rules.unmet import cut_unmet_phrases, kept_requirement
 from agenther.rules.vocabulary import REQUEST_WORDS
 from agenther.words import WORD_RE, content_pairs, english, stem
 
@@ -222,6 +222,8 @@ def _score(prompt: str, strategy: str, run: RunFacts) -> _Scored:
     )
     if strategy != TOOL_WORK:
         problems.extend(cut_problems(t.original_prompt, prompt))
+        if requirement := kept_requirement(prompt, t.failure_reason):
+            problems.append(f"the prompt keeps '{requirement}', which the failure reason is about")
         # "How much did I spend on groceries?" cut from "… in September" while the answer
         # still says September: paired with that answer it teaches the wrong month.
         problems.extend(

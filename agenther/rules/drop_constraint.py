@@ -76,7 +76,12 @@ _BOUND_QUALIFIER_RE = re.compile(
     r"|in\s+total)\b[^.!?;,]*?(?=\s*(?:[.!?;,]|$))",
     re.IGNORECASE,
 )
-_PURPOSE_RE = re.compile(r"\s*(?:in\s+time\s+)?for\s+[^.!?;,]*?(?=\s*(?:[.!?;]|$))", re.I)
+_PURPOSE_RE = re.compile(
+    r"\s*(?:in\s+time\s+)?for\s+[^.!?;,]*?(?=\s*(?:[.!?;]|$))"
+    # "Keep it under 160 characters so it goes as a single SMS, and …"
+    r"|,?\s*so\s+(?:that\s+)?[^.!?;,]*?(?=\s*(?:[.!?;,]|$))",
+    re.I,
+)
 _WITH = word_set("with having")
 _AND_NEXT_RE = re.compile(r"\s+and\s+(?=(?:an?|some|free|no)\s)", re.I)
 _AND_AFTER_RE = re.compile(r"\s+and\s+(?=[a-z])")
@@ -513,7 +518,7 @@ _COST_VERBS = (
 )
 _FOREIGN_LEAD_RE = re.compile(
     rf"""(?:,\s*)?(?<![^\s,;(])(?:(?:y|e|et|und|en|i|oraz)\s+)?(?:
-      (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za|til|till|för|for)
+      (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za|po|til|till|för|for)
         (?:(?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
         # "avec une mensualité maximale de 1 400 €": any noun after an article is what the
         # limit was on, and would dangle without it.
@@ -563,6 +568,7 @@ _FOREIGN_DANGLING_RE = re.compile(
 )
 
 
+_FOREIGN_AND_AFTER_RE = re.compile(r"\s+(?:y|e|et|und|en|i|och|og|oraz)\s+(?=\w)", re.IGNORECASE)
 _SENTENCE_AND_RE = re.compile(r"([.!?]\s+)(?:y|e|et|und|och|og|oraz|ou|oder|ed)\s+(\w)")
 
 
@@ -594,6 +600,11 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
                 start = excluded.start()
         elif whole := _FOREIGN_WHOLE_BOUND_BEFORE_RE.search(text[:start]):
             start = whole.start()
+        if text[start : start + 1] == "," and (joined := _FOREIGN_AND_AFTER_RE.match(text, end)):
+            # ", com no máximo 50 palavras e sem revelar o final": the comma the limit opened
+            # with takes the place of its "and".
+            text = text[:start].rstrip() + ", " + text[joined.end() :]
+            continue
         text = text[:start].rstrip() + " " + text[end:].lstrip()
     if any(_FOREIGN_LENGTH_LIMIT_RE.search(c.text) for c in unmet):
         text = _FOREIGN_SHORT_RE.sub("", text, count=1)

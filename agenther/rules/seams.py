@@ -22,7 +22,7 @@ _EDGE = ".,;!?¿¡\"'“”‘’()[]«»…"
 _NEEDS_WHAT_FOLLOWS = word_set(
     "have has had is are was were be been of with to for than the a an any each every least "
     "most sure whose between from by into at in on de di da du von van con mit avec com met "
-    "per pour para für"
+    "per pour para für po"
 )
 # A comparator that lost its value ("Maximaal verhuizers", "under hotels") is broken whatever
 # follows it.
@@ -43,6 +43,8 @@ _VERBS = word_set("have has had is are was were be been")
 # What follows a joint: a conjunction, a preposition or a relative word opens a new phrase.
 _JOINTS = word_set(
     "and or but in on at from to by for with that which who while then e et und y en i o ou"
+    # Polish prepositions: "trzy miody pitne po za butelkę" lost its price.
+    " za na do w z"
 )
 
 

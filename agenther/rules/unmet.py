@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
+from agenther.constraints import without_praise
 from agenther.demands import demanded_actions
 from agenther.rules.drop_constraint import condition_span, tidy
 from agenther.rules.vocabulary import REQUEST_WORDS, contains_words, word_set
-from agenther.words import TOKEN_RE, is_cjk, prefix_stem
+from agenther.words import LETTER_WORD_RE, TOKEN_RE, is_cjk, prefix_stem
 
 _NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
 _COUNT = rf"(?:\d{{1,3}}|{_NUMBER_WORDS})"
@@ -304,3 +305,28 @@ def _within_condition(text: str, start: int, end: int) -> tuple[int, int]:
     """The span to cut for the phrase at ``start:end``: its condition, if it is in one."""
     phrase_start = start + len(text[start:end]) - len(text[start:end].lstrip())
     return condition_span(text, phrase_start, end) or (start, end)
+
+
+# "… — it has to come in a ceramic pot, not a plastic one": a requirement the prompt keeps in
+# so many words. When the failure reason talks about it, it is likely the one the run broke.
+_REQUIREMENT_RE = re.compile(
+    r"\b(?:(?:it|they|this|that|each|all|every\s+\w+)\s+)?(?:has|have|must|needs?)\s+to\s+"
+    r"[^.;!?]*|\bmust\s+[^.;!?]*",
+    re.IGNORECASE,
+)
+_REQUIREMENT_FILLER = word_set(
+    "have must need needs come that this they them with from into each every been being "
+    "there their also just only"
+)
+
+
+def kept_requirement(prompt: str, reason: str) -> str | None:
+    """A requirement clause of ``prompt`` whose words the failure reason uses, if any."""
+    said = {prefix_stem(w) for w in LETTER_WORD_RE.findall(without_praise(reason).lower())}
+    for clause in _REQUIREMENT_RE.finditer(prompt):
+        words = LETTER_WORD_RE.findall(clause.group(0).lower())
+        if any(
+            prefix_stem(w) in said for w in words if len(w) >= 4 and w not in _REQUIREMENT_FILLER
+        ):
+            return clause.group(0).strip()
+    return None
