@@ -72,8 +72,12 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # a person's read); on 1153902 the same. The twenty-second (session 26, committed in da9a84a as
 # a twelfth blind set before any run of the rules on it) on the session's starting code
 # (160118a): type 0.917, acceptance 0.225 (9 of 40), precision 1.0 (9 of 9); on da9a84a: 0.906,
-# 0.225, 1.0 (9 of 9, and 9 of 9 by a person's read).
+# 0.225, 1.0 (9 of 9, and 9 of 9 by a person's read). The twenty-third (session 27, committed in
+# 5acfb0c as a thirteenth blind set before any run of the rules on it) on the session's starting
+# code (798c973): type 0.896, acceptance 0.225 (9 of 40), precision 0.636 (7 of 11); on 5acfb0c:
+# 0.896, 0.275 (11 of 40), 0.692 (9 of 13; 7 of 13 by a person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_23.jsonl",
     HERE / "tuning_blind_22.jsonl",
     HERE / "tuning_blind_21.jsonl",
     HERE / "tuning_blind_20.jsonl",
