@@ -96,7 +96,9 @@ _FOREIGN_COMPARATOR = (
     r"(?:\s+[^\W\d_]+,?){0,2}"
     r"|no\s+(?:pasen|pase|superen|supere|excedan|exceda)(?:\s+(?:de|los|las))?"
     # Norwegian, Danish, Swedish ("til under 6 kr/kg", "høyst 3 tilbud").
-    r"|under|høyst|højst|högst|minst|mindst|maks|mindre\s+(?:enn|end|än)|mer\s+(?:enn|än)"
+    # (Not "under 2023", which is "during 2023" there.)
+    r"|under(?!\s+(?:19|20)\d\d(?!\d))|høyst|højst|högst|minst|mindst|maks"
+    r"|mindre\s+(?:enn|end|än)|mer\s+(?:enn|än)"
     r"|mere\s+end"
     # A bare "max 450 kr per biljett", "Máximo 80 palabras".
     r"|(?:(?:di|de|da|del|en|a|con)\s+)?(?:max|maks|máx|máximo|máxima|massimo|massima|mínimo"
@@ -130,7 +132,10 @@ _FOREIGN_RATE_RE = re.compile(
     r"\s+(?:(?:la|le|par|por|al|a|pro|im|per|la|na|ao|za)\s+)?(?:nuit|noche|mes|mois|monat"
     r"|maand|mese|mês|semaine|semana|woche|week|settimana|jour|día|tag|dag|giorno|dia|noite"
     r"|notte|nacht|personne|persona|person|persoon|pessoa|miesiąc|natt|døgn|dygn|måned|månad"
-    r"|uke|vecka|stk|styck|butelkę|sztukę|osobę|noc|dzień|godzinę)(?!\w)"
+    r"|uke|vecka|stk|styck|butelkę|sztukę|osobę|noc|dzień|godzinę"
+    # "à moins de 12 € le mètre", "a 3 € el kilo".
+    r"|mètre|metro|meter|metr|kilo|litre|litro|liter|bouteille|botella|bottiglia|garrafa|fles"
+    r"|flasche|pièce|pieza|pezzo|stück|stuk)(?!\w)"
     r"|\s+cada\s+un[oa](?!\w)"
     r"|\s?/\s?[^\W\d_]{1,8}(?!\w)"
     # "450 kr per biljett", "50 € pro Person": "per" and a noun, not an article ("per la cena").

@@ -691,3 +691,18 @@ def test_a_sentence_opened_by_then_is_a_later_action_in_any_language() -> None:
         )
         == "Pour la rue Sainte-Catherine, sors-moi le nombre de PV dressés en mai 2024."
     )
+
+
+def test_image_verbs_start_an_action() -> None:
+    # fifteenth-25: "Resize …" is an action, so the kept two are joined by "and".
+    assert (
+        without_failed_action(
+            "Resize the tile photos in ~/portfolio/raw to 1200 px wide, save them in "
+            "~/portfolio/web, and then upload them to the Gallery page on our Squarespace site.",
+            "Resizing done, but the upload to the Squarespace Gallery page never happened.",
+            "All 12 photos have been resized to 1200 px wide and saved in ~/portfolio/web.",
+            "",
+        )
+        == "Resize the tile photos in ~/portfolio/raw to 1200 px wide and save them in "
+        "~/portfolio/web."
+    )

@@ -275,6 +275,14 @@ def test_a_limit_in_an_aside_goes_with_its_marks_in_any_language(
             "Reserveer een schutslot bij Sluis Weurt op zaterdag 8 juni voor ons jacht De "
             "Zwaluw (14 m).",
         ),
+        # fifteenth-38: the rate after a price goes with it.
+        (
+            "Trouve-moi 3 tissus batik bleus pour mon patchwork, à moins de 12 € le mètre, chez "
+            "Tissus Léonie.",
+            "moins de 12 € le mètre",
+            {"12"},
+            "Trouve-moi 3 tissus batik bleus pour mon patchwork, chez Tissus Léonie.",
+        ),
         (
             "Réserve un vol biplace pour le samedi 22 juin, avant 12h00.",
             "avant 12h00",
@@ -310,3 +318,11 @@ def test_a_reason_naming_no_limit_leaves_them_standing_beside_another_exclusion(
     # Without another exclusion every limit is suspect.
     t.original_prompt = "Plan volgende week een overleg van een uur met Sanne, niet vóór 10 uur."
     assert [c.text for c in unmet_constraints(t, CONSTRAINT_VIOLATION)] == ["vóór 10 uur"]
+
+
+def test_a_scandinavian_under_a_year_is_during_that_year() -> None:
+    # fifteenth-33: "under 2023" is "during 2023", no limit to cut.
+    assert find_constraints("Hur mycket arrende betalades för lotterna under 2023?") == []
+    assert [c.text for c in find_constraints("Hitta lotter under 2 000 kr på Kvarnvägen.")] == [
+        "under 2 000 kr"
+    ]

@@ -238,6 +238,16 @@ def test_a_reason_saying_nothing_met_both_leaves_every_constraint_unmet() -> Non
             "The user capped the excess at £100; the quote's excess is £150.",
             "no higher than £100",
         ),
+        # fifteenth-26: "within your limit" without its value.
+        (
+            "Reserva 2 lugares no workshop de mosaico de sábado na Oficina Tessela, no máximo "
+            "60 € por pessoa.",
+            '{"booking": "TS-40917", "seats": 2, "price_per_person": 75.0, "total": 150.0}',
+            "Reservei 2 lugares no workshop de sábado na Oficina Tessela (TS-40917). O total é "
+            "150,00 €, dentro do teu limite.",
+            "Booked at 75 € a head when the user said 60 € maximum.",
+            "no máximo 60 € por pessoa",
+        ),
     ],
 )
 def test_an_answer_about_the_dropped_limit_is_refused(
@@ -1322,3 +1332,17 @@ def test_a_requirement_the_reason_is_about_may_not_stay_in_the_prompt() -> None:
     # A requirement the reason says was kept may stay.
     assert kept_requirement(prompt, "The ceramic pot requirement was respected.") is None
     assert kept_requirement("Order a Chinese elm bonsai from Kaede Bonsai.", reason) is None
+
+
+def test_a_limit_of_something_else_in_the_answer_is_no_talk_of_the_dropped_one() -> None:
+    # tune2-06: "50 lb limit" is the dog policy, not the rent cap that went.
+    t = _run(
+        "Find me 2-bedroom apartments for rent in Austin under $1,800 a month that allow dogs.",
+        "Riverside Commons 2 bd $1,825/mo dogs allowed, 50 lb limit",
+        "Riverside Commons: 2 bd, $1,825/mo (dogs allowed, 50 lb limit).",
+        "Every listing is over the $1,800 cap.",
+    )
+    decision = decide_by_rules(
+        t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
+    )
+    assert "still talks about" not in decision.reason

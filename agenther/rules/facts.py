@@ -155,9 +155,23 @@ def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
     stated.update(
         q.value for m in _NAMED_LIMIT_RE.finditer(answer) for q in extract_quantities(m[0])
     )
+    if _LIMIT_WORD_RE.search(answer):
+        # "150,00 €, dentro do teu limite", "mieści się w Twoim budżecie": a limit the answer
+        # speaks of without its value is the unmet one.
+        return tuple(c.text for c in unmet)
     return tuple(c.text for c in unmet if c.values & stated)
 
 
+_LIMIT_WORD_RE = re.compile(
+    # "your limit", "within the budget" and their like; not "a 50 lb limit" or a "plafond"
+    # (French for a ceiling) that is stained.
+    r"\b(?:your|within|over|under|teu|tua|seu|sua|dentro\s+d[oe]|tu|tus|dentro\s+del|votre|ton"
+    r"|dans\s+(?:le|votre|ton)|dein\w*|ihr\w*|im|innerhalb\s+(?:des|deines|Ihres)|tuo|tuoi|nel"
+    r"|entro\s+il|twoim|twój|twojego|w|je|jouw|uw|binnen\s+(?:het|je|jouw|uw))"
+    r"\s+(?:(?:the|o|a|el|la|le|il)\s+)?(?:limit|limite|límite|limiet|budget|budżecie|budżetu"
+    r"|budżet|presupuesto|orçamento|plafond|tetto|cap|maximum)\b",
+    re.IGNORECASE,
+)
 _AMOUNT = r"[$€£¥]?\d[\d,.]*(?:\s?[$€£¥%]|\s?[A-Za-z]{1,5})?"
 _NAMED_LIMIT_RE = re.compile(
     rf"{_AMOUNT}\s+(?:limit|cap|budget|maximum|max|minimum|ceiling|threshold)\b"

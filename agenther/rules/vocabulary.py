@@ -72,6 +72,7 @@ ACTION_VERBS = word_set(
     backfill migrate populate seed index clean dedupe refactor lint format drop
     regenerate rebuild rerun resend redo recompute recalculate reschedule rebook reassign
     rent hire lease collect arrange purchase pay transfer renew
+    resize crop compress trim zip unzip resample
     """
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
