@@ -1346,3 +1346,23 @@ def test_a_limit_of_something_else_in_the_answer_is_no_talk_of_the_dropped_one()
         t, None, FailureAnalysis(is_failure=True, failure_type=FailureType.CONSTRAINT_VIOLATION)
     )
     assert "still talks about" not in decision.reason
+
+
+def test_the_context_of_a_request_without_its_ask_is_no_request() -> None:
+    t = _run(
+        "test_parse_dates in tests/test_utils.py is failing. Fix the bug in utils/dates.py — "
+        "don't change the test.",
+        "118 passed",
+        "I updated test_parse_dates so it expects date(2024, 5, 3). 118 passed.",
+        "The agent changed the test instead of fixing the parser.",
+    )
+    # blind4-90: "test_parse_dates" is one word, and no "test".
+    assert "it asks for nothing: no question and no verb of a request" in style_problems(
+        "test_parse_dates in tests/test_utils.py is failing.", t
+    )
+    for asking in (
+        "Fix the bug in utils/dates.py.",
+        "Is test_parse_dates in tests/test_utils.py still failing?",
+        "Plan a mapping mission over the Greenway parcel.",
+    ):
+        assert not any("asks for nothing" in p for p in style_problems(asking, t))
