@@ -151,12 +151,16 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
 # "test_parse_dates in tests/test_utils.py is failing." once "Fix the bug …" went: the context
 # of a request, which asks for nothing. Whole tokens are read, so "test_parse_dates" is no
 # "test".
-_REQUEST_WORDS = ACTION_VERBS | PREPARATORY_VERBS | word_set(
-    "i we help let what which who how when where why "
-    # Imperatives that cut no request into actions, so the action verbs do not have them.
-    "plan screen shortlist terminate record recommend suggest explain describe estimate "
-    "analyse analyze identify outline prepare organise organize determine evaluate assess "
-    "investigate diagnose debug resolve process import sync upgrade provision launch kill"
+_REQUEST_WORDS = (
+    ACTION_VERBS
+    | PREPARATORY_VERBS
+    | word_set(
+        "i we help let what which who how when where why "
+        # Imperatives that cut no request into actions, so the action verbs do not have them.
+        "plan screen shortlist terminate record recommend suggest explain describe estimate "
+        "analyse analyze identify outline prepare organise organize determine evaluate assess "
+        "investigate diagnose debug resolve process import sync upgrade provision launch kill"
+    )
 )
 _TOKEN_EDGE = ".,;:!?—–-'\"()[]«»“”‘’"
 
