@@ -1322,7 +1322,8 @@ def check_seam_preposition(
         first = seam.removed[0]
         if not _starts_object(first, lang):
             continue
-        if _is_comparator_left(prompt_tokens, seam.left_index) and first.is_value:
+        replaced = right is not None and right.is_value
+        if _is_comparator_left(prompt_tokens, seam.left_index) and first.is_value and not replaced:
             problems.append(f"comparator '{left.text}' lost its value ({_join(seam.removed)})")
         elif (left.low in preps or left.low in arts) and _is_function_word(right, lang):
             problems.append(f"'{left.text}' lost its object ({_join(seam.removed)})")
