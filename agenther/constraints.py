@@ -104,6 +104,16 @@ _FOREIGN_COMPARATOR = (
     r"|(?:(?:di|de|da|del|en|a|con)\s+)?(?:max|maks|máx|máximo|máxima|massimo|massima|mínimo"
     r"|mínima|minimo|minima)"
 )
+# "mellan 10 och 12", "zwischen 10 und 12 Uhr", "entre las 10 y las 12": a window is both
+# of its figures.
+_FOREIGN_FIGURE = r"\d(?:[\d.,]*\d)?(?:[:h]\d{2}(?!\d)|h(?!\w))?"
+_FOREIGN_BETWEEN_RE = re.compile(
+    r"(?<!\w)(?:zwischen|entre|tra|fra|tussen|mellan|mellom|mellem|między)\s+"
+    rf"(?:(?:las?|les|den|dem)\s+)?{_FOREIGN_FIGURE}\s+(?:und|et|y|e|en|och|og|a|i)\s+"
+    rf"(?:(?:las?|les|den|dem)\s+)?{_FOREIGN_FIGURE}"
+    r"(?:\s?(?:%|€|\$|£|¥|zł|kr|CHF|euros?|Euro)(?!\w))?",
+    re.IGNORECASE,
+)
 # A limit written after what it limits: "en 5 puces maximum", "30 Wörter maximal".
 _FOREIGN_POSTFIX_RE = re.compile(
     r"(?<!\w)(?:(?:en|in|em|w)\s+)?\d+(?:[.,]\d+)?\s+[^\W\d_]+\s+"
@@ -144,7 +154,11 @@ _FOREIGN_RATE_RE = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|oder|of|lub)(?!\w))")
-_ANY_FUNCTION_WORD = frozenset().union(*FUNCTION_WORDS.values())
+# Prepositions and verb particles, which no figure has for its unit ("… en 12:00 aan in
+# Rotterdam", where "aankomen" is split around the window).
+_ANY_FUNCTION_WORD = frozenset().union(
+    *FUNCTION_WORDS.values(), "aan op bij naar uit af om an auf ab zu um".split()
+)
 # A figure as those languages write it: "1.600" (thousands), "4,5" and "1.234,50" (decimals).
 _FIGURE_RE = re.compile(r"\d(?:[\d.,]*\d)?")
 _FRENCH_CLOCK_RE = re.compile(r"(?<!\d)(\d{1,2})h(?:\d{2})?(?!\w)")
@@ -193,7 +207,7 @@ def _constraints_in(text: str) -> tuple[Constraint, ...]:
 
 def _foreign_constraints(text: str) -> list[Constraint]:
     found: list[Constraint] = []
-    for match in _FOREIGN_CONSTRAINT_RE.finditer(text):
+    for match in [*_FOREIGN_BETWEEN_RE.finditer(text), *_FOREIGN_CONSTRAINT_RE.finditer(text)]:
         end = match.end()
         unit = _FOREIGN_UNIT_RE.match(text, end)
         # After an amount of money a word is part of it only at the clause's end ("1.600 €
@@ -213,6 +227,12 @@ def _foreign_constraints(text: str) -> list[Constraint]:
         if not any(c.start <= match.start() < c.end for c in found):
             found.append(_foreign(text, match.start(), match.end()))
     return sorted(found, key=lambda c: c.start)
+
+
+def figure_windows(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` gives a window between two figures in a language other than English
+    ("mellan 10 och 12"): the "och" in it joins no two requests."""
+    return [m.span() for m in _FOREIGN_BETWEEN_RE.finditer(text)]
 
 
 def _foreign(text: str, start: int, end: int) -> Constraint:
@@ -318,7 +338,8 @@ _NEGATION_BEFORE_RE = re.compile(
 
 # "The low-stock list is right (F-152 at exactly 5 correctly left out), but …": a clause of
 # the reason that says a part was right names no missed limit.
-_CLAUSE_RE = re.compile(r"[^.;()]+")
+# A decimal point ("a 24.5 kg unit") ends no clause.
+_CLAUSE_RE = re.compile(r"(?:[^.;()]|(?<=\d)\.(?=\d))+")
 _PRAISE_RE = re.compile(
     r"\b(?:correct(?:ly)?|right(?:ly)?|properly|as\s+asked|respected|honou?red)\b", re.IGNORECASE
 )
@@ -334,6 +355,9 @@ def without_praise(reason: str) -> str:
     )
 
 
+_HYPHENED_BOUND_RE = re.compile(
+    r"(?<![\w-])(?:under|over|below|above|sub|max|min)-(\d+)(?![\d.,])", re.IGNORECASE
+)
 _TALLY_RE = re.compile(r"\b\d+ signal\(s\)|\b\d+ of \d+ observations usable")
 
 
@@ -341,6 +365,8 @@ def _named(constraints: list[Constraint], text: str) -> list[Constraint]:
     values = {q.value for q in extract_quantities(text)}
     # "12h00" is no figure to the scanner, but its hour is one.
     values.update(str(int(hour)) for hour in _FRENCH_CLOCK_RE.findall(text))
+    # "the under-20 kg limit": the scanner takes "under-20" for an identifier such as "TR-20".
+    values.update(_HYPHENED_BOUND_RE.findall(text))
     return [c for c in constraints if c.values & values]
 
 

@@ -9,6 +9,7 @@ from agenther.constraints import find_constraints, unmet_constraints
 from agenther.demands import demanded_actions
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
+from agenther.rules.clauses import split_actions
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.figures import unsupported_figures
@@ -289,6 +290,27 @@ def test_a_limit_in_an_aside_goes_with_its_marks_in_any_language(
             {"12"},
             "Réserve un vol biplace pour le samedi 22 juin.",
         ),
+        # fifteenth-86: a window is both its figures, and its "och" joins no two requests.
+        (
+            "Boka en hopptid för 4 personer på Hoppland Göteborg på lördag 8 juni, mellan 10 "
+            "och 12.",
+            "mellan 10 och 12",
+            {"10", "12"},
+            "Boka en hopptid för 4 personer på Hoppland Göteborg på lördag 8 juni.",
+        ),
+        (
+            "Busca un piso de alquiler en Valencia entre 800 y 1.000 € al mes.",
+            "entre 800 y 1.000 € al mes",
+            {"1", "800", "1000"},  # "1.000" may be 1 or 1,000
+            "Busca un piso de alquiler en Valencia.",
+        ),
+        # set12-56: "aan" is the particle of "aankomen", no unit of the window.
+        (
+            "Welke containerschepen komen morgen tussen 06:00 en 12:00 aan in Rotterdam?",
+            "tussen 06:00 en 12:00",
+            {"0", "6", "12"},
+            "Welke containerschepen komen morgen aan in Rotterdam?",
+        ),
     ],
 )
 def test_deadlines_and_clock_times_are_limits_in_any_language(
@@ -326,3 +348,14 @@ def test_a_scandinavian_under_a_year_is_during_that_year() -> None:
     assert [c.text for c in find_constraints("Hitta lotter under 2 000 kr på Kvarnvägen.")] == [
         "under 2 000 kr"
     ]
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "Boka en tid mellan 10 och 12 och mejla mig bekräftelsen",
+        "Buche einen Platz zwischen 10 und 12 Uhr und schick mir eine Mail",
+    ],
+)
+def test_a_window_between_two_figures_is_one_part_of_the_request(request_text: str) -> None:
+    assert len(split_actions(request_text)) == 2

@@ -1366,3 +1366,31 @@ def test_the_context_of_a_request_without_its_ask_is_no_request() -> None:
         "Plan a mapping mission over the Greenway parcel.",
     ):
         assert not any("asks for nothing" in p for p in style_problems(asking, t))
+
+
+def test_a_reason_names_a_hyphened_bound_and_reads_decimals_whole() -> None:
+    # fifteenth-74: "the under-20 kg rigging limit" names the limit, though the scanner reads
+    # "under-20" as an identifier; the dash's afterthought goes with it.
+    request = (
+        "Find a moving-head spot we can hire from StageHire Direct for the weekend of 5–6 "
+        "October — it must weigh under 20 kg so the crew can rig it on the balcony rail."
+    )
+    t = _run(
+        request,
+        "Chauvet Rogue R2 Spot: 24.5 kg, £110 weekend rate, 6 units free 5-6 Oct",
+        "The Chauvet Rogue R2 Spot is free for 5–6 October at £110 for the weekend.",
+        "The agent recommended a 24.5 kg unit anyway, ignoring the under-20 kg rigging limit.",
+    )
+    unmet = unmet_constraints(t)
+    assert [c.text for c in unmet] == ["under 20 kg"]
+    assert drop_constraints(request, unmet) == (
+        "Find a moving-head spot we can hire from StageHire Direct for the weekend of 5–6 October."
+    )
+    # "1.4 kg" is one figure: its "4" names no "under 4 kg".
+    t = _run(
+        "Find a camping stove under 4 kg and under $300.",
+        "TrailBlaze 2: 1.4 kg, $340",
+        "The TrailBlaze 2 weighs 1.4 kg and costs $340.",
+        "The stove weighs 1.4 kg but costs $340, over the $300 cap.",
+    )
+    assert [c.text for c in unmet_constraints(t)] == ["under $300"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from agenther.constraints import figure_windows
 from agenther.rules.vocabulary import (
     ACTION_VERBS,
     FOREIGN_PREPARATORY_VERBS,
@@ -125,7 +126,13 @@ def split_actions(request: str) -> list[str]:
         cuts, lead_in = [m.span() for m in _CHINESE_JOINER_RE.finditer(request)], False
     else:
         joiner = _FOREIGN_JOINERS.get(latin_language(request) or "", _ANY_FOREIGN_JOINER)
-        cuts, lead_in = [m.span() for m in joiner.finditer(request)], False
+        windows = figure_windows(request)
+        cuts = [
+            m.span()
+            for m in joiner.finditer(request)
+            if not any(start < m.start() < end for start, end in windows)
+        ]
+        lead_in = False
     pieces, start = [], 0
     for begin, end in cuts:
         pieces.append(request[start:begin])
