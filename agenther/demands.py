@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import ahocorasick
 
@@ -184,6 +185,15 @@ _PAST_FORM_RE = re.compile(
 )
 
 
+# "bezahlen mache ich selbst", "pagar lo hago yo mismo": what the user keeps for themselves
+# is no demand on the run.
+_SELF_AFTER_RE = re.compile(
+    r"(?:\s+\w+){0,2}?\s+(?:ich|je|yo|io|eu|ik|jag|jeg|ja)\s+(?:\w+\s+)?(?:selbst|selber"
+    r"|moi-même|mism[oa]|stess[oa]|mesm[oa]|zelf|själv|selv|sam[ao]?)(?!\w)",
+    re.IGNORECASE,
+)
+
+
 # In an English text a foreign stem can open an English noun: "publications" ("publica"),
 # "cancellation" ("cancela"). Such a word names a thing; it asks for nothing.
 _ENGLISH_NOUN_RE = re.compile(r"tions?$", re.IGNORECASE)
@@ -204,6 +214,7 @@ def _asks_in_foreign(pattern: re.Pattern[str], text: str) -> bool:
             )
         )
         and _NEGATED_BEFORE_RE.search(text, max(0, match.start() - 6), match.start()) is None
+        and _SELF_AFTER_RE.match(text, match.end()) is None
         for match in pattern.finditer(text)
     )
 
@@ -446,6 +457,8 @@ _READ_ONLY_CALL_RE = re.compile(
     # A collection named by a plural noun alone lists it: "billing_api.payments",
     # "orders_api/bookings" read payments and bookings, they make none.
     r"|^(?:[\w-]+[./])?[a-z]{3,}[^s]s$"
+    # What a read gives, named last: "rental_details", "booking_status".
+    r"|^[\w.-]*[_.-](?:details?|info|status|availability|prices?|catalog(?:ue)?)$"
 )
 
 
@@ -569,12 +582,38 @@ def _reads_by_method(step: AgentStep) -> bool:
     return isinstance(method, str) and method.strip().upper() in ("GET", "HEAD", "OPTIONS")
 
 
+# A generic HTTP tool names its method, not its act: "http_post" to ".../api/bookings" books,
+# and sends no message.
+_HTTP_TOOL_RE = re.compile(
+    r"^(?:https?|api|rest|requests?|web)[_.-]?(post|put|patch|delete)$", re.IGNORECASE
+)
+_URL_KEYS = ("url", "path", "endpoint", "uri")
+# What a path names that a tool's name would say with a verb: ".../messages".
+_PATH_STEMS = {"send a message": ("message", "mail", "notif", "chat", "posts")}
+
+
+def _families_by_url(step: AgentStep, method: str) -> set[str]:
+    if method.lower() == "delete":
+        return {"delete"}
+    url = next((v for k in _URL_KEYS if isinstance(v := step.action_input.get(k), str)), "")
+    path = urlsplit(url).path.lower()
+    return {
+        f.name
+        for f in _FAMILIES
+        if any(stem in path for stem in (*f.calls, *_PATH_STEMS.get(f.name, ())))
+    }
+
+
 def _families_performed(step: AgentStep) -> set[str]:
-    """The side-effect families a successful step carried out, read off its tool name (and
-    the write statements of a SQL or shell command), never off read-only calls."""
+    """The side-effect families a successful step carried out, read off its tool name (or,
+    for a generic HTTP tool, its URL's path, and the write statements of a SQL or shell
+    command), never off read-only calls."""
     if observation_kind(step.observation) is ObservationKind.ERROR or _reads_by_method(step):
         return set()
-    done = set(_families_named(step.action_name))
+    if http := _HTTP_TOOL_RE.match(step.action_name):
+        done = _families_by_url(step, http.group(1))
+    else:
+        done = set(_families_named(step.action_name))
     if "transfer money" in done and not _does(_MONEY, step):
         done.discard("transfer money")
     if _books_by_click(step):

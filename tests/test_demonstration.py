@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agenther.demands import unrequested_actions
+from agenther.demands import demanded_actions, unrequested_actions
 from agenther.demonstration import run_problem
 from agenther.final_answer import admitted_failure
 from agenther.models import AgentStep, FailedTrajectory
@@ -110,6 +110,39 @@ def test_a_side_effect_nobody_asked_for_spoils_the_run() -> None:
     # A call that only reads names no side effect, whatever words its name contains.
     read = run("Is my refund through?", [("get_refund_status", {"id": 4}, "refunded")])
     assert unrequested_actions(read) == []
+    # fifteenth-08: what a read gives may be named last ("rental_details" rents nothing).
+    rentals = run("Find a pedal harp to hire in Madrid.", [("rental_details", {}, "Style 85")])
+    assert unrequested_actions(rentals) == []
+
+
+def test_a_generic_http_call_does_what_its_url_names() -> None:
+    # fifteenth-43: "http_post" to the bookings endpoint books; it sends no message.
+    booked = run(
+        "Book shearing next week for Hillside Farm.",
+        [("http_post", {"url": "https://ops.example/api/bookings"}, '{"status": "confirmed"}')],
+    )
+    assert unrequested_actions(booked) == []
+    texted = booked.model_copy(
+        update={
+            "steps": [
+                booked.steps[0].model_copy(
+                    update={"action_input": {"url": "https://ops.example/api/messages"}}
+                )
+            ]
+        }
+    )
+    assert unrequested_actions(texted) == ["send a message"]
+    deleted = booked.model_copy(
+        update={"steps": [booked.steps[0].model_copy(update={"action_name": "http_delete"})]}
+    )
+    assert unrequested_actions(deleted) == ["delete"]
+
+
+def test_paying_the_user_keeps_for_themselves_is_no_demand() -> None:
+    # fifteenth-02
+    cart = "Leg sie einfach in den Warenkorb, bezahlen mache ich selbst."
+    assert demanded_actions(cart) == ["buy or book"]
+    assert demanded_actions("Bezahl die Rechnung von Müller.") == ["transfer money"]
 
 
 @pytest.mark.parametrize(

@@ -631,6 +631,22 @@ def test_an_answer_adding_up_observed_prices_is_no_invention() -> None:
     assert unsupported_figures(trajectory) == []
 
 
+def test_a_price_times_a_count_the_user_gave_is_no_invention() -> None:
+    # fifteenth-08: "para 3 meses" at 290 € a month is 870 € in all.
+    observation = '{"model": "Style 85", "monthly_eur": 290, "min_months": 3}'
+    final = "La Style 85 cuesta 290 € al mes (870 € en total)."
+    trajectory = run(
+        "Busca un arpa en alquiler para 3 meses.",
+        [("rental_search", {}, observation)],
+        "x",
+        final=final,
+    )
+    assert unsupported_figures(trajectory) == []
+    # A count only the observations give multiplies nothing: too many figures would derive.
+    trajectory.original_prompt = "Busca un arpa en alquiler."
+    assert unsupported_figures(trajectory) == ["870"]
+
+
 @pytest.mark.parametrize(
     ("observation", "final"),
     [

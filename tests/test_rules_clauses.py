@@ -72,6 +72,15 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
             "Les horaires sont justes, mais le planning n'a pas été téléchargé.",
             "Trouve les horaires de la piscine Molitor.",
         ),
+        # fifteenth-43: "text" starts an action; "neither … was texted" negates; the bookings
+        # that "went through" and "both" name no failed action.
+        (
+            "Book shearing next week for Hillside Farm (420 ewes) and Brook Farm (180 ewes), and "
+            "text both farmers the dates.",
+            "Bookings went through, but neither farmer was texted; the agent finished after the "
+            "second booking.",
+            "Book shearing next week for Hillside Farm (420 ewes) and Brook Farm (180 ewes).",
+        ),
         # Chinese: "，然后" joins a later action; two characters in a row are a word.
         (
             "帮我查一下下学期日语N3晚班还有几个名额，然后给王磊报名。",
@@ -705,4 +714,15 @@ def test_image_verbs_start_an_action() -> None:
         )
         == "Resize the tile photos in ~/portfolio/raw to 1200 px wide and save them in "
         "~/portfolio/web."
+    )
+
+
+def test_a_determiner_is_no_word_of_the_dropped_action() -> None:
+    # fifteenth-43: "Both farms are booked" speaks of the bookings, not of "text both farmers".
+    request = "Book shearing for Hillside Farm and Brook Farm, and text both farmers the dates."
+    reason = "Neither farmer was texted."
+    answer = "Both farms are booked: Hillside Farm on 11 June, Brook Farm on 13 June."
+    observed = '{"booking": "HB-2291", "farm": "Hillside Farm", "dates": ["2024-06-11"]}'
+    assert without_failed_action(request, reason, answer, observed) == (
+        "Book shearing for Hillside Farm and Brook Farm."
     )

@@ -290,6 +290,16 @@ def test_a_limit_in_an_aside_goes_with_its_marks_in_any_language(
             {"12"},
             "Réserve un vol biplace pour le samedi 22 juin.",
         ),
+        # fifteenth-02: the "aber nur" before the condition's comma goes with it.
+        (
+            "Bestell mir bei knopfwelt-shop.de 500 Hornknöpfe in 20 mm, dunkelbraun – aber nur, "
+            "wenn sie höchstens 0,30 € pro Stück kosten. Leg sie einfach in den Warenkorb, "
+            "bezahlen mache ich selbst.",
+            "höchstens 0,30 € pro Stück",
+            {"0", "0.3", "30"},
+            "Bestell mir bei knopfwelt-shop.de 500 Hornknöpfe in 20 mm, dunkelbraun. Leg sie "
+            "einfach in den Warenkorb, bezahlen mache ich selbst.",
+        ),
         # fifteenth-86: a window is both its figures, and its "och" joins no two requests.
         (
             "Boka en hopptid för 4 personer på Hoppland Göteborg på lördag 8 juni, mellan 10 "

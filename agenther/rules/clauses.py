@@ -231,7 +231,7 @@ _CALENDAR = _calendar(
 # What the reason says did not happen: "the chart was never emailed to the finance team", "no
 # BibTeX entry was provided", "the Boulder forecast and the hike recommendation missing".
 _NEGATION = frozenset(
-    "never not no without none cannot unable nor"
+    "never not no without none cannot unable nor neither"
     # The languages requests come in ("aucune place n'a été achetée", "non è stato
     # scaricato"); not Italian "mai", the French month.
     " pas jamais aucun aucune sans nunca ningún ninguna ninguno sin nicht nie kein keine"

@@ -383,8 +383,16 @@ def condition_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     conditions = list(_CONDITION_RE.finditer(text, max(0, clause_start - 1), start))
     if not conditions:
         return None
+    begin = conditions[-1].start()
+    # "… dunkelbraun – aber nur, wenn sie höchstens 0,30 € kosten": the "but only" before the
+    # comma belongs to the condition.
+    if lead := _BUT_ONLY_BEFORE_RE.search(text, 0, begin):
+        begin = lead.start()
     after = _CLAUSE_BREAK_RE.search(text, end)
-    return conditions[-1].start(), after.start() if after else len(text)
+    return begin, after.start() if after else len(text)
+
+
+_BUT_ONLY_BEFORE_RE = re.compile(rf"(?:\s*[–—]\s*|,\s*|\s+)(?:{_BUT})?{_ONLY[:-3]},?\s*$", re.I)
 
 
 # A sentence may not end on a word that needs what was cut: "…, but only if the price is."

@@ -13,6 +13,7 @@ from agenther.quantities import extract_quantities, figures, figures_of, normal_
 from agenther.words import english
 
 _SMALL_COUNT = 10  # "3 results", "two of five": counting what was listed, not a claim
+_MAX_MULTIPLIER = 24  # months, nights, people a price is multiplied by; no more
 _MAX_DERIVED = 40  # observed values combined pairwise; beyond that almost anything "derives"
 
 
@@ -80,9 +81,12 @@ def _listing_totals(text: str) -> list[float]:
     return list(sums.values())
 
 
-def _derivable(figure: str, values: list[float], totals: list[float]) -> bool:
+def _derivable(
+    figure: str, values: list[float], totals: list[float], counts: frozenset[int] = frozenset()
+) -> bool:
     """Whether the answer could have computed ``figure`` from what was observed: a rounding of
-    one value, the sum, difference or ratio (as a percentage) of two, or an observation's total."""
+    one value, the sum, difference or ratio (as a percentage) of two, an observation's total,
+    or a value times one of the run's small ``counts`` (months, nights, people)."""
     target = _as_number(figure)
     if target is None:
         return False
@@ -100,7 +104,20 @@ def _derivable(figure: str, values: list[float], totals: list[float]) -> bool:
                 return True
             if a and b and (same(100 * a / b) or same(100 * b / a)):
                 return True
-    return False
+    return any(same(a * count) for a in pool for count in counts)
+
+
+def _counts(texts: list[str]) -> frozenset[int]:
+    """The whole numbers from 2 to ``_MAX_MULTIPLIER`` that ``texts`` give: "alquiler para 3
+    meses" at "290 € al mes" is 870 € in all."""
+    return frozenset(
+        int(number)
+        for text in texts
+        for figure in figures(text)
+        if (number := _as_number(figure)) is not None
+        and number.is_integer()
+        and 2 <= number <= _MAX_MULTIPLIER
+    )
 
 
 # A figure the answer claims: not part of an identifier ("PM2.5", "X1", "ord_88"), with the
@@ -209,6 +226,7 @@ def unsupported_figures(t: FailedTrajectory) -> list[str]:
         if not unknown:
             return []
     times = _clock_times([*observations, arguments, t.original_prompt])
+    counts = _counts([t.original_prompt])
     points_group = foreign
     missing = []
     for figure in unknown:
@@ -227,6 +245,6 @@ def unsupported_figures(t: FailedTrajectory) -> list[str]:
             scaled = [v / scale for v in values]
             if _derivable(figure, scaled, []):
                 continue
-        if not _derivable(figure, values, totals):
+        if not _derivable(figure, values, totals, counts):
             missing.append(figure)
     return missing

@@ -51,7 +51,7 @@ REQUEST_WORDS = word_set(
     find list show report search tell give get run write their them what you the and then
     output confirm when done matching results result for from with that this into about all
     please can could would find me your its are was were has have had will also each any
-    which where who how out over per one
+    which where who how out over per one both
     """
 )
 
@@ -73,6 +73,7 @@ ACTION_VERBS = word_set(
     regenerate rebuild rerun resend redo recompute recalculate reschedule rebook reassign
     rent hire lease collect arrange purchase pay transfer renew
     resize crop compress trim zip unzip resample
+    text message phone ring
     """
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
