@@ -8,7 +8,7 @@ import pytest
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.request_style import style_problems
 from agenther.rules.decide import decide_by_rules
-from agenther.rules.swapped_name import restate_swapped_name
+from agenther.rules.swapped_name import _terms, restate_swapped_name
 
 _WRONG_RESULT = FailureAnalysis(is_failure=True, failure_type=FailureType.WRONG_RESULT)
 
@@ -213,3 +213,37 @@ def test_the_date_today_is_said_to_be_is_not_swapped() -> None:
         update={"original_prompt": "Którzy goście zameldowali się we wtorek 21 maja?"}
     )
     assert _swapped(dated) == "Którzy goście zameldowali się we wtorek 12 maja?"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "observation", "answer", "reason", "expected"),
+    [
+        # fourteenth-27: "Hive 4" is a name with its number.
+        (
+            "How much weight has hive 4 put on over the last 7 days?",
+            '{"scale": "S-04", "hive": "Hive 14", "gain_kg": 2.8}',
+            "Hive 14 has gained 2.8 kg over the last 7 days.",
+            "Hive 4 sits on scale S-14; the agent read S-04, which is Hive 14, and reported that "
+            "hive's gain instead.",
+            "How much weight has hive 14 put on over the last 7 days?",
+        ),
+        # fourteenth-68: the reason says "the Residences", the answer the whole name.
+        (
+            "How many square metres of glazing did we clean at Harbour Point Tower in Q1?",
+            '{"site": "Harbour Point Residences", "q1_m2": 4860}',
+            "At Harbour Point Residences we cleaned 4,860 m² of glazing in Q1.",
+            "The user asked about Harbour Point Tower; the agent took the first search hit, the "
+            "Residences, and reported that building.",
+            "How many square metres of glazing did we clean at Harbour Point Residences in Q1?",
+        ),
+    ],
+)
+def test_a_numbered_or_shortened_name_is_swapped_whole(
+    prompt: str, observation: str, answer: str, reason: str, expected: str
+) -> None:
+    assert _swapped(_run(prompt, observation, answer, reason)) == expected
+
+
+def test_a_numbered_name_ends_at_its_number() -> None:
+    assert {"Hive 14", "Court 3"} <= set(_terms("the agent read Hive 14, then Court 3."))
+    assert "Hive 14" not in _terms("Hive 14.5 kg")

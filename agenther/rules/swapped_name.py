@@ -44,8 +44,12 @@ _MIN_CHARS = 2
 _COMMON = frozenset().union(*FUNCTION_WORDS.values()) | {"at", "as", "about", "be", "do", "did"}
 
 
+# "Hive 4", "Court 3": a name numbered with a space, which neither scan takes whole.
+_NUMBERED_RE = re.compile(r"(?<![\w-])[A-Z][a-z]{2,} \d+(?![\w:/-]|[.,]\d)")
+
+
 def _terms(reason: str) -> list[str]:
-    found = [*extract_entities(reason), *_CODE_RE.findall(reason)]
+    found = [*extract_entities(reason), *_CODE_RE.findall(reason), *_NUMBERED_RE.findall(reason)]
     return list(dict.fromkeys(t for t in found if len(t) >= _MIN_CHARS))
 
 
@@ -79,6 +83,16 @@ def _trimmed(asked: str, answered: str) -> tuple[str, str]:
     while len(a) > 1 and len(b) > 1 and a[-1].lower() == b[-1].lower():
         a, b = a[:-1], b[:-1]
     return " ".join(a), " ".join(b)
+
+
+def _as_answer_names(answered: str, asked: str, said: str) -> str:
+    """``answered`` after the first words of ``asked`` it follows in ``said``, if any."""
+    words = asked.split()
+    for k in range(len(words) - 1, 0, -1):
+        whole = " ".join([*words[:k], answered])
+        if contains_words(said, whole.lower()):
+            return whole
+    return answered
 
 
 def _span(text: str, phrase: str) -> tuple[int, int] | None:
@@ -129,6 +143,9 @@ def restate_swapped_name(original: str, reason: str, answer: str, observed: str)
     ]
     if len(asked) != 1:
         return None
+    # "the Residences" for "Harbour Point Tower", which the answer calls "Harbour Point
+    # Residences": the answered name is the answer's whole one.
+    answered = list(dict.fromkeys(_as_answer_names(t, asked[0], said) for t in answered))
     answered = [t for t in answered if _has_digit(t) == _has_digit(asked[0])]
     if len(answered) != 1:
         return None
