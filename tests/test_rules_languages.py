@@ -369,3 +369,28 @@ def test_a_scandinavian_under_a_year_is_during_that_year() -> None:
 )
 def test_a_window_between_two_figures_is_one_part_of_the_request(request_text: str) -> None:
     assert len(split_actions(request_text)) == 2
+
+
+@pytest.mark.parametrize(
+    ("request_text", "dropped"),
+    [
+        # sixteenth-15: the "van" of a length goes with it.
+        (
+            "Schrijf een korte aankondiging van maximaal 80 woorden voor het beiaardconcert.",
+            "Schrijf een aankondiging voor het beiaardconcert.",
+        ),
+        (
+            "Schreib eine kurze Ankündigung von höchstens 80 Wörtern für das Konzert.",
+            "Schreib eine Ankündigung für das Konzert.",
+        ),
+        # What follows a length says what the text is for, not where it was measured.
+        (
+            "Napisz krótkie ogłoszenie o długości maksymalnie 80 słów na koncert.",
+            "Napisz ogłoszenie na koncert.",
+        ),
+    ],
+)
+def test_a_length_limit_goes_with_the_words_that_introduce_it(
+    request_text: str, dropped: str
+) -> None:
+    assert drop_constraints(request_text, find_constraints(request_text)) == dropped

@@ -11,7 +11,7 @@ from agenther.demands import unperformed_claims
 from agenther.evidence import Evidence
 from agenther.models import AgentStep, FailedTrajectory
 from agenther.rules.clauses import kept_unmet_things, without_failed_action
-from agenther.rules.decide import DROP_CONSTRAINT, _score
+from agenther.rules.decide import DROP_CONSTRAINT, _score, decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
@@ -124,6 +124,47 @@ def test_a_month_before_its_year_is_not_cut_alone() -> None:
 )
 def test_what_a_limit_measures_goes_with_it_whole(request_text: str, kept: str) -> None:
     assert drop_constraints(request_text, find_constraints(request_text)[:1]) == kept
+
+
+def test_a_radius_goes_and_its_place_stays_when_the_answer_measures_from_it() -> None:
+    # sixteenth-09, eleventh-08: the answer gives "34.5 miles from Crediton".
+    request = (
+        "Find me three thatchers on the National Society of Master Thatchers directory who work "
+        "in water reed, within 20 miles of Crediton."
+    )
+    unmet = find_constraints(request)
+    answer = "3. Moorland Thatchers, Okehampton: 34.5 miles from Crediton"
+    kept = drop_constraints(request, unmet, answer)
+    assert kept == request.replace("within 20 miles of", "near")
+    # The reason naming the place only as where the distance is from cuts no place.
+    reason = "Moorland Thatchers is 34.5 miles from Crediton, well past the 20-mile radius."
+    assert cut_unmet_phrases(kept, reason) == kept
+    assert cut_unmet_phrases(kept, "The results were not around Crediton.") != kept
+    # An answer that never names the place keeps nothing of the limit.
+    assert "Crediton" not in (drop_constraints(request, unmet, "Moorland Thatchers") or "")
+
+
+def test_the_relabeler_keeps_the_place_the_answer_measures_from() -> None:
+    answer = (
+        "Three water-reed thatchers: J. Pike & Son, Sandford, 6.2 miles from Crediton; "
+        "Moorland Thatchers, Okehampton, 34.5 miles from Crediton."
+    )
+    t = FailedTrajectory(
+        original_prompt="Find water-reed thatchers within 20 miles of Crediton.",
+        steps=[
+            AgentStep(
+                action_name="directory_search",
+                action_input={"near": "Crediton", "material": "water reed"},
+                observation="J. Pike & Son, Sandford, water reed, 6.2 miles from Crediton\n"
+                "Moorland Thatchers, Okehampton, water reed, 34.5 miles from Crediton",
+            )
+        ],
+        final_answer=answer,
+        failure_reason="Moorland Thatchers is 34.5 miles away, past the 20-mile radius.",
+    )
+    decision = decide_by_rules(t)
+    assert decision.relabeled is not None, decision.reason
+    assert decision.relabeled.hindsight_prompt == "Find water-reed thatchers near Crediton."
 
 
 def test_a_setting_alone_is_no_request() -> None:

@@ -332,7 +332,9 @@ def _candidates(run: RunFacts, allowed: Collection[str]) -> Iterator[tuple[str, 
         and one_superlative
         and not _SUBSTITUTED_RE.search(reason)
     ):
-        dropped = drop_constraints(t.original_prompt, run.unmet) if run.unmet else None
+        dropped = (
+            drop_constraints(t.original_prompt, run.unmet, t.final_answer) if run.unmet else None
+        )
         cut = cut_unmet_phrases(dropped or t.original_prompt, reason)
         if dropped or cut != t.original_prompt:
             dropped = sentence(cut)

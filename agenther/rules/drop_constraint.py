@@ -55,6 +55,11 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
     r"\s*$",
     re.IGNORECASE,
 )
+_RADIUS_OF_PLACE_RE = re.compile(
+    r"(?:within|under|less\s+than|no\s+more\s+than|up\s+to)\s+\d[\d.,]*\s*"
+    r"(?:miles?|mi|km|kilomet(?:re|er)s?)\s+(?:of|from)\s+"
+    r"(?P<place>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)"
+)
 _PAID_RE = re.compile(
     r"\b(?:transactions?|payments?|invoices?|claims?|expenses?|charges?|refunds?|transfers?"
     r"|bills?|donations?|deposits?|withdrawals?|purchases?)\b",
@@ -127,9 +132,9 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
-def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
+def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -> str | None:
     """``original`` without the ``unmet`` constraints, asking for what they were about instead;
-    None if too little is left."""
+    None if too little is left. A place a radius was around stays when ``answer`` names it."""
     if not english(original):
         return _complete(_drop_foreign(original, unmet), original)
     text = original
@@ -143,6 +148,13 @@ def drop_constraints(original: str, unmet: list[Constraint]) -> str | None:
         if condition := condition_span(text, start, end):
             cut_from, cut_end = condition
             text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
+            continue
+        # "within 20 miles of Crediton" answered "34.5 miles from Crediton": the answer
+        # measures from the place, which stays; only the radius goes.
+        if (near := _RADIUS_OF_PLACE_RE.match(text, start)) and re.search(
+            rf"(?<!\w){re.escape(near.group('place'))}(?!\w)", answer
+        ):
+            text = f"{text[:start]}near {near.group('place')}{text[near.end() :]}"
             continue
         # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
         measured = _MEASURED_AFTER_RE.match(text, end)
@@ -292,7 +304,7 @@ _LENGTH_LIMIT_RE = re.compile(
 )
 _SHORT_RE = re.compile(r"\b(?:short|brief)\s+(?=[a-z])")
 _FOREIGN_LENGTH_LIMIT_RE = re.compile(
-    r"\b(?:palabras?|mots?|wörter|worte|parole|palavras?|woorden|słów|słowa|ord|caracteres"
+    r"\b(?:palabras?|mots?|wörtern?|worten?|parole|palavras?|woorden|słów|słowa|ord|caracteres"
     r"|caractères|zeichen|caratteri|tekens|znaków|líneas|lignes|zeilen|righe|linhas|frases"
     r"|phrases|sätze|páginas?|pages?|seiten|pagine)\b",
     re.IGNORECASE,
@@ -541,8 +553,9 @@ _FOREIGN_LEAD_RE = re.compile(
     # "…, ma non dopo le 16": a negated bound goes with its "not" and its "but".
     | (?:(?:pero|aber|mais|ma|mas|maar|ale|men)\s+)?(?:non|nicht|pas|no|não|niet|nie|inte|ikke)
     # "in höchstens 5 Stichpunkten", "en moins de 100 mots": a bare preposition right before
-    # the bound belongs to it.
-    | (?:in|en|em|w)
+    # the bound belongs to it, and so does the "of" of a size ("een aankondiging van maximaal
+    # 80 woorden", "ogłoszenie o długości maksymalnie 80 słów").
+    | (?:in|en|em|w|van|von|de|di|da|o\s+długości)
     )\s+$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -594,7 +607,12 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
             text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
             continue
         # (Not after money: "por menos de 90 € en Amazon" names the shop.)
-        measured = None if constraint.currency else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
+        # (Nor after a length: "80 słów na koncert" says what the text is for.)
+        measured = (
+            None
+            if constraint.currency or _FOREIGN_LENGTH_LIMIT_RE.search(constraint.text)
+            else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
+        )
         if measured:
             end = measured.end()
         if aside := _aside_cut(text, start, end):

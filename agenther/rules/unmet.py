@@ -249,7 +249,8 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
 
     cuts: list[tuple[int, int]] = []
     for match in _PLACE_RE.finditer(text):
-        if names(match.group("key")) and (span := _place_span(text, match)):
+        key = match.group("key")
+        if names(key) and not _measured_from(key, reason) and (span := _place_span(text, match)):
             cuts.append(span)
     for match in _DEADLINE_RE.finditer(text):
         if names(match.group("key")) or _DEADLINE_WORDS_RE.search(reason):
@@ -299,6 +300,18 @@ def cut_unmet_phrases(text: str, reason: str, *, stopped_early: bool = False) ->
             cursor = max(cursor, end)
     kept.append(text[cursor:])
     return tidy(" ".join(kept))
+
+
+def _measured_from(place: str, reason: str) -> bool:
+    """Whether ``reason`` names ``place`` only as where a distance is measured from ("34.5
+    miles from Crediton"): the place is right, the distance is not."""
+    said = list(re.finditer(rf"(?<!\w){re.escape(place)}(?!\w)", reason, re.IGNORECASE))
+    return bool(said) and all(_DISTANCE_BEFORE_RE.search(reason, 0, m.start()) for m in said)
+
+
+_DISTANCE_BEFORE_RE = re.compile(
+    r"\b(?:miles?|mi|km|kilomet(?:re|er)s?|minutes?|away)\s+(?:from|of)\s+$", re.IGNORECASE
+)
 
 
 def _within_condition(text: str, start: int, end: int) -> tuple[int, int]:
