@@ -146,7 +146,7 @@ _FOREIGN_RATE_RE = re.compile(
     # "à moins de 12 € le mètre", "a 3 € el kilo".
     r"|mètre|metro|meter|metr|kilo|litre|litro|liter|bouteille|botella|bottiglia|garrafa|fles"
     r"|flasche|pièce|pieza|pezzo|stück|stuk)(?!\w)"
-    r"|\s+cada\s+un[oa](?!\w)"
+    r"|\s+cada\s+un[oa](?!\w)|\s+(?:chacune?|jeweils|ciascun[oa]|każd[ya])(?!\w)"
     r"|\s?/\s?[^\W\d_]{1,8}(?!\w)"
     # "450 kr per biljett", "50 € pro Person": "per" and a noun, not an article ("per la cena").
     r"|\s+(?:per|pro)\s+(?!(?:la|le|il|lo|gli|un|una|uno|den|det|de|der|die|das|el|the|a)\s)"
@@ -157,7 +157,7 @@ _CLAUSE_END_RE = re.compile(r"\s*(?:[,.;:!?)]|$|(?:y|e|et|und|en|i|oraz|o|ou|ode
 # Prepositions and verb particles, which no figure has for its unit ("… en 12:00 aan in
 # Rotterdam", where "aankomen" is split around the window).
 _ANY_FUNCTION_WORD = frozenset().union(
-    *FUNCTION_WORDS.values(), "aan op bij naar uit af om an auf ab zu um".split()
+    *FUNCTION_WORDS.values(), "aan op bij naar uit af om an auf ab zu um så".split()
 )
 # A figure as those languages write it: "1.600" (thousands), "4,5" and "1.234,50" (decimals).
 _FIGURE_RE = re.compile(r"\d(?:[\d.,]*\d)?")

@@ -127,7 +127,8 @@ _FAMILIES = (
         ),
         _alts(
             "kauf|bestell|buch|reservier|achète|achetez|acheter|command|réserv|compra|reserva"
-            "|pide|encomend|compre|prenota|ordina|koop|bestel|boek|reserveer|купи|купите|закажи"
+            "|pide|encomend|compre|prenota|ordina|koop|bestel|boek|reserveer|boka|beställ|bestill"
+            "|bestil|köp|kjøp|køb|купи|купите|закажи"
             "|закажите|забронируй|购买|买|预订|下单|订购|購入|予約|注文|구매|예약|주문"
         ),
         _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
@@ -494,6 +495,11 @@ _BOOKING_CONFIRMED_RE = re.compile(
     r"|\b(?:reserva|compra|pedido)\s+(?:está\s+)?(?:confirmad[ao]|realizad[ao])"
     r"|\b(?:prenotazione|ordine)\s+(?:è\s+)?(?:confermat[ao]|effettuat[ao])"
     r"|\b(?:boeking|reservering|bestelling)\s+(?:is\s+)?(?:bevestigd|geplaatst)"
+    # "Bokning bekräftad!", "Tack för din bokning!", "Takk for bestillingen!"
+    r"|\b(?:bokning|booking|bestilling|beställning|bestillingen|bokningen)\s+(?:er\s+|är\s+)?"
+    r"(?:bekräftad|bekreftet|bekræftet|mottagen|registrert)"
+    r"|\b(?:tack|takk|tak)\s+(?:för|for)\s+(?:din\s+|ditt\s+|deres\s+)?(?:bokning|bestilling"
+    r"|beställning|bestillingen|bokningen|bestillinga|booking|köp|kjøp|køb)"
     r"|(?:预订|预约|订单)(?:已)?(?:成功|确认|提交)|予約(?:が)?(?:確定|完了)|注文(?:が)?完了"
     r"|예약(?:이)?\s*(?:완료|확정)|주문\s*완료",
     re.IGNORECASE,

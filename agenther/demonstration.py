@@ -39,7 +39,20 @@ def run_problem(trajectory: FailedTrajectory) -> str | None:
     broken = _BROKEN_DELIVERY_RE.search(trajectory.failure_reason)
     if broken:
         return f"the failure reason says what the run sent out was broken ('{broken.group(0)}')"
+    untrue = _FALSE_CLAIM_RE.search(trajectory.failure_reason)
+    if untrue:
+        return f"the failure reason says the final answer claims what is not so ('{untrue[0]}')"
     return None
+
+
+# "… and the reply claims it is at night, which 09:00–15:00 plainly is not", "the answer
+# falsely says Julien was left out": an answer the grader calls untrue demonstrates nothing,
+# whatever request it is paired with.
+_FALSE_CLAIM_RE = re.compile(
+    r"\b(?:reply|answer|response|message)\s+(?:\w+\s+){0,2}(?:claims|pretends|asserts)\b"
+    r"|\bfalsely\s+(?:claims|says|states|reports|tells)\b",
+    re.IGNORECASE,
+)
 
 
 _BROKEN = r"half\s+a\s+(?:sentence|message|line)|truncated|garbled|mangled|blank|empty|cut\s+off"

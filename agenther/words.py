@@ -76,13 +76,18 @@ FUNCTION_WORDS = {
     "de": frozenset(
         "der die das und oder ein eine mit von zu für ist sind ich mir mein wie".split()
     ),
-    "fr": frozenset("le la les et ou un une des du avec pour est sont je moi mon quel".split()),
+    "fr": frozenset(
+        "le la les et ou un une des du de en à au aux avec pour dans sur chez est sont je moi "
+        "mon notre votre quel".split()
+    ),
     "es": frozenset("el la los las y o un una con para de del es son yo mi qué cuál".split()),
     "pt": frozenset("o a os as e ou um uma com para de do da é são eu meu qual".split()),
     "it": frozenset("il lo la gli le e o un una con per di del è sono io mio quale".split()),
     "nl": frozenset("de het een en of met van voor is zijn ik mijn wat welke".split()),
     "pl": frozenset("w z na do się nie jest są dla od czy jak co mój moje mojego mi".split()),
-    "sv": frozenset("och att det som för med är jag min mitt vad hur på".split()),
+    "sv": frozenset(
+        "och att det som för med är jag min mitt vad hur på en ett från till hos".split()
+    ),
     "no": frozenset("og på av til er jeg meg mitt det som et ikke hva hvordan hvilke".split()),
     "da": frozenset("og på af til er jeg mig det som et ikke hvad hvordan hvilke".split()),
 }

@@ -9,10 +9,11 @@ from agenther.constraints import find_constraints, unmet_constraints
 from agenther.demands import demanded_actions
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
-from agenther.rules.clauses import split_actions
+from agenther.rules.clauses import split_actions, without_failed_action
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.figures import unsupported_figures
+from agenther.words import latin_language
 
 
 def _run(prompt: str, observation: str, answer: str, reason: str) -> FailedTrajectory:
@@ -394,3 +395,79 @@ def test_a_length_limit_goes_with_the_words_that_introduce_it(
     request_text: str, dropped: str
 ) -> None:
     assert drop_constraints(request_text, find_constraints(request_text)) == dropped
+
+
+def test_french_and_swedish_requests_are_told_from_dutch() -> None:
+    # sixteenth-44: "en poche, en bon état" is French; its "en" joins nothing.
+    request = "Trouve-moi trois romans de Simenon en poche, en bon état, à moins de 5 € chacun."
+    assert latin_language(request) == "fr"
+    assert len(split_actions(request)) == 1
+    assert latin_language("Boka en kanot hos Glaskogen Kanot från fredag till söndag.") == "sv"
+
+
+def test_a_count_after_a_foreign_joiner_lists_and_starts_no_action() -> None:
+    # sixteenth-91
+    request = "Zoek wat een rondleiding kost voor 2 volwassenen en 1 kind"
+    assert split_actions(request) == [request]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "limit", "dropped"),
+    [
+        # sixteenth-44: "chacun" is the rate of the price.
+        (
+            "Trouve-moi trois romans de Simenon en poche, en bon état, à moins de 5 € chacun "
+            "dans notre stock.",
+            "moins de 5 € chacun",
+            "Trouve-moi trois romans de Simenon en poche, en bon état dans notre stock.",
+        ),
+        # sixteenth-02: the sentence the limit was leaves one stop.
+        (
+            "Boka en tvåmanskanot hos Glaskogen Kanot från fredag 12 juli till söndag 14 juli. "
+            "Max 350 kr per dygn.",
+            "Max 350 kr per dygn",
+            "Boka en tvåmanskanot hos Glaskogen Kanot från fredag 12 juli till söndag 14 juli.",
+        ),
+        # tenth-80: "men bara" opens a condition; "så" is no unit.
+        (
+            "Boka en inspektion av Tranebergsbron nästa vecka, men bara nattetid mellan 22:00 och "
+            "05:00 så att vi slipper stänga körfält.",
+            "mellan 22:00 och 05:00",
+            "Boka en inspektion av Tranebergsbron nästa vecka.",
+        ),
+    ],
+)
+def test_foreign_limits_go_with_their_rate_and_their_condition(
+    request_text: str, limit: str, dropped: str
+) -> None:
+    found = find_constraints(request_text)
+    assert [c.text for c in found] == [limit]
+    assert drop_constraints(request_text, found) == dropped
+
+
+def test_padding_with_one_more_of_the_kind_is_no_substitution() -> None:
+    t = _run(
+        "Trouve-moi trois romans de Simenon en poche, en bon état, à moins de 5 € chacun.",
+        "Maigret et le clochard, bon état, 3,50 €; Le Chien jaune, bon état, 4,00 €; "
+        "La Neige était sale, bon état, 6,50 €",
+        "Voici trois romans de Simenon en poche et en bon état : Maigret et le clochard "
+        "(3,50 €), Le Chien jaune (4,00 €), La Neige était sale (6,50 €).",
+        "La Neige était sale costs 6,50 €, over the 5 € limit; the agent padded the list with a "
+        "third without flagging the price.",
+    )
+    decision = decide_by_rules(t, None, CONSTRAINT_VIOLATION)
+    assert decision.accepted, decision.reason
+    t.failure_reason = t.failure_reason.replace("with a third", "with a Maigret omnibus")
+    assert not decide_by_rules(t, None, CONSTRAINT_VIOLATION).accepted
+
+
+def test_an_answer_saying_in_its_language_that_the_dropped_action_failed_keeps_it() -> None:
+    # blind-b-25: "… a échoué" speaks of the dropped push.
+    request = "Crée une branche feature/export-csv et pousse la branche sur origin."
+    reason = "La branche n'a pas été poussée sur origin."
+    answer = "J'ai créé la branche feature/export-csv."
+    assert (
+        without_failed_action(request, reason, answer, "") == "Crée une branche feature/export-csv."
+    )
+    answer += " En revanche, l'envoi a échoué."
+    assert without_failed_action(request, reason, answer, "") is None

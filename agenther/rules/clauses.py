@@ -51,6 +51,11 @@ _GETS_SOMEWHERE = PREPARATORY_VERBS | FOREIGN_PREPARATORY_VERBS
 _FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|s|ure)?|unable|could(?:n't| not)|can(?:'t|not)|was(?:n't| not)|"
     r"were(?:n't| not)|did(?:n't| not)|error|not able|no longer|unfortunately)\b"
+    # The languages requests come in: "le push vers origin a échoué", "ist fehlgeschlagen".
+    r"|(?<!\w)(?:échou\w*|erreur|malheureusement|fehlgeschlagen|gescheitert|fehler|leider"
+    r"|fall(?:ó|o|ado|ida)|lamentablemente|no\s+se\s+pudo|fallit[oa]|errore|purtroppo"
+    r"|falh(?:ou|a|ado)|erro|infelizmente|mislukt|helaas|nie\s+udało|niestety|błąd"
+    r"|misslyckades|tyvärr|mislyktes|mislykkedes|dessverre|desværre)(?!\w)"
     # Chinese: "failed", "could not", "did not succeed", "error", "unfortunately".
     r"|失败|无法|未能|没能|不能|没有成功|未成功|出错|错误|报错|遗憾|抱歉",
     re.IGNORECASE,
@@ -131,6 +136,8 @@ def split_actions(request: str) -> list[str]:
             m.span()
             for m in joiner.finditer(request)
             if not any(start < m.start() < end for start, end in windows)
+            # "voor 2 volwassenen en 1 kind": a count after the joiner lists, it acts on nothing
+            and not request[m.end() : m.end() + 1].isdigit()
         ]
         lead_in = False
     pieces, start = [], 0

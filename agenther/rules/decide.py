@@ -103,7 +103,9 @@ _NATURAL_TOOL_WORK = re.compile(
 # for the kind the run did not deliver in full.
 _SUBSTITUTED_RE = re.compile(
     r"\bsubstitut\w*|\bmade\s+up\s+the\s+(?:difference|rest|shortfall)"
-    r"|\b(?:filled|topped\s+up|padded)\s+(?:\w+\s+){0,3}with\b",
+    r"|\b(?:filled|topped\s+up|padded)\s+(?:\w+\s+){0,3}with\b"
+    # ("padded the list with a third" counts one more of the kind asked for.)
+    r"(?!\s+(?:(?:a|an|one)\s+(?:second|third|fourth|fifth|more|other|extra)|another)\b)",
     re.IGNORECASE,
 )
 _SUPERLATIVE_RE = re.compile(

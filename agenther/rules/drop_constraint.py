@@ -374,8 +374,8 @@ _QUESTION_RE = re.compile(
 # condition is a clause of its own, and it goes whole. So does a restriction ("…, but only
 # count cities with at least 50 orders", "…, only ones with fares under $400"): without its
 # limit it restricts nothing.
-_BUT = r"(?:but|pero|aber|mais|ma|mas|maar|ale)\s+"
-_ONLY = r"(?:only|solo|sólo|nur|seulement|só|alleen|tylko)\s+"
+_BUT = r"(?:but|pero|aber|mais|ma|mas|maar|ale|men)\s+"
+_ONLY = r"(?:only|solo|sólo|nur|seulement|só|alleen|tylko|bara|bare|kun)\s+"
 _CONDITION_RE = re.compile(
     r",\s*only\s+(?:the\s+)?(?:ones|those)\s"  # "…, only ones with citations under 2,000"
     r"|,?\s*but\s+(?:don['’]t|do\s+not|never)\s"  # "…, but don't set it below 24 °C"
@@ -641,7 +641,7 @@ def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
     # "… (notas_ep57.txt). y sin mencionar …" once "Máximo 80 palabras" went: the sentence
     # starts after the "and".
     text = _SENTENCE_AND_RE.sub(lambda m: m.group(1) + m.group(2).upper(), text).strip()
-    text = re.sub(r",\s*,", ",", text)
+    text = _DOUBLED_STOP_RE.sub(r"\1", re.sub(r",\s*,", ",", text))
     if len(text.split()) < 3:
         return None
     return text if text[-1:] in ".!?" else text + "."
