@@ -79,8 +79,12 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # (session 27, committed in 309c9a5 as a fourteenth blind set before any run of the rules on it)
 # on the session's starting code (798c973): type 0.844, acceptance 0.45 (18 of 40), precision
 # 0.842 (16 of 19); on 7e333b1: 0.844, 0.425 (17 of 40), 0.895 (17 of 19; 14 of 19 by a
+# person's read). The twenty-fifth (session 28, committed in 62eb412 as a fifteenth blind set
+# before any run of the rules on it) on the session's starting code (02f700f): type 0.865,
+# acceptance 0.175 (7 of 40), precision 0.857 (6 of 7); on 62eb412 the same (5 of 7 by a
 # person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_25.jsonl",
     HERE / "tuning_blind_24.jsonl",
     HERE / "tuning_blind_23.jsonl",
     HERE / "tuning_blind_22.jsonl",
