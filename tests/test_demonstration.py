@@ -275,17 +275,28 @@ def test_a_place_that_lost_its_name_is_broken() -> None:
     assert style_problems("Will it rain in Portland, Oregon tomorrow?", trajectory) == []
 
 
-def test_a_reason_saying_what_went_out_was_broken_spoils_the_run() -> None:
+@pytest.mark.parametrize(
+    ("reason", "problem"),
+    [
+        # fourteenth-92
+        ("What reached 34 members was half a sentence, and the agent called it done.", "broken"),
+        ("A truncated message was sent to the group.", "broken"),
+        # A truncated observation is the tool's, not what the run delivered.
+        ("The schedule went out, but the tool output was truncated in the log.", None),
+        # tenth-80: every reason of the labelled sets that says so is on a run nobody accepts.
+        ("The schedule went to 4A, and the reply claims it reached 4B.", "claims what is not"),
+        ("The answer falsely says it went to 4B.", "claims what is not"),
+        ("It went to 4A; the answer does not say so.", None),
+    ],
+)
+def test_a_reason_saying_what_went_out_was_broken_or_untrue_spoils_the_run(
+    reason: str, problem: str | None
+) -> None:
     sent = [("send_group_message", {"group": "4B"}, '{"status": "sent", "recipients": 34}')]
     t = run("Send the Grade 4B members the June practice schedule.", sent, "Schedule sent.")
-    # fourteenth-92
-    t.failure_reason = "What reached 34 members was half a sentence, and the agent called it done."
-    assert "sent out was broken" in (run_problem(t) or "")
-    t.failure_reason = "A truncated message was sent to the group."
-    assert "sent out was broken" in (run_problem(t) or "")
-    # A truncated observation is the tool's, not what the run delivered.
-    t.failure_reason = "The schedule went out, but the tool output was truncated in the log."
-    assert run_problem(t) is None
+    t.failure_reason = reason
+    found = run_problem(t)
+    assert (found is None) if problem is None else (problem in (found or "")), found
 
 
 def test_scandinavian_bookings_are_asked_for_and_confirmed_by_click() -> None:
@@ -299,15 +310,3 @@ def test_scandinavian_bookings_are_asked_for_and_confirmed_by_click() -> None:
     assert unrequested_actions(clicked) == ["buy or book"]
     clicked.steps[0].observation = "<h2>Bokning bekräftad!</h2>"
     assert unrequested_actions(clicked) == ["buy or book"]
-
-
-def test_a_reason_saying_the_answer_claims_what_is_not_so_spoils_the_run() -> None:
-    # tenth-80: every reason of the labelled sets that says so is on a run nobody can accept.
-    search = [("search_flights", {"to": "LIS"}, "TP218 $512")]
-    claimed = run("Find flights to Lisbon", search, "TP218 at $512, non-stop.")
-    claimed.failure_reason = "TP218 has a stop in Porto, and the reply claims it is non-stop."
-    assert "claims what is not so" in (run_problem(claimed) or "")
-    claimed.failure_reason = "The answer falsely says it is non-stop."
-    assert "claims what is not so" in (run_problem(claimed) or "")
-    claimed.failure_reason = "TP218 has a stop in Porto; the answer does not say so."
-    assert run_problem(claimed) is None
