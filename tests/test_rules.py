@@ -799,6 +799,26 @@ def test_the_subject_must_be_what_the_tool_was_asked_about() -> None:
     assert not decision.accepted
 
 
+def test_a_number_the_user_gave_and_the_run_looked_up_is_a_subject() -> None:
+    # Every other word of the kept request names a tool ("ticket", "refund") or is filler.
+    trajectory = run(
+        "Look up ticket #48213, reply to the customer with where their refund is, and then "
+        "close the ticket.",
+        [
+            ("helpdesk.get_ticket", {"id": 48213}, '{"id": 48213, "status": "open"}'),
+            ("payments.get_refund", {"order": "ORD-1"}, '{"status": "succeeded"}'),
+            ("helpdesk.reply", {"ticket": 48213, "body": "..."}, '{"ok": true}'),
+        ],
+        "Ticket #48213 is still open; the agent replied but never closed it.",
+        final="I replied on ticket #48213: the refund succeeded.",
+    )
+    decision = decide_by_rules(trajectory, None, analysis(FailureType.INCOMPLETE))
+    assert decision.relabeled is not None
+    assert decision.relabeled.hindsight_prompt == (
+        "Look up ticket #48213 and reply to the customer with where their refund is."
+    )
+
+
 def test_a_wrong_answer_is_not_paired_with_a_prompt_asking_what_it_got_wrong() -> None:
     trajectory = run(
         "Who proposed the Transformer architecture?",

@@ -66,6 +66,13 @@ def has_subject(prompt: str, run: RunFacts) -> bool:
     # A command line quoted whole ("helm list -A") is as concrete as a request gets.
     if any(command in prompt for command in run.commands):
         return True
+    # So is a number the user gave ("ticket #48213") that the run looked up.
+    if any(
+        in_request(number.group(0))
+        and re.search(rf"(?<![\w.]){number.group(1)}(?![\w.])", run.done)
+        for number in _NUMBER_SIGN_RE.finditer(prompt)
+    ):
+        return True
     # "HTTP" or "GitHub" spelled from the tool's name is no subject either.
     for name in extract_entities(prompt):
         words = WORD_RE.findall(name.lower())
@@ -84,6 +91,8 @@ def has_subject(prompt: str, run: RunFacts) -> bool:
     )
 
 
+# "#48213": a ticket's, order's or issue's number, which no quantity reads.
+_NUMBER_SIGN_RE = re.compile(r"#(\d{3,})\b")
 # An airport, currency or ticker code: the agent's translation of what the user said.
 _CODE_RE = re.compile(r"[A-Z]{2,5}")
 
