@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from agenther.models import FailedTrajectory
-from agenther.rules.vocabulary import ACTION_VERBS, PREPARATORY_VERBS, word_set
+from agenther.rules.vocabulary import ACTION_VERBS, OTHER_IMPERATIVES, PREPARATORY_VERBS, word_set
 from agenther.words import FUNCTION_WORDS, english, latin_language, tokens
 
 # Browser and UI primitives, as verbs of the request.
@@ -154,13 +154,8 @@ def style_problems(prompt: str, trajectory: FailedTrajectory) -> list[str]:
 _REQUEST_WORDS = (
     ACTION_VERBS
     | PREPARATORY_VERBS
-    | word_set(
-        "i we help let what which who how when where why "
-        # Imperatives that cut no request into actions, so the action verbs do not have them.
-        "plan screen shortlist terminate record recommend suggest explain describe estimate "
-        "analyse analyze identify outline prepare organise organize determine evaluate assess "
-        "investigate diagnose debug resolve process import sync upgrade provision launch kill"
-    )
+    | OTHER_IMPERATIVES
+    | word_set("i we help let what which who how when where why")
 )
 _TOKEN_EDGE = ".,;:!?—–-'\"()[]«»“”‘’"
 

@@ -81,6 +81,13 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
             "second booking.",
             "Book shearing next week for Hillside Farm (420 ewes) and Brook Farm (180 ewes).",
         ),
+        # "Record", which cuts no request, still makes the first part an action of its own.
+        (
+            "Record today's milk yields for groups A, B and C, and flag any cow that gave less "
+            "than 15 litres.",
+            "Yields were logged, but no cow under 15 litres was checked or flagged.",
+            "Record today's milk yields for groups A, B and C.",
+        ),
         # Chinese: "，然后" joins a later action; two characters in a row are a word.
         (
             "帮我查一下下学期日语N3晚班还有几个名额，然后给王磊报名。",

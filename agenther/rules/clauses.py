@@ -26,6 +26,7 @@ from agenther.constraints import figure_windows
 from agenther.rules.vocabulary import (
     ACTION_VERBS,
     FOREIGN_PREPARATORY_VERBS,
+    OTHER_IMPERATIVES,
     PREPARATORY_VERBS,
     REQUEST_WORDS,
     word_set,
@@ -153,9 +154,10 @@ def split_actions(request: str) -> list[str]:
 
 def _has_verb(action: str) -> bool:
     # A capitalised word after the first is part of a name: "Using NYC Open Data" has no verb.
-    return any(
+    words = action.split()
+    return (bool(words) and words[0].lower() in OTHER_IMPERATIVES) or any(
         word.lower() in ACTION_VERBS | PREPARATORY_VERBS
-        for i, word in enumerate(action.split())
+        for i, word in enumerate(words)
         if i == 0 or not word[:1].isupper()
     )
 

@@ -76,6 +76,15 @@ ACTION_VERBS = word_set(
     text message phone ring
     """
 )
+# Imperatives that cut no request into actions ("… and record it" may be a noun's), so the
+# action verbs do not have them; a request that opens with one still asks for something.
+OTHER_IMPERATIVES = word_set(
+    """
+    plan screen shortlist terminate record recommend suggest explain describe estimate analyse
+    analyze identify outline prepare organise organize determine evaluate assess investigate
+    diagnose debug resolve process import sync upgrade provision launch kill
+    """
+)
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
 PREPARATORY_VERBS = word_set("go open navigate visit log sign access browse look read load")
 # The same in the other languages requests come in ("Entra en la web del Ayuntamiento", "Geh
