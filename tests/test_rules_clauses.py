@@ -88,6 +88,14 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
             "Yields were logged, but no cow under 15 litres was checked or flagged.",
             "Record today's milk yields for groups A, B and C.",
         ),
+        # A list closed by the joiner is closed one item earlier once its last item goes.
+        (
+            "Donne-moi les coordonnées GPS des gares de Lyon Part-Dieu, Marseille "
+            "Saint-Charles, Lille Flandres et Nantes.",
+            "Run stopped at the step limit after 3 of 4 stations; Nantes is missing.",
+            "Donne-moi les coordonnées GPS des gares de Lyon Part-Dieu, Marseille "
+            "Saint-Charles et Lille Flandres.",
+        ),
         # Chinese: "，然后" joins a later action; two characters in a row are a word.
         (
             "帮我查一下下学期日语N3晚班还有几个名额，然后给王磊报名。",

@@ -603,7 +603,7 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
             if "," in kept[-1] and not request[len(joined) :].startswith(","):
                 return None
             kept = [joined]
-        return _closed(kept[0], request)
+        return _closed(_list_closed(kept[0], request), request)
     if kept is not None:
         return _closed(" and ".join(kept), request)
     sentences = [s for s in _SENTENCE_BREAK_RE.split(request) if s.strip()]
@@ -611,6 +611,29 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
     if kept is None:
         return None
     return " ".join(s if s[-1:] in ".!?" else s + "." for s in kept)
+
+
+# "… de Lyon Part-Dieu, Marseille Saint-Charles, Lille Flandres et Nantes" without "Nantes":
+# the joiner closed a list of short items, and now closes it one item earlier.
+_LIST_ITEM_WORDS = 3
+_JOINER_WORD_RE = re.compile(r"\s*,?\s*([^\W\d_]+)\s")
+
+
+def _list_closed(kept: str, request: str) -> str:
+    rest = request[request.find(kept) + len(kept) :]
+    joiner = _JOINER_WORD_RE.match(rest)
+    head, comma, last = kept.rpartition(", ")
+    dropped = rest[joiner.end() :].rstrip(".!?。！？ ") if joiner else ""
+    if (
+        not comma
+        or joiner is None
+        or not dropped
+        or len(dropped.split()) > _LIST_ITEM_WORDS
+        or len(last.split()) > _LIST_ITEM_WORDS
+        or any(c in dropped for c in ",;:")
+    ):
+        return kept
+    return f"{head} {joiner.group(1)} {last}"
 
 
 def _closed(kept: str, request: str) -> str:
