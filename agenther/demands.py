@@ -101,6 +101,8 @@ _FAMILIES = (
             "|pubblica|publica|publique|publiez|publier|veröffentlich|publiceer|opublikuj"
             "|stuur|verstuur|doorsturen|отправь|отправьте|отправить|перешли|перешлите|发送|转发"
             "|回复|发邮件|送信|転送|返信|送って|メールで|보내|전송|답장"
+            "|skick|sänd|mejla|maila|send |videresend|wyślij|wyslij|prześlij|przeslij|lähetä"
+            "|gönder|pošli|odešli|küldd|kirim"
         ),
         _alts("send|forward|reply|post|publish|sms|notify|tweet|share|deliver|dispatch"),
         # "Email next week's schedule to …", but not "Email addresses of …?".
@@ -116,6 +118,7 @@ _FAMILIES = (
         _alts(
             "lösch|entfern|supprim|efface|borra|elimina|apag|exclua|exclui|remov|cancella"
             "|rimuov|verwijder|wis |удали|удалите|сотри|删除|清除|移除|削除|消去|삭제|지우"
+            "|radera|ta bort|slett|slet |usuń|usun|poista|sil |smaž|töröld"
         ),
         _alts("delet|remov|rm |rm -|drop|purg|truncat|destroy|wipe|eras|uninstall|unlink"),
     ),
@@ -128,7 +131,8 @@ _FAMILIES = (
         _alts(
             "kauf|bestell|buch|reservier|achète|achetez|acheter|command|réserv|compra|reserva"
             "|pide|encomend|compre|prenota|ordina|koop|bestel|boek|reserveer|boka|beställ|bestill"
-            "|bestil|köp|kjøp|køb|купи|купите|закажи"
+            "|bestil|köp|kjøp|køb|zamów |zamow |zamówić|kup |zarezerwuj|tilaa|osta |varaa|sipariş"
+            "|satın al|objednej|rezervuj|foglal|rendeld|купи|купите|закажи"
             "|закажите|забронируй|购买|买|预订|下单|订购|購入|予約|注文|구매|예약|주문"
         ),
         _alts("buy|purchas|order|checkout|cart|book|reserv|subscri|rent"),
@@ -501,7 +505,10 @@ _BOOKING_CONFIRMED_RE = re.compile(
     r"|\b(?:tack|takk|tak)\s+(?:för|for)\s+(?:din\s+|ditt\s+|deres\s+)?(?:bokning|bestilling"
     r"|beställning|bestillingen|bokningen|bestillinga|booking|köp|kjøp|køb)"
     r"|(?:预订|预约|订单)(?:已)?(?:成功|确认|提交)|予約(?:が)?(?:確定|完了)|注文(?:が)?完了"
-    r"|예약(?:이)?\s*(?:완료|확정)|주문\s*완료",
+    r"|예약(?:이)?\s*(?:완료|확정)|주문\s*완료"
+    # "Zamówienie <b>TA-40912</b> przyjęte.": an order's number between its noun and verb.
+    r"|\b(?:zamówienie|rezerwacja)(?:\s|<[^<>]{0,20}>|[\w-]){0,40}?(?:przyjęt[ea]|potwierdzon[ea]"
+    r"|złożon[ea])",
     re.IGNORECASE,
 )
 

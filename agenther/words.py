@@ -93,6 +93,8 @@ FUNCTION_WORDS = {
 }
 _NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
 _PRONOUN_I_RE = re.compile(r"\bI\b")
+# "2.4 mi" is a distance in miles, not the Spanish or Polish "mi" ("my").
+_MILES_RE = re.compile(r"(?<=\d)\s?mi\b")
 
 
 # The same request is asked about by several strategies of one run.
@@ -102,7 +104,7 @@ def english(text: str) -> bool:
     function words than any other language's (a request with none is taken as English)."""
     if _NON_LATIN_RE.search(text):
         return False
-    words = tokens(text)
+    words = tokens(_MILES_RE.sub("", text))
     if "i" in words and not _PRONOUN_I_RE.search(text):
         # A lower-case "i" is the Nordic, Polish or Italian preposition, not the pronoun.
         words = [w for w in words if w != "i"]
@@ -118,7 +120,7 @@ def latin_language(text: str) -> str | None:
     (another script, none of them, or a tie)."""
     if _NON_LATIN_RE.search(text):
         return None
-    words = tokens(text)
+    words = tokens(_MILES_RE.sub("", text))
     hits = sorted(
         ((sum(w in vocab for w in words), lang) for lang, vocab in FUNCTION_WORDS.items()),
         reverse=True,
