@@ -435,6 +435,18 @@ def test_a_count_after_a_foreign_joiner_lists_and_starts_no_action() -> None:
             "mellan 22:00 och 05:00",
             "Boka en inspektion av Tranebergsbron nästa vecka.",
         ),
+        # nineteenth-26: a clause whose purpose is the limit goes whole.
+        (
+            "Planifica la ruta del autobús 7 para el curso que viene de forma que ningún alumno "
+            "pase más de 40 minutos en el autobús.",
+            "más de 40 minutos",
+            "Planifica la ruta del autobús 7 para el curso que viene.",
+        ),
+        (
+            "Plane die Route für Bus 7, damit kein Kind mehr als 40 Minuten im Bus sitzt.",
+            "mehr als 40 Minuten",
+            "Plane die Route für Bus 7.",
+        ),
     ],
 )
 def test_foreign_limits_go_with_their_rate_and_their_condition(

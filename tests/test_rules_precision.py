@@ -306,6 +306,10 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
     assert _drop_first("Kauf 10 Aktien von Siemens, aber nur wenn der Kurs unter 150 € liegt.") == (
         "Kauf 10 Aktien von Siemens."
     )
+    # A clause whose purpose is the limit goes whole as well.
+    assert _drop_first(
+        "Plan the route for bus 7 next year so that no pupil spends more than 40 minutes on it."
+    ) == ("Plan the route for bus 7 next year.")
 
 
 @pytest.mark.parametrize(

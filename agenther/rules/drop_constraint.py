@@ -381,7 +381,12 @@ _CONDITION_RE = re.compile(
     r"|,?\s*but\s+(?:don['’]t|do\s+not|never)\s"  # "…, but don't set it below 24 °C"
     rf"|(?:,\s*)?(?:{_BUT}{_ONLY}(?!(?:if|si|wenn|se|als)\s)|(?:{_BUT})?(?:{_ONLY})?(?<!\w)"
     r"(?:if|provided|as\s+long\s+as|si|wenn|falls|sofern|se|als|jeśli|jeżeli|pourvu\s+que"
-    r"|siempre\s+que)\s)",
+    r"|siempre\s+que"
+    # A clause whose purpose is the limit goes whole: "…, so that no pupil rides for more
+    # than 40 minutes", "de forma que ningún alumno pase más de 40 minutos en el autobús".
+    r"|so\s+that|such\s+that|de\s+(?:forma|modo|manera)\s+que|para\s+que|sodass|so\s+dass"
+    r"|damit|de\s+(?:sorte|façon|manière)\s+que|pour\s+que|in\s+modo\s+(?:che|da)|affinché"
+    r"|zodat|så\s+att|så\s+at|żeby|aby)\s)",
     re.IGNORECASE,
 )
 _CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
