@@ -131,7 +131,8 @@ _FAMILIES = (
         _alts(
             "kauf|bestell|buch|reservier|achète|achetez|acheter|command|réserv|compra|reserva"
             "|pide|encomend|compre|prenota|ordina|koop|bestel|boek|reserveer|boka|beställ|bestill"
-            "|bestil|köp|kjøp|køb|zamów |zamow |zamówić|kup |zarezerwuj|tilaa|osta |varaa|sipariş"
+            "|bestil|köp|kjøp|køb|zamów |zamow |zamówić|kup |zarezerwuj|tilaa|osta |varaa"
+            "|sipariş ver"
             "|satın al|objednej|rezervuj|foglal|rendeld|купи|купите|закажи"
             "|закажите|забронируй|购买|买|预订|下单|订购|購入|予約|注文|구매|예약|주문"
         ),

@@ -60,6 +60,8 @@ _BROKEN: tuple[tuple[re.Pattern[str], str], ...] = (
         "a condition without its main clause",
     ),
     (re.compile(r"\(\s*\)|\[\s*\]|\"\s*\"|'\s*'(?!\w)"), "empty brackets or quotes"),
+    # "nobody ' experience on Black 2" once "with fewer than 2 seasons" went.
+    (re.compile(r"(?<=\s)['’](?=\s)"), "a stray apostrophe"),
     (re.compile(r"\b(\w{2,})\s+\1\b", re.IGNORECASE), "a doubled word"),
     (
         re.compile(

@@ -161,6 +161,8 @@ def test_paying_the_user_keeps_for_themselves_is_no_demand() -> None:
         ("Scale the recipe to 25 hL, — the tap list calls it soft.", "removed clause"),
         ("What's the status of order 9042? If it's printed.", "condition without its main"),
         ("If it's printed. Show the order status.", "condition without its main"),
+        # eighteenth-84 before its limit went whole
+        ("Plan tonight's grooming, and nobody ' experience on Black 2.", "stray apostrophe"),
     ],
 )
 def test_requests_a_person_would_not_send(prompt: str, problem: str) -> None:
@@ -323,15 +325,24 @@ def test_scandinavian_bookings_are_asked_for_and_confirmed_by_click() -> None:
         ("Radera gamla loggar i /var/log/app.", "delete"),
         ("Zamów w sklepie Taxi-Art szklane oczy dla lisa.", "buy or book"),
         ("Varaa kaksi lippua lauantaille.", "buy or book"),
+        ("Bana 2 kilo simit sipariş ver.", "buy or book"),
     ],
 )
 def test_side_effects_are_asked_for_in_more_languages(request_text: str, family: str) -> None:
     assert demanded_actions(request_text) == [family]
 
 
-def test_an_order_noun_asks_for_no_order() -> None:
-    # blind9-08: "zamówień" is "of orders", not "order!"
-    assert demanded_actions("Pokaż 10 klientów z największą łączną wartością zamówień.") == []
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        # blind9-08: "zamówień" is "of orders", not "order!"
+        "Pokaż 10 klientów z największą łączną wartością zamówień.",
+        # eighteenth-73: "siparişi" is "the order"; "sipariş ver" orders.
+        "Mayıs ayında kaç halı yıkama siparişi iptal edildi?",
+    ],
+)
+def test_an_order_noun_asks_for_no_order(request_text: str) -> None:
+    assert demanded_actions(request_text) == []
 
 
 def test_a_polish_order_page_confirms_an_order_by_click() -> None:

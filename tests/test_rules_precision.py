@@ -306,6 +306,15 @@ def test_a_conditional_limit_goes_with_its_whole_clause() -> None:
     assert _drop_first("Kauf 10 Aktien von Siemens, aber nur wenn der Kurs unter 150 € liegt.") == (
         "Kauf 10 Aktien von Siemens."
     )
+    # Who the limit excludes goes with it, to the clause's end (eighteenth-84).
+    grooming = (
+        "Plan tonight's grooming for Black 2. Each driver max 6 hours, and nobody with fewer "
+        "than 2 seasons' experience on Black 2 (it's the winch run)."
+    )
+    seasons = [c for c in find_constraints(grooming) if "seasons" in c.text]
+    assert drop_constraints(grooming, seasons) == (
+        "Plan tonight's grooming for Black 2. Each driver max 6 hours."
+    )
     # A clause whose purpose is the limit goes whole as well.
     assert _drop_first(
         "Plan the route for bus 7 next year so that no pupil spends more than 40 minutes on it."
@@ -616,6 +625,21 @@ def test_an_answer_that_still_names_the_cut_month_gives_no_example() -> None:
     decision = decide_by_rules(t, analysis=analysis)
     assert not decision.accepted
     assert "still talks about 'September'" in decision.reason
+
+
+def test_an_answer_excusing_the_broken_limit_still_talks_about_it() -> None:
+    # eighteenth-84: the caveat names what the dropped limit measured.
+    t = _run(
+        "Plan tonight's grooming for Black 2, and nobody with fewer than 2 seasons' experience "
+        "on Black 2.",
+        '[{"name": "Ola Berg", "seasons": 1}]',
+        "The plan is saved: Ola Berg on Black 2. Note: Ola has only 1 season, but Kari is off.",
+        "Ola Berg (1 season) put on Black 2, which breaks the 2-season rule.",
+    )
+    facts = RunFacts.of(t, None, successful_tool_steps(t))
+    assert facts.answer_limits == ("fewer than 2 seasons",)
+    plain = t.model_copy(update={"final_answer": "The plan is saved: Ola Berg on Black 2."})
+    assert RunFacts.of(plain, None, successful_tool_steps(plain)).answer_limits == ()
 
 
 def _shell(command: str, observation: str) -> AgentStep:

@@ -215,6 +215,25 @@ def test_the_date_today_is_said_to_be_is_not_swapped() -> None:
     assert _swapped(dated) == "Którzy goście zameldowali się we wtorek 12 maja?"
 
 
+def test_a_code_is_not_swapped_while_the_request_names_its_month() -> None:
+    # eighteenth-20: "di maggio 2024 (/srv/jobs/2024-04)" would name two months.
+    run = _run(
+        "Quante bozze PDF del cliente Ferraro ci sono nella cartella dei lavori di maggio 2024 "
+        "(/srv/jobs/2024-05)?",
+        "ferraro_partecipazioni_v1.pdf ferraro_menu_v1.pdf",
+        "Nella cartella /srv/jobs/2024-04 ci sono 2 bozze PDF del cliente Ferraro.",
+        "Searched /srv/jobs/2024-04 instead of the requested /srv/jobs/2024-05.",
+        {"path": "/srv/jobs/2024-04"},
+    )
+    assert _swapped(run) is None
+    undated = run.model_copy(
+        update={
+            "original_prompt": "Quante bozze PDF del cliente Ferraro ci sono in /srv/jobs/2024-05?"
+        }
+    )
+    assert _swapped(undated) == "Quante bozze PDF del cliente Ferraro ci sono in /srv/jobs/2024-04?"
+
+
 @pytest.mark.parametrize(
     ("prompt", "observation", "answer", "reason", "expected"),
     [

@@ -25,6 +25,7 @@ from itertools import pairwise
 from agenther.constraints import figure_windows
 from agenther.rules.vocabulary import (
     ACTION_VERBS,
+    CALENDAR,
     FOREIGN_PREPARATORY_VERBS,
     OTHER_IMPERATIVES,
     PREPARATORY_VERBS,
@@ -196,45 +197,10 @@ def _content(text: str) -> set[str]:
         words = [_ELISION_RE.sub("", word) for word in _ACCENTED_WORD_RE.findall(lowered)]
         words = [word for word in words if word not in _ANY_FUNCTION_WORD]
     return {
-        _key(_CALENDAR.get(word, word))
+        _key(CALENDAR.get(word, word))
         for word in words
         if len(word) >= _MIN_REASON_WORD and word not in REQUEST_WORDS
     }
-
-
-def _calendar(english_names: str, *names_by_language: str) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for names in names_by_language:
-        for english_name, name in zip(english_names.split(), names.split(), strict=True):
-            for form in name.split("/"):
-                table[form] = english_name
-    return table
-
-
-# A reason in English about a request in another language ("the comparison with April was
-# never done" after "Depois compara com abril") names its months and weekdays in English.
-_CALENDAR = _calendar(
-    "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday",
-    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre "
-    "lunes martes miércoles jueves viernes sábado domingo",
-    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro "
-    "segunda terça quarta quinta sexta sábado domingo",
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
-    "lundi mardi mercredi jeudi vendredi samedi dimanche",
-    "januar februar märz april mai juni juli august september oktober november dezember "
-    "montag dienstag mittwoch donnerstag freitag samstag sonntag",
-    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre "
-    "dicembre lunedì martedì mercoledì giovedì venerdì sabato domenica",
-    "januari februari maart april mei juni juli augustus september oktober november december "
-    "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",
-    "styczeń/stycznia luty/lutego marzec/marca kwiecień/kwietnia maj/maja czerwiec/czerwca "
-    "lipiec/lipca sierpień/sierpnia wrzesień/września październik/października "
-    "listopad/listopada grudzień/grudnia poniedziałek wtorek środa/środę czwartek piątek "
-    "sobota/sobotę niedziela/niedzielę",
-    "januari februari mars april maj juni juli augusti september oktober november december "
-    "måndag tisdag onsdag torsdag fredag lördag söndag",
-)
 
 
 # What the reason says did not happen: "the chart was never emailed to the finance team", "no

@@ -33,6 +33,11 @@ _ACTION_ON_WHOLE_RE = re.compile(
     r"^(?:keep|make|leave|have|get|stay|be)\b|\b(?:it|them|this|that|these|those)$",
     re.IGNORECASE,
 )
+_EXCLUDED_BEFORE_RE = re.compile(
+    r"(?:,?\s+and\s+|,\s*|\s+)(?:nobody|no\s+one|no-one|none|no\s+[\w-]+)"
+    r"\s+(?:with|who\s+(?:has|have|had))\s+$",
+    re.IGNORECASE,
+)
 _NONE_RE = re.compile(r"(?:no|any|none|not\s+a|not\s+one)\b", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^(?:the|a|an|its|their)\s+", re.IGNORECASE)
 # A clause whose verb bounds the request itself ("Keep it", ", keeping the answer"), up to the
@@ -148,6 +153,13 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
         if condition := condition_span(text, start, end):
             cut_from, cut_end = condition
             text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
+            continue
+        # "…, and nobody with fewer than 2 seasons' experience on Black 2": who the limit
+        # excludes goes with it, to the clause's end.
+        if excluded := _EXCLUDED_BEFORE_RE.search(text, 0, start):
+            after = _CLAUSE_BREAK_RE.search(text, end)
+            cut_from = excluded.start()
+            text = text[:cut_from] + text[after.start() if after else len(text) :]
             continue
         # "within 20 miles of Crediton" answered "34.5 miles from Crediton": the answer
         # measures from the place, which stays; only the radius goes.

@@ -159,7 +159,26 @@ def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
         # "150,00 €, dentro do teu limite", "mieści się w Twoim budżecie": a limit the answer
         # speaks of without its value is the unmet one.
         return tuple(c.text for c in unmet)
-    return tuple(c.text for c in unmet if c.values & stated)
+    caveats = {stem(w) for m in _CAVEAT_RE.finditer(answer) for w in WORD_RE.findall(m[0].lower())}
+    return tuple(c.text for c in unmet if c.values & stated or caveats & _measured_words(c.text))
+
+
+# "Note: Ola has only 1 season, but …" after "nobody with fewer than 2 seasons' experience"
+# went: a caveat that names what the limit measured excuses breaking it.
+_CAVEAT_RE = re.compile(
+    r"(?:^|(?<=[.!?\n]))\s*(?:note|n\.?b\.?|however|unfortunately|caveat|heads[-\s]up"
+    r"|keep\s+in\s+mind|bear\s+in\s+mind|warning)\b[^.!?\n]*",
+    re.IGNORECASE,
+)
+_COMPARATOR_WORDS = frozenset(
+    "less fewer lower more greater higher than under over below above within most least not "
+    "max maximum min minimum between and per each".split()
+)
+
+
+def _measured_words(limit: str) -> set[str]:
+    """Stems of what a limit measures: "seasons" of "fewer than 2 seasons"."""
+    return {stem(w) for w in WORD_RE.findall(limit.lower()) if w not in _COMPARATOR_WORDS}
 
 
 _LIMIT_WORD_RE = re.compile(

@@ -24,8 +24,13 @@ from __future__ import annotations
 import re
 
 from agenther.evidence import extract_entities
-from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, contains_words, is_reference_date
-from agenther.words import FUNCTION_WORDS
+from agenther.rules.vocabulary import (
+    CALENDAR,
+    PARTIAL_PERIOD_RE,
+    contains_words,
+    is_reference_date,
+)
+from agenther.words import FUNCTION_WORDS, tokens
 
 # Figures and codes the entity scan does not take as names ("10,987,645", "web-01", "123-4").
 _CODE_RE = re.compile(r"(?<![\w.,-])[\w][\w.,/-]*\d[\w/-]*(?<![.,])")
@@ -124,6 +129,22 @@ def _beside_in(answer: str, original: str, span: tuple[int, int], name: str) -> 
     return any(contains_words(spaced, " ".join(_words(p)).lower()) for p in pairs)
 
 
+# "/srv/jobs/2024-05": a code that holds a month.
+_ISO_MONTH_RE = re.compile(r"(?<!\d)\d{4}-(\d{2})(?!\d)")
+_MONTH_NAMES = list(_MONTHS)
+
+
+def _month_said_elsewhere(old: str, original: str, span: tuple[int, int]) -> bool:
+    """The request names in words the month a swapped code holds ("… di maggio 2024
+    (/srv/jobs/2024-05)"): swapping the code alone leaves the request naming both months."""
+    month = _ISO_MONTH_RE.search(old)
+    if month is None or not 1 <= int(month.group(1)) <= len(_MONTH_NAMES):
+        return False
+    name = _MONTH_NAMES[int(month.group(1)) - 1]
+    rest = original[: span[0]] + " " + original[span[1] :]
+    return any(CALENDAR.get(word, word) == name for word in tokens(rest))
+
+
 def restate_swapped_name(original: str, reason: str, answer: str, observed: str) -> str | None:
     """``original`` with the name the run did not answer about replaced by the one it did,
     or None (see the module's rules). ``observed`` is the run's usable observations and
@@ -156,7 +177,9 @@ def restate_swapped_name(original: str, reason: str, answer: str, observed: str)
     if not _has_digit(old) and not _beside_in(answer, original, span, new):
         return None
     if _has_digit(old) and (
-        PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}") or is_reference_date(original, span[0])
+        PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}")
+        or is_reference_date(original, span[0])
+        or _month_said_elsewhere(old, original, span)
     ):
         return None
     shown = _span(answer, new)

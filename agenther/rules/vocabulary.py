@@ -127,3 +127,39 @@ def is_reference_date(text: str, start: int) -> bool:
     before = text[:start]
     opening = _CLAUSE_OPEN_RE.match(before)
     return _TODAY_RE.search(before[opening.end() if opening else 0 :]) is not None
+
+
+def _calendar(english_names: str, *names_by_language: str) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for names in names_by_language:
+        for english_name, name in zip(english_names.split(), names.split(), strict=True):
+            for form in name.split("/"):
+                table[form] = english_name
+    return table
+
+
+# Months and weekdays of the languages requests come in, by their English names: a reason in
+# English about a request in another language ("the comparison with April was never done"
+# after "Depois compara com abril") names them in English.
+CALENDAR = _calendar(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday",
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre "
+    "lunes martes miércoles jueves viernes sábado domingo",
+    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro "
+    "segunda terça quarta quinta sexta sábado domingo",
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche",
+    "januar februar märz april mai juni juli august september oktober november dezember "
+    "montag dienstag mittwoch donnerstag freitag samstag sonntag",
+    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre "
+    "dicembre lunedì martedì mercoledì giovedì venerdì sabato domenica",
+    "januari februari maart april mei juni juli augustus september oktober november december "
+    "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag",
+    "styczeń/stycznia luty/lutego marzec/marca kwiecień/kwietnia maj/maja czerwiec/czerwca "
+    "lipiec/lipca sierpień/sierpnia wrzesień/września październik/października "
+    "listopad/listopada grudzień/grudnia poniedziałek wtorek środa/środę czwartek piątek "
+    "sobota/sobotę niedziela/niedzielę",
+    "januari februari mars april maj juni juli augusti september oktober november december "
+    "måndag tisdag onsdag torsdag fredag lördag söndag",
+)
