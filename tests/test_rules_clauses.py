@@ -219,6 +219,15 @@ def test_no_detail_is_dropped_unless_cleanly(reason: str, answer: str) -> None:
             "Export the chair schedule to CSV and drop it in the nurses' shared folder",
             ["Export the chair schedule to CSV", "drop it in the nurses' shared folder"],
         ),
+        # eighteenth-67: ordering again is an action; nineteenth-55: "Work out" opens one.
+        (
+            "On the portal, check what a bag of flour costs and reorder 20 bags",
+            ["On the portal, check what a bag of flour costs", "reorder 20 bags"],
+        ),
+        (
+            "Work out the mean depth for each transect in 2023 and compare it with 2022",
+            ["Work out the mean depth for each transect in 2023", "compare it with 2022"],
+        ),
     ],
 )
 def test_where_a_request_splits_into_actions(request_text: str, actions: list[str]) -> None:

@@ -71,7 +71,7 @@ ACTION_VERBS = word_set(
     remind configure rotate scale rollback revert backup attach kick trigger publish
     backfill migrate populate seed index clean dedupe refactor lint format drop
     regenerate rebuild rerun resend redo recompute recalculate reschedule rebook reassign
-    rent hire lease collect arrange purchase pay transfer renew
+    rent hire lease collect arrange purchase pay transfer renew reorder restock
     resize crop compress trim zip unzip resample
     text message phone ring
     """
@@ -82,7 +82,7 @@ OTHER_IMPERATIVES = word_set(
     """
     plan screen shortlist terminate record recommend suggest explain describe estimate analyse
     analyze identify outline prepare organise organize determine evaluate assess investigate
-    diagnose debug resolve process import sync upgrade provision launch kill
+    diagnose debug resolve process import sync upgrade provision launch kill work figure
     """
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
