@@ -85,8 +85,15 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # person's read). The twenty-sixth (session 28, committed in 7e7de76 as a sixteenth blind set
 # before any run of the rules on it) on the session's starting code (02f700f): type 0.885,
 # acceptance 0.125 (5 of 40), precision 0.8 (4 of 5); on 0b875c3 the same (5 of 5 by a
-# person's read).
+# person's read). The twenty-seventh (session 29, committed in 2fa9c9e as an eighteenth blind
+# set before any rule run on it) on the session's starting code (8b28cce): type 0.677,
+# acceptance 0.175 (7 of 40), precision 0.75 (6 of 8; 6 of 8 by a person's read). The
+# twenty-eighth (session 29, committed in 9b150ef as a nineteenth blind set before any rule run
+# on it) on the session's starting code (8b28cce): type 0.698, acceptance 0.171 (7 of 41),
+# precision 0.667 (6 of 9; 6 of 9 by a person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_28.jsonl",
+    HERE / "tuning_blind_27.jsonl",
     HERE / "tuning_blind_26.jsonl",
     HERE / "tuning_blind_25.jsonl",
     HERE / "tuning_blind_24.jsonl",
