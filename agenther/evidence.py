@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from agenther.models import FailedTrajectory
 from agenther.quantities import extract_quantities, figures_of, may_state, quantities_of
@@ -348,6 +349,20 @@ def collect_evidence(t: FailedTrajectory) -> Evidence:
 
 
 _PATH_TOKEN_RE = re.compile(r"(?<![\w/.-])[\w-]+(?:[./][\w-]+)+")
+
+
+def hosts_in(values: Iterable[object]) -> list[str]:
+    """Host names of the URLs written in tool arguments ("www.chefsupply.example")."""
+    return [
+        host
+        for value in values
+        if isinstance(value, str) and "://" in value
+        for host in (urlsplit(url).hostname for url in _URL_RE.findall(value))
+        if host
+    ]
+
+
+_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
 
 
 def file_names_in(values: Iterable[object]) -> list[str]:

@@ -163,6 +163,30 @@ def test_a_file_a_successful_call_read_backs_the_request() -> None:
     assert not facts.evidence.has_entity("sales_2024.csv")
 
 
+def test_the_site_a_page_loaded_from_is_shown() -> None:
+    # eighteenth-48: "ChefSupply" is the site of www.chefsupply.example, which the run browsed.
+    def visit(observation: str) -> FailedTrajectory:
+        return FailedTrajectory(
+            original_prompt="Order a cheese wire cutter from ChefSupply.",
+            steps=[
+                AgentStep(
+                    action_name="goto",
+                    action_input={"url": "https://www.chefsupply.example/search?q=wire"},
+                    observation=observation,
+                )
+            ],
+            final_answer="Done.",
+        )
+
+    loaded = visit("Results: Boska Cheese Wire Cutter Board $52.99")
+    facts = RunFacts.of(loaded, None, successful_tool_steps(loaded))
+    assert facts.evidence.has_entity("ChefSupply")
+    failed = visit("HTTP 503 Service Unavailable")
+    assert not RunFacts.of(failed, None, successful_tool_steps(failed)).evidence.has_entity(
+        "ChefSupply"
+    )
+
+
 def test_a_request_keeping_what_the_run_did_not_use_is_refused() -> None:
     t = FailedTrajectory(
         original_prompt=(

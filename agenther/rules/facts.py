@@ -6,7 +6,7 @@ import re
 from functools import cached_property
 
 from agenther.constraints import Constraint, find_constraints, unmet_constraints
-from agenther.evidence import Evidence, evidence_texts, file_names_in
+from agenther.evidence import Evidence, evidence_texts, file_names_in, hosts_in
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
 from agenther.quantities import extract_quantities
 from agenther.rules.arguments import command_lines
@@ -45,7 +45,10 @@ class RunFacts:
         """Observations and final answer, and the files successful calls read or wrote: a
         file that exists may be named ("plot the revenue in sales_2024.csv") though no
         observation prints its name."""
-        files = file_names_in(v for s in self.ok_steps for v in s.action_input.values())
+        arguments = [v for s in self.ok_steps for v in s.action_input.values()]
+        # So may the site a page that loaded came from ("ChefSupply" for a page of
+        # www.chefsupply.example).
+        files = [*file_names_in(arguments), *hosts_in(arguments)]
         texts = evidence_texts(self.trajectory)
         return Evidence.of_texts([*texts, " ".join(files)] if files else texts)
 
