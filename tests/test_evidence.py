@@ -106,6 +106,9 @@ def test_a_requests_verb_is_no_part_of_the_name_after_it() -> None:
         "Tyrese Haliburton",
     ]
     assert extract_entities("Acme Widgets ships today.") == ["Acme Widgets"]
+    # eighteenth-15: so is a request's verb in the user's language.
+    assert extract_entities("Schrijf Bo in voor de wedstrijd in Ede.") == ["Bo", "Ede"]
+    assert extract_entities("Boka Grand Hotel för två nätter.") == ["Grand Hotel"]
 
 
 def test_a_title_before_a_name_is_no_part_of_it() -> None:

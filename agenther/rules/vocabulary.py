@@ -100,7 +100,23 @@ FOREIGN_PREPARATORY_VERBS = word_set(
 # The first words of a request that is a command ("Find …", "Look for …"), not a wish ("I need
 # …") or a question.
 COMMAND_VERBS = (
-    ACTION_VERBS | PREPARATORY_VERBS | word_set("survey shortlist source screen recommend")
+    ACTION_VERBS
+    | PREPARATORY_VERBS
+    | word_set("survey shortlist source screen recommend")
+    # The same in the languages requests come in: "Schrijf Bo in …" names Bo, not "Schrijf Bo".
+    | word_set(
+        """
+        schrijf zoek boek bestel stuur maak geef zet plan reserveer controleer verleng
+        schreib such suche buch buche bestell bestelle schick schicke mach gib zeig plane setz
+        leg prüf prüfe reservier reserviere
+        trouve réserve envoie cherche inscris commande vérifie donne
+        busca reserva compra envía inscribe comprueba revisa dame pide
+        trova prenota cerca invia iscrivi ordina controlla dammi
+        encontre reserve envie procure inscreva compre verifique
+        boka hitta skicka beställ kolla bestill finn send sjekk book bestil find
+        znajdź zarezerwuj wyślij sprawdź pokaż zamów zapisz
+        """
+    )
 )
 
 
