@@ -96,6 +96,17 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
             "Donne-moi les coordonnées GPS des gares de Lyon Part-Dieu, Marseille "
             "Saint-Charles et Lille Flandres.",
         ),
+        # Japanese: a "-te" form's comma or a sentence's "それと" joins a later action.
+        (
+            "マグロの在庫を確認して、足りなければ豊洲の業者に発注しておいて。",
+            "豊洲の業者への発注がされていない。",
+            "マグロの在庫を確認して。",
+        ),
+        (
+            "今日の源泉温度の記録を見せて。それと、そのデータをCSVで共有ドライブに保存しておいて。",
+            "CSV upload to the shared drive failed twice; file not saved.",
+            "今日の源泉温度の記録を見せて。",
+        ),
         # Chinese: "，然后" joins a later action; two characters in a row are a word.
         (
             "帮我查一下下学期日语N3晚班还有几个名额，然后给王磊报名。",

@@ -582,3 +582,10 @@ def test_a_comma_a_cut_brought_closes_nothing() -> None:
     # A comma the word had in the request still closes it.
     original = "Book it for Friday if it has to be, and before 9 am send the invoice."
     assert cut_problems(original, "Book it for Friday if it has to be, and send the invoice.") == []
+
+
+def test_a_cut_between_japanese_sentences_splits_no_word() -> None:
+    # eighteenth-41: with no spaces, the kept sentence is a "fragment" of one long token.
+    original = "今日の源泉温度の記録を見せて。それと、そのデータをCSVで保存しておいて。"
+    assert cut_problems(original, "今日の源泉温度の記録を見せて。") == []
+    assert cut_problems("Show the spring-water log.", "Show the spring-wat log.") != []

@@ -65,6 +65,10 @@ _FAILURE_WORDS = re.compile(
 # A later action in a Chinese request: "…还有几个名额，然后给王磊报名。"
 _CHINESE_JOINER_RE = re.compile(r"\s*[，,；;]\s*(?:然后|接着|之后|随后|再|并且|并|同时)")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+# "在庫を確認して、足りなければ発注しておいて", "記録を見せて。それと、…保存しておいて": a
+# Japanese request's next action follows a "-te" form's comma or a sentence's "and also".
+_JAPANESE_JOINER_RE = re.compile(r"(?<=て)、|(?<=。)\s*(?:それと|それから|あと|ついでに|また)、?")
+_KANA_RE = re.compile(r"[\u3040-\u30ff]")
 _KANA_HANGUL_RE = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 
 
@@ -131,6 +135,8 @@ def split_actions(request: str) -> list[str]:
             cuts, lead_in = questions, False
     elif _chinese(request):
         cuts, lead_in = [m.span() for m in _CHINESE_JOINER_RE.finditer(request)], False
+    elif _KANA_RE.search(request):
+        cuts, lead_in = [m.span() for m in _JAPANESE_JOINER_RE.finditer(request)], False
     else:
         joiner = _FOREIGN_JOINERS.get(latin_language(request) or "", _ANY_FOREIGN_JOINER)
         windows = figure_windows(request)
@@ -191,6 +197,10 @@ def _content(text: str) -> set[str]:
         # No spaces between words: two characters in a row stand for one.
         return set(content_pairs(text))
     lowered = text.lower()
+    if _KANA_HANGUL_RE.search(text):
+        # Japanese and Korean the same, with the Latin words they carry ("CSV").
+        latin = {w for w in WORD_RE.findall(lowered) if w not in REQUEST_WORDS}
+        return set(content_pairs(text)) | latin
     if lowered.isascii():
         words = WORD_RE.findall(lowered)
     else:

@@ -14,6 +14,7 @@ import re
 from difflib import SequenceMatcher
 
 from agenther.rules.vocabulary import word_set
+from agenther.words import is_cjk
 
 # What a token is stripped of before tokens are compared: the punctuation that sits on a
 # word's edge. "#", "-" and ":" are kept, they are parts of "#214", "-16" and "1:1s".
@@ -66,7 +67,12 @@ def cut_problems(original: str, prompt: str) -> list[str]:
     problems = [
         f"a cut split the word '{raw}'"
         for bare, raw in after
-        if bare and bare not in known and not bare.isalnum() and _fragment_of(bare, known)
+        if bare
+        and bare not in known
+        and not bare.isalnum()
+        # Chinese and Japanese put no spaces between words: any cut is inside a "word".
+        and not any(is_cjk(char) for char in bare)
+        and _fragment_of(bare, known)
     ]
     problems += [
         f"a cut left '{m.group(0).strip()}' with nothing inside"
