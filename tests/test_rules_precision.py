@@ -666,6 +666,41 @@ def test_an_answer_excusing_the_broken_limit_still_talks_about_it() -> None:
     assert RunFacts.of(plain, None, successful_tool_steps(plain)).answer_limits == ()
 
 
+@pytest.mark.parametrize(
+    ("prompt", "observation", "answer"),
+    [
+        # twentieth-44: the answer repeats the limit only the request gave, in Danish.
+        (
+            "Køb et sæt træklodser på legetoejsbutikken.dk – højst 500 kr.",
+            "PlanToys byggeklodser 50 stk. 549 kr. På lager.",
+            "Jeg har købt PlanToys byggeklodser for 549 kr. Det er 49 kr. over de 500 kr.",
+        ),
+        # twenty-first-22: it measures itself against what was asked.
+        (
+            "Reserva una visita guiada el martes 3 de junio; tiene que terminar antes de las "
+            "13:00.",
+            "Turno 11:30-13:30 confirmado, reserva CHO-ES-3312.",
+            "Reservada a las 11:30. Termina a las 13:30, media hora después de lo que pediste.",
+        ),
+        # twentieth-05: a Norwegian caveat names what the limit measured.
+        (
+            "Sett opp vaktene for uke 8 slik at ingen jobber mer enn 6 timer per dag.",
+            "Lagret: 35 vakter. Kari Haugen 7,5 timer tirsdag.",
+            "Vaktplanen er lagret. Merk: Kari Haugen har 7,5 timer tirsdag.",
+        ),
+    ],
+)
+def test_an_answer_about_the_dropped_limit_in_any_language_keeps_it(
+    prompt: str, observation: str, answer: str
+) -> None:
+    limit = find_constraints(prompt)[0]
+    t = _run(prompt, observation, answer, f"It broke the limit: {limit.text}.")
+    facts = RunFacts.of(t, None, successful_tool_steps(t))
+    assert facts.answer_limits, facts.unmet
+    plain = t.model_copy(update={"final_answer": answer.split(". ")[0] + "."})
+    assert RunFacts.of(plain, None, successful_tool_steps(plain)).answer_limits == ()
+
+
 def _shell(command: str, observation: str) -> AgentStep:
     return AgentStep(
         action_name="run_command", action_input={"command": command}, observation=observation

@@ -398,7 +398,7 @@ _CONDITION_RE = re.compile(
     # than 40 minutes", "de forma que ningún alumno pase más de 40 minutos en el autobús".
     r"|so\s+that|such\s+that|de\s+(?:forma|modo|manera)\s+que|para\s+que|sodass|so\s+dass"
     r"|damit|de\s+(?:sorte|façon|manière)\s+que|pour\s+que|in\s+modo\s+(?:che|da)|affinché"
-    r"|zodat|så\s+att|så\s+at|żeby|aby)\s)",
+    r"|zodat|så\s+att|så\s+at|slik\s+at|sådan\s+at|niin\s+että|żeby|aby)\s)",
     re.IGNORECASE,
 )
 _CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
@@ -561,7 +561,9 @@ _FOREIGN_LEAD_RE = re.compile(
         # "avec une mensualité maximale de 1 400 €": any noun after an article is what the
         # limit was on, and would dangle without it.
         | \s+(?:{_FOREIGN_ARTICLES})\s+[^\W\d_]+)
-    | (?:que|qui|che|die|dat|welche|welcher|welches|które|który|która)\s+[^\W\d_]+
+    # "; tiene que terminar antes de las 13:00": the whole obligation is the limit's.
+    | (?:(?:tiene|tienen|tenga|tengan|tem|têm|hay)\s+)?
+      (?:que|qui|che|die|dat|welche|welcher|welches|które|który|która)\s+[^\W\d_]+
         (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
     | (?:cuy[oa]s?|dont|dessen|deren|il\s+cui|la\s+cui|cuj[oa]|waarvan|którego|której)
         (?:\s+(?:{_FOREIGN_ARTICLES}))?\s+(?:{_FOREIGN_ATTRIBUTES})
@@ -597,7 +599,8 @@ _FOREIGN_NONE_BEFORE_RE = re.compile(
     re.IGNORECASE,
 )
 _FOREIGN_DANGLING_RE = re.compile(
-    r"\s*(?:,|(?<!\w)(?:y|e|et|und|en|i|oraz|con|mit|avec|com|met|por|pour|für|para|que|qui|che"
+    r"\s*(?:[,;]|(?<!\w)(?:y|e|et|und|en|i|oraz|och|og|ja|és|ve|samt|sowie|con|mit|avec|com|met"
+    r"|por|pour|für|para|que|qui|che"
     r"|die|dat|mas|pero|aber|mais|ma|maar|ale"
     # "artículos … publicados" once "después de 2021" went: a participle that needs its date.
     r"|publicad[oa]s?|pubblicat[oiae]|publiée?s?|veröffentlicht|gepubliceerd|opublikowan[aey]"

@@ -144,8 +144,31 @@ class RunFacts:
 
     @cached_property
     def answer_limits(self) -> tuple[str, ...]:
-        """Unmet constraints the final answer states a limit of."""
-        return _answer_limits(self.trajectory.final_answer, self.unmet)
+        """Unmet constraints the final answer states a limit of, or repeats a figure of that
+        only the request gave ("Det er 49 kr. over de 500 kr.", in any language)."""
+        answer = self.trajectory.final_answer
+        stated = _answer_limits(answer, self.unmet)
+        repeated = tuple(
+            c.text
+            for c in self.unmet
+            if c.text not in stated
+            and any(
+                _written_in(figure, answer) and not _written_in(figure, self.observed)
+                for figure in _FIGURE_RE.findall(c.text)
+                # (One digit may as well be a name's: "Black 2".)
+                if len(figure) > 1
+            )
+        )
+        return stated + repeated
+
+
+# A figure as a limit writes it: "500", "1 400", "4,5".
+_FIGURE_RE = re.compile(r"\d(?:[\d.,\u00a0 ]*\d)?")
+
+
+def _written_in(figure: str, text: str) -> bool:
+    """``figure`` stands whole in ``text`` ("12" is not in "12,46 €")."""
+    return re.search(rf"(?<![\d.,]){re.escape(figure)}(?![.,]?\d)", text) is not None
 
 
 def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
@@ -158,7 +181,7 @@ def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
     stated.update(
         q.value for m in _NAMED_LIMIT_RE.finditer(answer) for q in extract_quantities(m[0])
     )
-    if _LIMIT_WORD_RE.search(answer):
+    if _LIMIT_WORD_RE.search(answer) or _THAN_ASKED_RE.search(answer):
         # "150,00 €, dentro do teu limite", "mieści się w Twoim budżecie": a limit the answer
         # speaks of without its value is the unmet one.
         return tuple(c.text for c in unmet)
@@ -170,12 +193,17 @@ def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
 # went: a caveat that names what the limit measured excuses breaking it.
 _CAVEAT_RE = re.compile(
     r"(?:^|(?<=[.!?\n]))\s*(?:note|n\.?b\.?|however|unfortunately|caveat|heads[-\s]up"
-    r"|keep\s+in\s+mind|bear\s+in\s+mind|warning)\b[^.!?\n]*",
+    r"|keep\s+in\s+mind|bear\s+in\s+mind|warning"
+    # "Merk: Kari Haugen har 7,5 timer tirsdag …"
+    r"|merk|obs|bemærk|observera|huom|hinweis|achtung|beachte|nota|attention|remarque"
+    r"|uwaga|let\s+op|opmerking|atenção|attenzione)\b[^.!?\n]*",
     re.IGNORECASE,
 )
 _COMPARATOR_WORDS = frozenset(
     "less fewer lower more greater higher than under over below above within most least not "
-    "max maximum min minimum between and per each".split()
+    "max maximum min minimum between and per each "
+    "mer enn mindre minst mehr als weniger mindestens plus moins que más menos più meno meer "
+    "dan minder maks".split()
 )
 
 
@@ -184,6 +212,16 @@ def _measured_words(limit: str) -> set[str]:
     return {stem(w) for w in WORD_RE.findall(limit.lower()) if w not in _COMPARATOR_WORDS}
 
 
+# "media hora después de lo que pediste", "later than you asked": the answer measures itself
+# against the request, whose limit is the unmet one.
+_THAN_ASKED_RE = re.compile(
+    r"\bthan\s+(?:you\s+)?(?:asked|requested|wanted|specified)|de\s+lo\s+que\s+(?:pediste|pidió"
+    r"|querías|solicitaste)|als\s+(?:gewünscht|gewollt|verlangt|angefragt)|que\s+(?:ce\s+que\s+)?"
+    r"(?:vous\s+avez|tu\s+as)\s+demandé|di\s+quanto\s+(?:richiesto|chiesto)|do\s+que\s+(?:pediu"
+    r"|pediste|solicitou)|dan\s+(?:gevraagd|gewenst)|än\s+(?:du\s+bad\s+om|önskat)"
+    r"|enn\s+(?:du\s+ba\s+om|ønsket)|end\s+(?:du\s+bad\s+om|ønsket)",
+    re.IGNORECASE,
+)
 _LIMIT_WORD_RE = re.compile(
     # "your limit", "within the budget" and their like; not "a 50 lb limit" or a "plafond"
     # (French for a ceiling) that is stained.
