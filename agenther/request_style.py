@@ -177,6 +177,7 @@ _NAME_PAIR_RE = re.compile(r"\b([A-Z][\w'-]+),\s+([A-Z][\w'-]+)")
 _LANGUAGE_NAMES = {
     "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese", "it": "Italian",
     "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "no": "Norwegian", "da": "Danish",
+    "tr": "Turkish", "cs": "Czech",
 }  # fmt: skip
 
 

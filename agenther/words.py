@@ -90,6 +90,8 @@ FUNCTION_WORDS = {
     ),
     "no": frozenset("og på av til er jeg meg mitt det som et ikke hva hvordan hvilke".split()),
     "da": frozenset("og på af til er jeg mig det som et ikke hvad hvordan hvilke".split()),
+    "tr": frozenset("ve bir bu için ile mi ne nasıl hangi kaç ben benim bana".split()),
+    "cs": frozenset("a v je se pro že kolik který která které můj mě jsou".split()),
 }
 _NON_LATIN_RE = re.compile(r"[^\x00-\u024f\u1e00-\u1eff\s\d\W]")
 _PRONOUN_I_RE = re.compile(r"\bI\b")

@@ -96,6 +96,26 @@ def test_an_aside_keeps_no_dangling_dash() -> None:
             "Donne-moi les coordonnées GPS des gares de Lyon Part-Dieu, Marseille "
             "Saint-Charles et Lille Flandres.",
         ),
+        # A kept quotation that ends on its stop ends the request (eleventh-40's "….“.").
+        (
+            "Change the show description to “Every Thursday from 22:00.” and upload the new logo "
+            "from ~/logo.png.",
+            "The logo was never uploaded.",
+            "Change the show description to “Every Thursday from 22:00.”",
+        ),
+        # Czech ", a" (twentieth-27) and Turkish "ve" (eighteenth-44) join a later action.
+        (
+            "Najdi všechny naše houbařské vycházky v září 2024, které mají ještě volná místa, a "
+            "pošli mi jejich seznam e-mailem.",
+            "Seznam nebyl odeslán e-mailem.",
+            "Najdi všechny naše houbařské vycházky v září 2024, které mají ještě volná místa.",
+        ),
+        (
+            "Yarın saat 10:00'da halı teslim alımı için randevu oluştur ve kendisine SMS ile onay "
+            "gönder.",
+            "SMS onayı gönderilmedi.",
+            "Yarın saat 10:00'da halı teslim alımı için randevu oluştur.",
+        ),
         # Japanese: a "-te" form's comma or a sentence's "それと" joins a later action.
         (
             "マグロの在庫を確認して、足りなければ豊洲の業者に発注しておいて。",

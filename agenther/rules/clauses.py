@@ -88,6 +88,8 @@ _CONJUNCTIONS = {
     "nl": ("en", "daarna"),
     "pl": ("i oraz", "potem"),
     "sv": ("och", "sedan"),
+    "tr": ("ve", "sonra"),
+    "cs": ("a", "potom pak"),
 }
 
 
@@ -614,8 +616,8 @@ def _list_closed(kept: str, request: str) -> str:
 
 def _closed(kept: str, request: str) -> str:
     """``kept`` ending as the request does, unless a kept question already ends it."""
-    if kept[-1:] in ".!?。！？":
-        return kept
+    if kept[-1:] in ".!?。！？" or (kept[-2:-1] in ".!?" and kept[-1:] in "\"”“»'’"):
+        return kept  # (a kept quotation may close the sentence: "… kapelami.“")
     if kept[:1] in "¿¡":  # "¿Qué tiempo hará el sábado en Sevilla" asks, whatever came after
         return kept + ("?" if kept[0] == "¿" else "!")
     if request[-1:] in "。！？":
