@@ -82,7 +82,7 @@ OTHER_IMPERATIVES = word_set(
     """
     plan screen shortlist terminate record recommend suggest explain describe estimate analyse
     analyze identify outline prepare organise organize determine evaluate assess investigate
-    diagnose debug resolve process import sync upgrade provision launch kill work figure block
+    diagnose debug resolve process import sync upgrade provision launch kill work
     """
 )
 # Actions that only get somewhere: a request left with nothing else asks for nothing.
