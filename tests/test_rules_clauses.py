@@ -164,6 +164,30 @@ def test_the_answer_may_name_what_the_observations_show() -> None:
     assert kept == "Check the status of my most recent order."
 
 
+def test_an_answer_saying_the_dropped_part_was_not_done_speaks_of_it() -> None:
+    # twenty-first-60: the page offered the wash, so its words are observed; the answer says
+    # it was left out.
+    request = "Reserva estacionamento no parque P3 de 10 a 17 de julho e junta a lavagem exterior."
+    reason = "Lavagem exterior não adicionada."
+    observed = "Extras: [ ] Lavagem exterior (+14,00 €). Reserva confirmada LIS-P3-55102."
+    denied = "Feito: P3, código LIS-P3-55102. A lavagem exterior não ficou incluída."
+    assert without_failed_action(request, reason, denied, observed) is None
+    # A negation far from the dropped part's words says nothing of it.
+    listed = (
+        "Feito: P3 (LIS-P3-55102); lavagem exterior disponível junto à entrada, hoje quase sem "
+        "fila."
+    )
+    assert without_failed_action(request, reason, listed, observed) == (
+        "Reserva estacionamento no parque P3 de 10 a 17 de julho."
+    )
+    # One of its words beside a negation names a place, not the part (eighth-75).
+    lifts = "Donne-moi l'état des remontées ce matin, puis programme un damage de la piste Rhodos."
+    state = "Télécabine Bellecôte : ouverte. Télésiège Rhodos : ouvert, sans attente."
+    assert without_failed_action(lifts, "Aucun damage programmé.", state, state) == (
+        "Donne-moi l'état des remontées ce matin."
+    )
+
+
 def test_an_answer_using_a_dropped_verb_claims_that_action() -> None:
     request = "Export the report to a CSV and email it to Dana."
     reason = "The email to Dana was never sent."

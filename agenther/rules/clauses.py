@@ -663,6 +663,11 @@ def _without_failed(
     # sheet"); any other word of the dropped action means it speaks of that action.
     if {word for word in dropped_only & _content(answer) if word not in _content(observed)}:
         return None
+    # "A lavagem exterior não ficou incluída": even in the observations' words, an answer
+    # saying the dropped part was not done speaks of it. (Two of its words: "Télésiège Rhodos :
+    # ouvert, sans attente" names the piste only as a place.)
+    if any(_denies(part, dropped_only) for part in _ANSWER_PART_RE.split(answer)):
+        return None
     if _FAILURE_WORDS.search(answer) or _claims(actions[dropped:last], kept, answer):
         return None
     return kept
@@ -674,6 +679,25 @@ _IRREGULAR = {
     "build": "built", "put": "put", "set": "set", "draw": "drew drawn", "pick": "picked",
 }  # fmt: skip
 _PAST_TO_BASE = {past: base for base, forms in _IRREGULAR.items() for past in forms.split()}
+
+
+_ANSWER_PART_RE = re.compile(r"(?<=[.!?;])\s+|\s+[—–]\s+|\n")
+# A negation this close to the dropped part's words is said of it ("… exterior não ficou").
+_DENIAL_SPAN = 3
+
+
+def _denies(part: str, dropped: set[str]) -> bool:
+    """``part`` of the answer names two words of the dropped action and negates one."""
+    words = part.lower().split()
+    named = [i for i, word in enumerate(words) if _content(word) & dropped]
+    if len({key for i in named for key in _content(words[i])}) < 2:
+        return False
+    return any(
+        abs(i - j) <= _DENIAL_SPAN
+        for i in named
+        for j, word in enumerate(words)
+        if word in _NEGATION
+    )
 
 
 def _claims(dropped: list[str], kept: list[str], answer: str) -> bool:

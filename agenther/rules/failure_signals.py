@@ -239,6 +239,8 @@ class FailureSignals:
     injected: bool
     unsafe: bool
     miscalculated: bool
+    # Hallucination phrases in the final answer itself ("based on my training data").
+    answer_hedges: int = 0
     # Share of the request's words the run's calls, observations and answer used (None when
     # the request has too few words to tell).
     goal_overlap: float | None = None
@@ -282,11 +284,13 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
         ]
     ).lower()
     reason_start = len(agent_text) - len(t.failure_reason)
+    answer_start = reason_start - 1 - len(t.final_answer)
 
     hits = dict.fromkeys(FailureType, 0)
     reason_hits = dict.fromkeys(FailureType, 0)
     examples: dict[FailureType, list[str]] = {kind: [] for kind in FailureType}
     destructive = False
+    answer_hedges = 0
     for match in lexicon_matches(agent_text):
         group = match.group
         in_content = match.start < content_end
@@ -309,6 +313,8 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
             reason_hits[kind] += 1
         else:
             hits[kind] += 1
+            if kind is FailureType.HALLUCINATION and match.start >= answer_start:
+                answer_hedges += 1
         if len(examples[kind]) < 3:
             examples[kind].append(match.text)
     hits[FailureType.TOOL_ERROR] += errored
@@ -365,5 +371,6 @@ def failure_signals(t: FailedTrajectory) -> FailureSignals:
         injected=injected,
         unsafe=injected or _unsafe(t, action_text),
         miscalculated=miscalculated,
+        answer_hedges=answer_hedges,
         goal_overlap=goal_overlap,
     )

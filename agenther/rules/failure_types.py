@@ -9,8 +9,8 @@ a multinomial logistic regression over
 * the failure reason's stemmed words and word pairs,
 * the signals of ``agenther.rules.failure_signals``: lexicon hits per type (all text, and the
   reason alone), the type with the most hits, error observations, unsupported claims,
-  injected instructions, destructive acts, a missing answer or reason, and how much of the
-  request the run's text used;
+  injected instructions, destructive acts, a missing answer or reason, hallucination phrases
+  in the answer itself, and how much of the request the run's text used;
 * what any author's run shows whatever the reason's wording: a numeric limit in the request
   (a constraint can only be violated where there is one), a last observation that is an
   error, an answer that admits failing.
@@ -70,6 +70,7 @@ def type_features(t: FailedTrajectory, signals: FailureSignals) -> dict[str, flo
         "last_errored": bool(t.steps)
         and observation_kind(t.steps[-1].observation) is ObservationKind.ERROR,
         "answer_admits": bool(t.final_answer) and admitted_failure(t.final_answer) is not None,
+        "answer_hedges": min(signals.answer_hedges, 3),
     }
     features.update((name, float(value)) for name, value in flags.items() if value)
     if signals.goal_overlap is not None:
