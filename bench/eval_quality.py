@@ -85,18 +85,15 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # person's read). The twenty-sixth (session 28, committed in 7e7de76 as a sixteenth blind set
 # before any run of the rules on it) on the session's starting code (02f700f): type 0.885,
 # acceptance 0.125 (5 of 40), precision 0.8 (4 of 5); on 0b875c3 the same (5 of 5 by a
-# person's read). The twenty-seventh (session 29, committed in 2fa9c9e as an eighteenth blind
-# set before any rule run on it) on the session's starting code (8b28cce): type 0.677,
-# acceptance 0.175 (7 of 40), precision 0.75 (6 of 8; 6 of 8 by a person's read). The
-# twenty-eighth (session 29, committed in 9b150ef as a nineteenth blind set before any rule run
-# on it) on the session's starting code (8b28cce): type 0.698, acceptance 0.171 (7 of 41),
-# precision 0.667 (6 of 9; 6 of 9 by a person's read). The twenty-ninth (session 29, committed
-# in a57288b as a twentieth blind set before any rule run on it) on the session's starting code
-# (8b28cce): type 0.719, acceptance 0.075 (3 of 40), precision 0.4 (2 of 5); on a57288b: 0.76,
-# 0.1 (4 of 40), 0.5 (3 of 6; 3 of 6 by a person's read). The thirtieth (session 29, committed
-# in a91d473 as a twenty-first blind set before any rule run on it) on the session's starting
-# code: type 0.719, acceptance 0.225 (9 of 40), precision 0.9 (9 of 10); on a91d473: 0.75,
-# 0.225, 0.9 (9 of 10 by a person's read).
+# person's read). The twenty-seventh to thirtieth are session 29's seventeenth to twentieth blind
+# sets, each committed before any rule run on it (files blind_set_18 to blind_set_21, after their
+# run ids). The twenty-seventh (2fa9c9e) on the session's starting code (8b28cce): type 0.677,
+# acceptance 0.175 (7 of 40), precision 0.75 (6 of 8; 6 of 8 by a person's read). The twenty-eighth
+# (9b150ef) on the starting code: type 0.698, acceptance 0.171 (7 of 41), precision 0.667 (6 of 9; 6
+# of 9 by a person's read). The twenty-ninth (a57288b) on the starting code: type 0.719, acceptance
+# 0.075 (3 of 40), precision 0.4 (2 of 5); on a57288b: 0.76, 0.1 (4 of 40), 0.5 (3 of 6; 3 of 6 by a
+# person's read). The thirtieth (a91d473) on the starting code: type 0.719, acceptance 0.225 (9 of
+# 40), precision 0.9 (9 of 10); on a91d473: 0.75, 0.225, 0.9 (9 of 10 by a person's read).
 TUNING_SETS = [
     HERE / "tuning_blind_30.jsonl",
     HERE / "tuning_blind_29.jsonl",

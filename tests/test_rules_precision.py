@@ -142,49 +142,39 @@ def test_a_command_is_not_said_to_be_about_its_output() -> None:
     assert not decision.accepted, decision
 
 
-def test_a_file_a_successful_call_read_backs_the_request() -> None:
+@pytest.mark.parametrize(
+    ("prompt", "action", "arguments", "shown", "name"),
+    [
+        # A file a call read exists, though no observation prints its name.
+        (
+            "Plot revenue from sales_2024.csv.",
+            "python_exec",
+            {"code": "pd.read_csv('sales_2024.csv').plot()"},
+            "Saved charts/revenue.png 5970 bytes",
+            "sales_2024.csv",
+        ),
+        # eighteenth-48: "ChefSupply" is the site of www.chefsupply.example, which the run
+        # browsed.
+        (
+            "Order a cheese wire cutter from ChefSupply.",
+            "goto",
+            {"url": "https://www.chefsupply.example/search?q=wire"},
+            "Results: Boska Cheese Wire Cutter Board $52.99",
+            "ChefSupply",
+        ),
+    ],
+)
+def test_what_a_successful_call_named_backs_the_request(
+    prompt: str, action: str, arguments: dict[str, str], shown: str, name: str
+) -> None:
     def run(observation: str) -> FailedTrajectory:
-        return FailedTrajectory(
-            original_prompt="Plot revenue from sales_2024.csv.",
-            steps=[
-                AgentStep(
-                    action_name="python_exec",
-                    action_input={"code": "pd.read_csv('sales_2024.csv').plot()"},
-                    observation=observation,
-                )
-            ],
-            final_answer="Done.",
-        )
+        step = AgentStep(action_name=action, action_input=arguments, observation=observation)
+        return FailedTrajectory(original_prompt=prompt, steps=[step], final_answer="Done.")
 
-    ok = run("Saved charts/revenue.png 5970 bytes")
-    assert RunFacts.of(ok, None, successful_tool_steps(ok)).evidence.has_entity("sales_2024.csv")
-    failed = run("FileNotFoundError: no such file")
-    facts = RunFacts.of(failed, None, successful_tool_steps(failed))
-    assert not facts.evidence.has_entity("sales_2024.csv")
-
-
-def test_the_site_a_page_loaded_from_is_shown() -> None:
-    # eighteenth-48: "ChefSupply" is the site of www.chefsupply.example, which the run browsed.
-    def visit(observation: str) -> FailedTrajectory:
-        return FailedTrajectory(
-            original_prompt="Order a cheese wire cutter from ChefSupply.",
-            steps=[
-                AgentStep(
-                    action_name="goto",
-                    action_input={"url": "https://www.chefsupply.example/search?q=wire"},
-                    observation=observation,
-                )
-            ],
-            final_answer="Done.",
-        )
-
-    loaded = visit("Results: Boska Cheese Wire Cutter Board $52.99")
-    facts = RunFacts.of(loaded, None, successful_tool_steps(loaded))
-    assert facts.evidence.has_entity("ChefSupply")
-    failed = visit("HTTP 503 Service Unavailable")
-    assert not RunFacts.of(failed, None, successful_tool_steps(failed)).evidence.has_entity(
-        "ChefSupply"
-    )
+    ok = run(shown)
+    assert RunFacts.of(ok, None, successful_tool_steps(ok)).evidence.has_entity(name)
+    failed = run("HTTP 503 Service Unavailable: no such file")
+    assert not RunFacts.of(failed, None, successful_tool_steps(failed)).evidence.has_entity(name)
 
 
 def test_a_request_keeping_what_the_run_did_not_use_is_refused() -> None:
