@@ -256,7 +256,9 @@ def _family_words() -> ahocorasick.Automaton:
     owners: dict[str, set[int]] = {}
     for index, family in enumerate(_FAMILIES):
         for word in (*family.english, *family.foreign, *_PHRASE_HEADS.get(family.name, ())):
-            owners.setdefault(word.lower(), set()).add(index)
+            # A case-blind pattern meets "satın al" in "SATIN AL": "ı" upper-cases to "I".
+            for form in {word.lower(), word.upper().lower()}:
+                owners.setdefault(form, set()).add(index)
     for word, indexes in owners.items():
         automaton.add_word(word, frozenset(indexes))
     automaton.make_automaton()
