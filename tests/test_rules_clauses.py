@@ -6,14 +6,11 @@ import pytest
 
 from agenther.demands import unrequested_actions
 from agenther.models import AgentStep, FailedTrajectory
-from agenther.rules.clauses import (
-    kept_unmet_things,
-    split_actions,
-    without_failed_action,
-    without_missing_detail,
-)
-from agenther.rules.drop_constraint import sentence
+from agenther.rules.actions import split_actions
+from agenther.rules.clauses import without_failed_action, without_missing_detail
+from agenther.rules.cut_repair import sentence
 from agenther.rules.drop_entity import without_missing_entity
+from agenther.rules.negation import kept_unmet_things
 from agenther.rules.vocabulary import contains_words
 
 CAR = (

@@ -9,7 +9,8 @@ from agenther.constraints import find_constraints, unmet_constraints
 from agenther.demands import demanded_actions
 from agenther.failure_detector import analyze_rules
 from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, FailureType
-from agenther.rules.clauses import split_actions, without_failed_action
+from agenther.rules.actions import split_actions
+from agenther.rules.clauses import without_failed_action
 from agenther.rules.decide import decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.figures import unsupported_figures

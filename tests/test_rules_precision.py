@@ -16,7 +16,8 @@ from agenther.models import AgentStep, FailedTrajectory, FailureAnalysis, Failur
 from agenther.request_style import style_problems
 from agenther.rules import decide
 from agenther.rules.arguments import read_route
-from agenther.rules.drop_constraint import drop_constraints, tidy
+from agenther.rules.cut_repair import tidy
+from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.facts import RunFacts
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.steps import successful_tool_steps

@@ -10,11 +10,12 @@ from agenther.constraints import find_constraints
 from agenther.demands import unperformed_claims
 from agenther.evidence import Evidence
 from agenther.models import AgentStep, FailedTrajectory
-from agenther.rules.clauses import kept_unmet_things, without_failed_action
+from agenther.rules.clauses import without_failed_action
 from agenther.rules.decide import DROP_CONSTRAINT, _score, decide_by_rules
 from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
+from agenther.rules.negation import kept_unmet_things
 from agenther.rules.restate import restate_actual
 from agenther.rules.seams import cut_problems
 from agenther.rules.steps import successful_tool_steps

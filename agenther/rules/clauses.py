@@ -7,8 +7,8 @@ with the ingredient list and the calories per serving", failed because "calories
 were never obtained", becomes "Find a chicken tikka masala recipe for 4, with the ingredient
 list."
 
-A request is cut into its actions where a joiner ("and", "then", a comma or a semicolon) is
-followed by an action verb; the failure reason names the failed one by its words. Only a later
+The request is cut into its actions (``agenther.rules.actions``); the failure reason names the
+failed one by its words, above all the words it negates (``agenther.rules.negation``). Only a later
 action is dropped, and only when the reason points at it alone: an earlier action may be what
 the later ones act on, and a kept action that says "it" or "them" may mean the dropped one.
 The final answer must not speak of the dropped action at all (neither its failure nor a claim
@@ -20,26 +20,12 @@ return failed is still an item of the order).
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 
-from agenther.constraints import figure_windows
-from agenther.rules.vocabulary import (
-    ACTION_VERBS,
-    CALENDAR,
-    FOREIGN_PREPARATORY_VERBS,
-    OTHER_IMPERATIVES,
-    PREPARATORY_VERBS,
-    REQUEST_WORDS,
-    word_set,
-)
-from agenther.words import FUNCTION_WORDS, WORD_RE, content_pairs, english, latin_language, stem
+from agenther.rules.actions import IRREGULAR_PAST, SENTENCE_BREAK_RE, content_keys, split_actions
+from agenther.rules.negation import NEGATIONS, negated_keys
+from agenther.rules.vocabulary import FOREIGN_PREPARATORY_VERBS, PREPARATORY_VERBS
+from agenther.words import WORD_RE, english
 
-_JOINER = re.compile(
-    r"(?:\s*,\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s*;\s*|\s+then\s+)"
-    r"(?:also\s+)?(?=([A-Za-z-]+)\b)",
-    re.IGNORECASE,
-)
-_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z¿¡\"“])")
 # A sentence that is only a condition, once the action it conditioned is gone.
 _BARE_CONDITION_RE = re.compile(
     # "…, and if any group is under 3 days' supply" once its action went.
@@ -48,7 +34,6 @@ _BARE_CONDITION_RE = re.compile(
     re.IGNORECASE,
 )
 _BACK_REFERENCE = re.compile(r"\b(?:it|them|they|those|these|this|that one|its|their)\b", re.I)
-_MIN_REASON_WORD = 3
 _GETS_SOMEWHERE = PREPARATORY_VERBS | FOREIGN_PREPARATORY_VERBS
 _FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|s|ure)?|unable|could(?:n't| not)|can(?:'t|not)|was(?:n't| not)|"
@@ -62,187 +47,8 @@ _FAILURE_WORDS = re.compile(
     r"|失败|无法|未能|没能|不能|没有成功|未成功|出错|错误|报错|遗憾|抱歉",
     re.IGNORECASE,
 )
-# A later action in a Chinese request: "…还有几个名额，然后给王磊报名。"
-_CHINESE_JOINER_RE = re.compile(r"\s*[，,；;]\s*(?:然后|接着|之后|随后|再|并且|并|同时)")
-_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
-# "在庫を確認して、足りなければ発注しておいて", "記録を見せて。それと、…保存しておいて": a
-# Japanese request's next action follows a "-te" form's comma or a sentence's "and also".
-_JAPANESE_JOINER_RE = re.compile(r"(?<=て)、|(?<=。)\s*(?:それと|それから|あと|ついでに|また)、?")
-_KANA_RE = re.compile(r"[\u3040-\u30ff]")
-_KANA_HANGUL_RE = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 
 
-# A second question joined to the first: "What was our revenue in 2023, and who were the top
-# 5 customers?"
-_QUESTION_WORDS = word_set("who what when where which how why is are was were does do did can")
-# In the other languages the requests come in, only a comma-led or plain conjunction is read
-# (there is no verb list): "…in den Warenkorb und löse den Gutscheincode ein", "…du jour et
-# passe l'écriture". Whatever is cut must then be the one part the reason names. The
-# conjunctions are the request's language's: Dutch "en" (and) is Spanish "en" (in).
-_CONJUNCTIONS = {
-    "de": ("und sowie", "dann danach"),
-    "fr": ("et puis", "puis"),
-    "es": ("y e", "luego después"),
-    "pt": ("e", "depois"),
-    "it": ("e", "poi"),
-    "nl": ("en", "daarna"),
-    "pl": ("i oraz", "potem"),
-    "sv": ("och", "sedan"),
-    "tr": ("ve", "sonra"),
-    "cs": ("a", "potom pak"),
-}
-
-
-def _joiner(conjunctions: str, then: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"(?:\s*,?\s+(?:{'|'.join(conjunctions.split())})\s+"
-        rf"(?:(?:{'|'.join(then.split())})\s+)?"
-        # "… taxa de refugo? Depois compara com abril.": a sentence opened by "then".
-        rf"|(?<=[.!?])\s+(?:{'|'.join(then.split())})[\s,]+)(?=(\S+))",
-        re.IGNORECASE,
-    )
-
-
-_FOREIGN_JOINERS = {lang: _joiner(*words) for lang, words in _CONJUNCTIONS.items()}
-# A request of no language told apart (Norwegian "og", a tie): any of them.
-_ANY_FOREIGN_JOINER = _joiner(
-    " ".join(dict.fromkeys(" ".join(c for c, _ in _CONJUNCTIONS.values()).split())) + " og",
-    " ".join(dict.fromkeys(" ".join(t for _, t in _CONJUNCTIONS.values()).split())),
-)
-
-
-def split_actions(request: str) -> list[str]:
-    """The request cut where a joiner is followed by an action verb (or, in English, a second
-    question); a request in another language is cut at every conjunction."""
-    if english(request):
-        joins = list(_JOINER.finditer(request))
-        # "Find a rental car in Lisbon, and then a hotel near Alfama": "then" before a noun
-        # phrase is a second action whose verb is the first one's.
-        cuts = [
-            m.span()
-            for m in joins
-            if m.group(1).lower() in ACTION_VERBS | PREPARATORY_VERBS
-            or ("then" in m.group(0).lower() and m.group(1).lower() in ("a", "an"))
-        ]
-        questions = [
-            m.span()
-            for m in joins
-            if m.group(0).lstrip().startswith(",") and m.group(1).lower() in _QUESTION_WORDS
-        ]
-        # Only two questions in one sentence: "Who designed it, when did it open, and how
-        # tall is it?" lists one request's parts.
-        lead_in = True  # "In Q2_sales.xlsx, add a Total column": part of the first action
-        one_pair = len(questions) == 1 and "," not in request[: questions[0][0]]
-        if not cuts and one_pair and not _SENTENCE_BREAK_RE.search(request):
-            cuts, lead_in = questions, False
-    elif _chinese(request):
-        cuts, lead_in = [m.span() for m in _CHINESE_JOINER_RE.finditer(request)], False
-    elif _KANA_RE.search(request):
-        cuts, lead_in = [m.span() for m in _JAPANESE_JOINER_RE.finditer(request)], False
-    else:
-        joiner = _FOREIGN_JOINERS.get(latin_language(request) or "", _ANY_FOREIGN_JOINER)
-        windows = figure_windows(request)
-        cuts = [
-            m.span()
-            for m in joiner.finditer(request)
-            if not any(start < m.start() < end for start, end in windows)
-            # "voor 2 volwassenen en 1 kind": a count after the joiner lists, it acts on nothing
-            and not request[m.end() : m.end() + 1].isdigit()
-        ]
-        lead_in = False
-    pieces, start = [], 0
-    for begin, end in cuts:
-        pieces.append(request[start:begin])
-        start = end
-    pieces.append(request[start:])
-    actions = [p.strip(" ,;") for p in pieces if p.strip(" ,;")]
-    while lead_in and len(actions) > 1 and not _has_verb(actions[0]):
-        actions[:2] = [f"{actions[0]}, {actions[1]}"]
-    return actions
-
-
-def _has_verb(action: str) -> bool:
-    # A capitalised word after the first is part of a name: "Using NYC Open Data" has no verb.
-    words = action.split()
-    return (bool(words) and words[0].lower() in OTHER_IMPERATIVES) or any(
-        word.lower() in ACTION_VERBS | PREPARATORY_VERBS
-        for i, word in enumerate(words)
-        if i == 0 or not word[:1].isupper()
-    )
-
-
-def _key(word: str) -> str:
-    """``stem`` that also meets a verb's past form: "sent"/"send", "submitted"/"submit"."""
-    word = _PAST_TO_BASE.get(word, word)
-    key = stem(word)
-    if key != word and len(key) > 4 and key[-1] == key[-2] and key[-1] not in "lsfz":
-        key = key[:-1]
-    # "archive"/"archived", "schedule"/"scheduled": ``stem`` leaves the base form's "e".
-    if key.endswith("e") and len(key) > 4:
-        key = key[:-1]
-    return key
-
-
-def _chinese(text: str) -> bool:
-    return _HAN_RE.search(text) is not None and _KANA_HANGUL_RE.search(text) is None
-
-
-# Outside ASCII a word keeps its accented letters ("réserve" is not "serve", "équipe" not
-# "quip"), and a French or Italian elided article is no part of it ("l'invitation").
-_ACCENTED_WORD_RE = re.compile(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*")
-_ANY_FUNCTION_WORD = frozenset().union(*FUNCTION_WORDS.values())
-_ELISION_RE = re.compile(r"^(?:l|d|qu|n|s|j|c|m|t|dell|dall|nell|all|sull|un)['’]")
-
-
-def _content(text: str) -> set[str]:
-    if _chinese(text):
-        # No spaces between words: two characters in a row stand for one.
-        return set(content_pairs(text))
-    lowered = text.lower()
-    if _KANA_HANGUL_RE.search(text):
-        # Japanese and Korean the same, with the Latin words they carry ("CSV").
-        latin = {w for w in WORD_RE.findall(lowered) if w not in REQUEST_WORDS}
-        return set(content_pairs(text)) | latin
-    if lowered.isascii():
-        words = WORD_RE.findall(lowered)
-    else:
-        words = [_ELISION_RE.sub("", word) for word in _ACCENTED_WORD_RE.findall(lowered)]
-        words = [word for word in words if word not in _ANY_FUNCTION_WORD]
-    return {
-        _key(CALENDAR.get(word, word))
-        for word in words
-        if len(word) >= _MIN_REASON_WORD and word not in REQUEST_WORDS
-    }
-
-
-# What the reason says did not happen: "the chart was never emailed to the finance team", "no
-# BibTeX entry was provided", "the Boulder forecast and the hike recommendation missing".
-_NEGATION = frozenset(
-    "never not no without none cannot unable nor neither"
-    # The languages requests come in ("aucune place n'a été achetée", "non è stato
-    # scaricato"); not Italian "mai", the French month.
-    " pas jamais aucun aucune sans nunca ningún ninguna ninguno sin nicht nie kein keine"
-    " keinen keiner keinem ohne non nessun nessuno nessuna senza não nenhum nenhuma sem niet"
-    " nooit geen zonder nigdy żaden żadna żadne bez inte aldrig ingen inget utan".split()
-)
-# Auxiliaries right after a foreign negation say nothing of what did not happen ("non è
-# stato scaricato": "stato" is no status).
-_FOREIGN_AUXILIARY = frozenset(
-    "è é stato stata stati state sono era erano foi foram sido ha han hat habe haben wurde"
-    " wurden worden été a ont est sont ist sind war waren heeft hebben werd zijn została"
-    " został zostały".split()
-)
-# "No hub met the budget" says nothing was found, not that the hub was not wanted: only a
-# negated verb ("ran on the primary, not the read replica") says what the run did not do.
-_VERB_NEGATION = frozenset("never not without".split())
-_MISSING = frozenset("missing omitted omits skipped skips absent".split())
-# "the reply quietly leaves the upload out": what is left out is what did not happen.
-_LEFT_OUT_RE = re.compile(r"\b(?:leaves|left|leaving)\s+((?:[\w'’-]+\s+){1,4}?)out\b", re.I)
-_SCOPE_END = frozenset(
-    "and but so because since while although though as mais et y und aber pero ma mas maar"
-    " ale och men".split()
-)
-_SCOPE_WORDS = 6
 # "only six months returned", "just part of it": the kept action may be partial too. "Only the
 # landings were retrieved" names what was done whole, so "only" counts before an amount alone.
 _PARTIAL_RE = re.compile(
@@ -257,175 +63,6 @@ _BARELY_STARTED_RE = re.compile(
     r"\b(?:barely|hardly|scarcely|never\s+really)\s+(?:got\s+)?(?:started|began|begun|begins)\b",
     re.IGNORECASE,
 )
-_TOKEN_RE = re.compile(r"[\w'’#@.-]+|[,;:()\[\]!?]")
-
-
-def _negated_words(
-    reason: str,
-    negations: frozenset[str] = _NEGATION,
-    *,
-    subjects: bool = False,
-    passive_subjects: bool = False,
-) -> list[str]:
-    """The words in the scope of a negation in ``reason``: up to six words after "never"/
-    "not"/"no"/"missing the", or before a clause-final "missing". With ``subjects``, also the
-    subject of a negated passive: "The combined MRR was never computed", "Aspirin interaction
-    not addressed" (the words before "was never" name the thing, "computed" only the verb)."""
-    reason = _LEFT_OUT_RE.sub(r"omitted \1", reason)
-    # A word's closing stop ends its sentence: a scope never runs into the next one.
-    tokens = [
-        part
-        for token in _TOKEN_RE.findall(reason.lower())
-        for part in ((token[:-1], ".") if token.endswith(".") and len(token) > 1 else (token,))
-    ]
-    scoped: list[str] = []
-    for i, token in enumerate(tokens):
-        negation = token in negations or token.endswith(("n't", "n’t"))
-        negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
-        clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
-        negates_verb = token in _VERB_NEGATION or token.endswith(("n't", "n’t"))
-        if (subjects and negates_verb) or (passive_subjects and _negates_passive(tokens, i)):
-            scoped.extend(_negation_subject(tokens, i))
-        if token in _MISSING and clause_end:
-            j = i
-            while j > 0 and i - j < _SCOPE_WORDS and tokens[j - 1][:1].isalnum():
-                j -= 1
-            scoped.extend(tokens[j:i])
-        elif negation or token in _MISSING:
-            start = i + 1
-            if token == "none" and tokens[start : start + 1] == ["of"]:
-                # "none of the three were added to the roster": the words up to the verb
-                # name who was not, the words after it what did not happen.
-                verb = next(
-                    (j for j in range(start, min(start + _SCOPE_WORDS, len(tokens)))
-                     if tokens[j] in _AUXILIARY),
-                    None,
-                )  # fmt: skip
-                start = start if verb is None else verb + 1
-            while start < len(tokens) and tokens[start] in _FOREIGN_AUXILIARY:
-                start += 1
-            for word in tokens[start : start + _SCOPE_WORDS]:
-                if not word[:1].isalnum() or word in _SCOPE_END:
-                    break
-                scoped.append(word)
-    return scoped
-
-
-# Verbs that say nothing at all was done to their subject. "Reviews were not summarised" names
-# the missing work (summarising), not the reviews, which the run may well have found.
-_UNTOUCHED = frozenset(
-    "touched attempted started begun tried addressed handled tackled done".split()
-)
-
-
-def _negates_passive(tokens: list[str], i: int) -> bool:
-    """The negation at ``i`` says nothing was done to the passive's subject: "the newsletter
-    wasn't touched", "the refund was never attempted"."""
-    token = tokens[i]
-    negated_be = token in ("wasn't", "weren't", "isn't", "aren't", "wasn’t", "weren’t")
-    after_be = i > 0 and tokens[i - 1] in ("was", "were", "is", "are")
-    if not (negated_be or (token in ("not", "never") and after_be)):
-        return False
-    after = i + 1
-    while after < len(tokens) and tokens[after] in ("been", "yet", "ever", "actually"):
-        after += 1
-    if after >= len(tokens):
-        return False
-    return tokens[after] in _UNTOUCHED
-
-
-_RELATIVE = frozenset(("which", "who"))
-_AUXILIARY = frozenset("was were is are be been being has have had wasn't weren't isn't".split())
-
-
-def _negation_subject(tokens: list[str], i: int) -> list[str]:
-    """The clause's words before the negation at ``i`` (and its auxiliaries): what a negated
-    passive is about, "the invoice e-mail was never archived", "aspirin interaction not
-    addressed"."""
-    j = i
-    while j > 0 and tokens[j - 1] in _AUXILIARY:
-        j -= 1
-    # "The remaining quota, which was half of the question, was never looked up": the
-    # relative clause between the subject and its verb is skipped.
-    if j > 1 and tokens[j - 1] == ",":
-        k = j - 2
-        while k > 0 and tokens[k] not in _RELATIVE and tokens[k][:1].isalnum():
-            k -= 1
-        if k > 1 and tokens[k] in _RELATIVE and tokens[k - 1] == ",":
-            j = k - 1
-    end = j
-    while j > 0 and end - j < _SCOPE_WORDS and tokens[j - 1][:1].isalnum():
-        if tokens[j - 1] in _SCOPE_END:
-            break
-        j -= 1
-    return tokens[j:end]
-
-
-def _negated(reason: str, *, subjects: bool = False) -> set[str]:
-    return _content(" ".join(_negated_words(reason, subjects=subjects)))
-
-
-# "No breakfast plan at all" says the thing was never made, where "No hub met the budget"
-# only says none was found.
-_NONE_AT_ALL_RE = re.compile(
-    r"\bno\s+((?:[\w'’-]+\s+){1,5}?)at\s+all\b"
-    # "No brine times were pulled and no wheel was checked"
-    r"|(?:^|[.;:]\s+|\band\s+)no\s+((?:[\w'’-]+\s+){1,3}?)(?:was|were|got|has\s+been|have\s+been)"
-    r"\s+(?:\w+\s+)?\w+(?:ed|en|ne|wn|t)\b",
-    re.IGNORECASE,
-)
-
-
-def unmet_things(reason: str) -> set[str]:
-    """Content keys of the things (not the verbs) the reason says the run did not do or use:
-    "not the read replica" gives "replica". A request that keeps one asks for the failure."""
-    none_at_all = [
-        w for m in _NONE_AT_ALL_RE.finditer(reason) for w in (m.group(1) or m.group(2)).split()
-    ]
-    words = [
-        w
-        for w in [*_negated_words(reason, _VERB_NEGATION, passive_subjects=True), *none_at_all]
-        if w not in ACTION_VERBS | PREPARATORY_VERBS
-        and w not in _PAST_TO_BASE
-        # An address's parts ("com" of "jordan.lee@fastmail.com") name nothing to do.
-        and "@" not in w
-        and not w.endswith(("ed", "en", "ing"))
-    ]
-    return _content(" ".join(words))
-
-
-def kept_unmet_things(prompt: str, reason: str) -> list[str]:
-    """Words of ``prompt`` naming what the reason says the run did not do."""
-    unmet = unmet_things(reason)
-    return sorted({w for w in WORD_RE.findall(prompt.lower()) if _key(w) in unmet})
-
-
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december"
-)
-_MONTHS = {name[:3]: number for number, name in enumerate(_MONTH_NAMES.split(), 1)}
-_ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_DAY_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?")
-
-
-def kept_unmet_dates(prompt: str, reason: str) -> list[str]:
-    """ISO dates of ``prompt`` that the reason says were not done, however it spells them:
-    "The 12 September partition never loaded" against "for 2024-09-10 through 2024-09-12".
-    A request that keeps such a date asks for the failure again."""
-    words = _negated_words(reason, _VERB_NEGATION, subjects=True)
-    named: set[tuple[int, int]] = set()
-    for word in words:
-        iso = _ISO_DATE_RE.fullmatch(word)
-        if iso:
-            named.add((int(iso[2]), int(iso[3])))
-    for first, second in pairwise(words):
-        for day, month in ((first, second), (second, first)):
-            number = _DAY_RE.fullmatch(day)
-            if number and month[:3] in _MONTHS and month.isalpha():
-                named.add((_MONTHS[month[:3]], int(number[1])))
-    return sorted({m[0] for m in _ISO_DATE_RE.finditer(prompt) if (int(m[2]), int(m[3])) in named})
-
-
 # A clause of the reason that says a part was done ("Berliner Hütte is booked, but …", "Die
 # Liste ist korrekt, aber …") names a kept action, not one that failed.
 _DONE_CLAUSE_RE = re.compile(
@@ -467,7 +104,7 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     reason = _COVERED_CLAUSE_RE.sub(" ", reason)
     # A word every action shares ("revenue" in "What was our revenue, and who were the top
     # customers by revenue?") tells none of them apart.
-    contents = [_content(action) for action in actions]
+    contents = [content_keys(action) for action in actions]
     shared = set.intersection(*contents) if contents else set()
     contents = [words - shared for words in contents]
     inflected = not english(reason)
@@ -476,12 +113,12 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
     def reason_keys(keys: set[str]) -> set[str]:
         return _with_inflections(keys, request_words) if inflected else keys
 
-    named = reason_keys(_content(reason))
+    named = reason_keys(content_keys(reason))
     everywhere = [len(words & named) for words in contents]
-    negated = reason_keys(_negated(reason))
+    negated = reason_keys(negated_keys(reason))
     overlap = [len(words & negated) for words in contents]
     if not any(overlap):  # the negated verb names no action: what it is about may
-        negated = reason_keys(_negated(reason, subjects=True))
+        negated = reason_keys(negated_keys(reason, subjects=True))
         overlap = [len(words & negated) for words in contents]
     if not any(overlap) or _PARTIAL_RE.search(reason):
         overlap = everywhere  # "only six months returned": a kept action may be partial too
@@ -584,7 +221,7 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
         return _closed(_list_closed(kept[0], request), request)
     if kept is not None:
         return _closed(" and ".join(kept), request)
-    sentences = [s for s in _SENTENCE_BREAK_RE.split(request) if s.strip()]
+    sentences = [s for s in SENTENCE_BREAK_RE.split(request) if s.strip()]
     kept = _without_failed(sentences, reason, answer, observed)
     if kept is None:
         return None
@@ -644,7 +281,7 @@ def _without_failed(
         last += 1
     # "…, then schedule a climb crew … and let the landlord know" when the reason says the
     # landlord was never contacted either: the later actions it names go too.
-    later = [_content(action) & _content(reason) for action in actions[last:]]
+    later = [content_keys(action) & content_keys(reason) for action in actions[last:]]
     if later and all(later):
         last = len(actions)
     elif any(later):
@@ -656,12 +293,12 @@ def _without_failed(
         return None  # the reason also speaks of a kept action: it may have failed too
     if all(action.lower().split()[0] in _GETS_SOMEWHERE for action in kept):
         return None  # "Go through the PAY board backlog." asks for nothing
-    dropped_only = set().union(*(_content(a) for a in actions[dropped:last])) - set().union(
-        *(_content(a) for a in kept)
+    dropped_only = set().union(*(content_keys(a) for a in actions[dropped:last])) - set().union(
+        *(content_keys(a) for a in kept)
     )
     # The answer may name what the observations show ("the order held a blender", "the Sales
     # sheet"); any other word of the dropped action means it speaks of that action.
-    if {word for word in dropped_only & _content(answer) if word not in _content(observed)}:
+    if {word for word in dropped_only & content_keys(answer) if word not in content_keys(observed)}:
         return None
     # "A lavagem exterior não ficou incluída": even in the observations' words, an answer
     # saying the dropped part was not done speaks of it. (Two of its words: "Télésiège Rhodos :
@@ -673,14 +310,6 @@ def _without_failed(
     return kept
 
 
-_IRREGULAR = {
-    "send": "sent", "buy": "bought", "make": "made", "write": "wrote written", "pay": "paid",
-    "run": "ran", "get": "got gotten", "find": "found", "tell": "told", "give": "gave given",
-    "build": "built", "put": "put", "set": "set", "draw": "drew drawn", "pick": "picked",
-}  # fmt: skip
-_PAST_TO_BASE = {past: base for base, forms in _IRREGULAR.items() for past in forms.split()}
-
-
 _ANSWER_PART_RE = re.compile(r"(?<=[.!?;])\s+|\s+[—–]\s+|\n")
 # A negation this close to the dropped part's words is said of it ("… exterior não ficou").
 _DENIAL_SPAN = 3
@@ -689,14 +318,14 @@ _DENIAL_SPAN = 3
 def _denies(part: str, dropped: set[str]) -> bool:
     """``part`` of the answer names two words of the dropped action and negates one."""
     words = part.lower().split()
-    named = [i for i, word in enumerate(words) if _content(word) & dropped]
-    if len({key for i in named for key in _content(words[i])}) < 2:
+    named = [i for i, word in enumerate(words) if content_keys(word) & dropped]
+    if len({key for i in named for key in content_keys(words[i])}) < 2:
         return False
     return any(
         abs(i - j) <= _DENIAL_SPAN
         for i in named
         for j, word in enumerate(words)
-        if word in _NEGATION
+        if word in NEGATIONS
     )
 
 
@@ -710,7 +339,7 @@ def _claims(dropped: list[str], kept: list[str], answer: str) -> bool:
         if verb in kept_words:
             continue
         forms = {verb, verb + "s", verb + "ed", verb + "d", verb + "ing", verb + "es"}
-        forms.update(_IRREGULAR.get(verb, "").split())
+        forms.update(IRREGULAR_PAST.get(verb, "").split())
         if forms & words:
             return True
     return False
@@ -741,14 +370,14 @@ def without_missing_detail(request: str, reason: str, answer: str, observed: str
     if not matches:
         return None
     detail = matches[-1]
-    named = _content(reason)
+    named = content_keys(reason)
     items = [item for item in _ITEM_SPLIT_RE.split(detail.group("items")) if item.strip()]
-    missing = [item for item in items if _content(item) & named]
+    missing = [item for item in items if content_keys(item) & named]
     rest = request[: detail.start()] + request[detail.end() :]
-    if not missing or _content(rest) & named or len(rest.split()) < 3:
+    if not missing or content_keys(rest) & named or len(rest.split()) < 3:
         return None
-    spoken = set().union(*(_content(item) for item in missing)) & _content(answer)
-    if spoken - _content(observed):
+    spoken = set().union(*(content_keys(item) for item in missing)) & content_keys(answer)
+    if spoken - content_keys(observed):
         return None
     kept = [item for item in items if item not in missing]
     if kept:

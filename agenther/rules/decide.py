@@ -43,15 +43,12 @@ from agenther.models import (
 )
 from agenther.quantities import figures
 from agenther.request_style import style_problems
-from agenther.rules.clauses import (
-    kept_unmet_dates,
-    kept_unmet_things,
-    without_failed_action,
-    without_missing_detail,
-)
-from agenther.rules.drop_constraint import drop_constraints, sentence
+from agenther.rules.clauses import without_failed_action, without_missing_detail
+from agenther.rules.cut_repair import sentence
+from agenther.rules.drop_constraint import drop_constraints
 from agenther.rules.drop_entity import without_missing_entity
 from agenther.rules.facts import RunFacts
+from agenther.rules.negation import kept_unmet_dates, kept_unmet_things
 from agenther.rules.restate import restate_actual, unevidenced_side_effect
 from agenther.rules.seams import cut_problems
 from agenther.rules.steps import HEDGE_RE, successful_tool_steps

@@ -2,9 +2,9 @@
 constraints the failure reason names.
 
 In English the request then asks for the attributes those constraints were about ("...with
-prices under $5" → "...and list the prices"). In the other languages the constraint goes with
-the words that introduce it ("con un importe superior a 500 €", "für unter 60 €", "que tengan
-más de 8 en IMDb") and nothing is added: the request keeps the user's words only.
+prices under $5" → "...and list the prices"). The other languages are
+``agenther.rules.drop_foreign_constraint``'s; where a cut ends and what it leaves behind,
+``agenther.rules.cut_repair``'s.
 """
 
 from __future__ import annotations
@@ -13,8 +13,18 @@ import re
 
 from agenther.constraints import Constraint
 from agenther.demands import demanded_actions
+from agenther.rules.cut_repair import (
+    ASIDE_CLOSE,
+    CLAUSE_BREAK_RE,
+    SENTENCE_STOP_RE,
+    aside_cut,
+    condition_span,
+    tidy,
+    without_justification,
+)
+from agenther.rules.drop_foreign_constraint import drop_foreign_constraints
 from agenther.rules.vocabulary import COMMAND_VERBS, word_set
-from agenther.words import english, is_cjk, tokens
+from agenther.words import english
 
 # What may stand between a constraint and the thing it constrains ("with prices under $5").
 # Not "for": "suppliers for copper wire under $5/kg" and "an appointment for tomorrow after 3
@@ -104,44 +114,14 @@ def _opens_sentence(text: str, position: int) -> bool:
     return not before or before[-1] in ".!?:;"
 
 
-_SPACES_RE = re.compile(r"\s{2,}")
-_SPACE_PUNCT_RE = re.compile(r"\s+([,.;!?。，、！？])")
-_DANGLING_RE = re.compile(
-    r"\s*(?:,|\b(?:and|or|with|that|which|where|having|for|of|at|to)"
-    # "candidates … who are based" after "in Berlin" was cut
-    r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:based|located|situated)"
-    # "reports … published" after "after 2018" was cut: a participle that needs its date
-    r"|\b(?:(?:who|that|which)\s+(?:is|are|was|were)\s+)?(?:published|released|issued|dated"
-    r"|filed|posted|launched|founded|built|updated|modified|rated|priced|ranked|scored)"
-    r"|\b(?:who|that|which)\s+(?:is|are|was|were)"
-    # "… batteries that arrives" after "by Friday" was cut: a verb that needs its when or
-    # how much; "…, each" after "under 400 kcal" was.
-    r"|\b(?:who|that|which)\s+(?:arrive|ship|cost|take|leave|depart|last|weigh|start|end"
-    r"|open|close|sleep|seat|fit)s?|,\s*each)\s*(?=[.!?]|$)"
-)
-
-
-# "Summarise the report. ." once "Keep it under 200 words" went.
-_DOUBLED_STOP_RE = re.compile(r"([.!?])\s*\.(?=\s|$)")
 _LISTS_THEM_RE = re.compile(r"\b(?:list|show)\s+(?:them|those|these)\s*$", re.IGNORECASE)
-
-
-def tidy(text: str) -> str:
-    """``text`` after a cut: doubled spaces, spaces before stops and dangling words removed."""
-    text = _SPACES_RE.sub(" ", text)
-    text = _SPACE_PUNCT_RE.sub(r"\1", text)
-    for _ in range(2):
-        text = _DANGLING_RE.sub("", text).rstrip()
-    text = re.sub(r",\s*,", ",", text)
-    text = _DOUBLED_STOP_RE.sub(r"\1", text)
-    return text.strip()
 
 
 def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -> str | None:
     """``original`` without the ``unmet`` constraints, asking for what they were about instead;
     None if too little is left. A place a radius was around stays when ``answer`` names it."""
     if not english(original):
-        return _complete(_drop_foreign(original, unmet), original)
+        return _complete(drop_foreign_constraints(original, unmet), original)
     text = original
     attributes: list[str] = []
     insert_at = len(original)
@@ -157,7 +137,7 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
         # "…, and nobody with fewer than 2 seasons' experience on Black 2": who the limit
         # excludes goes with it, to the clause's end.
         if excluded := _EXCLUDED_BEFORE_RE.search(text, 0, start):
-            after = _CLAUSE_BREAK_RE.search(text, end)
+            after = CLAUSE_BREAK_RE.search(text, end)
             cut_from = excluded.start()
             text = text[:cut_from] + text[after.start() if after else len(text) :]
             continue
@@ -172,11 +152,11 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
         measured = _MEASURED_AFTER_RE.match(text, end)
         if measured:
             end = measured.end()
-        if aside := _aside_cut(text, start, end):
+        if aside := aside_cut(text, start, end):
             text = aside
             continue
         bound_end = end
-        end = _without_justification(text, end)
+        end = without_justification(text, end)
         match = _ATTRIBUTE_BEFORE_RE.search(text[:start])
         if match and match.group("attr")[:1].isdigit():
             # "for 2025 under 6 kr/kg": a year or a count qualifies the request, it names no
@@ -228,12 +208,12 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
         if (
             whole
             and whole.group(0).lstrip()[:1] in ("—", "–")
-            and not _ASIDE_CLOSE["—"].match(text, bound_end)
-            and not _ASIDE_CLOSE["–"].match(text, bound_end)
+            and not ASIDE_CLOSE["—"].match(text, bound_end)
+            and not ASIDE_CLOSE["–"].match(text, bound_end)
         ):
             # "… on Thursday — it has to be before 9 am, the chiller's being serviced after
             # that.": the bound a dash opens runs to the sentence's end, as above.
-            sentence_end = _SENTENCE_STOP_RE.search(text, end)
+            sentence_end = SENTENCE_STOP_RE.search(text, end)
             text = text[: whole.start()] + (text[sentence_end.start() :] if sentence_end else "")
             continue
         if whole:
@@ -289,17 +269,6 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
     return _complete(text, original)
 
 
-# What may follow a limit and only justify it ("… under 40 IBU — the tap list calls it
-# soft", "… abaixo de 20 MB porque o portal não aceita mais"): it goes with the limit, up to
-# the sentence's end. Not "since 2019", a limit of its own.
-_JUSTIFICATION_RE = re.compile(
-    r"\s*(?:[—–]|\s-\s|,?\s*(?:because|since(?!\s+\d)|as(?=\s+(?:i|we|you|they|it|the|our|my)\s)"
-    r"|so\s+that|given\s+that|porque|pois"
-    r"|weil|denn|parce\s+qu|puisque|perché|poiché|siccome|omdat|ponieważ|eftersom|çünkü"
-    r"|protože)\b)",
-    re.IGNORECASE,
-)
-_SENTENCE_STOP_RE = re.compile(r"[.!?](?:\s|$)")
 _ENDS_SENTENCE_RE = re.compile(r"\s*(?:[.!?]|$)")
 _ABSOLUTE_BEFORE_RE = re.compile(r",\s*(?P<words>(?:[\w'-]+\s+){0,2}[\w'-]+)\s*$")
 # Words that open a phrase of the request's own, not the name of what a limit was on.
@@ -307,121 +276,16 @@ _PHRASE_OPENERS = word_set(
     "in at on from to for near by with into after before between during around and or but "
     "if only not please i we you it them me us my our"
 )
-
-
-_ASIDE_OPEN_RE = re.compile(r"\s*([—–(])\s*$")
 _LENGTH_LIMIT_RE = re.compile(
     r"\b(?:words?|characters?|chars|pages?|lines?|sentences?|paragraphs?|points?|bullets?)\b",
     re.IGNORECASE,
 )
 _SHORT_RE = re.compile(r"\b(?:short|brief)\s+(?=[a-z])")
-_FOREIGN_LENGTH_LIMIT_RE = re.compile(
-    r"\b(?:palabras?|mots?|wörtern?|worten?|parole|palavras?|woorden|słów|słowa|ord|caracteres"
-    r"|caractères|zeichen|caratteri|tekens|znaków|líneas|lignes|zeilen|righe|linhas|frases"
-    r"|phrases|sätze|páginas?|pages?|seiten|pagine)\b",
-    re.IGNORECASE,
-)
-# "kurze Mitteilung", "un aviso corto", "une courte note": the adjective that asked for the
-# length limit too. (Not French "court" or Nordic "kort", which also name a court and a card.)
-_FOREIGN_SHORT_RE = re.compile(
-    r"\s+(?:kurze[nrsm]?|korte|krótk\w+|cort[oa]s?|courtes?|(?<!en )(?<!in )brev[ei]s?|curt[oa]s?)"
-    r"(?=[\s,.;:!?])",
-    re.IGNORECASE,
-)
-_DASH_OPEN_RE = re.compile(r"\s+-\s+$|\s*[—–]\s*$")
-_ASIDE_CLOSE = {
-    "—": re.compile(r"\s*—\s*"),
-    "–": re.compile(r"\s*–\s*"),
-    "(": re.compile(r"\s*\)\s*"),
-}
-
-
-def _aside_cut(text: str, start: int, end: int) -> str | None:
-    """``text`` without the limit at ``start:end`` when a dash or bracket sets it apart, with
-    the marks and whatever else the aside said; None when no mark opens it."""
-    # "a short notice — 80 words max — about …", "(200 words max)": an aside that is the limit
-    # alone goes with the marks around it.
-    if (opening := _ASIDE_OPEN_RE.search(text, 0, start)) and (
-        closing := _ASIDE_CLOSE[opening.group(1)].match(text, end)
-    ):
-        return text[: opening.start()] + " " + text[closing.end() :]
-    # "… from the spec sheet - 60 words max, it has to fit the small card": a limit that a
-    # dash opens is an afterthought, which runs to the dash that closes it or else to the
-    # sentence's end.
-    if opening := _DASH_OPEN_RE.search(text, 0, start):
-        sentence_end = _SENTENCE_STOP_RE.search(text, end)
-        stop = sentence_end.start() if sentence_end else len(text)
-        dash = opening.group(0).strip()
-        closing_at = text.find(f" {dash} " if dash == "-" else dash, end, stop)
-        if closing_at >= 0:
-            return text[: opening.start()] + " " + text[closing_at + len(dash) + 1 :].lstrip()
-        return text[: opening.start()] + text[stop:]
-    return None
-
-
-# "… touch-up — keep it under 150 words — and save it …": a dash before a joint closes an
-# aside, and only the dash goes with the limit.
-_CLOSING_DASH_RE = re.compile(
-    r"\s*[—–]\s*(?=(?:and|then|or|but|und|et|y|e|en|och|og|oraz|i)\s)", re.IGNORECASE
-)
-
-
-def _without_justification(text: str, end: int) -> int:
-    """Where the text a limit ends at ``end`` stops justifying it: the sentence's end after
-    a dash or a "because", else ``end`` (after the dash that closes an aside)."""
-    if closing := _CLOSING_DASH_RE.match(text, end):
-        return closing.end()
-    if _JUSTIFICATION_RE.match(text, end) is None:
-        return end
-    stop = _SENTENCE_STOP_RE.search(text, end)
-    return stop.start() if stop else len(text)
 
 
 _QUESTION_RE = re.compile(
     r"(?:which|what|how|who|when|where|is|are|do|does|did|can|could)\b", re.IGNORECASE
 )
-
-
-# "…, but only if the price is below $12", "…, aber nur wenn der Kurs unter 150 € liegt": a
-# condition is a clause of its own, and it goes whole. So does a restriction ("…, but only
-# count cities with at least 50 orders", "…, only ones with fares under $400"): without its
-# limit it restricts nothing.
-_BUT = r"(?:but|pero|aber|mais|ma|mas|maar|ale|men)\s+"
-_ONLY = r"(?:only|solo|sólo|nur|seulement|só|alleen|tylko|bara|bare|kun)\s+"
-_CONDITION_RE = re.compile(
-    r",\s*only\s+(?:the\s+)?(?:ones|those)\s"  # "…, only ones with citations under 2,000"
-    r"|,?\s*but\s+(?:don['’]t|do\s+not|never)\s"  # "…, but don't set it below 24 °C"
-    rf"|(?:,\s*)?(?:{_BUT}{_ONLY}(?!(?:if|si|wenn|se|als)\s)|(?:{_BUT})?(?:{_ONLY})?(?<!\w)"
-    r"(?:if|provided|as\s+long\s+as|si|wenn|falls|sofern|se|als|jeśli|jeżeli|pourvu\s+que"
-    r"|siempre\s+que"
-    # A clause whose purpose is the limit goes whole: "…, so that no pupil rides for more
-    # than 40 minutes", "de forma que ningún alumno pase más de 40 minutos en el autobús".
-    r"|so\s+that|such\s+that|de\s+(?:forma|modo|manera)\s+que|para\s+que|sodass|so\s+dass"
-    r"|damit|de\s+(?:sorte|façon|manière)\s+que|pour\s+que|in\s+modo\s+(?:che|da)|affinché"
-    r"|zodat|så\s+att|så\s+at|slik\s+at|sådan\s+at|niin\s+että|żeby|aby)\s)",
-    re.IGNORECASE,
-)
-_CLAUSE_BREAK_RE = re.compile(r"[,;.!?](?:\s|$)|[;!?]")
-
-
-def condition_span(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """Where the conditional clause the constraint at ``start:end`` is part of begins and
-    ends in ``text``, or None if it is part of none."""
-    breaks = list(_CLAUSE_BREAK_RE.finditer(text, 0, start))  # not the point in "0.30%"
-    clause_start = breaks[-1].start() + 1 if breaks else 0
-    conditions = list(_CONDITION_RE.finditer(text, max(0, clause_start - 1), start))
-    if not conditions:
-        return None
-    begin = conditions[-1].start()
-    # "… dunkelbraun – aber nur, wenn sie höchstens 0,30 € kosten": the "but only" before the
-    # comma belongs to the condition.
-    if lead := _BUT_ONLY_BEFORE_RE.search(text, 0, begin):
-        begin = lead.start()
-    after = _CLAUSE_BREAK_RE.search(text, end)
-    return begin, after.start() if after else len(text)
-
-
-_BUT_ONLY_BEFORE_RE = re.compile(rf"(?:\s*[–—]\s*|,\s*|\s+)(?:{_BUT})?{_ONLY[:-3]},?\s*$", re.I)
 
 
 # A sentence may not end on a word that needs what was cut: "…, but only if the price is."
@@ -505,163 +369,9 @@ def _clause_attribute(clause: str, constraint: Constraint) -> str:
     return ""
 
 
-# Characters (each a token) of a request written without spaces; "查询。" is no request.
-_MIN_UNSPACED_TOKENS = 4
-
-
-def sentence(text: str) -> str | None:
-    """``text`` as a request of at least two words, ending in a stop. Chinese and Japanese
-    requests have no spaces: there the words are counted as ``tokens`` counts them."""
-    text = text.strip()
-    if len(text.split()) < 2 and len(tokens(text)) < _MIN_UNSPACED_TOKENS:
-        return None
-    if text[-1:] in ".!?。？！":
-        return text
-    return text + ("。" if is_cjk(text[-1]) else ".")
-
-
 _STOP_RE = re.compile(r"[.!?](?:\s|$)")
 
 
 def _sentence_end(text: str, position: int) -> int:
     match = _STOP_RE.search(text, max(0, position - 1))
     return match.start() if match else len(text)
-
-
-# --- other languages -----------------------------------------------------------------------------
-
-# What introduces a constraint in the languages requests come in: a preposition ("con",
-# "für", "à", "por") with an optional article and the attribute it limits ("con un importe",
-# "con una RAL"), a relative pronoun and its verb ("que tengan", "die kosten"), or "and" with
-# a verb of cost ("y cuesten"). Any other word before the comparator belongs to the request
-# ("met dweilfunctie onder de €300": the mop function stays).
-_FOREIGN_ARTICLES = (
-    r"un|une|una|uno|el|la|los|las|le|les|l['’]|des|du|der|die|das|den|dem|ein|eine|einen|einem"
-    r"|einer|een|het|de|il|lo|gli|o|os|as|um|uma|su|sus|son|sa|ses|ihr|ihre|zijn|suo|sua|seu"
-)
-_FOREIGN_ATTRIBUTES = (
-    r"precios?|importe|coste|costo|costos|tarifa|valoración|nota|puntuación|calificación"
-    r"|presupuesto|sueldo|salario|alquiler|renta|prix|tarif|note|budget|loyer|salaire|coût"
-    r"|preis|kosten|miete|warmmiete|kaltmiete|gehalt|bewertung|prijs|huur|salaris|beoordeling"
-    r"|prezzo|valutazione|voto|ral|stipendio|affitto|preço|valor|avaliação|salário|aluguel"
-    r"|custo|cena|ocena|czynsz|pensja|wynagrodzenie|distancia|distance|entfernung|afstand"
-    r"|distanza|distância|odległość|duración|durée|dauer|duur|durata|duração"
-    # An auction's estimate: "avec une estimation basse inférieure à 3 000 €".
-    r"|estimation(?:\s+(?:basse|haute))?|estimación|stima|schätzung|schätzpreis|taxatie"
-    r"|estimativa|wycena"
-)
-_COST_VERBS = (
-    r"cuest[ae]n?|coût(?:e|ent)|kostet|kosten|cost(?:a|ano|i|ino)|cust(?:a|am|e|em)"
-    r"|kosztuj[eą]|kost"
-)
-_FOREIGN_LEAD_RE = re.compile(
-    rf"""(?:,\s*)?(?<![^\s,;(])(?:(?:y|e|et|und|en|i|oraz)\s+)?(?:
-      (?:con|mit|avec|com|met|z|ze|por|pour|für|para|à|a|per|za|po|til|till|för|for)
-        (?:(?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
-        # "avec une mensualité maximale de 1 400 €": any noun after an article is what the
-        # limit was on, and would dangle without it.
-        | \s+(?:{_FOREIGN_ARTICLES})\s+[^\W\d_]+)
-    # "; tiene que terminar antes de las 13:00": the whole obligation is the limit's.
-    | (?:(?:tiene|tienen|tenga|tengan|tem|têm|hay)\s+)?
-      (?:que|qui|che|die|dat|welche|welcher|welches|które|który|która)\s+[^\W\d_]+
-        (?:\s+(?:{_FOREIGN_ARTICLES}))?(?:\s+(?:{_FOREIGN_ATTRIBUTES}))?
-    | (?:cuy[oa]s?|dont|dessen|deren|il\s+cui|la\s+cui|cuj[oa]|waarvan|którego|której)
-        (?:\s+(?:{_FOREIGN_ARTICLES}))?\s+(?:{_FOREIGN_ATTRIBUTES})
-        (?:\s+(?:es|sea|est|soit|ist|è|sia|é|seja|is|jest))?
-    | (?:{_COST_VERBS})
-    # "…, ma non dopo le 16": a negated bound goes with its "not" and its "but".
-    | (?:(?:pero|aber|mais|ma|mas|maar|ale|men)\s+)?(?:non|nicht|pas|no|não|niet|nie|inte|ikke)
-    # "in höchstens 5 Stichpunkten", "en moins de 100 mots": a bare preposition right before
-    # the bound belongs to it, and so does the "of" of a size ("een aankondiging van maximaal
-    # 80 woorden", "ogłoszenie o długości maksymalnie 80 słów").
-    | (?:in|en|em|w|van|von|de|di|da|o\s+długości)
-    )\s+$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-# "más de 8 en IMDb": where the figure was measured goes with it at a clause's end.
-_FOREIGN_MEASURED_AFTER_RE = re.compile(
-    r"\s+(?:en|de|di|auf|op|sur|na|w|in|bei|su)\s+[\w'’-]+(?=\s*(?:[,.;:!?]|$))",
-    re.IGNORECASE,
-)
-# "…, mas mantém-no abaixo de 20 MB": a verb that bounds the whole request ("keep it"), with
-# the "but" or "and" before it, goes with its bound.
-_FOREIGN_WHOLE_BOUND_BEFORE_RE = re.compile(
-    r"(?:,\s*)?(?:(?:mas|pero|aber|mais|ma|maar|ale|y|e|et|und|en|i)\s+)?(?<!\w)"
-    r"(?:mantém-[nl]?[oa]s?|mantenha-[oa]s?|mantê-l[oa]s?|mant[eé]nl[oa]s?|mantenerl[oa]s?"
-    r"|garde[zr]?-l[ea]s?|maintene?z?-l[ea]s?|halte?n?\s+(?:sie\s+)?(?:es|ihn|sie)"
-    r"|houd\s+(?:het|hem|ze)|tienil[oa]|mantienil[oa]|mantenerl[oa]|trzymaj\s+(?:to|go))\s*$",
-    re.IGNORECASE,
-)
-_FOREIGN_NONE_BEFORE_RE = re.compile(
-    r"(?:,\s*|\s+)(?:sem|sin|sans|senza|ohne|zonder|bez|utan|uden|uten)\s+(?:(?:nenhum|nenhuma"
-    r"|ningún|ninguna|ninguno|aucun|aucune|alcun|alcuna|alcuno|irgendein\w*|een|żadn\w*|någon"
-    r"|något|noen|nogen)\s+)?[^\W\d_]+\s*$",
-    re.IGNORECASE,
-)
-_FOREIGN_DANGLING_RE = re.compile(
-    r"\s*(?:[,;]|(?<!\w)(?:y|e|et|und|en|i|oraz|och|og|ja|és|ve|samt|sowie|con|mit|avec|com|met"
-    r"|por|pour|für|para|que|qui|che"
-    r"|die|dat|mas|pero|aber|mais|ma|maar|ale"
-    # "artículos … publicados" once "después de 2021" went: a participle that needs its date.
-    r"|publicad[oa]s?|pubblicat[oiae]|publiée?s?|veröffentlicht|gepubliceerd|opublikowan[aey]"
-    r"|estrenad[oa]s?|lançad[oa]s?|erschienen(?:en)?|verschenen|uscit[oiae]))"
-    r"\s*(?=[.!?。]|$)",
-    re.IGNORECASE,
-)
-
-
-_FOREIGN_AND_AFTER_RE = re.compile(r"\s+(?:y|e|et|und|en|i|och|og|oraz)\s+(?=\w)", re.IGNORECASE)
-_SENTENCE_AND_RE = re.compile(r"([.!?]\s+)(?:y|e|et|und|och|og|oraz|ou|oder|ed)\s+(\w)")
-
-
-def _drop_foreign(original: str, unmet: list[Constraint]) -> str | None:
-    """``original`` without the ``unmet`` constraints and the words that introduce them."""
-    text = original
-    cut_from = len(original)  # where a whole clause went: the constraints after it went too
-    for constraint in sorted(unmet, key=lambda c: c.start, reverse=True):
-        start, end = constraint.start, constraint.end
-        if start >= cut_from:
-            continue
-        if condition := condition_span(text, start, end):
-            cut_from, cut_end = condition
-            text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()
-            continue
-        # (Not after money: "por menos de 90 € en Amazon" names the shop.)
-        # (Nor after a length: "80 słów na koncert" says what the text is for.)
-        measured = (
-            None
-            if constraint.currency or _FOREIGN_LENGTH_LIMIT_RE.search(constraint.text)
-            else _FOREIGN_MEASURED_AFTER_RE.match(text, end)
-        )
-        if measured:
-            end = measured.end()
-        if aside := _aside_cut(text, start, end):
-            text = aside
-            continue
-        end = _without_justification(text, end)
-        lead = _FOREIGN_LEAD_RE.search(text[:start])
-        if lead:
-            start = lead.start()
-            # "…, sem nenhuma faixa com mais de 5 minutos": what the limit excluded goes too.
-            if excluded := _FOREIGN_NONE_BEFORE_RE.search(text[:start]):
-                start = excluded.start()
-        elif whole := _FOREIGN_WHOLE_BOUND_BEFORE_RE.search(text[:start]):
-            start = whole.start()
-        if text[start : start + 1] == "," and (joined := _FOREIGN_AND_AFTER_RE.match(text, end)):
-            # ", com no máximo 50 palavras e sem revelar o final": the comma the limit opened
-            # with takes the place of its "and".
-            text = text[:start].rstrip() + ", " + text[joined.end() :]
-            continue
-        text = text[:start].rstrip() + " " + text[end:].lstrip()
-    if any(_FOREIGN_LENGTH_LIMIT_RE.search(c.text) for c in unmet):
-        text = _FOREIGN_SHORT_RE.sub("", text, count=1)
-    text = _SPACE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text))
-    for _ in range(2):
-        text = _FOREIGN_DANGLING_RE.sub("", text).rstrip()
-    # "… (notas_ep57.txt). y sin mencionar …" once "Máximo 80 palabras" went: the sentence
-    # starts after the "and".
-    text = _SENTENCE_AND_RE.sub(lambda m: m.group(1) + m.group(2).upper(), text).strip()
-    text = _DOUBLED_STOP_RE.sub(r"\1", re.sub(r",\s*,", ",", text))
-    if len(text.split()) < 3:
-        return None
-    return text if text[-1:] in ".!?" else text + "."

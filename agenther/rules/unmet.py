@@ -13,7 +13,7 @@ import re
 
 from agenther.constraints import without_praise
 from agenther.demands import demanded_actions
-from agenther.rules.drop_constraint import condition_span, tidy
+from agenther.rules.cut_repair import condition_span, tidy
 from agenther.rules.vocabulary import REQUEST_WORDS, contains_words, word_set
 from agenther.words import LETTER_WORD_RE, TOKEN_RE, is_cjk, prefix_stem
 
