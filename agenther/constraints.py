@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from agenther.evidence import extract_entities
+from agenther.kept_limits import answer_keeps
 from agenther.models import FailedTrajectory, FailureAnalysis, FailureType
 from agenther.quantities import extract_quantities
 from agenther.scanning import shared_scan
@@ -264,6 +265,26 @@ def _figure_readings(text: str) -> frozenset[str]:
 
 def unmet_constraints(
     trajectory: FailedTrajectory, analysis: FailureAnalysis | None = None
+) -> list[Constraint]:
+    """The original prompt's constraints that the failure reason (or Stage 1) names; none
+    when the final answer's own figures keep every one of them (``agenther.kept_limits``):
+    a reason may repeat the limits the run met while the one it broke has no figure ("under
+    1.500 kr." met, "inden fredag" missed), and dropping the met ones keeps the broken one."""
+    named = _named_unmet(trajectory, analysis)
+    answer = trajectory.final_answer
+    if not named or not answer:
+        return named
+    request = trajectory.original_prompt
+    in_english = english(request)
+    if all(
+        answer_keeps(c.text, answer, english=in_english, before=request[: c.start]) for c in named
+    ):
+        return []
+    return named
+
+
+def _named_unmet(
+    trajectory: FailedTrajectory, analysis: FailureAnalysis | None
 ) -> list[Constraint]:
     """The original prompt's constraints that the failure reason (or Stage 1) names.
 

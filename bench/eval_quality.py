@@ -94,7 +94,13 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # 0.075 (3 of 40), precision 0.4 (2 of 5); on a57288b: 0.76, 0.1 (4 of 40), 0.5 (3 of 6; 3 of 6 by a
 # person's read). The thirtieth (a91d473) on the starting code: type 0.719, acceptance 0.225 (9 of
 # 40), precision 0.9 (9 of 10); on a91d473: 0.75, 0.225, 0.9 (9 of 10 by a person's read).
+# The thirty-first and thirty-second (065da19; "twenty-second", "twenty-third" in their run
+# ids) on the session's starting code (e3a7177): type 0.781, acceptance 0.256 (10 of 39),
+# precision 0.8 (8 of 10; 8 of 10 by a person's read); type 0.802, acceptance 0.146 (6 of 41),
+# precision 0.714 (5 of 7; 3 of 7 by a person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_32.jsonl",
+    HERE / "tuning_blind_31.jsonl",
     HERE / "tuning_blind_30.jsonl",
     HERE / "tuning_blind_29.jsonl",
     HERE / "tuning_blind_28.jsonl",

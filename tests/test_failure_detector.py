@@ -8,6 +8,8 @@ from agenther.errors import LLMTransientError
 from agenther.failure_detector import FailureDetector, analyze_rules
 from agenther.llm_client import LLMClient
 from agenther.models import AgentStep, FailedTrajectory, FailureType
+from agenther.rules.failure_signals import failure_signals
+from agenther.rules.failure_types import type_features
 from agenther.run_text import INJECTION_NOTICE
 from tests.support.fake_openai import FakeOpenAI, FakeRequest, Fault
 from tests.support.trajectories import reference_trajectories, trajectories
@@ -468,3 +470,15 @@ def test_overwriting_someone_else_s_work_is_unrecoverable() -> None:
     assert not analyze_rules(t).recoverable
     t.failure_reason = "The plan runs to 52 trays, past the 40 cap; it overwrote nothing."
     assert analyze_rules(t).recoverable
+
+
+def test_a_reason_s_cue_words_in_other_languages_read_as_the_english_ones() -> None:
+    t = FailedTrajectory(
+        original_prompt="Wie viel Gepäck darf man auf dem Hovercraft mitnehmen?",
+        steps=[AgentStep(action_name="goto", action_input={"url": "x"}, observation="Bikes")],
+        final_answer="Fahrräder kosten 4,00 £ pro Strecke.",
+        failure_reason="Frage nach Gepäckgrenze; stattdessen Fahrradregeln geliefert.",
+    )
+    features = type_features(t, failure_signals(t))
+    assert {"reason:question", "reason:instead", "reason:report"} <= set(features)
+    assert "reason:stattdessen" not in features

@@ -802,3 +802,147 @@ def test_a_determiner_is_no_word_of_the_dropped_action() -> None:
     assert without_failed_action(request, reason, answer, observed) == (
         "Book shearing for Hillside Farm and Brook Farm."
     )
+
+
+def test_the_last_thing_of_one_action_goes_when_the_reason_names_it_alone() -> None:
+    answer = "Block 7 samples from 12 March: Row 4 23.1 °Brix, Row 12 23.6 °Brix."
+    kept = without_failed_action(
+        "On the vineyard dashboard, check Block 7's latest Brix readings and the rainfall "
+        "forecast for the next 3 days.",
+        "The rainfall forecast could not be loaded (503 twice) and the answer omits it.",
+        answer,
+        answer.lower(),
+    )
+    assert kept == "On the vineyard dashboard, check Block 7's latest Brix readings."
+
+
+def test_a_kept_action_s_word_inside_what_the_reason_says_of_the_dropped_one_is_no_failure() -> (
+    None
+):
+    request = (
+        "Pull the 2024 visitor numbers for each of our lighthouses and tell me which one grew "
+        "the most compared with 2023."
+    )
+    reason = (
+        "The run never queried 2023 figures, so it did not say which lighthouse grew the most "
+        "year on year."
+    )
+    answer = "2024 visitor numbers by lighthouse: Souter Lighthouse 41,873; Start Point 28,410."
+    shown = "souter lighthouse 41873; start point lighthouse 28410"
+    assert without_failed_action(request, reason, answer, shown) == (
+        "Pull the 2024 visitor numbers for each of our lighthouses."
+    )
+    # Said of the kept action outside what the reason says of the dropped one ("sent a live
+    # STOP to T-14 …"), the word may be a failure of that action, though the answer and an
+    # observation name it.
+    assert (
+        without_failed_action(
+            "Schedule a blade inspection for turbine T-14 at Carn Mor. Only stop it when the "
+            "forecast is under 8 m/s, and never have more than one turbine down at the site at "
+            "the same time.",
+            "The agent sent a live STOP to T-14 with 10.4 m/s forecast and T-09 already down for "
+            "an oil change. That breaks both limits the user set, and a safe window (from 18:00, "
+            "7.6 m/s, after T-09 is back) was right there in the data.",
+            "T-14 has been stopped and blade inspection WO-3402 is scheduled to start at 10:30 "
+            "UTC today.",
+            '{"turbines": [{"id": "t-09", "state": "stopped"}, {"id": "t-14", "state": '
+            '"running"}]}\n{"accepted": true, "turbine": "t-14", "state": "stopping"}\n'
+            '{"wo": "wo-3402", "status": "scheduled", "start": "2024-10-03t10:30z"}',
+        )
+        is None
+    )
+
+
+def test_a_hyphened_word_of_the_reason_names_its_parts() -> None:
+    # "The apiary-average comparison never happened" names "compare it with the apiary
+    # average".
+    answer = "Hive B-07 varroa counts over the past month: 3 March – 6 mites, 24 March – 12."
+    kept = without_failed_action(
+        "Show me how hive B-07's varroa counts have moved over the last month, and compare it "
+        "with the apiary average.",
+        "The apiary-average comparison never happened (summary endpoint crashed twice).",
+        answer,
+        '{"hive": "b-07", "counts": [{"date": "2024-03-03", "mites": 6}]}',
+    )
+    assert kept == "Show me how hive B-07's varroa counts have moved over the last month."
+
+
+def test_a_scene_setting_part_is_no_action_and_hyphened_words_name_their_parts() -> None:
+    # "For every June wedding cake order" holds the verb-like "order" but asks for nothing;
+    # "no nut-allergy orders were flagged" speaks of the request's "nut allergy".
+    request = (
+        "For every June wedding cake order, give me the number of tiers, the flavour and the "
+        "delivery venue, and flag any with a nut allergy."
+    )
+    assert split_actions(request)[0].startswith("For every June wedding cake order, give me")
+    answer = "June wedding cake orders: 7 June — 3 tiers, lemon, Hartwell Manor."
+    kept = without_failed_action(
+        request,
+        "Allergy information was never queried, so no nut-allergy orders were flagged.",
+        answer,
+        answer.lower(),
+    )
+    assert kept == (
+        "For every June wedding cake order, give me the number of tiers, the flavour and the "
+        "delivery venue."
+    )
+
+
+def test_what_a_negated_verb_is_about_names_the_action_when_the_verb_names_a_kept_one() -> None:
+    # "never booked" names "Book me a lane swim" too; the aqua-fit class it is about names the
+    # dropped one.
+    answer = "Booked: lane swim at Northgate Leisure Centre, Saturday 07:00 (ref LS-3391)."
+    kept = without_failed_action(
+        "Book me a lane swim at Northgate Leisure Centre for Saturday at 7am, and sign me up "
+        "for Tuesday evening's aqua-fit class too.",
+        "The Tuesday evening aqua-fit class was never booked.",
+        answer,
+        "booking confirmed: lane swim northgate leisure centre saturday 07:00 ref ls-3391",
+    )
+    assert kept == "Book me a lane swim at Northgate Leisure Centre for Saturday at 7am."
+
+
+def test_a_norwegian_request_is_cut_at_og_and_an_answer_saying_the_rest_was_not_sent_keeps_it() -> (
+    None
+):
+    request = (
+        "Sjekk hvilke snøscootere som er ledige lørdag 8. februar, book to av dem til familien "
+        "Berg, og send dem en SMS-bekreftelse."
+    )
+    assert split_actions(request.rstrip(".")) == [
+        "Sjekk hvilke snøscootere som er ledige lørdag 8. februar, book to av dem til familien "
+        "Berg",
+        "send dem en SMS-bekreftelse",
+    ]
+    answer = (
+        "Jeg har booket scooter 4 og 7 til familien Berg (booking SN-5120). "
+        "SMS-bekreftelsen er ikke sendt ennå."
+    )
+    reason = "Availability and booking done; the SMS confirmation was never sent."
+    assert without_failed_action(request, reason, answer, "booking sn-5120 scooter") is None
+
+
+def test_pointing_an_antenna_and_signing_up_are_actions_of_their_own() -> None:
+    assert split_actions(
+        "List tonight's NOAA-19 passes over the station and point antenna 2 at the first "
+        "pass's AOS azimuth"
+    ) == [
+        "List tonight's NOAA-19 passes over the station",
+        "point antenna 2 at the first pass's AOS azimuth",
+    ]
+    assert len(split_actions("Book me a lane swim on Saturday, and sign me up for aqua-fit")) == 2
+
+
+def test_a_quoted_error_after_with_is_no_detail_to_drop() -> None:
+    # "npm run build fails. Why, …" was left: the quoted error says what happened, and the
+    # run's generic guide answers no question about the failing build.
+    assert (
+        without_missing_detail(
+            "npm run build fails with \"Cannot find module '@larchwood/ui-kit'\". Why, and how do "
+            "I fix it?",
+            "The agent never diagnosed the missing module and answered with a generic guide.",
+            "Here's how to move this repository to a Turborepo-based monorepo.",
+            "",
+        )
+        is None
+    )

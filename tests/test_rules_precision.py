@@ -39,7 +39,7 @@ def _run(prompt: str, observation: str, answer: str, reason: str) -> FailedTraje
 
 def _restated(t: FailedTrajectory) -> str | None:
     facts = RunFacts.of(t, None, successful_tool_steps(t))
-    return restate_actual(t.original_prompt, t.failure_reason, facts.evidence)
+    return restate_actual(t.original_prompt, t.failure_reason, facts.evidence, t.final_answer)
 
 
 def test_a_superlative_keeps_the_constraints_its_answer_met() -> None:
@@ -1472,3 +1472,34 @@ def test_a_reason_names_a_hyphened_bound_and_reads_decimals_whole() -> None:
         "The stove weighs 1.4 kg but costs $340, over the $300 cap.",
     )
     assert [c.text for c in unmet_constraints(t)] == ["under $300"]
+
+
+def test_a_deadline_cut_takes_the_relative_clause_it_completed() -> None:
+    # "… on PianoParts Direct that will be delivered." was left once "by Friday" went.
+    assert tidy("Find a bass string on PianoParts Direct that will be delivered .") == (
+        "Find a bass string on PianoParts Direct."
+    )
+    assert tidy("Find a courier who can arrive.") == "Find a courier."
+
+
+def test_a_foreign_request_takes_no_word_of_the_reason_s_language_its_answer_never_uses() -> None:
+    # "af satellites" in a Danish request: the answer presented the weather satellite's
+    # pass as the ISS's and never says "satellites".
+    t = _run(
+        "Hvornår er næste overflyvning af ISS over jordstationen i Aalborg?",
+        "NOAA-18 pass over Aalborg (default weather satellites): AOS 20:14 UTC",
+        "Næste overflyvning er i aften kl. 20:14 UTC.",
+        "The agent queried the station's default weather satellites instead of the ISS.",
+    )
+    assert _restated(t) is None
+
+
+def test_a_unit_abbreviation_s_stop_goes_with_a_foreign_limit() -> None:
+    # "(bistade med dragt). på Biavlerbutikken" was left: the stop of "kr." ended no sentence.
+    request = (
+        "Find en begynderpakke til biavl (bistade med dragt) til under 1.500 kr. på "
+        "Biavlerbutikken."
+    )
+    assert drop_constraints(request, find_constraints(request)) == (
+        "Find en begynderpakke til biavl (bistade med dragt) på Biavlerbutikken."
+    )

@@ -61,6 +61,11 @@ from agenther.rules.unmet import cut_unmet_phrases
             "Buch einen Termin, aber nur.",
             "'nur' lost what it singled out",
         ),
+        (
+            "List up to 10 vendors at the Canal Street market who sell vegan dishes.",
+            "List at the Canal Street market who sell vegan dishes.",
+            "'List' lost its object",
+        ),
     ],
 )
 def test_a_broken_seam_is_named(original: str, cut: str, problem: str) -> None:
@@ -120,6 +125,15 @@ def test_a_month_before_its_year_is_not_cut_alone() -> None:
         (
             "Find a laptop with at least 16 GB of RAM and a 14-inch screen.",
             "Find a laptop with a 14-inch screen.",
+        ),
+        # A count right after the command bounds its object, which stays.
+        (
+            "List up to 10 vendors at the Canal Street market who sell vegan dishes.",
+            "List vendors at the Canal Street market who sell vegan dishes.",
+        ),
+        (
+            "List up to 20 Carex specimens collected in Scotland, with collector and year.",
+            "List Carex specimens collected in Scotland, with collector and year.",
         ),
     ],
 )

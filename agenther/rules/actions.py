@@ -56,6 +56,8 @@ _CONJUNCTIONS = {
     "nl": ("en", "daarna"),
     "pl": ("i oraz", "potem"),
     "sv": ("och", "sedan"),
+    "no": ("og", "deretter etterpå"),
+    "da": ("og", "derefter bagefter"),
     "tr": ("ve", "sonra"),
     "cs": ("a", "potom pak"),
 }
@@ -129,9 +131,16 @@ def split_actions(request: str) -> list[str]:
     return actions
 
 
+# "For every June wedding cake order, give me …": a part that opens with a preposition
+# only sets the scene, whatever verb-like noun ("order") it holds.
+_SCENE_OPENERS = word_set("for in on at from across among within during per")
+
+
 def _has_verb(action: str) -> bool:
     # A capitalised word after the first is part of a name: "Using NYC Open Data" has no verb.
     words = action.split()
+    if words and words[0].lower() in _SCENE_OPENERS and "," not in action:
+        return False
     return (bool(words) and words[0].lower() in OTHER_IMPERATIVES) or any(
         word.lower() in ACTION_VERBS | PREPARATORY_VERBS
         for i, word in enumerate(words)
@@ -163,6 +172,8 @@ _ELISION_RE = re.compile(r"^(?:l|d|qu|n|s|j|c|m|t|dell|dall|nell|all|sull|un)['�
 
 
 def content_keys(text: str) -> set[str]:
+    """The keys of ``text``'s content words (a hyphenated word's parts too), or of its pairs
+    of characters in an unspaced script."""
     if _chinese(text):
         # No spaces between words: two characters in a row stand for one.
         return set(content_pairs(text))
@@ -173,6 +184,8 @@ def content_keys(text: str) -> set[str]:
         return set(content_pairs(text)) | latin
     if lowered.isascii():
         words = WORD_RE.findall(lowered)
+        # "no nut-allergy orders were flagged" speaks of the "nut allergy" of the request.
+        words += [part for word in words if "-" in word for part in word.split("-")]
     else:
         words = [_ELISION_RE.sub("", word) for word in _ACCENTED_WORD_RE.findall(lowered)]
         words = [word for word in words if word not in _ANY_FUNCTION_WORD]

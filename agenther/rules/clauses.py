@@ -94,9 +94,9 @@ _COVERED_CLAUSE_RE = re.compile(
 )
 
 
-def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | None:
-    """The index of the one later action the reason names, and every action's overlap with
-    what it names. Words the reason negates decide when they name an action: the other
+def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[set[str]]] | None:
+    """The index of the one later action the reason names, and every action's words among
+    those it names. Words the reason negates decide when they name an action: the other
     words may be the failed action's object or a kept action's ("the chart was never emailed"
     after "plot a chart"); else every content word of the reason counts, but for those of a
     clause that says its part was done."""
@@ -114,21 +114,33 @@ def _pick_failed(actions: list[str], reason: str) -> tuple[int, list[int]] | Non
         return _with_inflections(keys, request_words) if inflected else keys
 
     named = reason_keys(content_keys(reason))
-    everywhere = [len(words & named) for words in contents]
-    negated = reason_keys(negated_keys(reason))
-    overlap = [len(words & negated) for words in contents]
-    if not any(overlap):  # the negated verb names no action: what it is about may
-        negated = reason_keys(negated_keys(reason, subjects=True))
-        overlap = [len(words & negated) for words in contents]
+    everywhere = [words & named for words in contents]
+    # The negated verb's scope first; then, when it names no later action alone, what the
+    # negated verb is about ("The Tuesday evening aqua-fit class was never booked" after
+    # "Book me a lane swim …, and sign me up for Tuesday evening's aqua-fit class").
+    readings = [reason_keys(negated_keys(reason)), reason_keys(negated_keys(reason, subjects=True))]
+    overlap = [words & readings[0] for words in contents]
+    for negated in readings:
+        overlap = [words & negated for words in contents]
+        if _one_later(overlap) is not None:
+            break
     if not any(overlap) or _PARTIAL_RE.search(reason):
         overlap = everywhere  # "only six months returned": a kept action may be partial too
-    best = max(overlap)
-    failed = [i for i, score in enumerate(overlap) if score == best]
+    failed = _one_later(overlap)
+    if failed is None:
+        return None
+    if max(len(words) for words in everywhere) > len(everywhere[failed]):
+        return None  # "Wen and Ruth were never emailed": the reason is more about another one
+    return failed, overlap
+
+
+def _one_later(overlap: list[set[str]]) -> int | None:
+    """The one later action with the most words named, or None."""
+    best = max(len(words) for words in overlap)
+    failed = [i for i, words in enumerate(overlap) if len(words) == best]
     if not best or len(failed) != 1 or failed[0] == 0:
         return None
-    if max(everywhere) > everywhere[failed[0]]:
-        return None  # "Wen and Ruth were never emailed": the reason is more about another one
-    return failed[0], overlap
+    return failed[0]
 
 
 # An inflected form in a language without a stemmer here: "testu" (Polish genitive) is the
@@ -191,6 +203,10 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
     request = request.strip()
     actions = split_actions(request.rstrip(".!?。！？"))
     kept = _without_failed(actions, reason, answer, observed)
+    if kept is None and len(actions) == 1 and english(request):
+        # "check Block 7's latest Brix readings and the rainfall forecast for the next 3
+        # days": one action on two things, of which the run did the first.
+        kept = _without_last_object(actions[0], reason, answer, observed)
     if kept is not None:
         # "Compare A and B this season — points and assists per game — and tell me …": the
         # aside's closing dash belongs to the part that was dropped.
@@ -226,6 +242,28 @@ def without_failed_action(request: str, reason: str, answer: str, observed: str)
     if kept is None:
         return None
     return " ".join(s if s[-1:] in ".!?" else s + "." for s in kept)
+
+
+# The last of the things one action is on: "…, plus the return on 26 July", "… and the
+# rainfall forecast". A determiner opens it; a bare noun or a count ("a car and 2 adults")
+# more often lists parts of one thing.
+_LAST_OBJECT_RE = re.compile(
+    r",?\s+(?:and|plus|as\s+well\s+as)\s+(?=(?:the|a|an|any|some|our|their|its|my)\s)"
+    r"(?!.*\s(?:and|plus)\s+(?:the|a|an|any|some|our|their|its|my)\s)",
+    re.IGNORECASE,
+)
+
+
+def _without_last_object(action: str, reason: str, answer: str, observed: str) -> list[str] | None:
+    """``action`` without its last object, when the reason names that one alone and the
+    answer does not speak of it, or None. A request of one sentence only."""
+    if SENTENCE_BREAK_RE.search(action):
+        return None
+    joint = _LAST_OBJECT_RE.search(action)
+    if joint is None:
+        return None
+    parts = [action[: joint.start()], action[joint.end() :]]
+    return _without_failed(parts, reason, answer, observed)
 
 
 # "… de Lyon Part-Dieu, Marseille Saint-Charles, Lille Flandres et Nantes" without "Nantes":
@@ -289,8 +327,14 @@ def _without_failed(
     kept = actions[:dropped] + actions[last:]
     if any(_BACK_REFERENCE.search(action) for action in actions[last:]):
         return None
-    if any(overlap[i] for i in range(len(actions)) if not dropped <= i < last):
-        return None  # the reason also speaks of a kept action: it may have failed too
+    # The reason also speaks of a kept action: it may have failed too. Not when it names the
+    # kept action's words only inside what it says of the dropped one, and the answer
+    # reports them from an observation ("did not say which lighthouse grew the most" after
+    # the lighthouses' figures were given).
+    dropped_words = set().union(*(overlap[i] for i in range(dropped, last)))
+    incidental = _said_with(dropped_words, reason) & content_keys(answer) & content_keys(observed)
+    if any(overlap[i] - incidental for i in range(len(actions)) if not dropped <= i < last):
+        return None
     if all(action.lower().split()[0] in _GETS_SOMEWHERE for action in kept):
         return None  # "Go through the PAY board backlog." asks for nothing
     dropped_only = set().union(*(content_keys(a) for a in actions[dropped:last])) - set().union(
@@ -310,16 +354,32 @@ def _without_failed(
     return kept
 
 
+# The clauses of a reason: a negation's scope ends at one.
+_REASON_CLAUSE_RE = re.compile(r"[,;.:!?]\s|\s(?:and|but|so|while)\s", re.IGNORECASE)
+
+
+def _said_with(words: set[str], reason: str) -> set[str]:
+    """The keys the reason negates in the clauses whose negation takes in one of ``words``."""
+    said: set[str] = set()
+    for clause in _REASON_CLAUSE_RE.split(reason):
+        negated = negated_keys(clause, subjects=True)
+        if negated & words:
+            said |= negated
+    return said
+
+
 _ANSWER_PART_RE = re.compile(r"(?<=[.!?;])\s+|\s+[—–]\s+|\n")
 # A negation this close to the dropped part's words is said of it ("… exterior não ficou").
 _DENIAL_SPAN = 3
 
 
 def _denies(part: str, dropped: set[str]) -> bool:
-    """``part`` of the answer names two words of the dropped action and negates one."""
+    """``part`` of the answer names two words of the dropped action (or their inflections:
+    "SMS-bekreftelsen … sendt" for "send … SMS-bekreftelse") and negates one."""
     words = part.lower().split()
-    named = [i for i, word in enumerate(words) if content_keys(word) & dropped]
-    if len({key for i in named for key in content_keys(words[i])}) < 2:
+    said = [_with_inflections(dropped, content_keys(word)) & content_keys(word) for word in words]
+    named = [i for i, keys in enumerate(said) if keys]
+    if len({key for keys in said for key in keys}) < 2:
         return False
     return any(
         abs(i - j) <= _DENIAL_SPAN
@@ -352,6 +412,7 @@ _DETAIL_RE = re.compile(
     r"(?P<items>[^.;!?]+?)\s*(?=[.;!?]|$)",
     re.IGNORECASE,
 )
+_QUOTE_RE = re.compile(r"[\"“”«»]|(?<!\w)'|'(?!\w)")
 _ITEM_SPLIT_RE = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
 
 
@@ -370,6 +431,8 @@ def without_missing_detail(request: str, reason: str, answer: str, observed: str
     if not matches:
         return None
     detail = matches[-1]
+    if _QUOTE_RE.search(detail.group("items")):
+        return None  # 'fails with "Cannot find module …"' quotes what happened: no detail asked
     named = content_keys(reason)
     items = [item for item in _ITEM_SPLIT_RE.split(detail.group("items")) if item.strip()]
     missing = [item for item in items if content_keys(item) & named]

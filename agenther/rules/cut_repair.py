@@ -27,7 +27,10 @@ _DANGLING_RE = re.compile(
     # "… batteries that arrives" after "by Friday" was cut: a verb that needs its when or
     # how much; "…, each" after "under 400 kcal" was.
     r"|\b(?:who|that|which)\s+(?:arrive|ship|cost|take|leave|depart|last|weigh|start|end"
-    r"|open|close|sleep|seat|fit)s?|,\s*each)\s*(?=[.!?]|$)"
+    r"|open|close|sleep|seat|fit)s?|,\s*each"
+    # "… string on PianoParts Direct that will be delivered" after "by Friday" was cut.
+    r"|\b(?:who|that|which)\s+(?:will|can|could|would|should|must|may)\s+(?:be\s+[a-z]+"
+    r"|arrive|ship|cost|take|leave|depart|last|start|end|open|close))\s*(?=[.!?]|$)"
 )
 
 

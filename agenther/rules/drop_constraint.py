@@ -38,6 +38,13 @@ _ATTRIBUTE_BEFORE_RE = re.compile(
     r"(?:(?:is|are|was|were|be|of|at)\s+)?(?:not\s+)?$",
     re.IGNORECASE,
 )
+_COMMAND_BEFORE_RE = re.compile(
+    rf"(?:^|[.!?]\s+)(?:please\s+)?(?:{'|'.join(sorted(COMMAND_VERBS))})\s+(?:me\s+|us\s+)?$",
+    re.IGNORECASE,
+)
+# The bound of a count and the space after it, when a word follows: "up to 10 " of "up to 10
+# vendors" (not "at least 200 sets," nor a unit of measure, which have no object to keep).
+_COUNTED_OBJECT_RE = re.compile(r"[^\d]*\d+\s+(?=[A-Za-z][\w'-]*$|[A-Za-z][\w'-]*\s)")
 # A verb on the request itself, not an attribute of its object: "keep it", "make them".
 _ACTION_ON_WHOLE_RE = re.compile(
     r"^(?:keep|make|leave|have|get|stay|be)\b|\b(?:it|them|this|that|these|those)$",
@@ -147,6 +154,13 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
             rf"(?<!\w){re.escape(near.group('place'))}(?!\w)", answer
         ):
             text = f"{text[:start]}near {near.group('place')}{text[near.end() :]}"
+            continue
+        # "List up to 10 vendors at …": a count right after the command bounds its object,
+        # which stays ("List vendors at …"); only the bound goes.
+        if _COMMAND_BEFORE_RE.search(text, 0, start) and (
+            counted := _COUNTED_OBJECT_RE.match(constraint.text)
+        ):
+            text = text[:start] + text[start + counted.end() :].lstrip()
             continue
         # "at least 16 GB of RAM", "within 2 km of me": what the amount measures goes with it.
         measured = _MEASURED_AFTER_RE.match(text, end)

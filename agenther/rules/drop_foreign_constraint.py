@@ -112,6 +112,7 @@ _FOREIGN_DANGLING_RE = re.compile(
 )
 
 
+_ABBREVIATION_STOP_RE = re.compile(r"\.\s+(?=[^\W\d_A-ZÀ-ÖØ-Þ])")
 _FOREIGN_AND_AFTER_RE = re.compile(r"\s+(?:y|e|et|und|en|i|och|og|oraz)\s+(?=\w)", re.IGNORECASE)
 _SENTENCE_AND_RE = re.compile(r"([.!?]\s+)(?:y|e|et|und|och|og|oraz|ou|oder|ed)\s+(\w)")
 
@@ -124,6 +125,10 @@ def drop_foreign_constraints(original: str, unmet: list[Constraint]) -> str | No
         start, end = constraint.start, constraint.end
         if start >= cut_from:
             continue
+        # "til under 1.500 kr. på Biavlerbutikken": the stop of an abbreviated unit, which a
+        # lower-case word follows, goes with the limit.
+        if _ABBREVIATION_STOP_RE.match(text, end):
+            end += 1
         if condition := condition_span(text, start, end):
             cut_from, cut_end = condition
             text = text[:cut_from].rstrip() + " " + text[cut_end:].lstrip()

@@ -33,6 +33,7 @@ from agenther.constraints import find_constraints
 from agenther.final_answer import admitted_failure
 from agenther.models import FailedTrajectory, FailureType
 from agenther.rules.failure_signals import TIE_ORDER, FailureSignals
+from agenther.rules.lexicon import REASON_CUES
 from agenther.rules.observations import ObservationKind, observation_kind
 from agenther.words import stem, tokens
 
@@ -42,7 +43,7 @@ _WEIGHTS_FILE = "failure_types.json"
 def type_features(t: FailedTrajectory, signals: FailureSignals) -> dict[str, float]:
     """The model's input for one run; ``bench.fit_failure_types`` fits on exactly these."""
     features: dict[str, float] = {}
-    words = [stem(w) for w in tokens(t.failure_reason) if not w.isdigit()]
+    words = [stem(REASON_CUES.get(w, w)) for w in tokens(t.failure_reason) if not w.isdigit()]
     for word in words:
         key = "reason:" + word
         features[key] = features.get(key, 0.0) + 1.0

@@ -244,3 +244,64 @@ def lexicon_matches(agent_text: str) -> Iterator[LexiconMatch]:
         group = match.lastgroup
         assert group is not None  # every alternative is a named group
         yield LexiconMatch(group, match.start(group), match.group(group))
+
+
+# A failure reason's cue words in the languages graders write, as the English word whose
+# weight the type model learned: most reasons are English, so "stattdessen", "au lieu de" and
+# "yerine" borrow what "instead" taught it. One distinctive word per phrase ("lieu", "vez").
+_REASON_CUE_WORDS = {
+    "instead": "stattdessen statt anstatt anstelle lieu vez invece anziché ao invés plaats"
+    " zamiast istället stället stedet yerine místo sijaan helyett malah",
+    "asked": "gefragt fragte erfragt demandé demandait pidió preguntó pedía chiesto chiedeva"
+    " pediu perguntou gevraagd vroeg pytał zapytał frågade spurgte spurte sordu sorulmuştu"
+    " sorulmuş ptal zeptal kysyi kérdezte bertanya",
+    "wanted": "wollte voulait quería voleva queria wilde chciał ønsket ønskede istedi chtěl"
+    " halusi akart ingin",
+    "question": "frage question pregunta domanda pergunta vraag pytanie fråga spørgsmål"
+    " spørsmål soru otázka kysymys kérdés pertanyaan",
+    "answered": "antwortete beantwortete répondu respondió contestó risposto respondeu"
+    " antwoordde odpowiedział svarade svarede svarte cevapladı odpověděl vastasi válaszolt"
+    " menjawab",
+    "reported": "berichtet berichtete geliefert rapporté informó riportato relatou"
+    " rapporteerde podał rapporterade rapporterte rapporterede bildirdi uvedl raportoi"
+    " melaporkan",
+    "never": "nie niemals jamais nunca mai nooit nigdy aldrig aldri asla nikdy koskaan soha"
+    " tidak belum",
+    "not": "nicht pas não niet inte ikke değil ne ei nem bukan",
+    "wrong": "falsch falsche falschen faux fausse mauvais mauvaise equivocado equivocada"
+    " incorrecto incorrecta erróneo sbagliato sbagliata errato errata errado errada verkeerd"
+    " verkeerde fout błędny błędne zły złe fel felaktig feil forkert yanlış špatný špatně"
+    " väärä väärin rossz salah keliru",
+    "different": "andere anderen anderes autre différent différente otro otra diferente"
+    " altro altra diverso diversa outro outra inny inna annan annat anden andet annen annet"
+    " farklı başka jiný jiná toinen eri másik lain berbeda",
+    "error": "fehler erreur errore erro błąd fejl hata chyba virhe hiba galat",
+    "missing": "fehlt fehlen fehlte manque manquant manquante falta faltan faltaba manca"
+    " mancano mancava ontbreekt ontbreken brakuje brak saknas mangler eksik chybí puuttuu"
+    " hiányzik hilang",
+    "only": "nur seulement solo sólo apenas só alleen tylko bara kun sadece jen vain csak hanya",
+    "stopped": "abgebrochen arrêté detuvo interrotto interrompeu gestopt przerwał avbröt"
+    " stoppet durdu zastavil keskeytti abbahagyta berhenti",
+    "invented": "erfunden erfand inventé inventó inventato inventou verzonnen wymyślił"
+    " uydurdu vymyslel keksi kitalált mengarang",
+    "failed": "fehlgeschlagen gescheitert échoué échec falló fallido fallito fallita falhou"
+    " mislukt nieudane misslyckades mislyktes mislykkedes başarısız selhal selhalo"
+    " epäonnistui sikertelen gagal",
+    "exceeds": "überschreitet übersteigt überschritten dépasse dépassé supera superó excede"
+    " excedeu overschrijdt overschreden przekracza przekroczono överskrider överstiger"
+    " overskrider overstiger aşıyor aştı překračuje překročil ylittää ylitti meghaladja"
+    " túllépi melebihi",
+    "budget": "presupuesto orçamento budżet budsjett budsjettet bütçe rozpočet budjetti"
+    " költségvetés anggaran",
+    "limit": "grenze obergrenze limite límite grens limiet gräns gränsen grænse grænsen grense"
+    " grensen sınır sınırı raja batas",
+    "late": "spät verspätet tard tarde tardi laat późno sent sen geç pozdě myöhään késő terlambat",
+    "incomplete": "unvollständig incomplet incomplète incompleto incompleta onvolledig"
+    " niekompletny niekompletne ofullständig ufullstendig ufuldstændig neúplný neúplná"
+    " keskeneräinen hiányos",
+    "exist": "existiert existe esiste bestaat istnieje finns finnes findes mevcut neexistuje"
+    " olemassa létezik",
+}
+REASON_CUES = {
+    word: english for english, words in _REASON_CUE_WORDS.items() for word in words.split()
+}

@@ -23,7 +23,8 @@ NEGATIONS = frozenset(
     # scaricato"); not Italian "mai", the French month.
     " pas jamais aucun aucune sans nunca ningún ninguna ninguno sin nicht nie kein keine"
     " keinen keiner keinem ohne non nessun nessuno nessuna senza não nenhum nenhuma sem niet"
-    " nooit geen zonder nigdy żaden żadna żadne bez inte aldrig ingen inget utan".split()
+    " nooit geen zonder nigdy żaden żadna żadne bez inte aldrig ingen inget utan ikke aldri"
+    " intet uden uten".split()
 )
 # Auxiliaries right after a foreign negation say nothing of what did not happen ("non è
 # stato scaricato": "stato" is no status).

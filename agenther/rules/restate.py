@@ -14,6 +14,7 @@ import re
 from agenther.evidence import Evidence
 from agenther.quantities import extract_quantities
 from agenther.rules.vocabulary import PARTIAL_PERIOD_RE, is_reference_date, word_set
+from agenther.words import english
 
 # "X instead of Y" / "expected Y, got X": the keyword is found first, then the two sides are
 # read off around it (one bounded pass, no backtracking over the whole reason).
@@ -144,6 +145,14 @@ def restate_actual(original: str, reason: str, ev: Evidence, answer: str = "") -
             return None
     else:
         if actual.lower() not in ev.text:
+            return None
+        if (
+            kind == "word"
+            and not english(original)
+            and not re.search(rf"(?<![\w.]){re.escape(actual)}(?![\w])", answer, re.IGNORECASE)
+        ):
+            # "default weather satellites instead of the ISS" for a Danish request: a word of
+            # the reason's language that the answer never uses is no word of the request's.
             return None
         # "How many orders did we receive last month?" with "month" swapped for "orders" reads
         # "...last orders?": a word the request already uses is no stand-in for another.

@@ -41,6 +41,8 @@ _FOCUS = word_set(
 # A verb among those may end a sentence ("Check where my tax refund is."), not come before a
 # joint.
 _VERBS = word_set("have has had is are was were be been")
+# A command whose object the cut took: "List up to 10 vendors at …" → "List at …".
+_TRANSITIVE_COMMANDS = word_set("list find show give name recommend suggest book order buy get")
 # What follows a joint: a conjunction, a preposition or a relative word opens a new phrase.
 _JOINTS = word_set(
     "and or but in on at from to by for with that which who while then e et und y en i o ou"
@@ -87,6 +89,10 @@ def cut_problems(original: str, prompt: str) -> list[str]:
         if left_bare in _COMPARATORS and left_raw[-1:] not in ",;:—–.!?":
             problems.append(f"'{left_raw}' lost the value it compared")
             continue
+        right = after[j2][0] if j2 < len(after) else ""
+        if j1 == 1 and left_bare in _TRANSITIVE_COMMANDS and (not right or right in _JOINTS):
+            problems.append(f"'{left_raw}' lost its object")
+            continue
         # "monocrystalline panels only, and …": a focus word that closed its phrase keeps it.
         if left_bare in _FOCUS and before[i1 - 1][1][-1:] not in ",;:—–.!?":
             problems.append(f"'{left_raw.rstrip('.!?')}' lost what it singled out")
@@ -96,7 +102,6 @@ def cut_problems(original: str, prompt: str) -> list[str]:
         closed = left_raw[-1:] in ",;:—–" and before[i1 - 1][1][-1:] == left_raw[-1:]
         if closed or left_bare not in _NEEDS_WHAT_FOLLOWS:
             continue
-        right = after[j2][0] if j2 < len(after) else ""
         at_end = left_raw[-1:] in ".!?" or not right
         brought = left_raw[-1:] in ",;:—–"
         if (at_end and left_bare not in _VERBS) or right in _JOINTS or brought:

@@ -74,6 +74,7 @@ ACTION_VERBS = word_set(
     rent hire lease collect arrange purchase pay transfer renew reorder restock
     resize crop compress trim zip unzip resample
     text message phone ring
+    point aim slew steer tilt switch sign enrol enroll
     """
 )
 # Imperatives that cut no request into actions ("… and record it" may be a noun's), so the
