@@ -80,10 +80,14 @@ FUNCTION_WORDS = {
         "le la les et ou un une des du de en à au aux avec pour dans sur chez est sont je moi "
         "mon notre votre quel".split()
     ),
-    "es": frozenset("el la los las y o un una con para de del es son yo mi qué cuál".split()),
+    "es": frozenset(
+        "el la los las y o un una con para de del es son yo mi qué cuál en se por".split()
+    ),
     "pt": frozenset("o a os as e ou um uma com para de do da é são eu meu qual".split()),
     "it": frozenset("il lo la gli le e o un una con per di del è sono io mio quale".split()),
-    "nl": frozenset("de het een en of met van voor is zijn ik mijn wat welke".split()),
+    "nl": frozenset(
+        "de het een en of met van voor is zijn ik mijn wat welke op naar bij uit ook".split()
+    ),
     "pl": frozenset("w z na do się nie jest są dla od czy jak co mój moje mojego mi".split()),
     "sv": frozenset(
         "och att det som för med är jag min mitt vad hur på en ett från till hos".split()
@@ -120,12 +124,16 @@ def english(text: str) -> bool:
 def latin_language(text: str) -> str | None:
     """The language of ``FUNCTION_WORDS`` that ``text`` uses most function words of, or None
     (another script, none of them, or a tie)."""
+    languages = latin_languages(text)
+    return languages[0] if len(languages) == 1 else None
+
+
+def latin_languages(text: str) -> tuple[str, ...]:
+    """The languages of ``FUNCTION_WORDS`` that tie for the most function words of ``text``;
+    none for another script or no function word at all."""
     if _NON_LATIN_RE.search(text):
-        return None
+        return ()
     words = tokens(_MILES_RE.sub("", text))
-    hits = sorted(
-        ((sum(w in vocab for w in words), lang) for lang, vocab in FUNCTION_WORDS.items()),
-        reverse=True,
-    )
-    (best, lang), (second, _) = hits[0], hits[1]
-    return lang if best > second else None
+    hits = {lang: sum(w in vocab for w in words) for lang, vocab in FUNCTION_WORDS.items()}
+    best = max(hits.values())
+    return tuple(lang for lang, n in hits.items() if n == best) if best else ()

@@ -97,8 +97,15 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # The thirty-first and thirty-second (065da19; "twenty-second", "twenty-third" in their run
 # ids) on the session's starting code (e3a7177): type 0.781, acceptance 0.256 (10 of 39),
 # precision 0.8 (8 of 10; 8 of 10 by a person's read); type 0.802, acceptance 0.146 (6 of 41),
-# precision 0.714 (5 of 7; 3 of 7 by a person's read).
+# precision 0.714 (5 of 7; 3 of 7 by a person's read). The thirty-third (74befa1,
+# "twenty-fourth") on the starting code: type 0.802, acceptance 0.293 (12 of 41), precision
+# 0.923 (12 of 13); on 9c93c03: 0.812, 0.268 (11 of 41), 0.917 (11 of 12; 9 of 12 by a person's
+# read). The thirty-fourth (96bdede, "twenty-fifth") on the starting code: type 0.802,
+# acceptance 0.2 (8 of 40), precision 0.667 (6 of 9); on 9c93c03: 0.833, the same (6 of 9 by a
+# person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_34.jsonl",
+    HERE / "tuning_blind_33.jsonl",
     HERE / "tuning_blind_32.jsonl",
     HERE / "tuning_blind_31.jsonl",
     HERE / "tuning_blind_30.jsonl",

@@ -946,3 +946,83 @@ def test_a_quoted_error_after_with_is_no_detail_to_drop() -> None:
         )
         is None
     )
+
+
+def test_what_the_reason_says_was_done_before_its_but_names_no_failed_action() -> None:
+    answer = "The Leuven summer recitals on St. Peter's carillon are on Sundays at 15:00."
+    kept = without_failed_action(
+        "Find the summer recital schedule for the St. Peter's carillon in Leuven on the "
+        "Flemish Carillon Society website, and sign me up for their newsletter with "
+        "ana.marsh@gmail.com.",
+        "The agent retrieved the Leuven recital schedule but never signed the user up for the "
+        "newsletter.",
+        answer,
+        "summer recitals leuven st. peter's carillon sundays 15:00",
+    )
+    assert kept == (
+        "Find the summer recital schedule for the St. Peter's carillon in Leuven on the "
+        "Flemish Carillon Society website."
+    )
+    # A part done wrong is no part done.
+    assert (
+        without_failed_action(
+            "Book the meeting room for Tuesday and send the invite to the team.",
+            "The agent booked the wrong day but never sent the invite.",
+            "Room booked.",
+            "room booked",
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason", "answer", "kept"),
+    [
+        # Opening a ticket makes something; it is not only getting somewhere.
+        (
+            "Open a fault ticket for the shunt fault on segment S4, and notify the repair "
+            "vessel Ocean Splicer to start mobilising.",
+            "The vessel notification timed out twice and the answer silently drops it.",
+            "Fault ticket FT-3391 is open for the shunt fault on segment S4.",
+            "Open a fault ticket for the shunt fault on segment S4.",
+        ),
+        # A colon leads to what to do where the first words went.
+        (
+            "Go through the unread emails in the clinic inbox: reply to the appointment "
+            "requests with our available slots, and flag the one about the lab results for "
+            "Dr Shah.",
+            "The lab results email was never flagged for Dr Shah.",
+            "I've replied to both appointment requests with Tuesday 24 June at 9:30.",
+            "Go through the unread emails in the clinic inbox: reply to the appointment "
+            "requests with our available slots.",
+        ),
+        # What the run stopped before was not done.
+        (
+            "Find a guided full-moon snowshoe tour in Chamonix in February 2026 and book 2 "
+            "spots for me and my partner.",
+            "The agent found the tour but stopped before booking the two places.",
+            "The full-moon snowshoe tour in Chamonix runs on 1 February 2026.",
+            "Find a guided full-moon snowshoe tour in Chamonix in February 2026.",
+        ),
+    ],
+)
+def test_a_kept_action_that_does_something(
+    request_text: str, reason: str, answer: str, kept: str
+) -> None:
+    assert without_failed_action(request_text, reason, answer, answer.lower()) == kept
+
+
+def test_languages_that_tie_are_cut_only_at_the_conjunction_they_share() -> None:
+    # Danish and Norwegian tie: "og" joins, the "i" of "i Aarhus" (Polish "and") does not.
+    assert split_actions("Find alle åbne serviceopgaver i Aarhus og tildel dem til Mikkel") == [
+        "Find alle åbne serviceopgaver i Aarhus",
+        "tildel dem til Mikkel",
+    ]
+    # Spanish "en" is "in": the request is cut at its "y" only.
+    assert split_actions(
+        "¿Cuántos lavados premium se hicieron en cada sucursal en junio de 2025 y cuánto "
+        "facturamos en total con ellos?"
+    ) == [
+        "¿Cuántos lavados premium se hicieron en cada sucursal en junio de 2025",
+        "cuánto facturamos en total con ellos?",
+    ]

@@ -1503,3 +1503,73 @@ def test_a_unit_abbreviation_s_stop_goes_with_a_foreign_limit() -> None:
     assert drop_constraints(request, find_constraints(request)) == (
         "Find en begynderpakke til biavl (bistade med dragt) på Biavlerbutikken."
     )
+
+
+def _decided(t: FailedTrajectory) -> str | None:
+    decision = decide.decide_by_rules(t, analysis=analyze_rules(t))
+    return decision.relabeled.hindsight_prompt if decision.relabeled else None
+
+
+def test_an_answer_measured_against_the_user_s_own_date_keeps_the_dropped_limit() -> None:
+    # "… that's ahead of your trip, so you're all set" after "before 20 June — I'm travelling
+    # on the 21st" went: the answer still speaks of the limit it broke.
+    t = FailedTrajectory(
+        original_prompt="Book an annual service for my Aqualis R50 regulator at DeepBlue "
+        "Servicing before 20 June — I'm travelling on the 21st.",
+        steps=[
+            AgentStep(
+                action_name="book_service",
+                action_input={"item": "Aqualis R50 regulator", "shop": "DeepBlue Servicing"},
+                observation='{"status": "booked", "ref": "DB-SV-3381", "drop_off": '
+                '"2025-06-24 09:00", "price_gbp": 85.0}',
+            )
+        ],
+        final_answer="Booked your Aqualis R50 annual regulator service at DeepBlue Servicing: "
+        "drop-off Tuesday 24 June at 09:00, £85.00, ref DB-SV-3381 — that's ahead of your "
+        "trip, so you're all set.",
+        failure_reason="The drop-off is on 24 June, after the 20 June deadline.",
+    )
+    assert _decided(t) is None
+
+
+def test_a_numbered_place_the_answer_still_names_is_not_cut() -> None:
+    # "List the Comté wheels aged over 18 months" paired with "Cave 2 has five Comté
+    # wheels …" teaches a cave the request no longer names.
+    t = FailedTrajectory(
+        original_prompt="List the Comté wheels that have been ageing for more than 18 months, "
+        "but only the ones in cave 2.",
+        steps=[
+            AgentStep(
+                action_name="sql_query",
+                action_input={"query": "SELECT id, months FROM wheels WHERE months > 18"},
+                observation="CT-2023-118 | 21\nCT-2023-131 | 20\nCT-2023-140 | 20",
+            )
+        ],
+        final_answer="Cave 2 has three Comté wheels aged more than 18 months: CT-2023-118 (21 "
+        "months), CT-2023-131 (20) and CT-2023-140 (20).",
+        failure_reason="CT-2023-131 is in cave 1, yet the answer presents all three as cave 2 "
+        "wheels.",
+    )
+    assert _decided(t) is None
+
+
+def test_a_postcode_opens_the_place_a_radius_was_around() -> None:
+    request = (
+        "Find a 24/7 emergency locksmith within 5 km of 10115 Berlin and give me their phone "
+        "number."
+    )
+    answer = "The closest 24/7 emergency locksmith for 10115 Berlin is Schlüsseldienst Rosenthaler."
+    assert drop_constraints(request, find_constraints(request), answer) == (
+        "Find a 24/7 emergency locksmith near 10115 Berlin and give me their phone number."
+    )
+
+
+def test_a_limit_in_a_clause_with_a_modal_leaves_nothing_to_list() -> None:
+    # "… and list the mobilise." was made of "that can mobilise within 7 days".
+    request = (
+        "Find a cable repair ship that can mobilise within 7 days for a repair job west of the "
+        "Azores."
+    )
+    assert drop_constraints(request, find_constraints(request)) == (
+        "Find a cable repair ship for a repair job west of the Azores."
+    )

@@ -66,6 +66,11 @@ from agenther.rules.unmet import cut_unmet_phrases
             "List at the Canal Street market who sell vegan dishes.",
             "'List' lost its object",
         ),
+        (
+            "Find me a launch monitor that's under $500 and rated at least 4.0 stars.",
+            "Find me a launch monitor and list the prices and rated.",
+            "'rated' is left without what it needs",
+        ),
     ],
 )
 def test_a_broken_seam_is_named(original: str, cut: str, problem: str) -> None:

@@ -266,3 +266,24 @@ def test_a_numbered_or_shortened_name_is_swapped_whole(
 def test_a_numbered_name_ends_at_its_number() -> None:
     assert {"Hive 14", "Court 3"} <= set(_terms("the agent read Hive 14, then Court 3."))
     assert "Hive 14" not in _terms("Hive 14.5 kg")
+
+
+def test_a_limit_s_figure_is_not_swapped_for_the_figure_that_broke_it() -> None:
+    # "tańsze niż 169,90 zł" for darts at 169,90 zł: the answer's own item breaks it.
+    t = _run(
+        "Znajdź w sklepie DartsPro rzutki steel tip 22 g z wymiennymi piórkami, tańsze niż 150 zł.",
+        "Harrows Supergrip 22 g — 169,90 zł",
+        "Najtańsze rzutki steel tip 22 g w DartsPro to Harrows Supergrip 22 g za 169,90 zł.",
+        "The cheapest matching darts cost 169,90 zł, above the 150 zł limit.",
+    )
+    assert _swapped(t) is None
+    # A year after Swedish "under" ("during") is no limit.
+    t = _run(
+        "Hur mycket arrende betalades totalt för odlingslotterna på Kvarnvägen under 2023?",
+        '{"year": 2022, "total_sek": 48600}',
+        "Under 2022 betalades totalt 48 600 kr i arrende för odlingslotterna på Kvarnvägen.",
+        "Frågan gällde 2023, men agenten summerade 2022.",
+    )
+    assert _swapped(t) == (
+        "Hur mycket arrende betalades totalt för odlingslotterna på Kvarnvägen under 2022?"
+    )

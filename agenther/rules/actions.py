@@ -21,7 +21,7 @@ from agenther.rules.vocabulary import (
     REQUEST_WORDS,
     word_set,
 )
-from agenther.words import FUNCTION_WORDS, WORD_RE, content_pairs, english, latin_language, stem
+from agenther.words import FUNCTION_WORDS, WORD_RE, content_pairs, english, latin_languages, stem
 
 _JOINER = re.compile(
     r"(?:\s*,\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s*;\s*|\s+then\s+)"
@@ -64,11 +64,14 @@ _CONJUNCTIONS = {
 
 
 def _joiner(conjunctions: str, then: str) -> re.Pattern[str]:
+    and_ = "|".join(conjunctions.split())
+    if not then.split():
+        return re.compile(rf"\s*,?\s+(?:{and_})\s+(?=(\S+))", re.IGNORECASE)
+    then_ = "|".join(then.split())
     return re.compile(
-        rf"(?:\s*,?\s+(?:{'|'.join(conjunctions.split())})\s+"
-        rf"(?:(?:{'|'.join(then.split())})\s+)?"
+        rf"(?:\s*,?\s+(?:{and_})\s+(?:(?:{then_})\s+)?"
         # "… taxa de refugo? Depois compara com abril.": a sentence opened by "then".
-        rf"|(?<=[.!?])\s+(?:{'|'.join(then.split())})[\s,]+)(?=(\S+))",
+        rf"|(?<=[.!?])\s+(?:{then_})[\s,]+)(?=(\S+))",
         re.IGNORECASE,
     )
 
@@ -79,6 +82,20 @@ _ANY_FOREIGN_JOINER = _joiner(
     " ".join(dict.fromkeys(" ".join(c for c, _ in _CONJUNCTIONS.values()).split())) + " og",
     " ".join(dict.fromkeys(" ".join(t for _, t in _CONJUNCTIONS.values()).split())),
 )
+
+
+def _joiner_of(request: str) -> re.Pattern[str] | None:
+    """The request's language's joiner; for languages that tie (Danish and Norwegian share
+    most function words), the conjunctions they all have ("og", not the "i" that is "in"
+    in Danish and "and" in Polish); for none told apart, any language's."""
+    languages = [lang for lang in latin_languages(request) if lang in _CONJUNCTIONS]
+    if not languages:
+        return _ANY_FOREIGN_JOINER
+    if len(languages) == 1:
+        return _FOREIGN_JOINERS[languages[0]]
+    shared = set.intersection(*(set(_CONJUNCTIONS[lang][0].split()) for lang in languages))
+    then = set.intersection(*(set(_CONJUNCTIONS[lang][1].split()) for lang in languages))
+    return _joiner(" ".join(sorted(shared)), " ".join(sorted(then))) if shared else None
 
 
 def split_actions(request: str) -> list[str]:
@@ -110,11 +127,11 @@ def split_actions(request: str) -> list[str]:
     elif _KANA_RE.search(request):
         cuts, lead_in = [m.span() for m in _JAPANESE_JOINER_RE.finditer(request)], False
     else:
-        joiner = _FOREIGN_JOINERS.get(latin_language(request) or "", _ANY_FOREIGN_JOINER)
+        joiner = _joiner_of(request)
         windows = figure_windows(request)
         cuts = [
             m.span()
-            for m in joiner.finditer(request)
+            for m in (joiner.finditer(request) if joiner is not None else ())
             if not any(start < m.start() < end for start, end in windows)
             # "voor 2 volwassenen en 1 kind": a count after the joiner lists, it acts on nothing
             and not request[m.end() : m.end() + 1].isdigit()

@@ -23,7 +23,7 @@ import re
 
 from agenther.rules.actions import IRREGULAR_PAST, SENTENCE_BREAK_RE, content_keys, split_actions
 from agenther.rules.negation import NEGATIONS, negated_keys
-from agenther.rules.vocabulary import FOREIGN_PREPARATORY_VERBS, PREPARATORY_VERBS
+from agenther.rules.vocabulary import ACTION_VERBS, FOREIGN_PREPARATORY_VERBS, PREPARATORY_VERBS
 from agenther.words import WORD_RE, english
 
 # A sentence that is only a condition, once the action it conditioned is gone.
@@ -35,6 +35,25 @@ _BARE_CONDITION_RE = re.compile(
 )
 _BACK_REFERENCE = re.compile(r"\b(?:it|them|they|those|these|this|that one|its|their)\b", re.I)
 _GETS_SOMEWHERE = PREPARATORY_VERBS | FOREIGN_PREPARATORY_VERBS
+# "Open a fault ticket …" makes something; "Open the PAY board" only gets somewhere.
+_OPENS_NEW_RE = re.compile(r"open\s+(?:a|an|new)\s", re.IGNORECASE)
+
+
+def _gets_somewhere(action: str) -> bool:
+    """``action`` only gets somewhere ("Go through the PAY board backlog"), unless it opens
+    something new or a colon leads to what to do there ("Go through the unread emails:
+    reply to the appointment requests …")."""
+    words = action.lower().split()
+    after_colon = action.partition(":")[2].split()
+    does_there = bool(after_colon) and after_colon[0].lower() in ACTION_VERBS
+    return (
+        bool(words)
+        and words[0] in _GETS_SOMEWHERE
+        and not _OPENS_NEW_RE.match(action)
+        and not does_there
+    )
+
+
 _FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|s|ure)?|unable|could(?:n't| not)|can(?:'t|not)|was(?:n't| not)|"
     r"were(?:n't| not)|did(?:n't| not)|error|not able|no longer|unfortunately)\b"
@@ -82,7 +101,14 @@ _DONE_CLAUSE_RE = re.compile(
 _DONE_BUT_RE = re.compile(
     r"(?:^|(?<=[.;]\s))(?![^.;:,—–]*\b(?:no|not|never|none|nothing)\b)[^.;:,—–]{1,40}?\s"
     r"(?:booked|done|sent|created|placed|confirmed|reserved|completed|updated|saved|changed"
-    r"|published|added|scheduled)\b[^.;:—–]{0,40}?(?=,?\s+but\b)",
+    r"|published|added|scheduled)\b[^.;:—–]{0,40}?(?=,?\s+but\b)"
+    # "The agent retrieved the Leuven recital schedule but never signed the user up": any
+    # past verb before a "but" that turns to what was never done, unless the part done was
+    # wrong ("booked the wrong date but never …").
+    r"|(?:^|(?<=[.;]\s))(?!(?:(?!\bbut\b)[^.;:,—–])*\b(?:no|not|never|none|nothing|wrong"
+    r"|incorrect\w*|instead|mistaken\w*)\b)[^.;:,—–]{0,40}?\b(?:\w{3,}ed|found|got|made|built|gave|wrote|ran|took"
+    r"|read|saw|paid|bought|kept|told)\b[^.;:,—–]{0,60}?"
+    r"(?=,?\s+but\s+(?:\w+\s+)?(?:never|not|didn't|did\s+not|failed|no)\b)",
     re.IGNORECASE,
 )
 # "The reply covers the order and leaves the bookkeeping out": the part before a "leaves out"
@@ -335,7 +361,16 @@ def _without_failed(
     incidental = _said_with(dropped_words, reason) & content_keys(answer) & content_keys(observed)
     if any(overlap[i] - incidental for i in range(len(actions)) if not dropped <= i < last):
         return None
-    if all(action.lower().split()[0] in _GETS_SOMEWHERE for action in kept):
+    # "The agent booked the wrong day but never sent the invite": a kept action the reason
+    # calls wrong was done, but not as asked.
+    wrong = set().union(
+        *(content_keys(c) for c in _REASON_CLAUSE_RE.split(reason) if _WRONG_RE.search(c))
+    )
+    if any(
+        content_keys(actions[i]) & wrong for i in range(len(actions)) if not dropped <= i < last
+    ):
+        return None
+    if all(_gets_somewhere(action) for action in kept):
         return None  # "Go through the PAY board backlog." asks for nothing
     dropped_only = set().union(*(content_keys(a) for a in actions[dropped:last])) - set().union(
         *(content_keys(a) for a in kept)
@@ -356,6 +391,12 @@ def _without_failed(
 
 # The clauses of a reason: a negation's scope ends at one.
 _REASON_CLAUSE_RE = re.compile(r"[,;.:!?]\s|\s(?:and|but|so|while)\s", re.IGNORECASE)
+
+
+_WRONG_RE = re.compile(
+    r"\b(?:wrong|incorrect\w*|mistaken\w*|instead\s+of|rather\s+than|not\s+the\s+right)\b",
+    re.IGNORECASE,
+)
 
 
 def _said_with(words: set[str], reason: str) -> set[str]:

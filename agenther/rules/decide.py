@@ -120,8 +120,9 @@ _TIME_NAME_RE = re.compile(
 
 
 def _cut_names(prompt: str, run: RunFacts) -> list[str]:
-    """Months and weekdays of the phrases the failure names (``cut_unmet_phrases``) that
-    ``prompt`` left out and the final answer still states as its own. (A place may well be in
+    """Months, weekdays, clock times and numbered places ("cave 2") of the phrases the
+    failure names (``cut_unmet_phrases``) that ``prompt`` left out and the final answer still
+    states as its own. (A place may well be in
     the answer, listing where each result really is; what a dropped limit measured, "IMDb" or
     "RAM", too: the answer lists those values.)"""
     t = run.trajectory
@@ -135,6 +136,16 @@ def _cut_names(prompt: str, run: RunFacts) -> list[str]:
         and name.lower() not in kept
         and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", t.final_answer, re.IGNORECASE)
     ]
+    # "List the Comté wheels aged over 18 months" cut from "…, but only the ones in cave 2",
+    # answered "Cave 2 has five Comté wheels …": a numbered place is a name as well.
+    names.extend(
+        name
+        for name in dict.fromkeys(
+            m.group(0) for m in _NUMBERED_PLACE_RE.finditer(t.original_prompt)
+        )
+        if name.lower() not in kept
+        and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", t.final_answer, re.IGNORECASE)
+    )
     # "Set the thermostat to 68°F" cut from "…, but only until 6am", answered "68°F until 6 am".
     answer_times = _clock_times(t.final_answer)
     names.extend(
@@ -145,6 +156,14 @@ def _cut_names(prompt: str, run: RunFacts) -> list[str]:
     return names
 
 
+_NUMBERED_PLACE_RE = re.compile(
+    r"(?<![\w-])(?:cave|cellar|block|court|hive|row|gate|bay|room|site|zone|level|platform|pen"
+    r"|field|barn|shed|hall|pitch|rink|pool|lane|greenhouse|tunnel|aisle|shelf|rack|vault"
+    r"|warehouse|depot|plot|bed|stall|kiln|oven|tank|dock|berth|pier|terminal|floor|ward|studio"
+    r"|stage|screen|lab|building|unit|paddock|stable|track|lift|hangar|locker)\s\d{1,3}"
+    r"(?![\w,:/-]|\.\d)",
+    re.IGNORECASE,
+)
 # "6am", "6 p.m.", "14:00": a time of day, read as (hour, minute) on a 24-hour clock.
 _CLOCK_RE = re.compile(
     r"(?<![\d:.])(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\b\.?|(?<![\d:.])(\d{1,2}):(\d{2})(?![\d:])",

@@ -80,7 +80,8 @@ _WHOLE_BOUND_BEFORE_RE = re.compile(
 _RADIUS_OF_PLACE_RE = re.compile(
     r"(?:within|under|less\s+than|no\s+more\s+than|up\s+to)\s+\d[\d.,]*\s*"
     r"(?:miles?|mi|km|kilomet(?:re|er)s?)\s+(?:of|from)\s+"
-    r"(?P<place>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)"
+    # "within 5 km of 10115 Berlin": a postcode opens the place.
+    r"(?P<place>(?:\d{4,5}\s+)?[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)"
 )
 _PAID_RE = re.compile(
     r"\b(?:transactions?|payments?|invoices?|claims?|expenses?|charges?|refunds?|transfers?"
@@ -353,13 +354,15 @@ def _complete(text: str | None, original: str) -> str | None:
 
 
 _RELATIVE_PRONOUNS = word_set("that which who")
+_MODALS = word_set("can could will would should must may might")
 # "within 500 m of Hotel Adlon", "within 5 km of Graz main station": a name goes whole, with
 # the nouns after it when they close the clause.
 _MEASURED_AFTER_RE = re.compile(
     # "at least 12 years old", "under 2 m tall": the dimension the amount is of.
     r"\s+(?:old|long|wide|tall|high|deep|thick|heavy)\b"
     r"|\s+(?i:of)\s+(?:(?i:the|my|your)\s+)?"
-    r"(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*(?:(?:\s+[a-z][\w'-]*){1,2}(?=\s*(?:[.,;!?]|$)))?"
+    r"(?:(?:\d{4,5}\s+)?[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*"
+    r"(?:(?:\s+[a-z][\w'-]*){1,2}(?=\s*(?:[.,;!?]|$)))?"
     r"|[\w'-]+)"
 )
 _ORPHAN_BEFORE_RE = re.compile(r",?\s*\b(?:something|anything|one|ones)\s*$", re.IGNORECASE)
@@ -371,6 +374,8 @@ def _clause_attribute(clause: str, constraint: Constraint) -> str:
     """What a relative clause before a constraint asks for, as a noun or a "how" clause: its
     verb opens it ("that takes", "which has a rating"), and a verb is no attribute."""
     verb, _, rest = clause.partition(" ")
+    if verb.lower() in _MODALS:
+        return ""  # "that can mobilise within 7 days": a verb follows, nothing to list
     noun = _ARTICLE_RE.sub("", rest.strip())
     if noun:
         return noun

@@ -181,7 +181,11 @@ def _answer_limits(answer: str, unmet: list[Constraint]) -> tuple[str, ...]:
     stated.update(
         q.value for m in _NAMED_LIMIT_RE.finditer(answer) for q in extract_quantities(m[0])
     )
-    if _LIMIT_WORD_RE.search(answer) or _THAN_ASKED_RE.search(answer):
+    if (
+        _LIMIT_WORD_RE.search(answer)
+        or _THAN_ASKED_RE.search(answer)
+        or _YOUR_TIMING_RE.search(answer)
+    ):
         # "150,00 €, dentro do teu limite", "mieści się w Twoim budżecie": a limit the answer
         # speaks of without its value is the unmet one.
         return tuple(c.text for c in unmet)
@@ -220,6 +224,14 @@ _THAN_ASKED_RE = re.compile(
     r"(?:vous\s+avez|tu\s+as)\s+demandé|di\s+quanto\s+(?:richiesto|chiesto)|do\s+que\s+(?:pediu"
     r"|pediste|solicitou)|dan\s+(?:gevraagd|gewenst)|än\s+(?:du\s+bad\s+om|önskat)"
     r"|enn\s+(?:du\s+ba\s+om|ønsket)|end\s+(?:du\s+bad\s+om|ønsket)",
+    re.IGNORECASE,
+)
+# "that's ahead of your trip, so you're all set" after "before 20 June — I'm travelling on
+# the 21st" went: an answer measured against the user's own date speaks of the dropped one.
+_YOUR_TIMING_RE = re.compile(
+    r"\b(?:ahead\s+of|before|in\s+time\s+for|after)\s+your\s+[a-z]+"
+    r"|\b(?:vor|nach)\s+(?:deine[mr]?|Ihre[mr]?)\s|\b(?:avant|après)\s+(?:ton|ta|votre)\s"
+    r"|\b(?:antes|después)\s+de\s+(?:tu|su)\s|\b(?:prima|dopo)\s+del(?:la)?\s+tu[ao]\s",
     re.IGNORECASE,
 )
 _LIMIT_WORD_RE = re.compile(

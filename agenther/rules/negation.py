@@ -36,6 +36,7 @@ _FOREIGN_AUXILIARY = frozenset(
 # "No hub met the budget" says nothing was found, not that the hub was not wanted: only a
 # negated verb ("ran on the primary, not the read replica") says what the run did not do.
 _VERB_NEGATION = frozenset("never not without".split())
+_STOPPED = frozenset("stopped stops quit ended halted".split())
 _MISSING = frozenset("missing omitted omits skipped skips absent".split())
 # "the reply quietly leaves the upload out": what is left out is what did not happen.
 _LEFT_OUT_RE = re.compile(r"\b(?:leaves|left|leaving)\s+((?:[\w'’-]+\s+){1,4}?)out\b", re.I)
@@ -69,6 +70,8 @@ def _negated_words(
     for i, token in enumerate(tokens):
         negation = token in negations or token.endswith(("n't", "n’t"))
         negation |= token in ("failed", "fails") and i + 1 < len(tokens) and tokens[i + 1] == "to"
+        # "stopped before booking the two places": what it stopped before was not done.
+        negation |= token == "before" and i > 0 and tokens[i - 1] in _STOPPED
         clause_end = i + 1 == len(tokens) or not tokens[i + 1][:1].isalnum()
         negates_verb = token in _VERB_NEGATION or token.endswith(("n't", "n’t"))
         if (subjects and negates_verb) or (passive_subjects and _negates_passive(tokens, i)):

@@ -24,6 +24,8 @@ _NEEDS_WHAT_FOLLOWS = word_set(
     "have has had is are was were be been of with to for than the a an any each every least "
     "most sure whose between from by into at in on de di da du von van con mit avec com met "
     "per pour para für po"
+    # "a launch monitor that's and rated." once "under $500" and "at least 4.0 stars" went.
+    " that's it's who's rated priced located based dated scored ranked costing weighing"
 )
 # A comparator that lost its value ("Maximaal verhuizers", "under hotels") is broken whatever
 # follows it.

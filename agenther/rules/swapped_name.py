@@ -129,6 +129,15 @@ def _beside_in(answer: str, original: str, span: tuple[int, int], name: str) -> 
     return any(contains_words(spaced, " ".join(_words(p)).lower()) for p in pairs)
 
 
+# A comparator right before a figure: the figure is a limit, and the answer's figure that
+# broke it would only restate the limit as broken.
+_BOUND_BEFORE_RE = re.compile(
+    r"(?:under|below|over|above|than|niż|als|que|di|dan|än|enn|end|unter|über|sous|sotto|abaixo"
+    r"|acima|poniżej|powyżej|max(?:imum)?|min(?:imum)?|least|most|up\s+to)\s+(?:de\s+|of\s+)?"
+    r"(?:[$€£¥]\s?)?$",
+    re.IGNORECASE,
+)
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
 # "/srv/jobs/2024-05": a code that holds a month.
 _ISO_MONTH_RE = re.compile(r"(?<!\d)\d{4}-(\d{2})(?!\d)")
 _MONTH_NAMES = list(_MONTHS)
@@ -177,7 +186,14 @@ def restate_swapped_name(original: str, reason: str, answer: str, observed: str)
     if not _has_digit(old) and not _beside_in(answer, original, span, new):
         return None
     if _has_digit(old) and (
-        PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}")
+        # "tańsze niż 150 zł" answered with darts at 169,90 zł: "cheaper than 169,90 zł" is
+        # a limit the answer's own item breaks.
+        # (Not a year: Swedish "under 2022" is "during 2022".)
+        (
+            not _YEAR_RE.fullmatch(old)
+            and _BOUND_BEFORE_RE.search(original, max(0, span[0] - 24), span[0])
+        )
+        or PARTIAL_PERIOD_RE.search(f"{answer}\n{reason}")
         or is_reference_date(original, span[0])
         or _month_said_elsewhere(old, original, span)
     ):
