@@ -102,8 +102,14 @@ FIFTH_BLIND_SET = HERE / "blind_set_5.jsonl"
 # 0.923 (12 of 13); on 9c93c03: 0.812, 0.268 (11 of 41), 0.917 (11 of 12; 9 of 12 by a person's
 # read). The thirty-fourth (96bdede, "twenty-fifth") on the starting code: type 0.802,
 # acceptance 0.2 (8 of 40), precision 0.667 (6 of 9); on 9c93c03: 0.833, the same (6 of 9 by a
-# person's read).
+# person's read). The thirty-fifth (14105a7, "twenty-sixth") on the starting code: type 0.812,
+# acceptance 0.125 (5 of 40), precision 1.0 (5 of 5); on 753ebff: 0.833, 0.175 (7 of 40), 1.0
+# (7 of 7; 6 of 7 by a person's read). The thirty-sixth (7c26382, "twenty-seventh") on the
+# starting code: type 0.771, acceptance 0.171 (7 of 41), precision 0.75 (6 of 8); on 753ebff:
+# 0.844, 0.171, 0.875 (7 of 8; 6 of 8 by a person's read).
 TUNING_SETS = [
+    HERE / "tuning_blind_36.jsonl",
+    HERE / "tuning_blind_35.jsonl",
     HERE / "tuning_blind_34.jsonl",
     HERE / "tuning_blind_33.jsonl",
     HERE / "tuning_blind_32.jsonl",

@@ -4,8 +4,8 @@ Fits a multinomial logistic regression (scikit-learn, the ``fit`` extra) on the 
 ``agenther.rules.failure_types.type_features`` over the hand-labelled tuning sets, never the
 blind set. Before writing it reports, for each regularisation strength, the accuracy on each
 tuning set when the model is fitted on the others (leave one set out): the honest estimate,
-since the sets were written by different authors. The strength with the best estimate is the
-one written.
+since the sets were written by different authors. The strongest regularisation whose
+estimate is within 0.002 of the best is the one written.
 
     pip install -e ".[fit]"
     python -m bench.fit_failure_types            # report only
@@ -27,6 +27,7 @@ from bench.eval_quality import TUNING_SETS, load_eval_set, split
 WEIGHTS = Path(__file__).resolve().parent.parent / "agenther" / "rules" / "failure_types.json"
 STRENGTHS = (0.3, 1.0, 3.0)
 _DIGITS = 4
+_WITHIN_NOISE = 0.002  # about 7 runs of the 3,746 labelled
 # A run's features, its labelled type and the type the lexicons' most hits give.
 _Row = tuple[dict[str, float], str, str]
 
@@ -91,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"C={strength}: leave one set out {estimates[strength]:.3f} ({', '.join(per_set)})")
 
     if args.write:
-        strength = max(STRENGTHS, key=lambda s: (estimates[s], -s))
+        # The strongest regularisation whose estimate is within noise of the best: a weaker
+        # one only fits the tuning sets' corners closer (session 30: C=3.0 beat C=1.0 by 0.001
+        # and tipped a reasonless answer that says it fabricated into a constraint violation).
+        best = max(estimates.values())
+        strength = min(s for s in STRENGTHS if estimates[s] >= best - _WITHIN_NOISE)
         pipeline = _fit(everything, strength)
         vectorizer, regression = pipeline.steps[0][1], pipeline.steps[1][1]
         weights = {}

@@ -1573,3 +1573,45 @@ def test_a_limit_in_a_clause_with_a_modal_leaves_nothing_to_list() -> None:
     assert drop_constraints(request, find_constraints(request)) == (
         "Find a cable repair ship for a repair job west of the Azores."
     )
+
+
+def test_an_exclusion_is_cut_whole_or_not_at_all() -> None:
+    # "… to all our drivers — the trainee list, …" was left: "but not to" went alone.
+    request = (
+        "Send the Easter weekend volunteer rota to all our drivers — but not to the trainee "
+        "list, they're on a separate rota."
+    )
+    reason = "The rota was also sent to the 7 trainee drivers the user excluded."
+    assert cut_unmet_phrases(request, reason) == request
+    assert cut_unmet_phrases("Summarise the logs without using pandas.", "It used pandas.") == (
+        "Summarise the logs"
+    )
+
+
+def test_a_request_that_asks_the_price_is_not_also_told_to_list_it() -> None:
+    # "…, and tell me what it costs and list the prices." asked twice.
+    request = (
+        "Find a Tosca Act 2 gown in UK size 12 I can rent from 3 to 10 May for under £400 for "
+        "the week, and tell me what it costs."
+    )
+    price = [c for c in find_constraints(request) if "400" in c.text]
+    assert drop_constraints(request, price) == (
+        "Find a Tosca Act 2 gown in UK size 12 I can rent from 3 to 10 May for the week, and "
+        "tell me what it costs."
+    )
+
+
+def test_a_limit_in_a_clause_with_an_auxiliary_and_a_verb_leaves_nothing_to_list() -> None:
+    # "… and list the been waiting." was made of "that have been waiting more than 14 days";
+    # "that have a rating of at least 4.5" still names what to list.
+    request = (
+        "List the open repair jobs for WaterRower machines that have been waiting more than 14 "
+        "days, with the customer name for each."
+    )
+    assert drop_constraints(request, find_constraints(request)) == (
+        "List the open repair jobs for WaterRower machines, with the customer name for each."
+    )
+    request = "Find hotels in Porto that have a rating of at least 4.5."
+    assert drop_constraints(request, find_constraints(request)) == (
+        "Find hotels in Porto and list the rating."
+    )

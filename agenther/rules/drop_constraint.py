@@ -255,6 +255,10 @@ def drop_constraints(original: str, unmet: list[Constraint], answer: str = "") -
         return None
     # "...and add it to my cart and list the prices": an action asked for is answered by doing
     # it, so nothing is added to list.
+    # "…, and tell me what it costs": a request that asks the price already is not also told
+    # to list it.
+    if _ASKS_COST_RE.search(text):
+        attributes = [a for a in attributes if a not in ("prices", "amounts")]
     if attributes and not demanded_actions(text):
         unique = list(dict.fromkeys(attributes))
         # Clauses ("how long it takes") go after the nouns, which share one "the".
@@ -314,8 +318,12 @@ _NEEDS_COMPLEMENT = frozenset(
 )
 
 
-# "…leave every code block exactly as it is." needs nothing more.
-_AS_IT_IS_RE = re.compile(r"\bas\s+(?:it|they|this|that)\s+(?:is|are|was|were)[.!?]?$", re.I)
+# "…leave every code block exactly as it is." and "…, and tell me what it costs." need
+# nothing more.
+_AS_IT_IS_RE = re.compile(
+    r"\b(?:as|what|how\s+much)\s+(?:it|they|this|that|each)\s+(?:is|are|was|were|costs?)[.!?]?$",
+    re.I,
+)
 
 
 # A later sentence the cut left this short ("Precisa caber.", "It needs to seat.", "Er muss
@@ -353,8 +361,14 @@ def _complete(text: str | None, original: str) -> str | None:
     return text
 
 
+_ASKS_COST_RE = re.compile(
+    r"\b(?:what\s+(?:it|they|that|this|each)\s+costs?|how\s+much|prices?|costs?|fees?|rates?)\b",
+    re.IGNORECASE,
+)
 _RELATIVE_PRONOUNS = word_set("that which who")
 _MODALS = word_set("can could will would should must may might")
+_AUXILIARIES = word_set("have has had is are was were")
+_VERB_FORM_RE = re.compile(r"\s*(?:been|being|\w+ing|\w+ed)\b", re.IGNORECASE)
 # "within 500 m of Hotel Adlon", "within 5 km of Graz main station": a name goes whole, with
 # the nouns after it when they close the clause.
 _MEASURED_AFTER_RE = re.compile(
@@ -374,8 +388,10 @@ def _clause_attribute(clause: str, constraint: Constraint) -> str:
     """What a relative clause before a constraint asks for, as a noun or a "how" clause: its
     verb opens it ("that takes", "which has a rating"), and a verb is no attribute."""
     verb, _, rest = clause.partition(" ")
-    if verb.lower() in _MODALS:
-        return ""  # "that can mobilise within 7 days": a verb follows, nothing to list
+    # "that can mobilise within 7 days", "that have been waiting more than 14 days": a verb
+    # follows, nothing to list ("which has a rating" names one).
+    if verb.lower() in _MODALS or (verb.lower() in _AUXILIARIES and _VERB_FORM_RE.match(rest)):
+        return ""
     noun = _ARTICLE_RE.sub("", rest.strip())
     if noun:
         return noun

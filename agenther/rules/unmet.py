@@ -42,9 +42,13 @@ _DEADLINE_RE = re.compile(
 )
 _EXCLUSION_RE = re.compile(
     r",?\s*\b(?:without(?:\s+using)?|except(?:\s+for)?|excluding|but\s+not|and\s+not"
-    r"|not\s+using)\s+(?:the\s+|any\s+|an?\s+)?(?P<key>[\w.-]+)/?"
+    r"|not\s+using)\s+(?:(?:to|for|from|in|on|at|with)\s+)?(?:the\s+|any\s+|an?\s+)?"
+    r"(?P<key>[\w.-]+)/?"
     r"(?:\s+(?:library|package|module|tool|command|function|api|framework|service|folder"
-    r"|subfolder|directory|subdirectory|dir|files?))?",
+    r"|subfolder|directory|subdirectory|dir|files?))?"
+    # The phrase ends where the exclusion does: "but not to the trainee list" is not cut
+    # after "trainee", nor after "to".
+    r"(?=\s*(?:[,.;:!?)—–]|$)|\s+(?:and|or|but)\b)",
     re.IGNORECASE,
 )
 _DEADLINE_WORDS_RE = re.compile(r"\b(?:deadline|late|later|after|missed|overdue)\b", re.I)
